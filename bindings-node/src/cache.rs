@@ -1,0 +1,1 @@
+//! cache bindings (see the owning issue).

@@ -1,0 +1,1 @@
+//! chaos bindings (see the owning issue).

@@ -1,0 +1,64 @@
+//! Conversion of errors to JS: every error thrown by the addon carries a stable `code`
+//! (`ERR_OMEGA_…`) and a message that names the offending field, value or file.
+
+use napi::Error;
+
+/// The status of a JS error thrown by this addon: its string becomes the JS `err.code`.
+#[derive(Debug, Clone)]
+pub struct Code(pub &'static str);
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+/// Result of every exported function: errors become JS errors with `code`.
+pub type JsResult<T> = napi::Result<T, Code>;
+
+/// A JS error with a code and a message.
+pub fn js_error(code: &'static str, message: impl Into<String>) -> Error<Code> {
+    Error::new(Code(code), message.into())
+}
+
+/// Converts a core error (the one place where that happens for the Node addon).
+pub fn from_core(err: omega_pr_core::Error) -> Error<Code> {
+    js_error(err.code(), err.to_string())
+}
+
+/// An invalid-argument error naming the field.
+pub fn invalid(field: &str, message: impl std::fmt::Display) -> Error<Code> {
+    from_core(omega_pr_core::Error::invalid(field, message.to_string()))
+}
+
+/// Checks a JS number is a finite, non-negative whole number that fits in u64 without loss
+/// (≤ 2^53 − 1), naming `field` otherwise.
+pub fn whole(field: &str, value: f64) -> JsResult<u64> {
+    if !value.is_finite() {
+        return Err(invalid(
+            field,
+            format!("must be a finite number, got {value}"),
+        ));
+    }
+    if value < 0.0 {
+        return Err(invalid(field, format!("must not be negative, got {value}")));
+    }
+    if value.fract() != 0.0 || value > 9_007_199_254_740_991.0 {
+        return Err(invalid(
+            field,
+            format!("must be a whole number ≤ 2^53−1, got {value}"),
+        ));
+    }
+    Ok(value as u64)
+}
+
+/// Checks a seed (a non-negative safe integer).
+pub fn seed(value: f64) -> JsResult<u64> {
+    if !value.is_finite() || value < 0.0 || value.fract() != 0.0 || value > 9_007_199_254_740_991.0
+    {
+        return Err(from_core(omega_pr_core::Error::SeedRange {
+            value: format!("{value}"),
+        }));
+    }
+    Ok(value as u64)
+}

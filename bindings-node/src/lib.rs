@@ -1,0 +1,12 @@
+//! Node.js addon of omega-pr. Thin: converts arguments, forwards to `omega-pr-core`, converts
+//! core errors to JS errors with a stable `code`. The one piece of logic that lives here and
+//! not in the core is the file-locking atomic cache (`cache`), by design.
+
+mod budget;
+mod cache;
+mod calibration;
+mod chaos;
+mod error;
+mod proofpack;
+mod retry;
+mod variance;

@@ -1,0 +1,1 @@
+//! proofpack bindings (see the owning issue).

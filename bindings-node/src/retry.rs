@@ -1,0 +1,1 @@
+//! retry bindings (see the owning issue).

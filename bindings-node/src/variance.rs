@@ -1,0 +1,1 @@
+//! variance bindings (see the owning issue).

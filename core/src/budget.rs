@@ -1,0 +1,715 @@
+//! Budget accounting in integer micro-USD.
+//!
+//! Before a call, [`BudgetTracker::reserve`] books the worst case (every input token at the full
+//! input price plus the maximum output at the dearest output price) and refuses the call if the
+//! per-call or per-run cap would be exceeded — settled money **and** open reservations count, so
+//! concurrent calls cannot overspend together. After the call, [`BudgetTracker::settle`] replaces
+//! the reservation with the real cost. Over budget is a `FAIL`, never a warning.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::money::{micro_to_usd, pico_to_micro_ceil};
+
+/// Schema version of [`RunCost`].
+pub const RUN_COST_SCHEMA_VERSION: &str = "OMEGA-RUN-COST-1.0";
+
+/// The price of one model, pico-USD per token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelPrice {
+    /// Uncached input tokens.
+    pub input_pico: u64,
+    /// Input tokens read from the provider's prompt cache.
+    pub cache_read_pico: u64,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_write_pico: u64,
+    /// Output tokens.
+    pub output_pico: u64,
+    /// Reasoning tokens, when priced apart; otherwise they are output tokens.
+    pub reasoning_pico: Option<u64>,
+}
+
+/// Budget limits and the price table, from calibration `budget`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetSettings {
+    /// Cap of one call, µUSD.
+    pub max_per_call_micro_usd: u64,
+    /// Cap of the whole run, µUSD.
+    pub max_per_run_micro_usd: u64,
+    /// Output tokens assumed by a reservation that does not say.
+    pub max_output_tokens: u64,
+    /// Prices by model name.
+    pub models: BTreeMap<String, ModelPrice>,
+}
+
+impl BudgetSettings {
+    /// The same settings with both caps divided by `n` (rounded down): the budget of one shard of
+    /// a run split `n` ways.
+    pub fn split(&self, n: u64) -> Result<Self> {
+        if n == 0 {
+            return Err(Error::invalid("shards", "must be ≥ 1"));
+        }
+        Ok(Self {
+            max_per_run_micro_usd: self.max_per_run_micro_usd / n,
+            ..self.clone()
+        })
+    }
+}
+
+/// Token usage of one call. Follows the OpenAI convention: `input_tokens` **includes** the
+/// cached-read and cache-write tokens, `output_tokens` **includes** the reasoning tokens, so
+/// nothing is counted twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// All prompt tokens.
+    pub input_tokens: u64,
+    /// Of which read from the prompt cache.
+    pub cached_input_tokens: u64,
+    /// Of which written to the prompt cache.
+    pub cache_write_tokens: u64,
+    /// All completion tokens.
+    pub output_tokens: u64,
+    /// Of which reasoning tokens.
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    /// Checks the parts fit in their wholes.
+    pub fn validate(&self) -> Result<()> {
+        let cached = self
+            .cached_input_tokens
+            .checked_add(self.cache_write_tokens);
+        if cached.is_none_or(|c| c > self.input_tokens) {
+            return Err(Error::invalid(
+                "usage.cachedInputTokens",
+                format!(
+                    "cached ({}) + cache-write ({}) tokens exceed input tokens ({}); input tokens include cached ones",
+                    self.cached_input_tokens, self.cache_write_tokens, self.input_tokens
+                ),
+            ));
+        }
+        if self.reasoning_tokens > self.output_tokens {
+            return Err(Error::invalid(
+                "usage.reasoningTokens",
+                format!(
+                    "reasoning tokens ({}) exceed output tokens ({}); output tokens include reasoning ones",
+                    self.reasoning_tokens, self.output_tokens
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, other: &Usage) {
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.cached_input_tokens = self
+            .cached_input_tokens
+            .saturating_add(other.cached_input_tokens);
+        self.cache_write_tokens = self
+            .cache_write_tokens
+            .saturating_add(other.cache_write_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
+    }
+}
+
+impl ModelPrice {
+    /// Exact cost of `usage` in pico-USD.
+    pub fn cost_pico(&self, usage: &Usage) -> u128 {
+        let plain_input = usage
+            .input_tokens
+            .saturating_sub(usage.cached_input_tokens)
+            .saturating_sub(usage.cache_write_tokens);
+        let (plain_output, reasoning_price) = match self.reasoning_pico {
+            Some(price) => (
+                usage.output_tokens.saturating_sub(usage.reasoning_tokens),
+                price,
+            ),
+            None => (usage.output_tokens, 0),
+        };
+        let reasoning = if self.reasoning_pico.is_some() {
+            usage.reasoning_tokens
+        } else {
+            0
+        };
+        u128::from(plain_input) * u128::from(self.input_pico)
+            + u128::from(usage.cached_input_tokens) * u128::from(self.cache_read_pico)
+            + u128::from(usage.cache_write_tokens) * u128::from(self.cache_write_pico)
+            + u128::from(plain_output) * u128::from(self.output_pico)
+            + u128::from(reasoning) * u128::from(reasoning_price)
+    }
+
+    /// Cost of `usage` in whole micro-USD, rounded up.
+    pub fn cost_micro(&self, usage: &Usage) -> u64 {
+        pico_to_micro_ceil(self.cost_pico(usage))
+    }
+
+    /// Worst-case cost of a call: all input at the full input price, all output at the dearer of
+    /// the output and reasoning prices.
+    pub fn worst_case_micro(&self, input_tokens: u64, max_output_tokens: u64) -> u64 {
+        let out_price = self.output_pico.max(self.reasoning_pico.unwrap_or(0));
+        pico_to_micro_ceil(
+            u128::from(input_tokens) * u128::from(self.input_pico)
+                + u128::from(max_output_tokens) * u128::from(out_price),
+        )
+    }
+}
+
+/// What a caller asks to reserve before a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveRequest {
+    /// Id of the call (unique within the run, for reports).
+    pub call_id: String,
+    /// Scene the call belongs to, if any.
+    pub scene_id: Option<String>,
+    /// Model name, priced in calibration.
+    pub model: String,
+    /// Prompt tokens (all of them).
+    pub input_tokens: u64,
+    /// Cap of completion tokens; `None` uses calibration `budget.max_output_tokens`.
+    pub max_output_tokens: Option<u64>,
+}
+
+/// A granted reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reservation {
+    /// Id to settle or release it with.
+    pub id: u64,
+    /// Money booked, µUSD.
+    pub reserved_micro_usd: u64,
+}
+
+/// One budget violation. Any violation makes the verdict `FAIL`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    /// `per_call`, `per_run` or `unpriced_model`.
+    pub kind: String,
+    /// `reserve` (the call was refused before it was made) or `settle` (it was made and cost more).
+    pub phase: String,
+    /// Call id.
+    pub call_id: String,
+    /// Scene id, if any.
+    pub scene_id: Option<String>,
+    /// Model name.
+    pub model: String,
+    /// The amount that broke the limit, USD.
+    pub amount_usd: f64,
+    /// The limit, USD.
+    pub limit_usd: f64,
+}
+
+/// Totals per model in [`RunCost`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ModelTotals {
+    /// Calls settled.
+    pub calls: u64,
+    /// Summed usage.
+    #[serde(flatten)]
+    pub usage: Usage,
+    /// Cost, USD.
+    pub cost_usd: f64,
+    /// Cost, µUSD.
+    pub cost_micro_usd: u64,
+}
+
+/// The runbook's `run-cost.json` content.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunCost {
+    /// [`RUN_COST_SCHEMA_VERSION`].
+    pub schema_version: &'static str,
+    /// Total settled cost, USD.
+    pub total_cost_usd: f64,
+    /// Total settled cost, µUSD.
+    pub total_cost_micro_usd: u64,
+    /// `PASS`, or `FAIL` when there is any violation.
+    pub budget_verdict: &'static str,
+    /// Every violation, in order.
+    pub violations: Vec<Violation>,
+    /// Calls settled.
+    pub call_count: u64,
+    /// Calls refused at reservation.
+    pub refused_calls: u64,
+    /// Reservations neither settled nor released.
+    pub open_reservations: u64,
+    /// Per-call cap, USD.
+    pub max_per_call_usd: f64,
+    /// Per-run cap, USD.
+    pub max_per_run_usd: f64,
+    /// Totals by model.
+    pub per_model: BTreeMap<String, ModelTotals>,
+}
+
+/// The result of settling one call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallCost {
+    /// Real cost, µUSD.
+    pub cost_micro_usd: u64,
+    /// Real cost, USD.
+    pub cost_usd: f64,
+    /// Total settled in the run so far, µUSD.
+    pub run_total_micro_usd: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Open {
+    request: ReserveRequest,
+    micro: u64,
+}
+
+/// Tracks the money of one run.
+#[derive(Debug, Clone)]
+pub struct BudgetTracker {
+    settings: BudgetSettings,
+    next_id: u64,
+    open: BTreeMap<u64, Open>,
+    reserved_micro: u64,
+    settled_micro: u64,
+    per_model: BTreeMap<String, ModelTotals>,
+    violations: Vec<Violation>,
+    call_count: u64,
+    refused: u64,
+}
+
+impl BudgetTracker {
+    /// A tracker with nothing spent.
+    pub fn new(settings: BudgetSettings) -> Self {
+        Self {
+            settings,
+            next_id: 1,
+            open: BTreeMap::new(),
+            reserved_micro: 0,
+            settled_micro: 0,
+            per_model: BTreeMap::new(),
+            violations: Vec::new(),
+            call_count: 0,
+            refused: 0,
+        }
+    }
+
+    /// Money settled so far, µUSD.
+    pub fn spent_micro(&self) -> u64 {
+        self.settled_micro
+    }
+
+    /// Money booked by open reservations, µUSD.
+    pub fn reserved_micro(&self) -> u64 {
+        self.reserved_micro
+    }
+
+    /// Money still free under the run cap, µUSD.
+    pub fn remaining_micro(&self) -> u64 {
+        self.settings
+            .max_per_run_micro_usd
+            .saturating_sub(self.settled_micro.saturating_add(self.reserved_micro))
+    }
+
+    fn price(
+        &mut self,
+        model: &str,
+        call_id: &str,
+        scene_id: &Option<String>,
+        phase: &str,
+    ) -> Result<ModelPrice> {
+        match self.settings.models.get(model) {
+            Some(p) => Ok(p.clone()),
+            None => {
+                self.violations.push(Violation {
+                    kind: "unpriced_model".into(),
+                    phase: phase.into(),
+                    call_id: call_id.into(),
+                    scene_id: scene_id.clone(),
+                    model: model.into(),
+                    amount_usd: 0.0,
+                    limit_usd: 0.0,
+                });
+                Err(Error::UnknownModel {
+                    model: model.into(),
+                })
+            }
+        }
+    }
+
+    fn refuse(&mut self, kind: &str, req: &ReserveRequest, amount: u64, limit: u64) -> Error {
+        self.refused += 1;
+        self.violations.push(Violation {
+            kind: kind.into(),
+            phase: "reserve".into(),
+            call_id: req.call_id.clone(),
+            scene_id: req.scene_id.clone(),
+            model: req.model.clone(),
+            amount_usd: micro_to_usd(amount),
+            limit_usd: micro_to_usd(limit),
+        });
+        Error::BudgetExceeded {
+            kind: kind.into(),
+            call: describe_call(&req.call_id, &req.scene_id),
+            amount_usd: micro_to_usd(amount),
+            limit_usd: micro_to_usd(limit),
+            committed_usd: micro_to_usd(self.settled_micro.saturating_add(self.reserved_micro)),
+        }
+    }
+
+    /// Books the worst case of a call, or refuses it with [`Error::BudgetExceeded`] (and records
+    /// the refusal as a violation).
+    pub fn reserve(&mut self, req: ReserveRequest) -> Result<Reservation> {
+        let price = self.price(&req.model, &req.call_id, &req.scene_id, "reserve")?;
+        let max_output = req
+            .max_output_tokens
+            .unwrap_or(self.settings.max_output_tokens);
+        let worst = price.worst_case_micro(req.input_tokens, max_output);
+        if worst > self.settings.max_per_call_micro_usd {
+            return Err(self.refuse(
+                "per_call",
+                &req,
+                worst,
+                self.settings.max_per_call_micro_usd,
+            ));
+        }
+        let committed = self.settled_micro.saturating_add(self.reserved_micro);
+        if committed.saturating_add(worst) > self.settings.max_per_run_micro_usd {
+            return Err(self.refuse(
+                "per_run",
+                &req,
+                committed.saturating_add(worst),
+                self.settings.max_per_run_micro_usd,
+            ));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.reserved_micro += worst;
+        self.open.insert(
+            id,
+            Open {
+                request: req,
+                micro: worst,
+            },
+        );
+        Ok(Reservation {
+            id,
+            reserved_micro_usd: worst,
+        })
+    }
+
+    /// Replaces reservation `id` with the real cost of `usage`.
+    pub fn settle(&mut self, id: u64, usage: &Usage) -> Result<CallCost> {
+        usage.validate()?;
+        let open = self
+            .open
+            .remove(&id)
+            .ok_or(Error::UnknownReservation { id })?;
+        self.reserved_micro = self.reserved_micro.saturating_sub(open.micro);
+        let r = open.request;
+        self.account(&r.call_id, &r.scene_id, &r.model, usage)
+    }
+
+    /// Cancels reservation `id` without cost (the call was never answered and is not billed).
+    pub fn release(&mut self, id: u64) -> Result<()> {
+        let open = self
+            .open
+            .remove(&id)
+            .ok_or(Error::UnknownReservation { id })?;
+        self.reserved_micro = self.reserved_micro.saturating_sub(open.micro);
+        Ok(())
+    }
+
+    /// Accounts a call that was made without a reservation.
+    pub fn record(
+        &mut self,
+        call_id: &str,
+        scene_id: Option<String>,
+        model: &str,
+        usage: &Usage,
+    ) -> Result<CallCost> {
+        usage.validate()?;
+        self.account(call_id, &scene_id, model, usage)
+    }
+
+    fn account(
+        &mut self,
+        call_id: &str,
+        scene_id: &Option<String>,
+        model: &str,
+        usage: &Usage,
+    ) -> Result<CallCost> {
+        let price = self.price(model, call_id, scene_id, "settle")?;
+        let cost = price.cost_micro(usage);
+        self.settled_micro = self.settled_micro.saturating_add(cost);
+        self.call_count += 1;
+        let totals = self.per_model.entry(model.to_owned()).or_default();
+        totals.calls += 1;
+        totals.usage.add(usage);
+        totals.cost_micro_usd = totals.cost_micro_usd.saturating_add(cost);
+        totals.cost_usd = micro_to_usd(totals.cost_micro_usd);
+        let violation = |kind: &str, amount: u64, limit: u64| Violation {
+            kind: kind.into(),
+            phase: "settle".into(),
+            call_id: call_id.into(),
+            scene_id: scene_id.clone(),
+            model: model.into(),
+            amount_usd: micro_to_usd(amount),
+            limit_usd: micro_to_usd(limit),
+        };
+        if cost > self.settings.max_per_call_micro_usd {
+            let v = violation("per_call", cost, self.settings.max_per_call_micro_usd);
+            self.violations.push(v);
+        }
+        if self.settled_micro > self.settings.max_per_run_micro_usd {
+            let v = violation(
+                "per_run",
+                self.settled_micro,
+                self.settings.max_per_run_micro_usd,
+            );
+            self.violations.push(v);
+        }
+        Ok(CallCost {
+            cost_micro_usd: cost,
+            cost_usd: micro_to_usd(cost),
+            run_total_micro_usd: self.settled_micro,
+        })
+    }
+
+    /// The `run-cost.json` content of the run so far.
+    pub fn finalize(&self) -> RunCost {
+        RunCost {
+            schema_version: RUN_COST_SCHEMA_VERSION,
+            total_cost_usd: micro_to_usd(self.settled_micro),
+            total_cost_micro_usd: self.settled_micro,
+            budget_verdict: if self.violations.is_empty() {
+                "PASS"
+            } else {
+                "FAIL"
+            },
+            violations: self.violations.clone(),
+            call_count: self.call_count,
+            refused_calls: self.refused,
+            open_reservations: self.open.len() as u64,
+            max_per_call_usd: micro_to_usd(self.settings.max_per_call_micro_usd),
+            max_per_run_usd: micro_to_usd(self.settings.max_per_run_micro_usd),
+            per_model: self.per_model.clone(),
+        }
+    }
+}
+
+fn describe_call(call_id: &str, scene_id: &Option<String>) -> String {
+    match scene_id {
+        Some(scene) => format!("call `{call_id}` (scene `{scene}`)"),
+        None => format!("call `{call_id}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn settings(per_call: u64, per_run: u64) -> BudgetSettings {
+        let mut models = BTreeMap::new();
+        // $3 / $15 per million, cached read $0.30, cache write $3.75.
+        models.insert(
+            "m".to_owned(),
+            ModelPrice {
+                input_pico: 3_000_000,
+                cache_read_pico: 300_000,
+                cache_write_pico: 3_750_000,
+                output_pico: 15_000_000,
+                reasoning_pico: None,
+            },
+        );
+        models.insert(
+            "r".to_owned(),
+            ModelPrice {
+                input_pico: 1_000_000,
+                cache_read_pico: 100_000,
+                cache_write_pico: 1_000_000,
+                output_pico: 4_000_000,
+                reasoning_pico: Some(8_000_000),
+            },
+        );
+        BudgetSettings {
+            max_per_call_micro_usd: per_call,
+            max_per_run_micro_usd: per_run,
+            max_output_tokens: 1000,
+            models,
+        }
+    }
+
+    fn req(id: &str, input: u64) -> ReserveRequest {
+        ReserveRequest {
+            call_id: id.into(),
+            scene_id: Some("SCN-01".into()),
+            model: "m".into(),
+            input_tokens: input,
+            max_output_tokens: None,
+        }
+    }
+
+    #[test]
+    fn known_costs() {
+        let s = settings(1_000_000, 10_000_000);
+        let m = &s.models["m"];
+        // 1M plain input tokens = $3.
+        let u = Usage {
+            input_tokens: 1_000_000,
+            ..Default::default()
+        };
+        assert_eq!(m.cost_micro(&u), 3_000_000);
+        // 1000 input of which 400 cached and 100 written, 200 output:
+        // 500*3 + 400*0.3 + 100*3.75 + 200*15 µUSD = 1500 + 120 + 375 + 3000 = 4995 µUSD.
+        let u = Usage {
+            input_tokens: 1000,
+            cached_input_tokens: 400,
+            cache_write_tokens: 100,
+            output_tokens: 200,
+            reasoning_tokens: 0,
+        };
+        assert_eq!(m.cost_micro(&u), 4995);
+        // Reasoning priced apart: 100 output of which 60 reasoning: 40*4 + 60*8 = 640 µUSD.
+        let r = &s.models["r"];
+        let u = Usage {
+            output_tokens: 100,
+            reasoning_tokens: 60,
+            ..Default::default()
+        };
+        assert_eq!(r.cost_micro(&u), 640);
+        // Reasoning not priced: counted as output, not twice.
+        let u = Usage {
+            output_tokens: 100,
+            reasoning_tokens: 60,
+            ..Default::default()
+        };
+        assert_eq!(m.cost_micro(&u), 1500);
+    }
+
+    #[test]
+    fn reserve_refuses_per_call_and_per_run() {
+        // worst case of req(_, 1000): 1000*3 + 1000*15 = 18,000 µUSD.
+        let mut t = BudgetTracker::new(settings(17_999, 100_000));
+        let err = t.reserve(req("c1", 1000));
+        assert!(matches!(err, Err(Error::BudgetExceeded { ref kind, .. }) if kind == "per_call"));
+        let mut t = BudgetTracker::new(settings(18_000, 40_000));
+        assert!(t.reserve(req("c1", 1000)).is_ok());
+        assert!(t.reserve(req("c2", 1000)).is_ok());
+        // Third would bring open reservations to 54,000 > 40,000: refused although nothing is settled.
+        let err = t.reserve(req("c3", 1000));
+        assert!(matches!(err, Err(Error::BudgetExceeded { ref kind, .. }) if kind == "per_run"));
+        let cost = t.finalize();
+        assert_eq!(cost.budget_verdict, "FAIL");
+        assert_eq!(cost.refused_calls, 1);
+        assert_eq!(cost.violations[0].kind, "per_run");
+        assert_eq!(cost.violations[0].phase, "reserve");
+        assert_eq!(cost.open_reservations, 2);
+    }
+
+    #[test]
+    fn settle_replaces_reservation_with_real_cost() {
+        let mut t = BudgetTracker::new(settings(18_000, 40_000));
+        let r = t.reserve(req("c1", 1000)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.reserved_micro(), 18_000);
+        let c = t.settle(
+            r.id,
+            &Usage {
+                input_tokens: 1000,
+                output_tokens: 100,
+                ..Default::default()
+            },
+        );
+        assert_eq!(c.map(|c| c.cost_micro_usd).ok(), Some(4_500));
+        assert_eq!(t.reserved_micro(), 0);
+        assert_eq!(t.spent_micro(), 4_500);
+        assert!(matches!(
+            t.settle(r.id, &Usage::default()),
+            Err(Error::UnknownReservation { .. })
+        ));
+        let f = t.finalize();
+        assert_eq!(f.budget_verdict, "PASS");
+        assert_eq!(f.total_cost_micro_usd, 4_500);
+        assert_eq!(f.per_model["m"].calls, 1);
+    }
+
+    #[test]
+    fn unpriced_model_is_an_error_and_a_violation_never_zero() {
+        let mut t = BudgetTracker::new(settings(18_000, 40_000));
+        let mut r = req("c1", 10);
+        r.model = "mystery".into();
+        assert!(matches!(t.reserve(r), Err(Error::UnknownModel { .. })));
+        assert!(matches!(
+            t.record("c2", None, "mystery", &Usage::default()),
+            Err(Error::UnknownModel { .. })
+        ));
+        let f = t.finalize();
+        assert_eq!(f.budget_verdict, "FAIL");
+        assert!(f.violations.iter().all(|v| v.kind == "unpriced_model"));
+    }
+
+    #[test]
+    fn settled_overspend_is_fail() {
+        let mut t = BudgetTracker::new(settings(1_000, 1_500));
+        let usage = Usage {
+            output_tokens: 100,
+            ..Default::default()
+        }; // 1,500 µUSD
+        assert!(t.record("c1", None, "m", &usage).is_ok());
+        let f = t.finalize();
+        assert_eq!(f.budget_verdict, "FAIL");
+        assert_eq!(f.violations.len(), 1);
+        assert_eq!(f.violations[0].kind, "per_call");
+        assert_eq!(f.violations[0].phase, "settle");
+    }
+
+    #[test]
+    fn usage_parts_must_fit() {
+        let bad = Usage {
+            input_tokens: 10,
+            cached_input_tokens: 8,
+            cache_write_tokens: 5,
+            ..Default::default()
+        };
+        assert!(matches!(bad.validate(), Err(Error::InvalidArgument { .. })));
+        let bad = Usage {
+            output_tokens: 1,
+            reasoning_tokens: 2,
+            ..Default::default()
+        };
+        assert!(matches!(bad.validate(), Err(Error::InvalidArgument { .. })));
+    }
+
+    proptest! {
+        /// However calls interleave, settled + reserved never passes the run cap, and the settled
+        /// total equals the sum of the call costs.
+        #[test]
+        fn reservations_never_overspend(ops in proptest::collection::vec((0u64..3000, 0u64..1000, proptest::bool::ANY), 1..60)) {
+            let mut t = BudgetTracker::new(settings(50_000, 200_000));
+            let mut open = Vec::new();
+            let mut sum = 0u64;
+            for (i, (input, output, settle_now)) in ops.into_iter().enumerate() {
+                if let Ok(r) = t.reserve(req(&format!("c{i}"), input)) {
+                    open.push((r.id, input, output));
+                }
+                prop_assert!(t.spent_micro() + t.reserved_micro() <= 200_000);
+                if settle_now {
+                    if let Some((id, input, output)) = open.pop() {
+                        let c = t.settle(id, &Usage { input_tokens: input, output_tokens: output.min(1000), ..Default::default() });
+                        sum += c.map(|c| c.cost_micro_usd).unwrap_or(0);
+                    }
+                }
+            }
+            prop_assert_eq!(t.spent_micro(), sum);
+            prop_assert!(t.finalize().violations.iter().all(|v| v.phase == "reserve"));
+        }
+
+        /// Cached tokens are never double counted: moving tokens from plain to cached input never
+        /// raises the cost when cached reads are cheaper.
+        #[test]
+        fn caching_never_costs_more(input in 0u64..1_000_000, cached in 0u64..1_000_000) {
+            let s = settings(1, 1);
+            let m = &s.models["m"];
+            let cached = cached.min(input);
+            let plain = Usage { input_tokens: input, ..Default::default() };
+            let with_cache = Usage { input_tokens: input, cached_input_tokens: cached, ..Default::default() };
+            prop_assert!(m.cost_pico(&with_cache) <= m.cost_pico(&plain));
+            prop_assert_eq!(m.cost_pico(&plain) - m.cost_pico(&with_cache), u128::from(cached) * 2_700_000);
+        }
+    }
+}

@@ -1,0 +1,851 @@
+//! Calibration: the one document (`budgets/calibration.json`) that sets every threshold of the
+//! sprint. Loading validates **everything** and reports every problem at once, each with its JSON
+//! path: nulls, missing keys, unknown keys (typo protection), wrong types and out-of-range values.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::budget::{BudgetSettings, ModelPrice};
+use crate::chaos::{ChaosProfile, FailureType, FaultSettings};
+use crate::error::{Error, Problem, Result};
+use crate::money::{usd_per_token_to_pico, usd_to_micro};
+use crate::retry::RetryPolicy;
+use crate::variance::{Envelope, EnvelopeStatistic};
+
+/// The schema version this core reads.
+pub const SCHEMA_VERSION: &str = "OMEGA-CALIBRATION-1.0";
+
+/// A per-token price above this (USD) is almost surely a per-**million** price typed in the
+/// wrong field: $1,000 per million tokens is beyond any model on sale.
+pub const MAX_SANE_PRICE_PER_TOKEN_USD: f64 = 0.001;
+
+/// Largest seed accepted: JS's `Number.MAX_SAFE_INTEGER`, so every seed survives a round trip
+/// through a JS number.
+pub const MAX_SEED: u64 = 9_007_199_254_740_991;
+
+/// Durability of the atomic cache's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the temp file and the directory after rename.
+    Full,
+    /// No fsync (regenerable caches).
+    None,
+}
+
+/// The validated calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Seed of every seeded decision (default 42).
+    pub seed: u64,
+    /// Default number of stress runs (the runbook's N).
+    pub stress_count: u32,
+    /// Minimum hard pass rate of gate PR-G4.
+    pub pass_ratio_min: f64,
+    /// The k values for which pass^k is reported.
+    pub pass_k: Vec<u32>,
+    /// Time a cache writer waits for the lock before `ERR_OMEGA_LOCK_TIMEOUT`, ms.
+    pub lock_timeout_ms: u64,
+    /// Durability of cache writes.
+    pub cache_durability: Durability,
+    /// Injection rate used when chaos is on without a named profile.
+    pub chaos_rate: f64,
+    /// Named chaos profiles.
+    pub chaos_profiles: BTreeMap<String, ChaosProfile>,
+    /// Parameters of injected faults.
+    pub chaos_faults: FaultSettings,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Budget limits and prices.
+    pub budget: BudgetSettings,
+    /// Variance envelopes per metric.
+    pub variance_envelopes: BTreeMap<String, Envelope>,
+    /// Substrings that mark an absolute path in a proofpack file.
+    pub forbidden_path_patterns: Vec<String>,
+}
+
+impl Calibration {
+    /// Parses and validates calibration JSON text. `source_name` (a file name, never an absolute
+    /// path) is quoted in the error message.
+    pub fn from_json_str(text: &str, source_name: Option<&str>) -> Result<Self> {
+        let value: Value = serde_json::from_str(text).map_err(|e| Error::Calibration {
+            source_name: source_name.map(str::to_owned),
+            problems: vec![Problem {
+                path: "$".into(),
+                message: format!("not valid JSON: {e}"),
+            }],
+        })?;
+        Self::from_value(&value, source_name)
+    }
+
+    /// Validates an already-parsed JSON value.
+    pub fn from_value(value: &Value, source_name: Option<&str>) -> Result<Self> {
+        let mut c = Checker::default();
+        let parsed = c.calibration(value);
+        match parsed {
+            Some(cal) if c.problems.is_empty() => Ok(cal),
+            _ => Err(Error::Calibration {
+                source_name: source_name.map(str::to_owned),
+                problems: c.problems,
+            }),
+        }
+    }
+
+    /// Every problem of a document (empty when valid), without failing.
+    pub fn check(value: &Value) -> Vec<Problem> {
+        let mut c = Checker::default();
+        let _ = c.calibration(value);
+        c.problems
+    }
+
+    /// The chaos profile of that name, or [`Error::UnknownProfile`].
+    pub fn profile(&self, name: &str) -> Result<&ChaosProfile> {
+        self.chaos_profiles
+            .get(name)
+            .ok_or_else(|| Error::UnknownProfile {
+                name: name.to_owned(),
+                known: self
+                    .chaos_profiles
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// The shipped default calibration (`budgets/calibration.json`), embedded at compile time.
+pub const DEFAULT_CALIBRATION_JSON: &str = include_str!("../../budgets/calibration.json");
+
+/// The shipped default calibration, validated.
+pub fn default_calibration() -> Result<Calibration> {
+    Calibration::from_json_str(DEFAULT_CALIBRATION_JSON, Some("calibration.json"))
+}
+
+/// Collects problems while walking the document.
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+impl Checker {
+    fn problem(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Checks `v` is an object with exactly the `keys` (plus any of `optional`), reporting
+    /// missing and unknown keys. Returns the map when it is an object.
+    fn object<'a>(
+        &mut self,
+        v: &'a Value,
+        path: &str,
+        keys: &[&str],
+        optional: &[&str],
+    ) -> Option<&'a Map<String, Value>> {
+        let Some(map) = self.expect_object(v, path) else {
+            return None;
+        };
+        for key in keys {
+            if !map.contains_key(*key) {
+                self.problem(&format!("{path}.{key}"), "is missing");
+            }
+        }
+        for key in map.keys() {
+            if !keys.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+                let hint = keys
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(key))
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
+                self.problem(&format!("{path}.{key}"), format!("unknown key{hint}"));
+            }
+        }
+        Some(map)
+    }
+
+    fn expect_object<'a>(&mut self, v: &'a Value, path: &str) -> Option<&'a Map<String, Value>> {
+        match v {
+            Value::Object(map) => Some(map),
+            Value::Null => {
+                self.problem(path, "is null (every value must be set)");
+                None
+            }
+            other => {
+                self.problem(path, format!("must be an object, got {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    /// The value at `key` if present and not null (missing keys were already reported).
+    fn field<'a>(
+        &mut self,
+        map: &'a Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<&'a Value> {
+        match map.get(key) {
+            None => None,
+            Some(Value::Null) => {
+                self.problem(
+                    &format!("{path}.{key}"),
+                    "is null (every value must be set)",
+                );
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    fn number(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        min: f64,
+        max: f64,
+    ) -> Option<f64> {
+        let v = self.field(map, path, key)?;
+        let p = format!("{path}.{key}");
+        let Some(n) = v.as_f64() else {
+            self.problem(&p, format!("must be a number, got {}", type_name(v)));
+            return None;
+        };
+        if !(min..=max).contains(&n) {
+            self.problem(&p, format!("must be in [{min}, {max}], got {n}"));
+            return None;
+        }
+        Some(n)
+    }
+
+    fn integer(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        let v = self.field(map, path, key)?;
+        let p = format!("{path}.{key}");
+        let Some(n) = v.as_u64() else {
+            let got = match v.as_f64() {
+                Some(f) => format!("{f}"),
+                None => type_name(v).to_owned(),
+            };
+            self.problem(
+                &p,
+                format!("must be a whole number in [{min}, {max}], got {got}"),
+            );
+            return None;
+        };
+        if !(min..=max).contains(&n) {
+            self.problem(&p, format!("must be in [{min}, {max}], got {n}"));
+            return None;
+        }
+        Some(n)
+    }
+
+    fn string<'a>(
+        &mut self,
+        map: &'a Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<&'a str> {
+        let v = self.field(map, path, key)?;
+        match v.as_str() {
+            Some(s) => Some(s),
+            None => {
+                self.problem(
+                    &format!("{path}.{key}"),
+                    format!("must be a string, got {}", type_name(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn array<'a>(
+        &mut self,
+        map: &'a Map<String, Value>,
+        path: &str,
+        key: &str,
+        non_empty: bool,
+    ) -> Option<&'a Vec<Value>> {
+        let v = self.field(map, path, key)?;
+        let p = format!("{path}.{key}");
+        match v.as_array() {
+            Some(items) if non_empty && items.is_empty() => {
+                self.problem(&p, "must not be empty");
+                None
+            }
+            Some(items) => Some(items),
+            None => {
+                self.problem(&p, format!("must be an array, got {}", type_name(v)));
+                None
+            }
+        }
+    }
+
+    fn money(&mut self, map: &Map<String, Value>, path: &str, key: &str) -> Option<u64> {
+        let v = self.field(map, path, key)?;
+        let p = format!("{path}.{key}");
+        match v.as_f64() {
+            None => {
+                self.problem(&p, format!("must be a number of USD, got {}", type_name(v)));
+                None
+            }
+            Some(n) if n < 0.0 => {
+                self.problem(&p, format!("money must not be negative, got {n}"));
+                None
+            }
+            Some(n) => {
+                let micro = usd_to_micro(n);
+                if micro.is_none() {
+                    self.problem(&p, format!("amount too large, got {n}"));
+                }
+                micro
+            }
+        }
+    }
+
+    fn price(&mut self, map: &Map<String, Value>, path: &str, key: &str) -> Option<u64> {
+        let v = self.field(map, path, key)?;
+        let p = format!("{path}.{key}");
+        match v.as_f64() {
+            None => {
+                self.problem(
+                    &p,
+                    format!("must be a number of USD per token, got {}", type_name(v)),
+                );
+                None
+            }
+            Some(n) if n < 0.0 => {
+                self.problem(&p, format!("price must not be negative, got {n}"));
+                None
+            }
+            Some(n) if n > MAX_SANE_PRICE_PER_TOKEN_USD => {
+                self.problem(
+                    &p,
+                    format!(
+                        "{n} USD per token looks like a per-million-token price; write it per token (e.g. {:e})",
+                        n / 1e6
+                    ),
+                );
+                None
+            }
+            Some(n) => usd_per_token_to_pico(n),
+        }
+    }
+
+    fn calibration(&mut self, root: &Value) -> Option<Calibration> {
+        const KEYS: &[&str] = &[
+            "schema_version",
+            "SEED",
+            "STRESS_COUNT",
+            "PASS_RATIO_MIN",
+            "PASS_K",
+            "LOCK_TIMEOUT_MS",
+            "CACHE_DURABILITY",
+            "CHAOS_RATE",
+            "chaos_profiles",
+            "chaos_faults",
+            "retry",
+            "budget",
+            "VARIANCE_ENVELOPES",
+            "proofpack",
+        ];
+        let map = self.object(root, "$", KEYS, &["$schema", "$comment"])?;
+        let p = "$";
+        if let Some(version) = self.string(map, p, "schema_version") {
+            if version != SCHEMA_VERSION {
+                self.problem(
+                    "$.schema_version",
+                    format!("must be \"{SCHEMA_VERSION}\", got \"{version}\""),
+                );
+            }
+        }
+        let seed = self.integer(map, p, "SEED", 0, MAX_SEED);
+        let stress_count = self.integer(map, p, "STRESS_COUNT", 1, 1_000_000);
+        let pass_ratio_min = self.number(map, p, "PASS_RATIO_MIN", 0.0, 1.0);
+        let pass_k = self.pass_k(map);
+        let lock_timeout_ms = self.integer(map, p, "LOCK_TIMEOUT_MS", 1, 3_600_000);
+        let cache_durability = match self.string(map, p, "CACHE_DURABILITY") {
+            Some("full") => Some(Durability::Full),
+            Some("none") => Some(Durability::None),
+            Some(other) => {
+                self.problem(
+                    "$.CACHE_DURABILITY",
+                    format!("must be \"full\" or \"none\", got \"{other}\""),
+                );
+                None
+            }
+            None => None,
+        };
+        let chaos_rate = self.number(map, p, "CHAOS_RATE", 0.0, 1.0);
+        let chaos_profiles = self.chaos_profiles(map);
+        let chaos_faults = self.chaos_faults(map);
+        let retry = self.retry(map);
+        let budget = self.budget(map);
+        let variance_envelopes = self.envelopes(map);
+        let forbidden_path_patterns = self.proofpack(map);
+        Some(Calibration {
+            seed: seed?,
+            stress_count: u32::try_from(stress_count?).ok()?,
+            pass_ratio_min: pass_ratio_min?,
+            pass_k: pass_k?,
+            lock_timeout_ms: lock_timeout_ms?,
+            cache_durability: cache_durability?,
+            chaos_rate: chaos_rate?,
+            chaos_profiles: chaos_profiles?,
+            chaos_faults: chaos_faults?,
+            retry: retry?,
+            budget: budget?,
+            variance_envelopes: variance_envelopes?,
+            forbidden_path_patterns: forbidden_path_patterns?,
+        })
+    }
+
+    fn pass_k(&mut self, map: &Map<String, Value>) -> Option<Vec<u32>> {
+        let items = self.array(map, "$", "PASS_K", true)?;
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match item.as_u64() {
+                Some(k) if (1..=1000).contains(&k) => out.push(k as u32),
+                _ => {
+                    ok = false;
+                    self.problem(
+                        &format!("$.PASS_K[{i}]"),
+                        format!("must be a whole number in [1, 1000], got {item}"),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn chaos_profiles(
+        &mut self,
+        map: &Map<String, Value>,
+    ) -> Option<BTreeMap<String, ChaosProfile>> {
+        let v = self.field(map, "$", "chaos_profiles")?;
+        let profiles = self.expect_object(v, "$.chaos_profiles")?;
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        if profiles.is_empty() {
+            self.problem("$.chaos_profiles", "must define at least one profile");
+            ok = false;
+        }
+        for (name, profile) in profiles {
+            let path = format!("$.chaos_profiles.{name}");
+            let Some(pm) =
+                self.object(profile, &path, &["rate", "failure_types"], &["description"])
+            else {
+                ok = false;
+                continue;
+            };
+            let rate = self.number(pm, &path, "rate", 0.0, 1.0);
+            let types = self.failure_types(pm, &path);
+            match (rate, types) {
+                (Some(rate), Some(failure_types)) => {
+                    out.insert(
+                        name.clone(),
+                        ChaosProfile {
+                            rate,
+                            failure_types,
+                        },
+                    );
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn failure_types(&mut self, map: &Map<String, Value>, path: &str) -> Option<Vec<FailureType>> {
+        let items = self.array(map, path, "failure_types", true)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}.failure_types[{i}]");
+            match item.as_str().and_then(FailureType::parse) {
+                Some(t) if out.contains(&t) => {
+                    ok = false;
+                    self.problem(&p, format!("duplicate failure type \"{}\"", t.as_str()));
+                }
+                Some(t) => out.push(t),
+                None => {
+                    ok = false;
+                    let known: Vec<&str> = FailureType::ALL.iter().map(|t| t.as_str()).collect();
+                    self.problem(
+                        &p,
+                        format!("unknown failure type {item} (known: {})", known.join(", ")),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn chaos_faults(&mut self, map: &Map<String, Value>) -> Option<FaultSettings> {
+        const KEYS: &[&str] = &[
+            "latency_ms_min",
+            "latency_ms_max",
+            "retry_after_ms_min",
+            "retry_after_ms_max",
+        ];
+        let v = self.field(map, "$", "chaos_faults")?;
+        let p = "$.chaos_faults";
+        let m = self.object(v, p, KEYS, &[])?;
+        let day = 86_400_000;
+        let lmin = self.integer(m, p, "latency_ms_min", 0, day);
+        let lmax = self.integer(m, p, "latency_ms_max", 0, day);
+        let rmin = self.integer(m, p, "retry_after_ms_min", 0, day);
+        let rmax = self.integer(m, p, "retry_after_ms_max", 0, day);
+        if let (Some(a), Some(b)) = (lmin, lmax) {
+            if a > b {
+                self.problem(
+                    "$.chaos_faults.latency_ms_max",
+                    format!("must be ≥ latency_ms_min ({a}), got {b}"),
+                );
+                return None;
+            }
+        }
+        if let (Some(a), Some(b)) = (rmin, rmax) {
+            if a > b {
+                self.problem(
+                    "$.chaos_faults.retry_after_ms_max",
+                    format!("must be ≥ retry_after_ms_min ({a}), got {b}"),
+                );
+                return None;
+            }
+        }
+        Some(FaultSettings {
+            latency_ms_min: lmin?,
+            latency_ms_max: lmax?,
+            retry_after_ms_min: rmin?,
+            retry_after_ms_max: rmax?,
+        })
+    }
+
+    fn retry(&mut self, map: &Map<String, Value>) -> Option<RetryPolicy> {
+        const KEYS: &[&str] = &[
+            "max_attempts",
+            "base_delay_ms",
+            "max_delay_ms",
+            "max_retry_after_ms",
+            "deadline_ms",
+        ];
+        let v = self.field(map, "$", "retry")?;
+        let p = "$.retry";
+        let m = self.object(v, p, KEYS, &[])?;
+        let day = 86_400_000;
+        let max_attempts = self.integer(m, p, "max_attempts", 1, 100);
+        let base = self.integer(m, p, "base_delay_ms", 0, day);
+        let max = self.integer(m, p, "max_delay_ms", 0, day);
+        let max_retry_after_ms = self.integer(m, p, "max_retry_after_ms", 0, day);
+        let deadline_ms = self.integer(m, p, "deadline_ms", 1, day);
+        if let (Some(b), Some(mx)) = (base, max) {
+            if b > mx {
+                self.problem(
+                    "$.retry.max_delay_ms",
+                    format!("must be ≥ base_delay_ms ({b}), got {mx}"),
+                );
+                return None;
+            }
+        }
+        Some(RetryPolicy {
+            max_attempts: u32::try_from(max_attempts?).ok()?,
+            base_delay_ms: base?,
+            max_delay_ms: max?,
+            max_retry_after_ms: max_retry_after_ms?,
+            deadline_ms: deadline_ms?,
+        })
+    }
+
+    fn budget(&mut self, map: &Map<String, Value>) -> Option<BudgetSettings> {
+        const KEYS: &[&str] = &[
+            "max_per_call_usd",
+            "max_per_run_usd",
+            "max_output_tokens",
+            "models",
+        ];
+        let v = self.field(map, "$", "budget")?;
+        let p = "$.budget";
+        let m = self.object(v, p, KEYS, &[])?;
+        let per_call = self.money(m, p, "max_per_call_usd");
+        let per_run = self.money(m, p, "max_per_run_usd");
+        let max_output = self.integer(m, p, "max_output_tokens", 1, 10_000_000);
+        if let (Some(c), Some(r)) = (per_call, per_run) {
+            if c > r {
+                self.problem(
+                    "$.budget.max_per_call_usd",
+                    "must not exceed max_per_run_usd",
+                );
+                return None;
+            }
+        }
+        let models = self.models(m);
+        Some(BudgetSettings {
+            max_per_call_micro_usd: per_call?,
+            max_per_run_micro_usd: per_run?,
+            max_output_tokens: max_output?,
+            models: models?,
+        })
+    }
+
+    fn models(&mut self, map: &Map<String, Value>) -> Option<BTreeMap<String, ModelPrice>> {
+        const KEYS: &[&str] = &[
+            "input_cost_per_token",
+            "cache_read_input_token_cost",
+            "cache_creation_input_token_cost",
+            "output_cost_per_token",
+        ];
+        let v = self.field(map, "$.budget", "models")?;
+        let models = self.expect_object(v, "$.budget.models")?;
+        if models.is_empty() {
+            self.problem("$.budget.models", "must price at least one model");
+            return None;
+        }
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (name, price) in models {
+            let path = format!("$.budget.models.{name}");
+            let Some(pm) = self.object(price, &path, KEYS, &["output_cost_per_reasoning_token"])
+            else {
+                ok = false;
+                continue;
+            };
+            let input = self.price(pm, &path, "input_cost_per_token");
+            let cache_read = self.price(pm, &path, "cache_read_input_token_cost");
+            let cache_write = self.price(pm, &path, "cache_creation_input_token_cost");
+            let output = self.price(pm, &path, "output_cost_per_token");
+            let reasoning = if pm.contains_key("output_cost_per_reasoning_token") {
+                match self.price(pm, &path, "output_cost_per_reasoning_token") {
+                    Some(r) => Some(Some(r)),
+                    None => None,
+                }
+            } else {
+                Some(None)
+            };
+            match (input, cache_read, cache_write, output, reasoning) {
+                (
+                    Some(input),
+                    Some(cache_read),
+                    Some(cache_write),
+                    Some(output),
+                    Some(reasoning),
+                ) => {
+                    out.insert(
+                        name.clone(),
+                        ModelPrice {
+                            input_pico: input,
+                            cache_read_pico: cache_read,
+                            cache_write_pico: cache_write,
+                            output_pico: output,
+                            reasoning_pico: reasoning,
+                        },
+                    );
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn envelopes(&mut self, map: &Map<String, Value>) -> Option<BTreeMap<String, Envelope>> {
+        let v = self.field(map, "$", "VARIANCE_ENVELOPES")?;
+        let envs = self.expect_object(v, "$.VARIANCE_ENVELOPES")?;
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (metric, env) in envs {
+            let path = format!("$.VARIANCE_ENVELOPES.{metric}");
+            let Some(em) = self.object(env, &path, &["statistic", "max"], &["description"]) else {
+                ok = false;
+                continue;
+            };
+            let statistic = match self.string(em, &path, "statistic") {
+                Some(s) => match EnvelopeStatistic::parse(s) {
+                    Some(st) => Some(st),
+                    None => {
+                        self.problem(
+                            &format!("{path}.statistic"),
+                            format!("must be \"std\", \"cv\" or \"range\", got \"{s}\""),
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            let max = self.number(em, &path, "max", 0.0, f64::MAX);
+            match (statistic, max) {
+                (Some(statistic), Some(max)) => {
+                    out.insert(metric.clone(), Envelope { statistic, max });
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn proofpack(&mut self, map: &Map<String, Value>) -> Option<Vec<String>> {
+        let v = self.field(map, "$", "proofpack")?;
+        let p = "$.proofpack";
+        let m = self.object(v, p, &["forbidden_path_patterns"], &[])?;
+        let items = self.array(m, p, "forbidden_path_patterns", false)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(s) if !s.is_empty() => out.push(s.to_owned()),
+                _ => {
+                    ok = false;
+                    self.problem(
+                        &format!("{p}.forbidden_path_patterns[{i}]"),
+                        format!("must be a non-empty string, got {item}"),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shipped() -> Value {
+        serde_json::from_str(DEFAULT_CALIBRATION_JSON).unwrap_or(Value::Null)
+    }
+
+    fn problems_of(v: &Value) -> Vec<String> {
+        Calibration::check(v)
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn shipped_calibration_is_valid_and_has_no_nulls() {
+        let cal = default_calibration();
+        assert!(cal.is_ok(), "{cal:?}");
+        assert!(!DEFAULT_CALIBRATION_JSON.contains("null"));
+        let cal = cal.unwrap_or_else(|_| unreachable!());
+        assert_eq!(cal.seed, 42);
+        for name in ["light", "medium", "heavy", "hellfire"] {
+            assert!(cal.profile(name).is_ok(), "{name}");
+        }
+        assert_eq!(
+            cal.profile("heavy").map(|p| p.failure_types.len()).ok(),
+            Some(FailureType::ALL.len())
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut v = shipped();
+        v["SEED"] = Value::Null;
+        v["CHAOS_RATE"] = json!(1.5);
+        v["budget"]["max_per_run_usd"] = json!(-3);
+        v["LOCK_TIMEOUT"] = json!(5);
+        v["budget"]["models"]["gpt-4o"]["input_cost_per_token"] = json!(2.5);
+        if let Some(m) = v["retry"].as_object_mut() {
+            m.remove("max_attempts");
+        }
+        v["PASS_RATIO_MIN"] = json!("0.75");
+        let problems = problems_of(&v);
+        let want = [
+            "$.SEED: is null",
+            "$.CHAOS_RATE: must be in [0, 1], got 1.5",
+            "$.budget.max_per_run_usd: money must not be negative",
+            "$.LOCK_TIMEOUT: unknown key",
+            "$.budget.models.gpt-4o.input_cost_per_token: 2.5 USD per token looks like a per-million-token price",
+            "$.retry.max_attempts: is missing",
+            "$.PASS_RATIO_MIN: must be a number, got string",
+        ];
+        for w in want {
+            assert!(
+                problems.iter().any(|p| p.starts_with(w)),
+                "missing {w:?} in {problems:#?}"
+            );
+        }
+        assert_eq!(problems.len(), want.len(), "{problems:#?}");
+        let err = Calibration::from_value(&v, Some("calibration.json"));
+        assert!(
+            matches!(err, Err(Error::Calibration { ref problems, .. }) if problems.len() == want.len())
+        );
+    }
+
+    #[test]
+    fn typo_gets_a_hint() {
+        let mut v = shipped();
+        if let Some(m) = v.as_object_mut() {
+            let seed = m.remove("SEED").unwrap_or(Value::Null);
+            m.insert("seed".into(), seed);
+        }
+        let problems = problems_of(&v);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("$.seed: unknown key (did you mean `SEED`?)")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("$.SEED: is missing")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_failure_type_and_profile() {
+        let mut v = shipped();
+        v["chaos_profiles"]["light"]["failure_types"] = json!(["timeout", "gremlins"]);
+        let problems = problems_of(&v);
+        assert!(problems.iter().any(
+            |p| p.starts_with("$.chaos_profiles.light.failure_types[1]: unknown failure type")
+        ));
+        let cal = default_calibration().unwrap_or_else(|_| unreachable!());
+        assert!(matches!(
+            cal.profile("nope"),
+            Err(Error::UnknownProfile { .. })
+        ));
+    }
+
+    #[test]
+    fn not_json_and_not_object() {
+        assert!(matches!(
+            Calibration::from_json_str("{", None),
+            Err(Error::Calibration { .. })
+        ));
+        assert_eq!(
+            problems_of(&json!([1])),
+            vec!["$: must be an object, got array".to_owned()]
+        );
+    }
+
+    #[test]
+    fn seed_range() {
+        let mut v = shipped();
+        v["SEED"] = json!(9_007_199_254_740_992u64);
+        assert!(problems_of(&v)[0].starts_with("$.SEED: must be in"));
+        v["SEED"] = json!(-1);
+        assert!(problems_of(&v)[0].starts_with("$.SEED: must be a whole number"));
+    }
+}

@@ -1,0 +1,44 @@
+//! # omega-pr-core
+//!
+//! The pure core of omega-pr, the hardening toolkit for LLM-driven engines. It knows nothing of
+//! JavaScript: the Node addon (`bindings-node`) and the browser build (`bindings-wasm`) only
+//! forward to it. It builds for `wasm32-unknown-unknown` as well as native targets.
+//!
+//! - [`calibration`]: the validated thresholds of the sprint (`budgets/calibration.json`).
+//! - [`budget`]: integer micro-USD accounting with reserve/settle.
+//! - [`chaos`]: seeded fault-injection decisions.
+//! - [`retry`]: backoff and retryability decisions.
+//! - [`variance`]: mergeable statistics and the PR-G4 verdict.
+//!
+//! ```
+//! use omega_pr_core::calibration::default_calibration;
+//! use omega_pr_core::budget::{BudgetTracker, ReserveRequest, Usage};
+//!
+//! let cal = default_calibration().expect("shipped calibration is valid");
+//! let mut tracker = BudgetTracker::new(cal.budget.clone());
+//! let r = tracker
+//!     .reserve(ReserveRequest {
+//!         call_id: "call-1".into(),
+//!         scene_id: Some("SCN-01".into()),
+//!         model: "claude-sonnet-4-5".into(),
+//!         input_tokens: 1200,
+//!         max_output_tokens: Some(800),
+//!     })
+//!     .expect("within budget");
+//! tracker
+//!     .settle(r.id, &Usage { input_tokens: 1200, output_tokens: 350, ..Default::default() })
+//!     .expect("reservation is open");
+//! assert_eq!(tracker.finalize().budget_verdict, "PASS");
+//! ```
+#![warn(missing_docs)]
+
+pub mod budget;
+pub mod calibration;
+pub mod chaos;
+pub mod error;
+pub mod money;
+pub mod proofpack;
+pub mod retry;
+pub mod variance;
+
+pub use error::{Error, Problem, Result};

@@ -1,0 +1,1 @@
+//! Proofpacks: `SHA256SUMS.txt`, `MANIFEST.json`, verification and the absolute-path scan.

@@ -1,0 +1,112 @@
+/**
+ * Types of the snake_case documents omega-pr reads and writes (calibration, run-cost.json,
+ * PR_REPORT.json, chaos-log.json, …). Field names follow the runbook exactly. Kept in sync with
+ * the JSON Schemas under `schemas/`.
+ */
+
+/** A chaos profile of the calibration. */
+export interface CalibrationChaosProfile {
+  rate: number
+  failure_types: string[]
+  description?: string
+}
+
+/** The price of one model, USD per token (LiteLLM's field names). */
+export interface CalibrationModelPrice {
+  input_cost_per_token: number
+  cache_read_input_token_cost: number
+  cache_creation_input_token_cost: number
+  output_cost_per_token: number
+  output_cost_per_reasoning_token?: number
+}
+
+/** A variance envelope: `statistic(metric) <= max`. */
+export interface CalibrationEnvelope {
+  statistic: 'std' | 'cv' | 'range'
+  max: number
+  description?: string
+}
+
+/** `budgets/calibration.json`. */
+export interface CalibrationDocument {
+  $schema?: string
+  $comment?: string
+  schema_version: 'OMEGA-CALIBRATION-1.0'
+  SEED: number
+  STRESS_COUNT: number
+  PASS_RATIO_MIN: number
+  PASS_K: number[]
+  LOCK_TIMEOUT_MS: number
+  CACHE_DURABILITY: 'full' | 'none'
+  CHAOS_RATE: number
+  chaos_profiles: Record<string, CalibrationChaosProfile>
+  chaos_faults: {
+    latency_ms_min: number
+    latency_ms_max: number
+    retry_after_ms_min: number
+    retry_after_ms_max: number
+  }
+  retry: {
+    max_attempts: number
+    base_delay_ms: number
+    max_delay_ms: number
+    max_retry_after_ms: number
+    deadline_ms: number
+  }
+  budget: {
+    max_per_call_usd: number
+    max_per_run_usd: number
+    max_output_tokens: number
+    models: Record<string, CalibrationModelPrice>
+  }
+  VARIANCE_ENVELOPES: Record<string, CalibrationEnvelope>
+  proofpack: { forbidden_path_patterns: string[] }
+}
+
+/** One budget violation of `run-cost.json`. */
+export interface BudgetViolation {
+  kind: 'per_call' | 'per_run' | 'unpriced_model'
+  phase: 'reserve' | 'settle'
+  call_id: string
+  scene_id: string | null
+  model: string
+  amount_usd: number
+  limit_usd: number
+}
+
+/** Totals of one model in `run-cost.json`. */
+export interface ModelCostTotals {
+  calls: number
+  input_tokens: number
+  cached_input_tokens: number
+  cache_write_tokens: number
+  output_tokens: number
+  reasoning_tokens: number
+  cost_usd: number
+  cost_micro_usd: number
+}
+
+/** `run-cost.json` (runbook phase 3, gate PR-G2). */
+export interface RunCost {
+  schema_version: 'OMEGA-RUN-COST-1.0'
+  total_cost_usd: number
+  total_cost_micro_usd: number
+  budget_verdict: 'PASS' | 'FAIL'
+  violations: BudgetViolation[]
+  call_count: number
+  refused_calls: number
+  open_reservations: number
+  max_per_call_usd: number
+  max_per_run_usd: number
+  per_model: Record<string, ModelCostTotals>
+}
+
+/** The variance analysis (the statistical part of `PR_REPORT.json`, gate PR-G4). */
+export interface VarianceReport {
+  total_runs: number
+  hard_pass_rate: number
+  variance_verdict: 'PASS' | 'FAIL'
+  variance_violations: unknown[]
+  downgrade_flag: 'DOWNGRADE_VARIANCE' | null
+  [key: string]: unknown
+}

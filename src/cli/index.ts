@@ -1,0 +1,38 @@
+/**
+ * The `omega-pr` command: one subcommand per runbook phase, plus `sprint` for the whole runbook.
+ * Exit codes: 0 = gate PASS, 1 = gate FAIL, 2 = usage or input error.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT } from './util';
+import { COMMANDS } from './commands';
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('omega-pr')
+    .description('Hardening toolkit for LLM-driven engines: runs the PR sprint runbook (gates PR-G0…G5).')
+    .version(require('../../package.json').version as string)
+    .exitOverride()
+    .showHelpAfterError();
+  let exitCode: number = EXIT.PASS;
+  for (const register of COMMANDS) {
+    register(program, (code: number) => {
+      exitCode = code;
+    });
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help / --version exit 0; every other commander error is a usage error.
+      return err.exitCode === 0 ? EXIT.PASS : EXIT.USAGE;
+    }
+    const e = err as { code?: string; message?: string };
+    process.stderr.write(`omega-pr: ${e.code ?? 'ERR_OMEGA_INTERNAL'}: ${e.message ?? String(err)}\n`);
+    return typeof e.code === 'string' && e.code.startsWith('ERR_OMEGA') && e.code !== 'ERR_OMEGA_INTERNAL'
+      ? EXIT.USAGE
+      : EXIT.FAIL;
+  }
+  return exitCode;
+}

@@ -1,0 +1,37 @@
+/**
+ * omega-pr — hardening toolkit for LLM-driven TypeScript engines.
+ *
+ * Budget accounting, seeded chaos and retry decisions, variance statistics, calibration
+ * validation and proofpacks come from the Rust core through the native addon; this file only
+ * adds what must happen in JavaScript (loading files, wrapping the user's async provider).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as native from '../native';
+import type { CalibrationDocument } from '../report-types';
+
+export * from '../native';
+export type * from '../report-types';
+
+/** Path of the shipped default calibration inside the package. */
+export const DEFAULT_CALIBRATION_PATH = path.join(__dirname, '..', 'budgets', 'calibration.json');
+
+/**
+ * Loads and validates a calibration file (the shipped `budgets/calibration.json` when `file` is
+ * omitted). Throws `ERR_OMEGA_CALIBRATION` listing every problem with its JSON path, or
+ * `ERR_OMEGA_IO` naming the file when it cannot be read.
+ */
+export function loadCalibration(file?: string): CalibrationDocument {
+  const target = file ?? DEFAULT_CALIBRATION_PATH;
+  let text: string;
+  try {
+    text = fs.readFileSync(target, 'utf8');
+  } catch (err) {
+    const e = new Error(`cannot read calibration \`${path.basename(target)}\`: ${(err as Error).message}`) as Error & {
+      code: string;
+    };
+    e.code = 'ERR_OMEGA_IO';
+    throw e;
+  }
+  return native.parseCalibrationJson(text, path.basename(target)) as CalibrationDocument;
+}
