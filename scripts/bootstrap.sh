@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine of this kind lacks: the wasm32 target, wasm-bindgen-cli at exactly
+# the wasm-bindgen crate's version, Debian's Chromium (browser test), and the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.129
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "bootstrap: Debian's chromium is missing; install it (sudo apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d node_modules/@napi-rs/cli ]; then
+  npm install --no-audit --no-fund
+fi
