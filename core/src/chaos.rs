@@ -3,7 +3,14 @@
 //! A decision is a pure function of `(seed, profile, call_index)` so that the same run injects
 //! the same faults whatever order concurrent calls happen in.
 
+use std::collections::BTreeMap;
+
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use crate::calibration::{Calibration, MAX_SEED};
+use crate::error::{Error, Result};
 
 /// The kinds of fault chaos can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -84,4 +91,873 @@ pub struct FaultSettings {
     pub retry_after_ms_min: u64,
     /// Largest `retry-after` hint of a rate limit, ms.
     pub retry_after_ms_max: u64,
+}
+
+impl FailureType {
+    /// The `ERR_OMEGA_…` code of the error a provider throws for this fault, or `None` for
+    /// [`FailureType::Latency`] (a delay, then success).
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            FailureType::Timeout => Some("ERR_OMEGA_PROVIDER_TIMEOUT"),
+            FailureType::RateLimit => Some("ERR_OMEGA_RATE_LIMIT"),
+            FailureType::ServerError => Some("ERR_OMEGA_SERVER_ERROR"),
+            FailureType::Overloaded => Some("ERR_OMEGA_OVERLOADED"),
+            FailureType::EmptyResponse => Some("ERR_OMEGA_EMPTY_RESPONSE"),
+            FailureType::TruncatedResponse => Some("ERR_OMEGA_TRUNCATED_RESPONSE"),
+            FailureType::MalformedJson => Some("ERR_OMEGA_MALFORMED_JSON"),
+            FailureType::ConnectionReset => Some("ERR_OMEGA_CONNECTION_RESET"),
+            FailureType::Latency => None,
+        }
+    }
+
+    /// Whether the failure is worth retrying: every injected fault is, except `latency`, which is
+    /// not a failure at all.
+    pub fn retryable(self) -> bool {
+        self != FailureType::Latency
+    }
+}
+
+/// Schema version of the chaos log ([`ChaosLog`]).
+pub const CHAOS_LOG_SCHEMA_VERSION: &str = "OMEGA-CHAOS-LOG-1.0";
+
+/// Name of the profile used when chaos is on without a named profile (rate `CHAOS_RATE`, every
+/// failure type).
+pub const DEFAULT_PROFILE_NAME: &str = "default";
+
+/// 32-bit words of the ChaCha stream reserved for one decision (4 × u64 draws).
+const WINDOW_WORDS: u128 = 8;
+/// Draws available in a window before the overflow stream is used.
+const WINDOW_DRAWS: usize = 4;
+/// Word position where the per-call overflow region starts. Windows of every stream stay below
+/// it: `call_index < 2^64` and `8 · 2^64 = 2^67`.
+const OVERFLOW_BASE: u128 = 1 << 67;
+
+/// The decision for one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ChaosDecision {
+    /// Index of the call in the run (0-based).
+    pub call_index: u64,
+    /// Whether a fault is injected.
+    pub injected: bool,
+    /// The fault, when injected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_type: Option<FailureType>,
+    /// Injected delay of a `latency` fault, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// `retry-after` hint of a `rate_limit` fault, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// HTTP status of the fault: 500/503 (`server_error`), 429 (`rate_limit`), 529 (`overloaded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+/// Decisions of a contiguous range of calls, in compact arrays (for fast batch paths).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChaosBatch {
+    /// First call index of the batch.
+    pub start: u64,
+    /// 1 when call `start + i` gets a fault, else 0.
+    pub injected: Vec<u8>,
+    /// Index into the profile's `failure_types` of the fault of call `start + i`;
+    /// [`ChaosBatch::NONE`] when not injected.
+    pub failure_type_index: Vec<u8>,
+    /// The fault's parameter: latency ms, retry-after ms or HTTP status; 0 when none.
+    pub parameter: Vec<u32>,
+}
+
+impl ChaosBatch {
+    /// Marker of "no fault" in [`ChaosBatch::failure_type_index`].
+    pub const NONE: u8 = u8::MAX;
+}
+
+/// The draws of one decision: the call's fixed window of the main stream, then (with
+/// probability ≈ 2⁻⁶⁰ per decision, for rejection sampling only) an unbounded per-call overflow
+/// region, so every draw stays a pure function of `(seed, call_index, attempt)`.
+struct Draws {
+    window: [u64; WINDOW_DRAWS],
+    used: usize,
+    seed: u64,
+    call_index: u64,
+    attempt: u32,
+    overflow: Option<ChaCha8Rng>,
+}
+
+impl Draws {
+    fn next_u64(&mut self) -> u64 {
+        if let Some(v) = self.window.get(self.used) {
+            self.used += 1;
+            return *v;
+        }
+        let (seed, call_index, attempt) = (self.seed, self.call_index, self.attempt);
+        let rng = self.overflow.get_or_insert_with(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(call_index);
+            rng.set_word_pos(OVERFLOW_BASE + (u128::from(attempt) << 32));
+            rng
+        });
+        rng.next_u64()
+    }
+
+    /// Uniform in `[0, n)` (`n > 0`), unbiased: Lemire's widening multiply with rejection.
+    fn below(&mut self, n: u64) -> u64 {
+        debug_assert!(n > 0);
+        let mut m = u128::from(self.next_u64()) * u128::from(n);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(n);
+            }
+        }
+        (m >> 64) as u64
+    }
+
+    /// Uniform in `[lo, hi]` (`lo ≤ hi`), unbiased.
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        match (hi - lo).checked_add(1) {
+            Some(span) => lo + self.below(span),
+            None => self.next_u64(),
+        }
+    }
+}
+
+fn read_window(rng: &mut ChaCha8Rng) -> [u64; WINDOW_DRAWS] {
+    [
+        rng.next_u64(),
+        rng.next_u64(),
+        rng.next_u64(),
+        rng.next_u64(),
+    ]
+}
+
+/// Seeded chaos decisions for one run.
+///
+/// # Algorithm (pinned by a known-answer test)
+/// ChaCha8 keyed by `seed_from_u64(seed)`. Call `i` (attempt 1) owns the 8 words at word position
+/// `8·i` of stream 0; attempt `a ≥ 2` of the same call owns the same position of stream `a − 1`.
+/// So a decision depends only on `(seed, profile, call_index, attempt)`, never on the order in
+/// which calls are decided, and a batch reads the stream sequentially.
+///
+/// From the window's four u64 draws: `injected = d0 < ⌊rate·2⁶⁴⌋` (exact integer threshold;
+/// rate 1 always injects); the failure type is drawn uniformly from the profile's list
+/// (Lemire, unbiased); then its parameter: latency in `[latency_ms_min, latency_ms_max]`,
+/// retry-after in `[retry_after_ms_min, retry_after_ms_max]`, 500 or 503 for `server_error`.
+///
+/// The profile **name is not part of the key**: only its rate and failure types matter. With
+/// the same seed, the injection draw of a call is the same under every profile, so the calls a
+/// lighter profile injects are a subset of those a heavier one injects (nested fault sets, which
+/// makes `light` → `hellfire` comparisons meaningful), and two profiles with equal parameters
+/// decide identically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChaosEngine {
+    seed: u64,
+    profile_name: String,
+    profile: ChaosProfile,
+    faults: FaultSettings,
+    threshold: Option<u64>,
+}
+
+impl ChaosEngine {
+    /// An engine; checks the seed (≤ 2^53 − 1), the rate (in [0, 1]), the failure types (1 to
+    /// 255 of them) and the fault ranges (min ≤ max).
+    pub fn new(
+        seed: u64,
+        profile_name: impl Into<String>,
+        profile: ChaosProfile,
+        faults: FaultSettings,
+    ) -> Result<Self> {
+        if seed > MAX_SEED {
+            return Err(Error::SeedRange {
+                value: seed.to_string(),
+            });
+        }
+        if !(0.0..=1.0).contains(&profile.rate) {
+            return Err(Error::invalid(
+                "rate",
+                format!("must be in [0, 1], got {}", profile.rate),
+            ));
+        }
+        if profile.failure_types.is_empty()
+            || profile.failure_types.len() >= usize::from(ChaosBatch::NONE)
+        {
+            return Err(Error::invalid(
+                "failure_types",
+                "must list 1 to 254 failure types",
+            ));
+        }
+        if faults.latency_ms_min > faults.latency_ms_max {
+            return Err(Error::invalid("latency_ms_max", "must be ≥ latency_ms_min"));
+        }
+        if faults.retry_after_ms_min > faults.retry_after_ms_max {
+            return Err(Error::invalid(
+                "retry_after_ms_max",
+                "must be ≥ retry_after_ms_min",
+            ));
+        }
+        // `None` means "always" (rate 1). The product is exact: scaling by a power of two.
+        let threshold =
+            (profile.rate < 1.0).then_some((profile.rate * 18_446_744_073_709_551_616.0) as u64);
+        Ok(Self {
+            seed,
+            profile_name: profile_name.into(),
+            profile,
+            faults,
+            threshold,
+        })
+    }
+
+    /// The engine of a named calibration profile (`None`: the default profile, rate
+    /// `CHAOS_RATE`, every failure type, named [`DEFAULT_PROFILE_NAME`]). `seed` defaults to
+    /// calibration `SEED`.
+    pub fn from_calibration(
+        cal: &Calibration,
+        profile: Option<&str>,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let seed = seed.unwrap_or(cal.seed);
+        match profile {
+            Some(name) => Self::new(
+                seed,
+                name,
+                cal.profile(name)?.clone(),
+                cal.chaos_faults.clone(),
+            ),
+            None => Self::new(
+                seed,
+                DEFAULT_PROFILE_NAME,
+                ChaosProfile {
+                    rate: cal.chaos_rate,
+                    failure_types: FailureType::ALL.to_vec(),
+                },
+                cal.chaos_faults.clone(),
+            ),
+        }
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The profile's name.
+    pub fn profile_name(&self) -> &str {
+        &self.profile_name
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &ChaosProfile {
+        &self.profile
+    }
+
+    /// The fault parameters.
+    pub fn faults(&self) -> &FaultSettings {
+        &self.faults
+    }
+
+    fn rng(&self) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.seed)
+    }
+
+    fn decide_window(
+        &self,
+        call_index: u64,
+        attempt: u32,
+        window: [u64; WINDOW_DRAWS],
+    ) -> ChaosDecision {
+        let mut d = Draws {
+            window,
+            used: 0,
+            seed: self.seed,
+            call_index,
+            attempt,
+            overflow: None,
+        };
+        let mut out = ChaosDecision {
+            call_index,
+            injected: false,
+            failure_type: None,
+            latency_ms: None,
+            retry_after_ms: None,
+            status: None,
+        };
+        let draw = d.next_u64();
+        if self.threshold.is_some_and(|t| draw >= t) {
+            return out;
+        }
+        let types = &self.profile.failure_types;
+        let index = d.below(types.len() as u64) as usize;
+        let Some(&kind) = types.get(index) else {
+            return out;
+        };
+        out.injected = true;
+        out.failure_type = Some(kind);
+        let f = &self.faults;
+        match kind {
+            FailureType::Latency => {
+                out.latency_ms = Some(d.between(f.latency_ms_min, f.latency_ms_max))
+            }
+            FailureType::RateLimit => {
+                out.retry_after_ms = Some(d.between(f.retry_after_ms_min, f.retry_after_ms_max));
+                out.status = Some(429);
+            }
+            FailureType::ServerError => out.status = Some(if d.below(2) == 0 { 500 } else { 503 }),
+            FailureType::Overloaded => out.status = Some(529),
+            _ => {}
+        }
+        out
+    }
+
+    /// The decision of call `call_index` (its first attempt).
+    pub fn decide(&self, call_index: u64) -> ChaosDecision {
+        self.decide_attempt(call_index, 1)
+    }
+
+    /// The decision of attempt `attempt` (1-based; 0 counts as 1) of call `call_index`: a retry
+    /// of the same call is a new, independent draw, so a retried call is not doomed to fail
+    /// the same way forever.
+    pub fn decide_attempt(&self, call_index: u64, attempt: u32) -> ChaosDecision {
+        let mut rng = self.rng();
+        rng.set_stream(u64::from(attempt.saturating_sub(1)));
+        rng.set_word_pos(u128::from(call_index) * WINDOW_WORDS);
+        let window = read_window(&mut rng);
+        self.decide_window(call_index, attempt.max(1), window)
+    }
+
+    /// Decisions of calls `start .. start + count` (first attempts), identical to
+    /// [`ChaosEngine::decide`] call by call, in compact arrays. `count` is clamped so that
+    /// indices do not overflow.
+    pub fn decide_batch(&self, start: u64, count: usize) -> ChaosBatch {
+        let count = count.min(usize::try_from(u64::MAX - start).unwrap_or(usize::MAX));
+        let mut batch = ChaosBatch {
+            start,
+            injected: Vec::with_capacity(count),
+            failure_type_index: Vec::with_capacity(count),
+            parameter: Vec::with_capacity(count),
+        };
+        let mut rng = self.rng();
+        rng.set_word_pos(u128::from(start) * WINDOW_WORDS);
+        for i in 0..count as u64 {
+            let window = read_window(&mut rng);
+            let call_index = start + i;
+            // Fast path: not injected needs only the first draw.
+            if self.threshold.is_some_and(|t| window[0] >= t) {
+                batch.injected.push(0);
+                batch.failure_type_index.push(ChaosBatch::NONE);
+                batch.parameter.push(0);
+                continue;
+            }
+            let d = self.decide_window(call_index, 1, window);
+            let index = d
+                .failure_type
+                .and_then(|k| self.profile.failure_types.iter().position(|t| *t == k))
+                .and_then(|p| u8::try_from(p).ok())
+                .unwrap_or(ChaosBatch::NONE);
+            let parameter = d
+                .latency_ms
+                .or(d.retry_after_ms)
+                .or(d.status.map(u64::from))
+                .unwrap_or(0);
+            batch.injected.push(u8::from(d.injected));
+            batch.failure_type_index.push(index);
+            batch
+                .parameter
+                .push(u32::try_from(parameter).unwrap_or(u32::MAX));
+        }
+        batch
+    }
+}
+
+/// What became of a call, as recorded in the chaos log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No fault injected; the provider answered.
+    Passed,
+    /// A fault was injected and absorbed (e.g. `latency`, then success).
+    Recovered,
+    /// A fault was injected and surfaced to the caller as a coded error (never silently).
+    Surfaced,
+    /// No fault injected, but the provider itself failed (its error was propagated).
+    Failed,
+}
+
+impl Outcome {
+    /// Parses a snake_case name.
+    pub fn parse(name: &str) -> Option<Outcome> {
+        [
+            Outcome::Passed,
+            Outcome::Recovered,
+            Outcome::Surfaced,
+            Outcome::Failed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Recovered => "recovered",
+            Outcome::Surfaced => "surfaced",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One entry of `chaos-log.json`, with the runbook's field names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChaosLogEntry {
+    /// Index of the call in the run.
+    pub call_index: u64,
+    /// Scene the call belonged to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scene_id: Option<String>,
+    /// Whether a fault was injected.
+    pub injected: bool,
+    /// The fault (omitted when not injected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_type: Option<FailureType>,
+    /// When the call was made (given by the caller; deterministic runs pass a fixed clock).
+    pub timestamp: String,
+    /// Attempt number of the call (1-based), when the caller retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// What became of the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Code of the error the call ended with, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Injected latency, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Injected retry-after hint, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// Injected HTTP status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl ChaosLogEntry {
+    /// An entry for `decision`, without outcome.
+    pub fn from_decision(
+        decision: &ChaosDecision,
+        scene_id: Option<String>,
+        timestamp: impl Into<String>,
+    ) -> Self {
+        Self {
+            call_index: decision.call_index,
+            scene_id,
+            injected: decision.injected,
+            failure_type: decision.failure_type,
+            timestamp: timestamp.into(),
+            attempt: None,
+            outcome: None,
+            error_code: None,
+            latency_ms: decision.latency_ms,
+            retry_after_ms: decision.retry_after_ms,
+            status: decision.status,
+        }
+    }
+}
+
+/// The content of `chaos-log.json`: a header (schema version, seed, profile, rate, failure types,
+/// counts) and the entries, sorted by `(call_index, attempt)` so that concurrent runs with the
+/// same seed write byte-identical logs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChaosLog {
+    /// Always [`CHAOS_LOG_SCHEMA_VERSION`].
+    pub schema_version: &'static str,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Profile name.
+    pub profile: String,
+    /// Injection rate of the profile.
+    pub rate: f64,
+    /// Failure types of the profile.
+    pub failure_types: Vec<FailureType>,
+    /// Number of entries.
+    pub total_calls: u64,
+    /// Entries with a fault injected.
+    pub injected_count: u64,
+    /// `injected_count / total_calls` (0 when empty).
+    pub injected_rate: f64,
+    /// Entries per failure type (injected only), by name.
+    pub by_failure_type: BTreeMap<String, u64>,
+    /// The entries.
+    pub entries: Vec<ChaosLogEntry>,
+}
+
+impl ChaosLog {
+    /// An empty log for `engine`'s run.
+    pub fn new(engine: &ChaosEngine) -> Self {
+        Self {
+            schema_version: CHAOS_LOG_SCHEMA_VERSION,
+            seed: engine.seed,
+            profile: engine.profile_name.clone(),
+            rate: engine.profile.rate,
+            failure_types: engine.profile.failure_types.clone(),
+            total_calls: 0,
+            injected_count: 0,
+            injected_rate: 0.0,
+            by_failure_type: BTreeMap::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Adds an entry.
+    pub fn push(&mut self, entry: ChaosLogEntry) {
+        self.total_calls += 1;
+        if entry.injected {
+            self.injected_count += 1;
+            if let Some(kind) = entry.failure_type {
+                *self
+                    .by_failure_type
+                    .entry(kind.as_str().to_owned())
+                    .or_insert(0) += 1;
+            }
+        }
+        self.injected_rate = self.injected_count as f64 / self.total_calls as f64;
+        self.entries.push(entry);
+    }
+
+    /// The finished log: entries sorted by `(call_index, attempt)` (stable).
+    pub fn finish(mut self) -> Self {
+        self.entries
+            .sort_by_key(|e| (e.call_index, e.attempt.unwrap_or(1)));
+        self
+    }
+
+    /// Pretty JSON text (2-space indent, trailing newline).
+    pub fn to_json_string(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(|e| Error::invalid("chaos_log", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calibration::default_calibration;
+    use proptest::prelude::*;
+
+    fn engine(profile: &str, seed: u64) -> ChaosEngine {
+        let cal = default_calibration().unwrap_or_else(|e| panic!("{e}"));
+        ChaosEngine::from_calibration(&cal, Some(profile), Some(seed))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn custom(rate: f64, types: Vec<FailureType>) -> ChaosEngine {
+        let faults = FaultSettings {
+            latency_ms_min: 50,
+            latency_ms_max: 1500,
+            retry_after_ms_min: 100,
+            retry_after_ms_max: 2000,
+        };
+        ChaosEngine::new(
+            7,
+            "custom",
+            ChaosProfile {
+                rate,
+                failure_types: types,
+            },
+            faults,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn same_inputs_same_decision() {
+        let a = engine("heavy", 42);
+        let b = engine("heavy", 42);
+        for i in 0..1000 {
+            assert_eq!(a.decide(i), b.decide(i));
+        }
+        let c = engine("heavy", 43);
+        assert!(
+            (0..1000).any(|i| a.decide(i) != c.decide(i)),
+            "seed must matter"
+        );
+    }
+
+    #[test]
+    fn order_independent_and_batch_matches() {
+        let e = engine("hellfire", 42);
+        let forward: Vec<_> = (0..2000).map(|i| e.decide(i)).collect();
+        let mut reversed: Vec<_> = (0..2000).rev().map(|i| e.decide(i)).collect();
+        reversed.reverse();
+        assert_eq!(forward, reversed);
+        let batch = e.decide_batch(0, 2000);
+        let mid = e.decide_batch(777, 500);
+        for (i, d) in forward.iter().enumerate() {
+            assert_eq!(batch.injected[i] == 1, d.injected, "call {i}");
+            let want = d
+                .failure_type
+                .and_then(|k| e.profile().failure_types.iter().position(|t| *t == k))
+                .map_or(ChaosBatch::NONE, |p| p as u8);
+            assert_eq!(batch.failure_type_index[i], want);
+            let param = d
+                .latency_ms
+                .or(d.retry_after_ms)
+                .or(d.status.map(u64::from))
+                .unwrap_or(0);
+            assert_eq!(u64::from(batch.parameter[i]), param);
+            if (777..1277).contains(&i) {
+                assert_eq!(mid.injected[i - 777], batch.injected[i]);
+                assert_eq!(mid.failure_type_index[i - 777], batch.failure_type_index[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn rates_within_one_point_over_10k() {
+        for (name, rate) in [
+            ("light", 0.05),
+            ("medium", 0.15),
+            ("heavy", 0.30),
+            ("hellfire", 0.50),
+        ] {
+            let e = engine(name, 42);
+            let n = 10_000u64;
+            let injected = (0..n).filter(|&i| e.decide(i).injected).count() as f64;
+            let got = injected / n as f64;
+            assert!((got - rate).abs() <= 0.01, "{name}: {got} vs {rate}");
+            let mut seen: Vec<FailureType> =
+                (0..n).filter_map(|i| e.decide(i).failure_type).collect();
+            seen.sort();
+            seen.dedup();
+            let mut want = e.profile().failure_types.clone();
+            want.sort();
+            assert_eq!(
+                seen, want,
+                "{name}: every listed failure type occurs, and only those"
+            );
+        }
+    }
+
+    #[test]
+    fn failure_types_roughly_uniform() {
+        let e = custom(1.0, FailureType::ALL.to_vec());
+        let mut counts = [0u32; 9];
+        for i in 0..90_000 {
+            if let Some(k) = e.decide(i).failure_type {
+                counts[FailureType::ALL.iter().position(|t| *t == k).unwrap_or(0)] += 1;
+            }
+        }
+        for c in counts {
+            assert!((9_400..=10_600).contains(&c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn rate_zero_never_rate_one_always() {
+        let never = custom(0.0, FailureType::ALL.to_vec());
+        let always = custom(1.0, FailureType::ALL.to_vec());
+        for i in 0..10_000 {
+            assert!(!never.decide(i).injected);
+            assert!(always.decide(i).injected);
+        }
+        assert!(never
+            .decide_batch(0, 10_000)
+            .injected
+            .iter()
+            .all(|&b| b == 0));
+        assert!(always
+            .decide_batch(0, 10_000)
+            .injected
+            .iter()
+            .all(|&b| b == 1));
+    }
+
+    #[test]
+    fn lighter_profiles_inject_a_subset() {
+        let light = engine("light", 42);
+        let hell = engine("hellfire", 42);
+        for i in 0..5000 {
+            if light.decide(i).injected {
+                assert!(hell.decide(i).injected, "call {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn attempts_are_independent_draws() {
+        let e = custom(0.5, FailureType::ALL.to_vec());
+        assert_eq!(e.decide(5), e.decide_attempt(5, 1));
+        assert_eq!(e.decide_attempt(5, 0), e.decide_attempt(5, 1));
+        let differ = (0..1000)
+            .filter(|&i| e.decide_attempt(i, 1) != e.decide_attempt(i, 2))
+            .count();
+        assert!(differ > 400, "{differ}");
+    }
+
+    #[test]
+    fn known_answer_seed_42_medium() {
+        let e = engine("medium", 42);
+        let got: Vec<String> = (0..200)
+            .map(|i| e.decide(i))
+            .filter(|d| d.injected)
+            .take(6)
+            .map(|d| serde_json::to_string(&d).unwrap_or_default())
+            .collect();
+        let want = [
+            r#"{"call_index":6,"injected":true,"failure_type":"rate_limit","retry_after_ms":1696,"status":429}"#,
+            r#"{"call_index":15,"injected":true,"failure_type":"empty_response"}"#,
+            r#"{"call_index":16,"injected":true,"failure_type":"empty_response"}"#,
+            r#"{"call_index":25,"injected":true,"failure_type":"server_error","status":500}"#,
+            r#"{"call_index":28,"injected":true,"failure_type":"server_error","status":503}"#,
+            r#"{"call_index":46,"injected":true,"failure_type":"empty_response"}"#,
+        ];
+        assert_eq!(got, want);
+        assert!((0..6).all(|i| !e.decide(i).injected));
+    }
+
+    #[test]
+    fn invalid_settings_are_refused() {
+        let faults = FaultSettings {
+            latency_ms_min: 10,
+            latency_ms_max: 5,
+            retry_after_ms_min: 0,
+            retry_after_ms_max: 0,
+        };
+        let p = ChaosProfile {
+            rate: 0.1,
+            failure_types: vec![FailureType::Timeout],
+        };
+        assert_eq!(
+            ChaosEngine::new(1, "x", p.clone(), faults.clone()).map_err(|e| e.code()),
+            Err("ERR_OMEGA_INVALID_ARGUMENT")
+        );
+        let ok_faults = FaultSettings {
+            latency_ms_max: 10,
+            ..faults
+        };
+        assert_eq!(
+            ChaosEngine::new(MAX_SEED + 1, "x", p.clone(), ok_faults.clone()).map_err(|e| e.code()),
+            Err("ERR_OMEGA_SEED_RANGE")
+        );
+        let bad_rate = ChaosProfile {
+            rate: f64::NAN,
+            ..p.clone()
+        };
+        assert!(ChaosEngine::new(1, "x", bad_rate, ok_faults.clone()).is_err());
+        let empty = ChaosProfile {
+            rate: 0.1,
+            failure_types: vec![],
+        };
+        assert!(ChaosEngine::new(1, "x", empty, ok_faults).is_err());
+        let cal = default_calibration().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            ChaosEngine::from_calibration(&cal, Some("nope"), None).map_err(|e| e.code()),
+            Err("ERR_OMEGA_UNKNOWN_PROFILE")
+        );
+        let default =
+            ChaosEngine::from_calibration(&cal, None, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(default.profile_name(), DEFAULT_PROFILE_NAME);
+        assert_eq!(default.seed(), 42);
+        assert_eq!(default.profile().rate, cal.chaos_rate);
+        assert_eq!(default.profile().failure_types, FailureType::ALL.to_vec());
+    }
+
+    #[test]
+    fn huge_indices_do_not_panic() {
+        let e = custom(1.0, FailureType::ALL.to_vec());
+        let _ = e.decide(u64::MAX);
+        let _ = e.decide_attempt(u64::MAX, u32::MAX);
+        let b = e.decide_batch(u64::MAX - 2, 10);
+        assert_eq!(b.injected.len(), 2);
+    }
+
+    #[test]
+    fn chaos_log_shape_and_order() {
+        let e = engine("medium", 42);
+        let mut log = ChaosLog::new(&e);
+        for i in (0..20).rev() {
+            let d = e.decide(i);
+            let mut entry = ChaosLogEntry::from_decision(
+                &d,
+                Some(format!("SCN-{:02}", i + 1)),
+                "2026-01-01T00:00:00.000Z",
+            );
+            entry.outcome = Some(if d.injected {
+                Outcome::Surfaced
+            } else {
+                Outcome::Passed
+            });
+            log.push(entry);
+        }
+        let log = log.finish();
+        let v = serde_json::to_value(&log).unwrap_or_default();
+        assert_eq!(v["schema_version"], CHAOS_LOG_SCHEMA_VERSION);
+        assert_eq!(v["seed"], 42);
+        assert_eq!(v["profile"], "medium");
+        assert_eq!(v["rate"], 0.15);
+        assert_eq!(v["total_calls"], 20);
+        let entries = v["entries"].as_array().cloned().unwrap_or_default();
+        assert_eq!(entries.len(), 20);
+        for (i, entry) in entries.iter().enumerate() {
+            assert_eq!(entry["call_index"], i as u64);
+            assert_eq!(entry["scene_id"], format!("SCN-{:02}", i + 1));
+            let injected = entry["injected"].as_bool().unwrap_or(false);
+            assert_eq!(entry.get("failure_type").is_some(), injected, "{entry}");
+            assert_eq!(
+                entry["outcome"],
+                if injected { "surfaced" } else { "passed" }
+            );
+            assert!(entry["timestamp"].is_string());
+        }
+        let text = log.to_json_string().unwrap_or_default();
+        assert!(text.ends_with("}\n"));
+        assert_eq!(Outcome::parse("recovered"), Some(Outcome::Recovered));
+    }
+
+    proptest! {
+        #[test]
+        fn parameters_within_ranges(seed in 0u64..=MAX_SEED, index in any::<u64>(), lmin in 0u64..5000, lspan in 0u64..5000, rmin in 0u64..5000, rspan in 0u64..5000) {
+            let faults = FaultSettings {
+                latency_ms_min: lmin,
+                latency_ms_max: lmin + lspan,
+                retry_after_ms_min: rmin,
+                retry_after_ms_max: rmin + rspan,
+            };
+            let profile = ChaosProfile { rate: 1.0, failure_types: vec![FailureType::Latency, FailureType::RateLimit, FailureType::ServerError, FailureType::Overloaded, FailureType::Timeout] };
+            let e = ChaosEngine::new(seed, "p", profile, faults).unwrap_or_else(|e| panic!("{e}"));
+            let d = e.decide(index);
+            prop_assert!(d.injected);
+            match d.failure_type {
+                Some(FailureType::Latency) => {
+                    let l = d.latency_ms.unwrap_or(u64::MAX);
+                    prop_assert!((lmin..=lmin + lspan).contains(&l));
+                    prop_assert_eq!(d.status, None);
+                }
+                Some(FailureType::RateLimit) => {
+                    let r = d.retry_after_ms.unwrap_or(u64::MAX);
+                    prop_assert!((rmin..=rmin + rspan).contains(&r));
+                    prop_assert_eq!(d.status, Some(429));
+                }
+                Some(FailureType::ServerError) => prop_assert!(matches!(d.status, Some(500 | 503))),
+                Some(FailureType::Overloaded) => prop_assert_eq!(d.status, Some(529)),
+                Some(FailureType::Timeout) => prop_assert_eq!((d.status, d.latency_ms, d.retry_after_ms), (None, None, None)),
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+            prop_assert_eq!(d, e.decide(index));
+        }
+
+        #[test]
+        fn draws_between_stay_in_range(lo in any::<u64>(), span in any::<u64>(), seed in any::<u64>()) {
+            let hi = lo.saturating_add(span);
+            let mut d = Draws { window: [seed, seed.rotate_left(17), !seed, seed ^ 0x5555], used: 0, seed, call_index: 3, attempt: 1, overflow: None };
+            for _ in 0..8 {
+                let v = d.between(lo, hi);
+                prop_assert!(v >= lo && v <= hi);
+            }
+        }
+    }
 }

@@ -1,6 +1,12 @@
 //! Retry decisions: which failures are retryable, and how long to wait (exponential backoff with
 //! full jitter, seeded and reproducible, honouring `retry-after` within caps and the deadline).
 
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::chaos::FailureType;
+
 /// The retry policy, from calibration `retry`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -14,4 +20,334 @@ pub struct RetryPolicy {
     pub max_retry_after_ms: u64,
     /// Total time budget of one logical call across all its attempts, ms.
     pub deadline_ms: u64,
+}
+
+impl RetryPolicy {
+    /// Whether attempt `attempt` (1-based) failing with `failure`, `elapsed_ms` after the first
+    /// attempt started, should be retried, and after how long.
+    ///
+    /// In order: not retryable → `not_retryable`; `attempt ≥ max_attempts` → `max_attempts`;
+    /// then the delay is drawn with exponential backoff and **full jitter**, uniform in
+    /// `[0, min(max_delay_ms, base_delay_ms · 2^(attempt−1))]`, seeded by
+    /// `(seed, call_index, attempt)` (ChaCha8, reproducible); a `retry-after` hint is honoured:
+    /// `delay = max(jitter, min(hint, max_retry_after_ms))`; if the wait would reach the deadline
+    /// (`delay ≥ deadline_ms − elapsed_ms`) → `deadline`. All arithmetic saturates: any
+    /// `attempt` (0 counts as 1) is safe.
+    pub fn decide(
+        &self,
+        seed: u64,
+        call_index: u64,
+        attempt: u32,
+        failure: RetryInput,
+        elapsed_ms: u64,
+    ) -> RetryDecision {
+        let stop = |reason| RetryDecision {
+            retry: false,
+            delay_ms: 0,
+            reason,
+        };
+        if !failure.retryable {
+            return stop(RetryReason::NotRetryable);
+        }
+        let attempt = attempt.max(1);
+        if attempt >= self.max_attempts {
+            return stop(RetryReason::MaxAttempts);
+        }
+        let cap = self.backoff_cap_ms(attempt);
+        let jitter = jitter_ms(seed, call_index, attempt, cap);
+        let (delay_ms, reason) = match failure.retry_after_ms {
+            Some(hint) => {
+                let hint = hint.min(self.max_retry_after_ms);
+                if hint > jitter {
+                    (hint, RetryReason::RetryAfter)
+                } else {
+                    (jitter, RetryReason::Backoff)
+                }
+            }
+            None => (jitter, RetryReason::Backoff),
+        };
+        let remaining = self.deadline_ms.saturating_sub(elapsed_ms);
+        if delay_ms >= remaining {
+            return stop(RetryReason::Deadline);
+        }
+        RetryDecision {
+            retry: true,
+            delay_ms,
+            reason,
+        }
+    }
+
+    /// The upper bound of the jittered delay after attempt `attempt`:
+    /// `min(max_delay_ms, base_delay_ms · 2^(attempt−1))`, saturating.
+    pub fn backoff_cap_ms(&self, attempt: u32) -> u64 {
+        let shift = attempt.max(1) - 1;
+        let factor = if shift >= 64 { u64::MAX } else { 1u64 << shift };
+        self.base_delay_ms
+            .saturating_mul(factor)
+            .min(self.max_delay_ms)
+    }
+}
+
+/// Key of the retry jitter stream: the seed in the first 8 bytes, a domain tag in the rest, so
+/// jitter never shares a ChaCha stream with chaos decisions of the same seed.
+fn retry_key(seed: u64) -> [u8; 32] {
+    let mut key = *b"........omega-pr/retry-jitter/v1";
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key
+}
+
+/// Full jitter: uniform in `[0, cap]`, a pure function of `(seed, call_index, attempt)`.
+/// Stream = call index, word position = attempt · 2³² (each attempt owns 2³² words, enough for
+/// any rejection sampling), unbiased (Lemire with rejection).
+pub fn jitter_ms(seed: u64, call_index: u64, attempt: u32, cap: u64) -> u64 {
+    let mut rng = ChaCha8Rng::from_seed(retry_key(seed));
+    rng.set_stream(call_index);
+    rng.set_word_pos(u128::from(attempt) << 32);
+    let Some(n) = cap.checked_add(1) else {
+        return rng.next_u64();
+    };
+    let mut m = u128::from(rng.next_u64()) * u128::from(n);
+    if (m as u64) < n {
+        let threshold = n.wrapping_neg() % n;
+        while (m as u64) < threshold {
+            m = u128::from(rng.next_u64()) * u128::from(n);
+        }
+    }
+    (m >> 64) as u64
+}
+
+/// What failed, as the retry decision needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetryInput {
+    /// Whether the failure is retryable (see [`classify`]).
+    pub retryable: bool,
+    /// The provider's `retry-after` hint, ms.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Why a retry decision was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryReason {
+    /// Retry after the jittered backoff delay.
+    Backoff,
+    /// Retry after the provider's (capped) `retry-after` hint, longer than the jitter.
+    RetryAfter,
+    /// Do not retry: the failure is not retryable.
+    NotRetryable,
+    /// Do not retry: the attempts are used up.
+    MaxAttempts,
+    /// Do not retry: the wait would pass the deadline.
+    Deadline,
+}
+
+impl RetryReason {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryReason::Backoff => "backoff",
+            RetryReason::RetryAfter => "retry_after",
+            RetryReason::NotRetryable => "not_retryable",
+            RetryReason::MaxAttempts => "max_attempts",
+            RetryReason::Deadline => "deadline",
+        }
+    }
+}
+
+/// A retry decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetryDecision {
+    /// Whether to retry.
+    pub retry: bool,
+    /// How long to wait before the next attempt, ms (0 when not retrying).
+    pub delay_ms: u64,
+    /// Why.
+    pub reason: RetryReason,
+}
+
+/// Error codes that are retryable (transient provider faults).
+pub const RETRYABLE_CODES: &[&str] = &[
+    "ERR_OMEGA_PROVIDER_TIMEOUT",
+    "ERR_OMEGA_RATE_LIMIT",
+    "ERR_OMEGA_SERVER_ERROR",
+    "ERR_OMEGA_OVERLOADED",
+    "ERR_OMEGA_CONNECTION_RESET",
+    "ERR_OMEGA_EMPTY_RESPONSE",
+    "ERR_OMEGA_TRUNCATED_RESPONSE",
+    "ERR_OMEGA_MALFORMED_JSON",
+    // Node / undici network errors.
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "EPIPE",
+    "EAI_AGAIN",
+    "UND_ERR_SOCKET",
+    "UND_ERR_CONNECT_TIMEOUT",
+];
+
+/// Whether a failure is retryable, by chaos failure type name (`timeout`, `rate_limit`, …) or
+/// error code (`ERR_OMEGA_RATE_LIMIT`, `ECONNRESET`, …). Every chaos failure type is retryable
+/// except `latency` (a delay, then success: nothing to retry). Budget refusals
+/// (`ERR_OMEGA_BUDGET_EXCEEDED`), invalid requests/arguments, unknown models and anything not
+/// known to be transient are **not** retryable.
+pub fn classify(kind: &str) -> bool {
+    if let Some(t) = FailureType::parse(kind) {
+        return t.retryable();
+    }
+    RETRYABLE_CODES.contains(&kind)
+}
+
+/// Whether an HTTP status is retryable: 408, 425, 429, 500, 502, 503, 504, 529.
+pub fn classify_status(status: u16) -> bool {
+    matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504 | 529)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay_ms: 50,
+            max_delay_ms: 2000,
+            max_retry_after_ms: 5000,
+            deadline_ms: 60_000,
+        }
+    }
+
+    const RETRYABLE: RetryInput = RetryInput {
+        retryable: true,
+        retry_after_ms: None,
+    };
+
+    #[test]
+    fn classification() {
+        for t in FailureType::ALL {
+            assert_eq!(classify(t.as_str()), t != FailureType::Latency, "{t:?}");
+            if let Some(code) = t.error_code() {
+                assert!(classify(code), "{code}");
+            }
+        }
+        for code in [
+            "ERR_OMEGA_BUDGET_EXCEEDED",
+            "ERR_OMEGA_INVALID_ARGUMENT",
+            "ERR_OMEGA_UNKNOWN_MODEL",
+            "invalid_request",
+            "",
+            "whatever",
+        ] {
+            assert!(!classify(code), "{code}");
+        }
+        assert!(classify("ECONNRESET"));
+        assert!(classify_status(429) && classify_status(529) && classify_status(503));
+        assert!(!classify_status(400) && !classify_status(401) && !classify_status(404));
+    }
+
+    #[test]
+    fn reasons() {
+        let p = policy();
+        let not = RetryInput {
+            retryable: false,
+            retry_after_ms: None,
+        };
+        assert_eq!(
+            p.decide(42, 0, 1, not, 0),
+            RetryDecision {
+                retry: false,
+                delay_ms: 0,
+                reason: RetryReason::NotRetryable
+            }
+        );
+        assert_eq!(
+            p.decide(42, 0, 5, RETRYABLE, 0).reason,
+            RetryReason::MaxAttempts
+        );
+        assert!(p.decide(42, 0, 4, RETRYABLE, 0).retry);
+        assert_eq!(
+            p.decide(42, 0, 1, RETRYABLE, 60_000).reason,
+            RetryReason::Deadline
+        );
+        let hint = RetryInput {
+            retryable: true,
+            retry_after_ms: Some(1500),
+        };
+        let d = p.decide(42, 0, 1, hint, 0);
+        assert_eq!(
+            (d.retry, d.delay_ms, d.reason),
+            (true, 1500, RetryReason::RetryAfter)
+        );
+        // Hint capped at max_retry_after_ms.
+        let big = RetryInput {
+            retryable: true,
+            retry_after_ms: Some(1_000_000),
+        };
+        assert_eq!(p.decide(42, 0, 1, big, 0).delay_ms, 5000);
+        // Wait reaching the deadline → no retry.
+        assert_eq!(
+            p.decide(42, 0, 1, hint, 58_600).reason,
+            RetryReason::Deadline
+        );
+        assert!(p.decide(42, 0, 1, hint, 58_400).retry);
+        assert_eq!(RetryReason::MaxAttempts.as_str(), "max_attempts");
+    }
+
+    #[test]
+    fn backoff_caps_grow_then_saturate() {
+        let p = policy();
+        let caps: Vec<u64> = (1..=8).map(|a| p.backoff_cap_ms(a)).collect();
+        assert_eq!(caps, vec![50, 100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(p.backoff_cap_ms(0), 50);
+        assert_eq!(p.backoff_cap_ms(u32::MAX), 2000);
+    }
+
+    #[test]
+    fn jitter_is_full_and_reproducible() {
+        let a: Vec<u64> = (0..2000).map(|i| jitter_ms(42, i, 3, 200)).collect();
+        let b: Vec<u64> = (0..2000).map(|i| jitter_ms(42, i, 3, 200)).collect();
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&d| d <= 200));
+        assert!(
+            a.iter().any(|&d| d < 20) && a.iter().any(|&d| d > 180),
+            "full jitter spans [0, cap]"
+        );
+        let mean = a.iter().sum::<u64>() as f64 / a.len() as f64;
+        assert!((90.0..110.0).contains(&mean), "{mean}");
+        let c: Vec<u64> = (0..2000).map(|i| jitter_ms(43, i, 3, 200)).collect();
+        assert_ne!(a, c);
+        assert_eq!(jitter_ms(1, 2, 3, 0), 0);
+        let _ = jitter_ms(1, 2, 3, u64::MAX);
+        // Known answer (pins the algorithm).
+        let pinned: Vec<u64> = (0..5).map(|i| jitter_ms(42, i, 1, 1000)).collect();
+        assert_eq!(pinned, vec![217, 846, 93, 413, 103]);
+    }
+
+    proptest! {
+        #[test]
+        fn decisions_respect_caps_deadline_and_attempts(
+            seed in any::<u64>(), call in any::<u64>(), attempt in any::<u32>(),
+            hint in proptest::option::of(any::<u64>()), elapsed in any::<u64>(),
+            max_attempts in 1u32..20, base in 0u64..100_000, extra in 0u64..1_000_000,
+            max_ra in 0u64..100_000, deadline in 1u64..200_000,
+        ) {
+            let p = RetryPolicy { max_attempts, base_delay_ms: base, max_delay_ms: base + extra, max_retry_after_ms: max_ra, deadline_ms: deadline };
+            let input = RetryInput { retryable: true, retry_after_ms: hint };
+            let d = p.decide(seed, call, attempt, input, elapsed);
+            prop_assert_eq!(d, p.decide(seed, call, attempt, input, elapsed));
+            if d.retry {
+                prop_assert!(attempt.max(1) < max_attempts);
+                prop_assert!(d.delay_ms <= (base + extra).max(max_ra));
+                prop_assert!(d.delay_ms <= p.backoff_cap_ms(attempt) || d.reason == RetryReason::RetryAfter);
+                prop_assert!(elapsed.saturating_add(d.delay_ms) < deadline);
+                if let Some(h) = hint {
+                    prop_assert!(d.delay_ms >= h.min(max_ra));
+                }
+            } else {
+                prop_assert_eq!(d.delay_ms, 0);
+                prop_assert!(d.reason != RetryReason::Backoff && d.reason != RetryReason::RetryAfter);
+            }
+            let no = p.decide(seed, call, attempt, RetryInput { retryable: false, retry_after_ms: hint }, elapsed);
+            prop_assert_eq!(no.reason, RetryReason::NotRetryable);
+        }
+    }
 }
