@@ -9,4 +9,5 @@ mod chaos;
 mod error;
 mod proofpack;
 mod retry;
+mod simulate;
 mod variance;
