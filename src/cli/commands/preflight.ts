@@ -1,5 +1,134 @@
-/** `omega-pr preflight` (placeholder until its issue lands). */
+/**
+ * `omega-pr preflight` — runbook phase 0, gate PR-G0: the baseline test suite must pass in full.
+ * Runs the project's test command, reads its result (vitest's JSON reporter, or cargo's / a plain
+ * `N passed, N failed` summary) and writes `metrics/pr/PR_PREFLIGHT.json`.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { RegisterCommand } from './index';
+import { EXIT, UsageError, rel, writeJsonAtomic } from '../util';
+
+/** The runbook's `PR_PREFLIGHT.json`. */
+export interface PreflightReport {
+  schema_version: 'PR-PREFLIGHT-1.0';
+  branch: string;
+  head: string;
+  vitest_pass: boolean;
+  vitest_total: number;
+  vitest_failed: number;
+  verdict: 'PASS' | 'FAIL';
+  test_command: string;
+  expected_total: number | null;
+}
+
+/** Options of {@link runPreflight}. */
+export interface PreflightOptions {
+  /** Shell command that runs the tests (default `npx vitest run`, as the runbook). */
+  testCmd: string;
+  /** Metrics root (default `metrics/pr`). */
+  out: string;
+  /** The gate also demands exactly this many tests (the runbook's 232/232), when set. */
+  expectTotal?: number;
+  /** Print the test command's output. */
+  quiet?: boolean;
+}
+
+function git(args: string[]): string {
+  const r = spawnSync('git', args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
+}
+
+/** Test counts read from a runner's output. */
+export interface TestCounts {
+  total: number;
+  failed: number;
+}
+
+/** Reads cargo's `test result:` lines, vitest's summary or a plain `N passed, N failed` line. */
+export function parseTestSummary(output: string): TestCounts | null {
+  let found = false;
+  let passed = 0;
+  let failed = 0;
+  for (const m of output.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+    found = true;
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+  }
+  if (found) return { total: passed + failed, failed };
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\u001b\[[0-9;]*m/g, '');
+  const vitest = /^\s*Tests\s+(?:(\d+) failed \| )?(\d+) passed(?: \| \d+ skipped)?\s+\((\d+)\)/m.exec(plain);
+  if (vitest) return { total: Number(vitest[3]), failed: Number(vitest[1] ?? 0) };
+  const generic = /^(?:\w+: )?(\d+) passed, (\d+) failed/m.exec(plain);
+  if (generic) return { total: Number(generic[1]) + Number(generic[2]), failed: Number(generic[2]) };
+  return null;
+}
+
+/** Runs the preflight; returns the report and where it was written. */
+export function runPreflight(opts: PreflightOptions): { report: PreflightReport; file: string } {
+  const isVitest = /\bvitest\b/.test(opts.testCmd);
+  const jsonOut = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-preflight-')), 'vitest.json');
+  const cmd = isVitest ? `${opts.testCmd} --reporter=default --reporter=json --outputFile.json=${JSON.stringify(jsonOut)}` : opts.testCmd;
+  const r = spawnSync(cmd, {
+    shell: true,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  if (!opts.quiet) process.stdout.write(r.stdout ?? '');
+  let counts: TestCounts | null = null;
+  if (isVitest && fs.existsSync(jsonOut)) {
+    const j = JSON.parse(fs.readFileSync(jsonOut, 'utf8')) as { numTotalTests: number; numFailedTests: number };
+    counts = { total: j.numTotalTests, failed: j.numFailedTests };
+  }
+  fs.rmSync(path.dirname(jsonOut), { recursive: true, force: true });
+  counts ??= parseTestSummary(output);
+  const total = counts?.total ?? 0;
+  const failed = counts?.failed ?? 0;
+  const pass =
+    r.status === 0 && counts !== null && total > 0 && failed === 0 && (opts.expectTotal === undefined || total === opts.expectTotal);
+  const report: PreflightReport = {
+    schema_version: 'PR-PREFLIGHT-1.0',
+    branch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
+    head: git(['rev-parse', 'HEAD']),
+    vitest_pass: pass,
+    vitest_total: total,
+    vitest_failed: failed,
+    verdict: pass ? 'PASS' : 'FAIL',
+    test_command: opts.testCmd,
+    expected_total: opts.expectTotal ?? null,
+  };
+  const file = path.join(opts.out, 'PR_PREFLIGHT.json');
+  writeJsonAtomic(file, report);
+  return { report, file };
+}
 
 /** Registers `omega-pr preflight`. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, setExit) => {
+  program
+    .command('preflight')
+    .description('Phase 0 (gate PR-G0): run the baseline tests, write metrics/pr/PR_PREFLIGHT.json')
+    .option('--test-cmd <cmd>', 'shell command that runs the tests', 'npx vitest run')
+    .option('--expect-total <n>', 'demand exactly this many tests (e.g. 232)')
+    .option('--out <dir>', 'metrics root', 'metrics/pr')
+    .option('--quiet', 'do not echo the test output')
+    .action((o: { testCmd: string; expectTotal?: string; out: string; quiet?: boolean }) => {
+      let expectTotal: number | undefined;
+      if (o.expectTotal !== undefined) {
+        expectTotal = Number(o.expectTotal);
+        if (!Number.isInteger(expectTotal) || expectTotal < 1) {
+          throw new UsageError(`--expect-total must be a whole number ≥ 1, got "${o.expectTotal}"`);
+        }
+      }
+      const { report, file } = runPreflight({ testCmd: o.testCmd, out: o.out, expectTotal, quiet: o.quiet });
+      console.log(`Branch: ${report.branch}  HEAD: ${report.head.slice(0, 12)}`);
+      console.log(`Tests: ${report.vitest_total - report.vitest_failed}/${report.vitest_total} passed`);
+      console.log(`Report: ${rel(file)}`);
+      console.log(`VERDICT: ${report.verdict}`);
+      setExit(report.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+    });
+};

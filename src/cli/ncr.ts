@@ -1,0 +1,54 @@
+/**
+ * Non-Conformance Reports: the runbook's escalation. When a gate fails, `nexus/proof/NCR_PR_<ID>.md`
+ * records the gate id, the error, the reproduction command and the report paths.
+ */
+import * as path from 'node:path';
+import { isoNow, rel, runStamp, writeFileAtomic } from './util';
+
+/** What an NCR records. */
+export interface NcrInput {
+  /** Gate id, e.g. `PR-G4`. */
+  gate: string;
+  /** The gate's title, e.g. `Stress100 variance`. */
+  title: string;
+  /** The error message / failing figures. */
+  error: string;
+  /** The command that reproduces the failure. */
+  reproduction: string;
+  /** Report files of the failing run. */
+  reports: string[];
+  /** Root folder (default `nexus/proof`). */
+  dir?: string;
+}
+
+/** Writes the NCR and returns its path (relative to the working directory). */
+export function writeNcr(input: NcrInput): string {
+  const id = `${input.gate.replace(/^PR-/, '')}_${runStamp()}`;
+  const file = path.join(input.dir ?? path.join('nexus', 'proof'), `NCR_PR_${id}.md`);
+  const text = `# NCR_PR_${id} — Non-Conformance Report
+
+| field | value |
+|---|---|
+| gate | ${input.gate} — ${input.title} |
+| date | ${isoNow()} |
+| verdict | FAIL |
+
+## Error
+\`\`\`
+${input.error.trim()}
+\`\`\`
+
+## Reproduction
+\`\`\`sh
+${input.reproduction}
+\`\`\`
+
+## Reports
+${input.reports.map((r) => `- \`${rel(r)}\``).join('\n') || '- (none written)'}
+
+## Escalation
+Per the runbook: document the failure here, attach the reports above, escalate to the Architect.
+`;
+  writeFileAtomic(file, text);
+  return rel(file);
+}
