@@ -1,1 +1,0 @@
-//! cache bindings (see the owning issue).
