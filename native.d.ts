@@ -10,6 +10,68 @@ import type { CalibrationDocument, RunCost, VarianceReport } from './report-type
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * A JSON object file keyed by string, safe to share between many processes. Every mutation
+ * is one critical section under an OS file lock on `<file>.lock`: re-read, apply, write a temp
+ * file, fsync, rename over, fsync the directory, remove the lock file, unlock. Reads take no
+ * lock and see a consistent snapshot. A corrupt file is never overwritten
+ * (`ERR_OMEGA_CACHE_CORRUPT`; see `AtomicCache.repair`).
+ */
+export declare class AtomicCache {
+  /**
+   * Opens the cache file at `path` (created at the first write). The directory must exist
+   * (`ERR_OMEGA_IO` otherwise). Defaults come from calibration (`LOCK_TIMEOUT_MS`,
+   * `CACHE_DURABILITY`).
+   */
+  static open(path: string, options?: AtomicCacheOptions | undefined | null): AtomicCache
+  /**
+   * Moves a corrupt cache file (not JSON, or not an object) aside to
+   * `<file>.corrupt-<unix ms>` under the lock and starts empty. A valid or missing file is left
+   * as it is (`repaired: false`).
+   */
+  static repair(path: string, options?: AtomicCacheOptions | undefined | null): RepairResult
+  /** The path as given to `open`. */
+  get path(): string
+  /** The lock timeout, ms. */
+  get lockTimeoutMs(): number
+  /** `"full"` or `"none"`. */
+  get durability(): 'full' | 'none'
+  /** The value at `key`, or `undefined`. */
+  get(key: string): unknown
+  /** Whether `key` is present. */
+  has(key: string): boolean
+  /** Every key (sorted), from one consistent snapshot. */
+  keys(): Array<string>
+  /** Every `[key, value]` pair (sorted by key), from one consistent snapshot. */
+  entries(): Array<[string, unknown]>
+  /**
+   * Sets `key` to `value` (a JSON value: plain objects, arrays, strings, finite numbers,
+   * booleans, null) in one critical section. Throws `ERR_OMEGA_INVALID_ARGUMENT` for anything
+   * else, `ERR_OMEGA_LOCK_TIMEOUT`, `ERR_OMEGA_CACHE_CORRUPT`, `ERR_OMEGA_IO`.
+   */
+  set(key: string, value: unknown): void
+  /** Sets every entry (an object, or an array of `[key, value]` pairs) in one critical section. */
+  setMany(entries: Record<string, unknown> | Array<[string, unknown]>): void
+  /** Removes `key`; returns whether it was present (nothing is written when it was not). */
+  delete(key: string): boolean
+  /** Async `get` (reads on the thread pool). */
+  getAsync(key: string): Promise<unknown>
+  /** Async `entries`. */
+  entriesAsync(): Promise<Array<[string, unknown]>>
+  /** Async `set`: the lock is waited for on the thread pool, never on the event loop. */
+  setAsync(key: string, value: unknown): Promise<void>
+  /** Async `setMany`. */
+  setManyAsync(entries: Record<string, unknown> | Array<[string, unknown]>): Promise<void>
+  /** Async `delete`. */
+  deleteAsync(key: string): Promise<boolean>
+  /** Counters and lock-wait statistics of this handle. */
+  stats(): CacheStats
+  /** The lock wait of every mutation of this handle, ms, oldest first (the last 65,536). */
+  lockWaitSamples(): Array<number>
+  /** Resets the counters of `stats`. */
+  resetStats(): void
+}
+
 /** Tracks the money of one run in integer micro-USD. Over budget is `FAIL`, never a warning. */
 export declare class BudgetTracker {
   /**
@@ -42,10 +104,165 @@ export declare class BudgetTracker {
   finalize(): RunCost
 }
 
+/**
+ * Seeded chaos decisions for one run: a decision is a pure function of
+ * `(seed, profile, callIndex, attempt)` — the same run injects the same faults whatever the
+ * order of concurrent calls. The profile's name is not part of the key (only its rate and
+ * failure types), so with one seed the calls `light` injects are a subset of those `heavy`
+ * injects.
+ */
+export declare class ChaosEngine {
+  /**
+   * Throws `ERR_OMEGA_UNKNOWN_PROFILE` for a profile the calibration lacks,
+   * `ERR_OMEGA_SEED_RANGE` for a seed that is not an integer in 0..=2^53−1,
+   * `ERR_OMEGA_CALIBRATION` for an invalid calibration.
+   */
+  constructor(options?: ChaosEngineOptions | undefined | null)
+  /**
+   * The decision of call `callIndex` (attempt `attempt`, 1-based, default 1; another
+   * attempt of the same call is an independent draw).
+   */
+  decide(callIndex: number, attempt?: number | undefined | null): ChaosDecision
+  /**
+   * Decisions of calls `start .. start + count` (first attempts), identical to `decide` call
+   * by call, in typed arrays (the fast path: one ChaCha stream read sequentially).
+   */
+  decideBatch(start: number, count: number): ChaosBatch
+  /** Injection rate of the profile. */
+  get rate(): number
+  /** Profile name (`default` without a named profile). */
+  get profile(): string
+  /** The seed. */
+  get seed(): number
+  /** The failure types the profile draws from, in order (`decideBatch` indexes into it). */
+  get failureTypes(): Array<'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'>
+  /**
+   * `chaos-log.json` as text (2-space indent, trailing newline, keys in the runbook's order:
+   * `call_index`, `scene_id`, `injected`, `failure_type`, `timestamp`, then outcome fields).
+   * Same seed and calls → byte-identical text.
+   */
+  buildLogJson(entries: Array<ChaosLogEntryInput>): string
+  /**
+   * Builds the `chaos-log.json` content from the calls made (decisions are recomputed from
+   * `callIndex`/`attempt`, so the log cannot disagree with the engine). Entries are sorted by
+   * `(call_index, attempt)`: same seed and calls → identical log. (Key order of the returned
+   * object is not the runbook's; write files with `buildLogJson`.)
+   */
+  buildLog(entries: Array<ChaosLogEntryInput>): ChaosLogDocument
+}
+
+/** A seeded retry policy. */
+export declare class RetryPolicy {
+  /**
+   * Throws `ERR_OMEGA_CALIBRATION`, `ERR_OMEGA_SEED_RANGE` or `ERR_OMEGA_INVALID_ARGUMENT`
+   * (naming the field) for bad options.
+   */
+  constructor(options?: RetryPolicyOptions | undefined | null)
+  /**
+   * Whether (and after how long) to retry after a failed attempt. Pure: same input → same
+   * decision.
+   */
+  decide(input: RetryDecisionInput): RetryDecision
+  /**
+   * Upper bound of the jittered delay after attempt `attempt`:
+   * `min(maxDelayMs, baseDelayMs · 2^(attempt−1))`.
+   */
+  backoffCapMs(attempt: number): number
+  /** The jitter seed. */
+  get seed(): number
+  /** Attempts in all, the first included. */
+  get maxAttempts(): number
+  /** Base of the backoff, ms. */
+  get baseDelayMs(): number
+  /** Cap of one backoff delay, ms. */
+  get maxDelayMs(): number
+  /** Cap of a `retry-after` hint, ms. */
+  get maxRetryAfterMs(): number
+  /** Time budget of one logical call, ms. */
+  get deadlineMs(): number
+}
+
+/**
+ * Streaming statistics (Welford; mergeable with Chan et al.'s formula). Keeps the samples for
+ * exact percentiles.
+ */
+export declare class VarianceAccumulator {
+  /** An empty accumulator. */
+  constructor()
+  /** Adds one value. Throws `ERR_OMEGA_INVALID_ARGUMENT` for NaN or ±Infinity. */
+  push(x: number): void
+  /**
+   * Adds every value of `values` (fast path). Nothing is added when one is not finite
+   * (`ERR_OMEGA_INVALID_ARGUMENT` naming `values[i]`).
+   */
+  pushMany(values: Float64Array): void
+  /** Adds every value of `other` (which is left unchanged; merging with itself doubles it). */
+  merge(other: VarianceAccumulator): void
+  /** Number of values. */
+  get count(): number
+  /** Mean (NaN when empty). */
+  get mean(): number
+  /** Sample standard deviation (n − 1): NaN when empty, 0 for one value. */
+  get std(): number
+  /** Smallest value (NaN when empty). */
+  get min(): number
+  /** Largest value (NaN when empty). */
+  get max(): number
+  /**
+   * Type-7 percentile, `p` in [0, 1]. Throws `ERR_OMEGA_EMPTY_RUNS` when empty,
+   * `ERR_OMEGA_INVALID_ARGUMENT` for `p` out of range.
+   */
+  percentile(p: number): number
+  /** n, mean, std, min, max, p50, p95, cv. Throws `ERR_OMEGA_EMPTY_RUNS` when empty. */
+  summary(): VarianceSummary
+}
+
+/**
+ * The PR-G4 variance analysis of stress runs (the statistical part of `PR_REPORT.json`, snake_case):
+ * `total_runs`, `hard_pass_rate`, `variance_verdict` (`FAIL` when `hard_pass_rate <
+ * PASS_RATIO_MIN`), `variance_violations`, `downgrade_flag` (`DOWNGRADE_VARIANCE` when PASS but an
+ * envelope is violated), `soft_pass_rate`, Wilson 95 % intervals, `pass_k` (unbiased, hard gate),
+ * per-metric `metrics`. Thresholds come from `calibration` (shipped defaults when omitted). An
+ * envelope on a metric with no data is a violation (`value: null`, `reason: "no_data"`).
+ * Throws `ERR_OMEGA_EMPTY_RUNS` for no runs, `ERR_OMEGA_INVALID_ARGUMENT` naming
+ * `runs[i].hardScore` (…) for a NaN or infinite value, `ERR_OMEGA_CALIBRATION`.
+ */
+export declare function analyzeVariance(runs: RunInput[], calibration?: CalibrationDocument | undefined | null): VarianceReport
+
+/** Options of `AtomicCache.open`. */
+export interface AtomicCacheOptions {
+  /**
+   * Time to wait for the lock before `ERR_OMEGA_LOCK_TIMEOUT`, ms (default: calibration
+   * `LOCK_TIMEOUT_MS`, 10000 in the shipped calibration).
+   */
+  lockTimeoutMs?: number
+  /**
+   * `"full"` (default: calibration `CACHE_DURABILITY`): fsync the temp file and the directory
+   * after the rename. `"none"`: no fsync, for regenerable caches.
+   */
+  durability?: 'full' | 'none'
+  /** Calibration document the defaults come from (the shipped one when omitted). */
+  calibration?: CalibrationDocument
+}
+
 /** Options of a tracker. */
 export interface BudgetTrackerOptions {
   /** Split the run budget across this many shards (each shard gets `max_per_run_usd / shards`). */
   shards?: number
+}
+
+/** Counters of one handle since it was opened (or `resetStats`). */
+export interface CacheStats {
+  /** Mutations completed (set, setMany, delete, and their async twins). */
+  mutations: number
+  /** Mutations that rewrote the file. */
+  writes: number
+  /** Times the lock was obtained on a lock file its previous holder had removed, and taken again. */
+  lockRetries: number
+  /** Temp files of crashed writers removed. */
+  staleTmpsRemoved: number
+  /** Lock waits. */
+  lockWaitMs: LockWaitStats
 }
 
 /** One problem of a calibration document. */
@@ -66,11 +283,163 @@ export interface CallCostInfo {
   runTotalUsd: number
 }
 
+/** Decisions of calls `start .. start + count`, in typed arrays. */
+export interface ChaosBatch {
+  /** First call index. */
+  start: number
+  /** 1 when call `start + i` gets a fault, else 0. */
+  injected: Uint8Array
+  /** Index into `engine.failureTypes` of the fault of call `start + i`; 255 when none. */
+  failureTypeIndex: Uint8Array
+  /** The fault's parameter: latency ms, retry-after ms or HTTP status; 0 when none. */
+  parameter: Uint32Array
+}
+
+/** The chaos decision of one call. */
+export interface ChaosDecision {
+  /** Index of the call. */
+  callIndex: number
+  /** Whether a fault is injected. */
+  injected: boolean
+  /** The fault, when injected. */
+  failureType?: 'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'
+  /** Injected delay of a `latency` fault, ms. */
+  latencyMs?: number
+  /** `retry-after` hint of a `rate_limit` fault, ms. */
+  retryAfterMs?: number
+  /** HTTP status: 500/503 (`server_error`), 429 (`rate_limit`), 529 (`overloaded`). */
+  status?: number
+  /**
+   * The `ERR_OMEGA_…` code a provider throws for this fault (absent for `latency` and when
+   * not injected).
+   */
+  errorCode?: string
+}
+
+/** Options of a `ChaosEngine`. */
+export interface ChaosEngineOptions {
+  /**
+   * Profile name from calibration `chaos_profiles` (`light`, `medium`, `heavy`, `hellfire`);
+   * omitted: rate `CHAOS_RATE` with every failure type, named `default`.
+   */
+  profile?: string
+  /** Seed (a non-negative safe integer); defaults to calibration `SEED`. */
+  seed?: number
+  /** Calibration document; defaults to the shipped one. */
+  calibration?: CalibrationDocument
+}
+
+/** The content of `chaos-log.json`. */
+export interface ChaosLogDocument {
+  /** `OMEGA-CHAOS-LOG-1.0`. */
+  schema_version: string
+  /** Seed of the run. */
+  seed: number
+  /** Profile name. */
+  profile: string
+  /** Injection rate of the profile. */
+  rate: number
+  /** Failure types of the profile. */
+  failure_types: Array<'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'>
+  /** Number of entries. */
+  total_calls: number
+  /** Entries with a fault injected. */
+  injected_count: number
+  /** `injected_count / total_calls` (0 when empty). */
+  injected_rate: number
+  /** Injected entries per failure type. */
+  by_failure_type: Record<string, number>
+  /** Entries sorted by `(call_index, attempt)`. */
+  entries: Array<ChaosLogEntryRecord>
+}
+
+/** One entry given to `ChaosEngine.buildLog` (camelCase in, snake_case out). */
+export interface ChaosLogEntryInput {
+  /** Index of the call. */
+  callIndex: number
+  /** Attempt number of the call (1-based), when retried with the same index. */
+  attempt?: number
+  /** Scene the call belonged to. */
+  sceneId?: string
+  /** When the call was made (ISO 8601 text, from the caller's clock). */
+  timestamp: string
+  /** What became of the call. */
+  outcome?: 'passed' | 'recovered' | 'surfaced' | 'failed'
+  /** Code of the error the call ended with. */
+  errorCode?: string
+}
+
+/** One entry of `chaos-log.json` (the runbook's snake_case names). */
+export interface ChaosLogEntryRecord {
+  /** Index of the call. */
+  call_index: number
+  /** Scene the call belonged to. */
+  scene_id?: string
+  /** Whether a fault was injected. */
+  injected: boolean
+  /** The fault (absent when not injected). */
+  failure_type?: 'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'
+  /** When the call was made. */
+  timestamp: string
+  /** Attempt number (1-based), when known. */
+  attempt?: number
+  /** What became of the call. */
+  outcome?: 'passed' | 'recovered' | 'surfaced' | 'failed'
+  /** Code of the error the call ended with. */
+  error_code?: string
+  /** Injected latency, ms. */
+  latency_ms?: number
+  /** Injected retry-after hint, ms. */
+  retry_after_ms?: number
+  /** Injected HTTP status. */
+  status?: number
+}
+
 /** Every problem of a calibration object (empty when valid), without throwing. */
 export declare function checkCalibration(calibration: unknown): Array<CalibrationProblem>
 
 /** The shipped default calibration document (`budgets/calibration.json`) as JSON text. */
 export declare function defaultCalibrationJson(): string
+
+/**
+ * The `ERR_OMEGA_…` code a provider throws for a failure type (`null` for `latency`, which is
+ * a delay then success). Throws `ERR_OMEGA_INVALID_ARGUMENT` for an unknown name.
+ */
+export declare function failureTypeErrorCode(failureType: string): string | null
+
+/**
+ * Whether a failure is retryable, by chaos failure type (`timeout`, …; `latency` is not a
+ * failure) or error code (`ERR_OMEGA_RATE_LIMIT`, `ECONNRESET`, …). Budget refusals, invalid
+ * requests/arguments, unknown models and unknown codes are not retryable.
+ */
+export declare function isRetryable(kind: string): boolean
+
+/** Whether an HTTP status is retryable (408, 425, 429, 500, 502, 503, 504, 529). */
+export declare function isRetryableStatus(status: number): boolean
+
+/** Lock-wait statistics of one handle, ms. */
+export interface LockWaitStats {
+  /** Number of lock acquisitions. */
+  count: number
+  /** Mean wait. */
+  mean: number
+  /** Median wait. */
+  p50: number
+  /** 99th percentile wait. */
+  p99: number
+  /** Longest wait. */
+  max: number
+  /** Wait of the last mutation. */
+  last: number
+}
+
+/**
+ * Merges shard states (`stress merge`). n, min, max, percentiles and pass counts of the merged
+ * state are bit-identical to analysing all runs at once; mean and std within 1e-12 relative.
+ * Throws `ERR_OMEGA_INVALID_ARGUMENT` naming `states[i].…` for a malformed state (negative or
+ * fractional counts, more passes than runs, sample counts that do not match).
+ */
+export declare function mergeVarianceStates(states: Array<VarianceShardState>): VarianceShardState
 
 /**
  * Validates calibration JSON text; `sourceName` (a file name) is quoted in errors. Returns the
@@ -86,6 +455,14 @@ export interface RecordOptions {
   sceneId?: string
   /** Model name. */
   model: string
+}
+
+/** Result of `AtomicCache.repair`. */
+export interface RepairResult {
+  /** Whether the file was corrupt and moved aside. */
+  repaired: boolean
+  /** Where the corrupt file went (`<file>.corrupt-<unix ms>`), when repaired. */
+  movedTo?: string
 }
 
 /** A granted reservation. */
@@ -112,6 +489,107 @@ export interface ReserveOptions {
   maxOutputTokens?: number
 }
 
+/** A retry decision. */
+export interface RetryDecision {
+  /** Whether to retry. */
+  retry: boolean
+  /** Wait before the next attempt, ms (0 when not retrying). */
+  delayMs: number
+  /**
+   * Why: retrying after `backoff` or `retry_after`; stopping on `not_retryable`,
+   * `max_attempts` or `deadline`.
+   */
+  reason: 'backoff' | 'retry_after' | 'not_retryable' | 'max_attempts' | 'deadline'
+}
+
+/** What failed, and when. */
+export interface RetryDecisionInput {
+  /** Index of the logical call (keys the jitter). */
+  callIndex: number
+  /** The attempt that just failed (1-based). */
+  attempt: number
+  /** Whether the failure is retryable (see `isRetryable`). */
+  retryable: boolean
+  /** The provider's `retry-after` hint, ms. */
+  retryAfterMs?: number
+  /** Time since the first attempt started, ms. */
+  elapsedMs: number
+}
+
+/**
+ * Options of a `RetryPolicy`: calibration `retry` (shipped defaults when omitted), each
+ * value overridable.
+ */
+export interface RetryPolicyOptions {
+  /** Calibration document; defaults to the shipped one. */
+  calibration?: CalibrationDocument
+  /** Seed of the jitter (a non-negative safe integer); defaults to calibration `SEED`. */
+  seed?: number
+  /** Attempts in all, the first included (≥ 1). */
+  maxAttempts?: number
+  /** Base of the exponential backoff, ms. */
+  baseDelayMs?: number
+  /** Cap of one backoff delay, ms. */
+  maxDelayMs?: number
+  /** Cap of a provider's `retry-after` hint, ms. */
+  maxRetryAfterMs?: number
+  /** Time budget of one logical call across all its attempts, ms. */
+  deadlineMs?: number
+}
+
+/** One stress run, as the engine reports it. */
+export interface RunInput {
+  /** Hard score of the run (also reported as metric `hard_score`). */
+  hardScore: number
+  /** Soft score of the run (also reported as metric `soft_score`). */
+  softScore: number
+  /** Whether the hard gate passed. */
+  hardPass: boolean
+  /** Whether the soft gate passed. */
+  softPass: boolean
+  /** Other metrics of the run (`latency_ms`, `cost_usd`, …); a run may omit any of them. */
+  metrics?: Record<string, number>
+}
+
+/** The simulated answer to call `callIndex` of a run seeded with `seed`. */
+export declare function simulateCall(seedValue: number, callIndex: number, sceneId: string): SimulatedCall
+
+/** One simulated provider answer. */
+export interface SimulatedCall {
+  /** Generated text (never empty). */
+  text: string
+  /** Prompt tokens (including cached ones). */
+  inputTokens: number
+  /** Of which read from the prompt cache. */
+  cachedInputTokens: number
+  /** Completion tokens. */
+  outputTokens: number
+  /** Simulated latency, ms. */
+  latencyMs: number
+}
+
+/** One simulated score. */
+export interface SimulatedScore {
+  /** Hard score in [0, 1]. */
+  hardScore: number
+  /** Soft score in [0, 1]. */
+  softScore: number
+  /** Hard gate passed. */
+  hardPass: boolean
+  /** Soft gate passed. */
+  softPass: boolean
+}
+
+/** The simulated scorer for run `runIndex`, of which `failedScenes` scenes ended in an error. */
+export declare function simulateScore(seedValue: number, runIndex: number, failedScenes: number): SimulatedScore
+
+/**
+ * One-shot summary of `values` (n, mean, std, min, max, p50, p95, cv): two passes over the
+ * array in place and one copy for the percentile selection. Throws `ERR_OMEGA_EMPTY_RUNS` when
+ * empty, `ERR_OMEGA_INVALID_ARGUMENT` naming `values[i]` for a NaN or infinite value.
+ */
+export declare function summarize(values: Float64Array): VarianceSummary
+
 /**
  * Token usage of one call. `inputTokens` includes cached-read and cache-write tokens;
  * `outputTokens` includes reasoning tokens (nothing is counted twice).
@@ -134,3 +612,50 @@ export interface TokenUsage {
  * `ERR_OMEGA_CALIBRATION` listing every problem with its JSON path.
  */
 export declare function validateCalibration(calibration: unknown): CalibrationDocument
+
+/** The report (as `analyzeVariance`) of a (merged) state. */
+export declare function varianceReportFromState(state: VarianceShardState, calibration?: CalibrationDocument | undefined | null): VarianceReport
+
+/**
+ * The mergeable state of a stress run or of one shard of it (`stress --shard i/n`): counts and
+ * the raw samples per metric. Serialize it with `JSON.stringify` (exact for every double) and
+ * combine shards with `mergeVarianceStates`.
+ */
+export interface VarianceShardState {
+  /** Always `OMEGA-VARIANCE-STATE-1.0`. */
+  schema_version: 'OMEGA-VARIANCE-STATE-1.0'
+  /** Runs analysed. */
+  total_runs: number
+  /** Runs whose hard gate passed. */
+  hard_passes: number
+  /** Runs whose soft gate passed. */
+  soft_passes: number
+  /** Samples per metric (`hard_score`, `soft_score`, and every other metric given). */
+  metrics: Record<string, Array<number>>
+}
+
+/**
+ * The mergeable state of `runs` (one shard of a stress run). Same checks as `analyzeVariance`;
+ * an empty list gives an empty state.
+ */
+export declare function varianceState(runs: RunInput[]): VarianceShardState
+
+/** Summary statistics: sample std (n − 1, 0 for one value), type-7 percentiles (numpy's default). */
+export interface VarianceSummary {
+  /** Number of values. */
+  n: number
+  /** Arithmetic mean. */
+  mean: number
+  /** Sample standard deviation (divisor n − 1). */
+  std: number
+  /** Smallest value. */
+  min: number
+  /** Largest value. */
+  max: number
+  /** Median. */
+  p50: number
+  /** 95th percentile. */
+  p95: number
+  /** Coefficient of variation `std / |mean|`; null when undefined (mean 0, std > 0). */
+  cv?: number
+}

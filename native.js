@@ -835,8 +835,22 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AtomicCache = nativeBinding.AtomicCache
 module.exports.BudgetTracker = nativeBinding.BudgetTracker
+module.exports.ChaosEngine = nativeBinding.ChaosEngine
+module.exports.RetryPolicy = nativeBinding.RetryPolicy
+module.exports.VarianceAccumulator = nativeBinding.VarianceAccumulator
+module.exports.analyzeVariance = nativeBinding.analyzeVariance
 module.exports.checkCalibration = nativeBinding.checkCalibration
 module.exports.defaultCalibrationJson = nativeBinding.defaultCalibrationJson
+module.exports.failureTypeErrorCode = nativeBinding.failureTypeErrorCode
+module.exports.isRetryable = nativeBinding.isRetryable
+module.exports.isRetryableStatus = nativeBinding.isRetryableStatus
+module.exports.mergeVarianceStates = nativeBinding.mergeVarianceStates
 module.exports.parseCalibrationJson = nativeBinding.parseCalibrationJson
+module.exports.simulateCall = nativeBinding.simulateCall
+module.exports.simulateScore = nativeBinding.simulateScore
+module.exports.summarize = nativeBinding.summarize
 module.exports.validateCalibration = nativeBinding.validateCalibration
+module.exports.varianceReportFromState = nativeBinding.varianceReportFromState
+module.exports.varianceState = nativeBinding.varianceState

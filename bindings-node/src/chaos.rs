@@ -1,1 +1,346 @@
-//! chaos bindings (see the owning issue).
+//! `ChaosEngine` for JS: seeded, order-independent fault-injection decisions (see
+//! `omega_pr_core::chaos`), a fast batch path, and the `chaos-log.json` builder.
+
+use napi::bindgen_prelude::{Uint32Array, Uint8Array};
+use napi_derive::napi;
+use omega_pr_core::chaos::{self, ChaosLog, ChaosLogEntry, FailureType, Outcome};
+use serde_json::Value;
+
+use crate::error::{invalid, seed, whole, Code};
+use napi::Result;
+
+/// Options of a `ChaosEngine`.
+#[napi(object)]
+pub struct ChaosEngineOptions {
+    /// Profile name from calibration `chaos_profiles` (`light`, `medium`, `heavy`, `hellfire`);
+    /// omitted: rate `CHAOS_RATE` with every failure type, named `default`.
+    pub profile: Option<String>,
+    /// Seed (a non-negative safe integer); defaults to calibration `SEED`.
+    pub seed: Option<f64>,
+    /// Calibration document; defaults to the shipped one.
+    #[napi(ts_type = "CalibrationDocument")]
+    pub calibration: Option<Value>,
+}
+
+/// The chaos decision of one call.
+#[napi(object)]
+pub struct ChaosDecision {
+    /// Index of the call.
+    pub call_index: f64,
+    /// Whether a fault is injected.
+    pub injected: bool,
+    /// The fault, when injected.
+    #[napi(
+        ts_type = "'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'"
+    )]
+    pub failure_type: Option<String>,
+    /// Injected delay of a `latency` fault, ms.
+    pub latency_ms: Option<f64>,
+    /// `retry-after` hint of a `rate_limit` fault, ms.
+    pub retry_after_ms: Option<f64>,
+    /// HTTP status: 500/503 (`server_error`), 429 (`rate_limit`), 529 (`overloaded`).
+    pub status: Option<u32>,
+    /// The `ERR_OMEGA_…` code a provider throws for this fault (absent for `latency` and when
+    /// not injected).
+    pub error_code: Option<String>,
+}
+
+impl From<chaos::ChaosDecision> for ChaosDecision {
+    fn from(d: chaos::ChaosDecision) -> Self {
+        Self {
+            call_index: d.call_index as f64,
+            injected: d.injected,
+            failure_type: d.failure_type.map(|t| t.as_str().to_owned()),
+            latency_ms: d.latency_ms.map(|v| v as f64),
+            retry_after_ms: d.retry_after_ms.map(|v| v as f64),
+            status: d.status.map(u32::from),
+            error_code: d
+                .failure_type
+                .and_then(FailureType::error_code)
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// Decisions of calls `start .. start + count`, in typed arrays.
+#[napi(object)]
+pub struct ChaosBatch {
+    /// First call index.
+    pub start: f64,
+    /// 1 when call `start + i` gets a fault, else 0.
+    pub injected: Uint8Array,
+    /// Index into `engine.failureTypes` of the fault of call `start + i`; 255 when none.
+    pub failure_type_index: Uint8Array,
+    /// The fault's parameter: latency ms, retry-after ms or HTTP status; 0 when none.
+    pub parameter: Uint32Array,
+}
+
+/// One entry given to `ChaosEngine.buildLog` (camelCase in, snake_case out).
+#[napi(object)]
+pub struct ChaosLogEntryInput {
+    /// Index of the call.
+    pub call_index: f64,
+    /// Attempt number of the call (1-based), when retried with the same index.
+    pub attempt: Option<u32>,
+    /// Scene the call belonged to.
+    pub scene_id: Option<String>,
+    /// When the call was made (ISO 8601 text, from the caller's clock).
+    pub timestamp: String,
+    /// What became of the call.
+    #[napi(ts_type = "'passed' | 'recovered' | 'surfaced' | 'failed'")]
+    pub outcome: Option<String>,
+    /// Code of the error the call ended with.
+    pub error_code: Option<String>,
+}
+
+/// One entry of `chaos-log.json` (the runbook's snake_case names).
+#[napi(object)]
+pub struct ChaosLogEntryRecord {
+    /// Index of the call.
+    #[napi(js_name = "call_index")]
+    pub call_index: f64,
+    /// Scene the call belonged to.
+    #[napi(js_name = "scene_id")]
+    pub scene_id: Option<String>,
+    /// Whether a fault was injected.
+    pub injected: bool,
+    /// The fault (absent when not injected).
+    #[napi(
+        js_name = "failure_type",
+        ts_type = "'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'"
+    )]
+    pub failure_type: Option<String>,
+    /// When the call was made.
+    pub timestamp: String,
+    /// Attempt number (1-based), when known.
+    pub attempt: Option<u32>,
+    /// What became of the call.
+    #[napi(ts_type = "'passed' | 'recovered' | 'surfaced' | 'failed'")]
+    pub outcome: Option<String>,
+    /// Code of the error the call ended with.
+    #[napi(js_name = "error_code")]
+    pub error_code: Option<String>,
+    /// Injected latency, ms.
+    #[napi(js_name = "latency_ms")]
+    pub latency_ms: Option<f64>,
+    /// Injected retry-after hint, ms.
+    #[napi(js_name = "retry_after_ms")]
+    pub retry_after_ms: Option<f64>,
+    /// Injected HTTP status.
+    pub status: Option<u32>,
+}
+
+/// The content of `chaos-log.json`.
+#[napi(object)]
+pub struct ChaosLogDocument {
+    /// `OMEGA-CHAOS-LOG-1.0`.
+    #[napi(js_name = "schema_version")]
+    pub schema_version: String,
+    /// Seed of the run.
+    pub seed: f64,
+    /// Profile name.
+    pub profile: String,
+    /// Injection rate of the profile.
+    pub rate: f64,
+    /// Failure types of the profile.
+    #[napi(
+        js_name = "failure_types",
+        ts_type = "Array<'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'>"
+    )]
+    pub failure_types: Vec<String>,
+    /// Number of entries.
+    #[napi(js_name = "total_calls")]
+    pub total_calls: f64,
+    /// Entries with a fault injected.
+    #[napi(js_name = "injected_count")]
+    pub injected_count: f64,
+    /// `injected_count / total_calls` (0 when empty).
+    #[napi(js_name = "injected_rate")]
+    pub injected_rate: f64,
+    /// Injected entries per failure type.
+    #[napi(js_name = "by_failure_type")]
+    pub by_failure_type: std::collections::HashMap<String, f64>,
+    /// Entries sorted by `(call_index, attempt)`.
+    pub entries: Vec<ChaosLogEntryRecord>,
+}
+
+/// Seeded chaos decisions for one run: a decision is a pure function of
+/// `(seed, profile, callIndex, attempt)` — the same run injects the same faults whatever the
+/// order of concurrent calls. The profile's name is not part of the key (only its rate and
+/// failure types), so with one seed the calls `light` injects are a subset of those `heavy`
+/// injects.
+#[napi]
+pub struct ChaosEngine {
+    inner: chaos::ChaosEngine,
+}
+
+#[napi]
+impl ChaosEngine {
+    /// Throws `ERR_OMEGA_UNKNOWN_PROFILE` for a profile the calibration lacks,
+    /// `ERR_OMEGA_SEED_RANGE` for a seed that is not an integer in 0..=2^53−1,
+    /// `ERR_OMEGA_CALIBRATION` for an invalid calibration.
+    #[napi(constructor)]
+    pub fn new(options: Option<ChaosEngineOptions>) -> Result<Self, Code> {
+        let (profile, seed_value, calibration) = match options {
+            Some(o) => (o.profile, o.seed, o.calibration),
+            None => (None, None, None),
+        };
+        let cal = crate::calibration::parse(calibration)?;
+        let seed_value = seed_value.map(seed).transpose()?;
+        let inner = chaos::ChaosEngine::from_calibration(&cal, profile.as_deref(), seed_value)
+            .map_err(crate::error::from_core)?;
+        Ok(Self { inner })
+    }
+
+    /// The decision of call `callIndex` (attempt `attempt`, 1-based, default 1; another
+    /// attempt of the same call is an independent draw).
+    #[napi]
+    pub fn decide(&self, call_index: f64, attempt: Option<u32>) -> Result<ChaosDecision, Code> {
+        let index = whole("callIndex", call_index)?;
+        Ok(self
+            .inner
+            .decide_attempt(index, attempt.unwrap_or(1))
+            .into())
+    }
+
+    /// Decisions of calls `start .. start + count` (first attempts), identical to `decide` call
+    /// by call, in typed arrays (the fast path: one ChaCha stream read sequentially).
+    #[napi]
+    pub fn decide_batch(&self, start: f64, count: f64) -> Result<ChaosBatch, Code> {
+        let start = whole("start", start)?;
+        let count = whole("count", count)?;
+        if count > 1 << 31 {
+            return Err(invalid("count", format!("must be ≤ 2^31, got {count}")));
+        }
+        let b = self.inner.decide_batch(start, count as usize);
+        Ok(ChaosBatch {
+            start: b.start as f64,
+            injected: Uint8Array::new(b.injected),
+            failure_type_index: Uint8Array::new(b.failure_type_index),
+            parameter: Uint32Array::new(b.parameter),
+        })
+    }
+
+    /// Injection rate of the profile.
+    #[napi(getter)]
+    pub fn rate(&self) -> f64 {
+        self.inner.profile().rate
+    }
+
+    /// Profile name (`default` without a named profile).
+    #[napi(getter)]
+    pub fn profile(&self) -> String {
+        self.inner.profile_name().to_owned()
+    }
+
+    /// The seed.
+    #[napi(getter)]
+    pub fn seed(&self) -> f64 {
+        self.inner.seed() as f64
+    }
+
+    /// The failure types the profile draws from, in order (`decideBatch` indexes into it).
+    #[napi(
+        getter,
+        ts_return_type = "Array<'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'>"
+    )]
+    pub fn failure_types(&self) -> Vec<String> {
+        self.inner
+            .profile()
+            .failure_types
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect()
+    }
+
+    fn core_log(&self, entries: Vec<ChaosLogEntryInput>) -> Result<ChaosLog, Code> {
+        let mut log = ChaosLog::new(&self.inner);
+        for (i, e) in entries.into_iter().enumerate() {
+            let index = whole(&format!("entries[{i}].callIndex"), e.call_index)?;
+            let decision = self.inner.decide_attempt(index, e.attempt.unwrap_or(1));
+            let mut entry = ChaosLogEntry::from_decision(&decision, e.scene_id, e.timestamp);
+            entry.attempt = e.attempt;
+            entry.outcome = match e.outcome.as_deref() {
+                None => None,
+                Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
+                    invalid(
+                        &format!("entries[{i}].outcome"),
+                        format!("must be passed, recovered, surfaced or failed, got \"{name}\""),
+                    )
+                })?),
+            };
+            entry.error_code = e.error_code;
+            log.push(entry);
+        }
+        Ok(log.finish())
+    }
+
+    /// `chaos-log.json` as text (2-space indent, trailing newline, keys in the runbook's order:
+    /// `call_index`, `scene_id`, `injected`, `failure_type`, `timestamp`, then outcome fields).
+    /// Same seed and calls → byte-identical text.
+    #[napi]
+    pub fn build_log_json(&self, entries: Vec<ChaosLogEntryInput>) -> Result<String, Code> {
+        self.core_log(entries)?
+            .to_json_string()
+            .map_err(crate::error::from_core)
+    }
+
+    /// Builds the `chaos-log.json` content from the calls made (decisions are recomputed from
+    /// `callIndex`/`attempt`, so the log cannot disagree with the engine). Entries are sorted by
+    /// `(call_index, attempt)`: same seed and calls → identical log. (Key order of the returned
+    /// object is not the runbook's; write files with `buildLogJson`.)
+    #[napi]
+    pub fn build_log(&self, entries: Vec<ChaosLogEntryInput>) -> Result<ChaosLogDocument, Code> {
+        let log = self.core_log(entries)?;
+        Ok(ChaosLogDocument {
+            schema_version: log.schema_version.to_owned(),
+            seed: log.seed as f64,
+            profile: log.profile,
+            rate: log.rate,
+            failure_types: log
+                .failure_types
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            total_calls: log.total_calls as f64,
+            injected_count: log.injected_count as f64,
+            injected_rate: log.injected_rate,
+            by_failure_type: log
+                .by_failure_type
+                .into_iter()
+                .map(|(k, v)| (k, v as f64))
+                .collect(),
+            entries: log
+                .entries
+                .into_iter()
+                .map(|e| ChaosLogEntryRecord {
+                    call_index: e.call_index as f64,
+                    scene_id: e.scene_id,
+                    injected: e.injected,
+                    failure_type: e.failure_type.map(|t| t.as_str().to_owned()),
+                    timestamp: e.timestamp,
+                    attempt: e.attempt,
+                    outcome: e.outcome.map(|o| o.as_str().to_owned()),
+                    error_code: e.error_code,
+                    latency_ms: e.latency_ms.map(|v| v as f64),
+                    retry_after_ms: e.retry_after_ms.map(|v| v as f64),
+                    status: e.status.map(u32::from),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The `ERR_OMEGA_…` code a provider throws for a failure type (`null` for `latency`, which is
+/// a delay then success). Throws `ERR_OMEGA_INVALID_ARGUMENT` for an unknown name.
+#[napi]
+pub fn failure_type_error_code(failure_type: String) -> Result<Option<String>, Code> {
+    FailureType::parse(&failure_type)
+        .map(|t| t.error_code().map(str::to_owned))
+        .ok_or_else(|| {
+            invalid(
+                "failureType",
+                format!("unknown failure type \"{failure_type}\""),
+            )
+        })
+}

@@ -1,1 +1,202 @@
-//! retry bindings (see the owning issue).
+//! `RetryPolicy` for JS: which failures are retryable and how long to wait (exponential backoff
+//! with full jitter, seeded by `(seed, callIndex, attempt)`, honouring `retry-after` within caps
+//! and the deadline). See `omega_pr_core::retry`.
+
+use napi_derive::napi;
+use omega_pr_core::retry::{self, RetryInput};
+use serde_json::Value;
+
+use crate::error::{invalid, seed, whole, Code};
+use napi::Result;
+
+/// Options of a `RetryPolicy`: calibration `retry` (shipped defaults when omitted), each
+/// value overridable.
+#[napi(object)]
+pub struct RetryPolicyOptions {
+    /// Calibration document; defaults to the shipped one.
+    #[napi(ts_type = "CalibrationDocument")]
+    pub calibration: Option<Value>,
+    /// Seed of the jitter (a non-negative safe integer); defaults to calibration `SEED`.
+    pub seed: Option<f64>,
+    /// Attempts in all, the first included (≥ 1).
+    pub max_attempts: Option<u32>,
+    /// Base of the exponential backoff, ms.
+    pub base_delay_ms: Option<f64>,
+    /// Cap of one backoff delay, ms.
+    pub max_delay_ms: Option<f64>,
+    /// Cap of a provider's `retry-after` hint, ms.
+    pub max_retry_after_ms: Option<f64>,
+    /// Time budget of one logical call across all its attempts, ms.
+    pub deadline_ms: Option<f64>,
+}
+
+/// What failed, and when.
+#[napi(object)]
+pub struct RetryDecisionInput {
+    /// Index of the logical call (keys the jitter).
+    pub call_index: f64,
+    /// The attempt that just failed (1-based).
+    pub attempt: u32,
+    /// Whether the failure is retryable (see `isRetryable`).
+    pub retryable: bool,
+    /// The provider's `retry-after` hint, ms.
+    pub retry_after_ms: Option<f64>,
+    /// Time since the first attempt started, ms.
+    pub elapsed_ms: f64,
+}
+
+/// A retry decision.
+#[napi(object)]
+pub struct RetryDecision {
+    /// Whether to retry.
+    pub retry: bool,
+    /// Wait before the next attempt, ms (0 when not retrying).
+    pub delay_ms: f64,
+    /// Why: retrying after `backoff` or `retry_after`; stopping on `not_retryable`,
+    /// `max_attempts` or `deadline`.
+    #[napi(ts_type = "'backoff' | 'retry_after' | 'not_retryable' | 'max_attempts' | 'deadline'")]
+    pub reason: String,
+}
+
+/// A seeded retry policy.
+#[napi]
+pub struct RetryPolicy {
+    inner: retry::RetryPolicy,
+    seed: u64,
+}
+
+#[napi]
+impl RetryPolicy {
+    /// Throws `ERR_OMEGA_CALIBRATION`, `ERR_OMEGA_SEED_RANGE` or `ERR_OMEGA_INVALID_ARGUMENT`
+    /// (naming the field) for bad options.
+    #[napi(constructor)]
+    pub fn new(options: Option<RetryPolicyOptions>) -> Result<Self, Code> {
+        let o = options.unwrap_or(RetryPolicyOptions {
+            calibration: None,
+            seed: None,
+            max_attempts: None,
+            base_delay_ms: None,
+            max_delay_ms: None,
+            max_retry_after_ms: None,
+            deadline_ms: None,
+        });
+        let cal = crate::calibration::parse(o.calibration)?;
+        let mut p = cal.retry.clone();
+        if let Some(v) = o.max_attempts {
+            if v == 0 {
+                return Err(invalid("maxAttempts", "must be ≥ 1, got 0"));
+            }
+            p.max_attempts = v;
+        }
+        if let Some(v) = o.base_delay_ms {
+            p.base_delay_ms = whole("baseDelayMs", v)?;
+        }
+        if let Some(v) = o.max_delay_ms {
+            p.max_delay_ms = whole("maxDelayMs", v)?;
+        }
+        if let Some(v) = o.max_retry_after_ms {
+            p.max_retry_after_ms = whole("maxRetryAfterMs", v)?;
+        }
+        if let Some(v) = o.deadline_ms {
+            p.deadline_ms = whole("deadlineMs", v)?;
+        }
+        if p.base_delay_ms > p.max_delay_ms {
+            return Err(invalid(
+                "maxDelayMs",
+                format!(
+                    "must be ≥ baseDelayMs ({}), got {}",
+                    p.base_delay_ms, p.max_delay_ms
+                ),
+            ));
+        }
+        let seed = match o.seed {
+            Some(s) => seed(s)?,
+            None => cal.seed,
+        };
+        Ok(Self { inner: p, seed })
+    }
+
+    /// Whether (and after how long) to retry after a failed attempt. Pure: same input → same
+    /// decision.
+    #[napi]
+    pub fn decide(&self, input: RetryDecisionInput) -> Result<RetryDecision, Code> {
+        let call_index = whole("callIndex", input.call_index)?;
+        let retry_after_ms = input
+            .retry_after_ms
+            .map(|v| whole("retryAfterMs", v))
+            .transpose()?;
+        let elapsed_ms = whole("elapsedMs", input.elapsed_ms.max(0.0).floor())?;
+        let d = self.inner.decide(
+            self.seed,
+            call_index,
+            input.attempt,
+            RetryInput {
+                retryable: input.retryable,
+                retry_after_ms,
+            },
+            elapsed_ms,
+        );
+        Ok(RetryDecision {
+            retry: d.retry,
+            delay_ms: d.delay_ms as f64,
+            reason: d.reason.as_str().to_owned(),
+        })
+    }
+
+    /// Upper bound of the jittered delay after attempt `attempt`:
+    /// `min(maxDelayMs, baseDelayMs · 2^(attempt−1))`.
+    #[napi]
+    pub fn backoff_cap_ms(&self, attempt: u32) -> f64 {
+        self.inner.backoff_cap_ms(attempt) as f64
+    }
+
+    /// The jitter seed.
+    #[napi(getter)]
+    pub fn seed(&self) -> f64 {
+        self.seed as f64
+    }
+
+    /// Attempts in all, the first included.
+    #[napi(getter)]
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.max_attempts
+    }
+
+    /// Base of the backoff, ms.
+    #[napi(getter)]
+    pub fn base_delay_ms(&self) -> f64 {
+        self.inner.base_delay_ms as f64
+    }
+
+    /// Cap of one backoff delay, ms.
+    #[napi(getter)]
+    pub fn max_delay_ms(&self) -> f64 {
+        self.inner.max_delay_ms as f64
+    }
+
+    /// Cap of a `retry-after` hint, ms.
+    #[napi(getter)]
+    pub fn max_retry_after_ms(&self) -> f64 {
+        self.inner.max_retry_after_ms as f64
+    }
+
+    /// Time budget of one logical call, ms.
+    #[napi(getter)]
+    pub fn deadline_ms(&self) -> f64 {
+        self.inner.deadline_ms as f64
+    }
+}
+
+/// Whether a failure is retryable, by chaos failure type (`timeout`, …; `latency` is not a
+/// failure) or error code (`ERR_OMEGA_RATE_LIMIT`, `ECONNRESET`, …). Budget refusals, invalid
+/// requests/arguments, unknown models and unknown codes are not retryable.
+#[napi]
+pub fn is_retryable(kind: String) -> bool {
+    retry::classify(&kind)
+}
+
+/// Whether an HTTP status is retryable (408, 425, 429, 500, 502, 503, 504, 529).
+#[napi]
+pub fn is_retryable_status(status: u32) -> bool {
+    u16::try_from(status).is_ok_and(retry::classify_status)
+}

@@ -1,0 +1,195 @@
+/**
+ * `ChaosProvider`: wraps an `LlmProvider` and injects seeded faults (PR-3). Each call takes the
+ * next call index (or `request.callIndex`), asks the native `ChaosEngine` — whose decision is a
+ * pure function of `(seed, profile, callIndex, attempt)` — and then:
+ *
+ * - no fault: calls the inner provider; an empty/whitespace answer throws
+ *   `ERR_OMEGA_EMPTY_RESPONSE` (`injected: false`): no silent success;
+ * - `latency`: sleeps the drawn delay, then calls the inner provider;
+ * - `timeout`, `rate_limit` (429, `retryAfterMs`), `server_error` (500/503), `overloaded` (529),
+ *   `connection_reset`: throws the coded `OmegaProviderError` without calling the inner provider;
+ * - `empty_response`, `truncated_response`, `malformed_json`: calls the inner provider (the
+ *   tokens are billed, and reported on `err.usage`), discards/corrupts the answer and throws.
+ *
+ * Every call is recorded; `chaosLog()` / `chaosLogJson()` give `chaos-log.json` (built by the
+ * core: runbook field names, entries sorted by call index, byte-identical for the same seed).
+ */
+import { ChaosEngine, type ChaosDecision, type ChaosLogDocument, type ChaosLogEntryInput } from '../../native';
+import type { CalibrationDocument } from '../../report-types';
+import {
+  FAILURE_TYPE_CODES,
+  OmegaProviderError,
+  emptyResponseError,
+  isEmptyText,
+  sleep as realSleep,
+  type FailureTypeName,
+} from './errors';
+import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from './types';
+
+/** What became of a call, as the chaos log records it. */
+export type ChaosOutcome = 'passed' | 'recovered' | 'surfaced' | 'failed';
+
+/** Options of a `ChaosProvider`. */
+export interface ChaosProviderOptions {
+  /** Calibration profile (`light`, `medium`, `heavy`, `hellfire`); omitted: `CHAOS_RATE`, every failure type. */
+  profile?: string;
+  /** Seed (non-negative safe integer); default calibration `SEED`. */
+  seed?: number;
+  /** Calibration document; default the shipped one. */
+  calibration?: CalibrationDocument;
+  /** Timestamp source of log entries; default ISO time, or `SOURCE_DATE_EPOCH` when set. */
+  clock?: () => string;
+  /** Sleep used for `latency` faults; default real timers (abortable). */
+  sleep?: SleepFn;
+}
+
+/** Default clock: `SOURCE_DATE_EPOCH` (seconds) when set, else now, as ISO 8601. */
+export function defaultClock(): string {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
+  return new Date().toISOString();
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string') {
+    return (err as { code: string }).code;
+  }
+  return undefined;
+}
+
+/** Wraps a provider with seeded fault injection. */
+export class ChaosProvider implements LlmProvider {
+  /** The native decision engine (seed, profile, rate, failure types). */
+  readonly engine: ChaosEngine;
+  private readonly inner: LlmProvider;
+  private readonly clock: () => string;
+  private readonly sleep: SleepFn;
+  private nextIndex = 0;
+  private readonly entries: ChaosLogEntryInput[] = [];
+
+  /**
+   * Throws `ERR_OMEGA_UNKNOWN_PROFILE` for an unknown profile, `ERR_OMEGA_SEED_RANGE` for a bad
+   * seed, `ERR_OMEGA_CALIBRATION` for an invalid calibration.
+   */
+  constructor(inner: LlmProvider, options: ChaosProviderOptions = {}) {
+    this.inner = inner;
+    this.engine = new ChaosEngine({ profile: options.profile, seed: options.seed, calibration: options.calibration });
+    this.clock = options.clock ?? defaultClock;
+    this.sleep = options.sleep ?? realSleep;
+  }
+
+  /** Profile name (`default` without one). */
+  get profile(): string {
+    return this.engine.profile;
+  }
+
+  /** Injection rate. */
+  get rate(): number {
+    return this.engine.rate;
+  }
+
+  /** Seed. */
+  get seed(): number {
+    return this.engine.seed;
+  }
+
+  /** Calls recorded so far. */
+  get callCount(): number {
+    return this.entries.length;
+  }
+
+  async generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResponse> {
+    const explicit = request.callIndex !== undefined;
+    const callIndex = explicit ? (request.callIndex as number) : this.nextIndex++;
+    // With an explicit index a retried call draws afresh per attempt; with arrival numbering
+    // every attempt already has its own index.
+    const attempt = explicit ? request.attempt : undefined;
+    const timestamp = this.clock();
+    const decision = this.engine.decide(callIndex, attempt);
+    const entry: ChaosLogEntryInput = { callIndex, timestamp };
+    if (attempt !== undefined) entry.attempt = attempt;
+    if (request.sceneId !== undefined) entry.sceneId = request.sceneId;
+    const record = (outcome: ChaosOutcome, err?: unknown): void => {
+      entry.outcome = outcome;
+      const code = errorCode(err);
+      if (code !== undefined) entry.errorCode = code;
+      this.entries.push(entry);
+    };
+    try {
+      const response = await this.run(request, options, decision, callIndex);
+      record(decision.injected ? 'recovered' : 'passed');
+      return response;
+    } catch (err) {
+      const injected = err instanceof OmegaProviderError && err.injected;
+      record(injected ? 'surfaced' : 'failed', err);
+      throw err;
+    }
+  }
+
+  private async run(
+    request: GenerateRequest,
+    options: GenerateOptions | undefined,
+    decision: ChaosDecision,
+    callIndex: number,
+  ): Promise<GenerateResponse> {
+    const type = decision.failureType as FailureTypeName | undefined;
+    if (!decision.injected || type === undefined) {
+      const response = await this.inner.generate(request, options);
+      if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+      return response;
+    }
+    if (type === 'latency') {
+      await this.sleep(decision.latencyMs ?? 0, options?.signal);
+      const response = await this.inner.generate(request, options);
+      if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+      return response;
+    }
+    const code = FAILURE_TYPE_CODES[type];
+    const base = { injected: true, retryable: true, failureType: type, callIndex } as const;
+    switch (type) {
+      case 'timeout':
+        throw new OmegaProviderError(code, `chaos-injected timeout (call ${callIndex}): the provider did not answer in time`, base);
+      case 'rate_limit':
+        throw new OmegaProviderError(
+          code,
+          `chaos-injected rate limit (call ${callIndex}): HTTP 429, retry after ${decision.retryAfterMs} ms`,
+          { ...base, status: 429, retryAfterMs: decision.retryAfterMs },
+        );
+      case 'server_error':
+        throw new OmegaProviderError(code, `chaos-injected server error (call ${callIndex}): HTTP ${decision.status}`, {
+          ...base,
+          status: decision.status,
+        });
+      case 'overloaded':
+        throw new OmegaProviderError(code, `chaos-injected overload (call ${callIndex}): HTTP 529`, { ...base, status: 529 });
+      case 'connection_reset':
+        throw new OmegaProviderError(code, `chaos-injected connection reset (call ${callIndex})`, base);
+      default: {
+        // empty_response, truncated_response, malformed_json: the call happens (and is billed),
+        // its answer is discarded or corrupted, and the failure surfaces.
+        const response = await this.inner.generate(request, options);
+        const usage = response?.usage;
+        if (type === 'empty_response') throw emptyResponseError(callIndex, usage, true);
+        const text = typeof response?.text === 'string' ? response.text : '';
+        const what =
+          type === 'truncated_response'
+            ? `response cut short after ${Math.floor(text.length / 2)} of ${text.length} characters`
+            : 'response is not valid JSON';
+        throw new OmegaProviderError(code, `chaos-injected ${type.replace('_', ' ')} (call ${callIndex}): ${what}`, {
+          ...base,
+          usage,
+        });
+      }
+    }
+  }
+
+  /** The `chaos-log.json` object (snake_case, runbook key order, entries sorted by call index). */
+  chaosLog(): ChaosLogDocument {
+    return JSON.parse(this.chaosLogJson()) as ChaosLogDocument;
+  }
+
+  /** `chaos-log.json` text (byte-identical for the same seed, calls and clock). */
+  chaosLogJson(): string {
+    return this.engine.buildLogJson(this.entries);
+  }
+}

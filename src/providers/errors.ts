@@ -1,0 +1,172 @@
+/**
+ * Typed provider errors. Every failure that leaves a provider wrapper is an `Error` with a
+ * stable `code`; chaos-injected ones say so (`injected: true`, `failureType`).
+ *
+ * Aborts: a cancelled call or backoff sleep rejects with an `OmegaProviderError` whose `code` is
+ * `ERR_OMEGA_ABORTED` and `name` is `'AbortError'` (so `err.name === 'AbortError'` checks work);
+ * `cause` is the signal's reason.
+ */
+import type { ChaosDecision, TokenUsage } from '../../native';
+import type { SleepFn } from './types';
+
+/** The failure types chaos can inject. */
+export type FailureTypeName = NonNullable<ChaosDecision['failureType']>;
+
+/** Codes of provider errors. */
+export type OmegaProviderErrorCode =
+  | 'ERR_OMEGA_PROVIDER_TIMEOUT'
+  | 'ERR_OMEGA_RATE_LIMIT'
+  | 'ERR_OMEGA_SERVER_ERROR'
+  | 'ERR_OMEGA_OVERLOADED'
+  | 'ERR_OMEGA_CONNECTION_RESET'
+  | 'ERR_OMEGA_EMPTY_RESPONSE'
+  | 'ERR_OMEGA_TRUNCATED_RESPONSE'
+  | 'ERR_OMEGA_MALFORMED_JSON'
+  | 'ERR_OMEGA_ABORTED';
+
+/** The error code thrown for each failure type (`latency` is a delay, then success). */
+export const FAILURE_TYPE_CODES: Readonly<Record<Exclude<FailureTypeName, 'latency'>, OmegaProviderErrorCode>> = {
+  timeout: 'ERR_OMEGA_PROVIDER_TIMEOUT',
+  rate_limit: 'ERR_OMEGA_RATE_LIMIT',
+  server_error: 'ERR_OMEGA_SERVER_ERROR',
+  overloaded: 'ERR_OMEGA_OVERLOADED',
+  connection_reset: 'ERR_OMEGA_CONNECTION_RESET',
+  empty_response: 'ERR_OMEGA_EMPTY_RESPONSE',
+  truncated_response: 'ERR_OMEGA_TRUNCATED_RESPONSE',
+  malformed_json: 'ERR_OMEGA_MALFORMED_JSON',
+};
+
+/** Details of an `OmegaProviderError`. */
+export interface OmegaProviderErrorDetails {
+  /** Whether chaos injected the failure. */
+  injected: boolean;
+  /** Whether retrying may help. */
+  retryable: boolean;
+  /** The injected failure type. */
+  failureType?: FailureTypeName;
+  /** `retry-after` hint, ms. */
+  retryAfterMs?: number;
+  /** HTTP status (429, 500, 503, 529). */
+  status?: number;
+  /** Index of the call that failed. */
+  callIndex?: number;
+  /** Tokens billed although the call failed (e.g. an empty or truncated answer). */
+  usage?: TokenUsage;
+  /** Underlying cause. */
+  cause?: unknown;
+}
+
+/** A provider failure with a stable `code`. */
+export class OmegaProviderError extends Error {
+  /** Stable code. */
+  readonly code: OmegaProviderErrorCode;
+  /** Whether chaos injected the failure. */
+  readonly injected: boolean;
+  /** Whether retrying may help. */
+  readonly retryable: boolean;
+  /** The injected failure type. */
+  readonly failureType?: FailureTypeName;
+  /** `retry-after` hint, ms. */
+  readonly retryAfterMs?: number;
+  /** HTTP status. */
+  readonly status?: number;
+  /** Index of the call that failed. */
+  readonly callIndex?: number;
+  /** Tokens billed although the call failed. */
+  readonly usage?: TokenUsage;
+  /** Attempts made before giving up (set by `RetryProvider`). */
+  attempts?: number;
+
+  constructor(code: OmegaProviderErrorCode, message: string, details: OmegaProviderErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = code === 'ERR_OMEGA_ABORTED' ? 'AbortError' : 'OmegaProviderError';
+    this.code = code;
+    this.injected = details.injected;
+    this.retryable = details.retryable;
+    if (details.failureType !== undefined) this.failureType = details.failureType;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.callIndex !== undefined) this.callIndex = details.callIndex;
+    if (details.usage !== undefined) this.usage = details.usage;
+  }
+}
+
+/** Whether `err` is an `OmegaProviderError`. */
+export function isOmegaProviderError(err: unknown): err is OmegaProviderError {
+  return err instanceof OmegaProviderError;
+}
+
+/** The abort error (`ERR_OMEGA_ABORTED`, name `AbortError`) for `signal`. */
+export function abortError(signal?: AbortSignal): OmegaProviderError {
+  return new OmegaProviderError('ERR_OMEGA_ABORTED', 'the call was aborted', {
+    injected: false,
+    retryable: false,
+    cause: signal?.reason,
+  });
+}
+
+/** Whether `err` is an abort (ours, or a DOM/Node `AbortError`). */
+export function isAbortError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; name?: unknown };
+  return e.code === 'ERR_OMEGA_ABORTED' || e.code === 'ABORT_ERR' || e.name === 'AbortError';
+}
+
+/** The empty-response error: a provider answered with no (or only whitespace) text. */
+export function emptyResponseError(callIndex: number | undefined, usage: TokenUsage | undefined, injected: boolean): OmegaProviderError {
+  return new OmegaProviderError(
+    'ERR_OMEGA_EMPTY_RESPONSE',
+    `${injected ? 'chaos-injected ' : ''}empty response${callIndex === undefined ? '' : ` (call ${callIndex})`}: the provider returned no text`,
+    { injected, retryable: true, failureType: injected ? 'empty_response' : undefined, callIndex, usage },
+  );
+}
+
+/** Whether a response text counts as empty (missing, empty or whitespace only). */
+export function isEmptyText(text: unknown): boolean {
+  return typeof text !== 'string' || text.trim().length === 0;
+}
+
+/** Sleeps `ms` (real timers); rejects with `ERR_OMEGA_ABORTED` as soon as `signal` aborts. */
+export const sleep: SleepFn = (ms, signal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * A signal that aborts when any of `signals` does (undefined ones ignored); `dispose` removes
+ * the listeners.
+ */
+export function combineSignals(...signals: Array<AbortSignal | undefined>): { signal?: AbortSignal; dispose: () => void } {
+  const real = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (real.length === 0) return { dispose: () => {} };
+  if (real.length === 1) return { signal: real[0], dispose: () => {} };
+  const controller = new AbortController();
+  const listeners: Array<[AbortSignal, () => void]> = [];
+  for (const s of real) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      break;
+    }
+    const fn = (): void => controller.abort(s.reason);
+    s.addEventListener('abort', fn, { once: true });
+    listeners.push([s, fn]);
+  }
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const [s, fn] of listeners) s.removeEventListener('abort', fn);
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * `RetryProvider`: retries transient failures of an `LlmProvider` with the native seeded policy
+ * (exponential backoff with full jitter keyed by `(seed, callIndex, attempt)`, `retry-after`
+ * honoured within `max_retry_after_ms`, never past `deadline_ms`, at most `max_attempts`).
+ *
+ * - Budget: with a `BudgetTracker`, every attempt reserves its worst case first and settles the
+ *   billed usage (or releases the reservation when nothing was billed). A refused reservation
+ *   (`ERR_OMEGA_BUDGET_EXCEEDED`) stops at once and is thrown.
+ * - Empty or whitespace-only text is `ERR_OMEGA_EMPTY_RESPONSE` (retryable): never a success.
+ * - Giving up rethrows the last error with `attempts` (and `retryReason`) set on it.
+ * - Aborts (`signal` of the constructor or of the call) cut a backoff sleep short and reject with
+ *   `ERR_OMEGA_ABORTED` (`name === 'AbortError'`).
+ */
+import {
+  RetryPolicy,
+  isRetryable as nativeIsRetryable,
+  isRetryableStatus,
+  type BudgetTracker,
+  type RetryDecision,
+  type RetryPolicyOptions,
+} from '../../native';
+import type { CalibrationDocument } from '../../report-types';
+import { OmegaProviderError, abortError, combineSignals, emptyResponseError, isAbortError, isEmptyText, sleep as realSleep } from './errors';
+import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn, TokenUsage } from './types';
+
+/** Options of a `RetryProvider`. */
+export interface RetryProviderOptions {
+  /** A native policy, or options for one (calibration `retry` with overrides). */
+  policy?: RetryPolicy | RetryPolicyOptions;
+  /** Calibration (used when `policy` is not a `RetryPolicy` instance). */
+  calibration?: CalibrationDocument;
+  /** Jitter seed (used when `policy` is not a `RetryPolicy` instance); default calibration `SEED`. */
+  seed?: number;
+  /** Budget tracker: reserve before each attempt, settle/release after. */
+  budget?: BudgetTracker;
+  /** Aborts every call of this provider. */
+  signal?: AbortSignal;
+  /** Sleep between attempts; default real timers (abortable). */
+  sleep?: SleepFn;
+  /** Clock in ms for the deadline; default `Date.now`. */
+  now?: () => number;
+  /** Called before each backoff sleep. */
+  onRetry?: (info: RetryEvent) => void;
+}
+
+/** What `onRetry` is told. */
+export interface RetryEvent {
+  /** Index of the logical call. */
+  callIndex: number;
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  /** Its error. */
+  error: unknown;
+  /** The decision (delay, reason). */
+  decision: RetryDecision;
+}
+
+/**
+ * Whether an error is worth retrying: an `OmegaProviderError` says so itself; otherwise by its
+ * `code` (`ERR_OMEGA_…`, `ECONNRESET`, …) or HTTP `status`. Budget refusals, invalid requests,
+ * unknown models, aborts and unknown errors are not retryable.
+ */
+export function isRetryableError(err: unknown): boolean {
+  if (err instanceof OmegaProviderError) return err.retryable;
+  if (typeof err !== 'object' || err === null || isAbortError(err)) return false;
+  const { code, status } = err as { code?: unknown; status?: unknown };
+  if (typeof code === 'string') return nativeIsRetryable(code);
+  if (typeof status === 'number' && Number.isInteger(status) && status >= 0) return isRetryableStatus(status);
+  return false;
+}
+
+function setOn(err: unknown, key: string, value: unknown): void {
+  if (typeof err === 'object' && err !== null && Object.isExtensible(err)) {
+    try {
+      (err as Record<string, unknown>)[key] = value;
+    } catch {
+      // A frozen or read-only property: leave the error as it is.
+    }
+  }
+}
+
+function retryAfterOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const v = (err as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined;
+}
+
+function usageOf(err: unknown): TokenUsage | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const u = (err as { usage?: unknown }).usage;
+  return typeof u === 'object' && u !== null ? (u as TokenUsage) : undefined;
+}
+
+/** Wraps a provider with seeded retries. */
+export class RetryProvider implements LlmProvider {
+  /** The native policy. */
+  readonly policy: RetryPolicy;
+  private readonly inner: LlmProvider;
+  private readonly budget?: BudgetTracker;
+  private readonly signal?: AbortSignal;
+  private readonly sleep: SleepFn;
+  private readonly now: () => number;
+  private readonly onRetry?: (info: RetryEvent) => void;
+  private nextIndex = 0;
+
+  constructor(inner: LlmProvider, options: RetryProviderOptions = {}) {
+    this.inner = inner;
+    this.policy =
+      options.policy instanceof RetryPolicy
+        ? options.policy
+        : new RetryPolicy({ calibration: options.calibration, seed: options.seed, ...(options.policy ?? {}) });
+    this.budget = options.budget;
+    this.signal = options.signal;
+    this.sleep = options.sleep ?? realSleep;
+    this.now = options.now ?? Date.now;
+    this.onRetry = options.onRetry;
+  }
+
+  async generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResponse> {
+    const callIndex = request.callIndex ?? this.nextIndex++;
+    const { signal, dispose } = combineSignals(this.signal, options?.signal);
+    const started = this.now();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        if (signal?.aborted) throw abortError(signal);
+        try {
+          return await this.attempt(request, attempt, callIndex, signal);
+        } catch (err) {
+          setOn(err, 'attempts', attempt);
+          if (isAbortError(err)) throw err;
+          const decision = this.policy.decide({
+            callIndex,
+            attempt,
+            retryable: isRetryableError(err),
+            retryAfterMs: retryAfterOf(err),
+            elapsedMs: Math.max(0, this.now() - started),
+          });
+          if (!decision.retry) {
+            setOn(err, 'retryReason', decision.reason);
+            throw err;
+          }
+          this.onRetry?.({ callIndex, attempt, error: err, decision });
+          await this.sleep(decision.delayMs, signal);
+        }
+      }
+    } finally {
+      dispose();
+    }
+  }
+
+  private async attempt(
+    request: GenerateRequest,
+    attempt: number,
+    callIndex: number,
+    signal: AbortSignal | undefined,
+  ): Promise<GenerateResponse> {
+    const budget = this.budget;
+    // A refused reservation throws ERR_OMEGA_BUDGET_EXCEEDED (not retryable): the call is not made.
+    const reservation = budget?.reserve({
+      callId: `call-${callIndex}#${attempt}`,
+      sceneId: request.sceneId,
+      model: request.model,
+      inputTokens: request.inputTokens ?? Buffer.byteLength(request.prompt, 'utf8'),
+      maxOutputTokens: request.maxOutputTokens,
+    });
+    let response: GenerateResponse;
+    try {
+      response = await this.inner.generate({ ...request, attempt }, signal === undefined ? undefined : { signal });
+    } catch (err) {
+      if (budget !== undefined && reservation !== undefined) {
+        const billed = usageOf(err);
+        if (billed !== undefined) budget.settle(reservation.id, billed);
+        else budget.release(reservation.id);
+      }
+      throw err;
+    }
+    if (budget !== undefined && reservation !== undefined) {
+      if (response?.usage !== undefined) budget.settle(reservation.id, response.usage);
+      else budget.release(reservation.id);
+    }
+    if (isEmptyText(response?.text)) throw emptyResponseError(request.callIndex, response?.usage, false);
+    return response;
+  }
+}
