@@ -109,6 +109,21 @@ pub enum Error {
         /// `file:line: pattern` descriptions of each hit.
         hits: Vec<String>,
     },
+    /// A path that must not be packed or followed: a symlink, a special file, a reserved name, a
+    /// name that is not UTF-8 (proofpack build).
+    #[error("unsafe path `{path}`: {reason}")]
+    UnsafePath {
+        /// The path (relative to the source).
+        path: String,
+        /// Why: `symlink`, `not_a_file`, `reserved_name`, `not_utf8`, `inside_source`.
+        reason: String,
+    },
+    /// The output directory of a build exists and is not empty (packs are never merged).
+    #[error("output `{path}` exists and is not empty: refusing to write a proofpack into it")]
+    OutputNotEmpty {
+        /// The output path, as given.
+        path: String,
+    },
     /// An I/O failure, with the (relative or caller-given) path.
     #[error("{op} `{path}`: {message}")]
     Io {
@@ -142,6 +157,8 @@ impl Error {
             Error::EmptyRuns { .. } => "ERR_OMEGA_EMPTY_RUNS",
             Error::Parse { .. } => "ERR_OMEGA_PARSE",
             Error::AbsolutePath { .. } => "ERR_OMEGA_ABSOLUTE_PATH",
+            Error::UnsafePath { .. } => "ERR_OMEGA_UNSAFE_PATH",
+            Error::OutputNotEmpty { .. } => "ERR_OMEGA_OUTPUT_NOT_EMPTY",
             Error::Io { .. } => "ERR_OMEGA_IO",
         }
     }

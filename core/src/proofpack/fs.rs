@@ -1,0 +1,671 @@
+//! Native proofpack I/O (cargo feature `fs`): walking a directory without following symlinks,
+//! hashing files in parallel on every core with a bounded buffer per thread, building a pack in a
+//! temporary directory renamed into place at the end, and verifying a pack on disk.
+//!
+//! This is I/O glue around the pure modules; every decision (paths, listing, manifest, scan,
+//! verdict) is taken by them.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::hash::Sha256;
+use super::manifest::{Manifest, ManifestFile, ManifestInput, MANIFEST_FILE};
+use super::pathscan::{PathHit, PathScanner};
+use super::scripts::{
+    replay_sh, verify_ps1, Toolchain, REPLAY_FILE, TOOLCHAIN_FILE, VERIFY_HTML_FILE,
+    VERIFY_PS1_FILE,
+};
+use super::sums::{self, check_relative_path, SumEntry, SUMS_FILE};
+use super::verify::{verify, EntryKind, ObservedFile, Verification};
+use crate::error::{Error, Result};
+
+/// Read buffer per hashing thread: memory stays bounded whatever the file sizes.
+pub const CHUNK: usize = 1 << 20;
+
+/// Names a source may not carry at its root: the pack writes them.
+pub const RESERVED_NAMES: [&str; 6] = [
+    SUMS_FILE,
+    MANIFEST_FILE,
+    TOOLCHAIN_FILE,
+    REPLAY_FILE,
+    VERIFY_PS1_FILE,
+    VERIFY_HTML_FILE,
+];
+
+fn io_err(op: &str, path: &str, e: std::io::Error) -> Error {
+    Error::Io {
+        op: op.into(),
+        path: path.into(),
+        message: e.to_string(),
+    }
+}
+
+/// One entry found by [`walk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkEntry {
+    /// Relative path, `/` separators (lossy when the name is not UTF-8, see `utf8`).
+    pub path: String,
+    /// Kind (directories are descended into, not reported).
+    pub kind: EntryKind,
+    /// Size of a regular file.
+    pub bytes: u64,
+    /// False when a component of the name is not valid UTF-8.
+    pub utf8: bool,
+}
+
+/// Lists every non-directory entry under `root`, recursively, never following symlinks, sorted
+/// by the byte order of the relative path. `shown` is the name of `root` used in errors.
+pub fn walk(root: &Path, shown: &str) -> Result<Vec<WalkEntry>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(PathBuf, String, bool)> = vec![(root.to_path_buf(), String::new(), true)];
+    while let Some((dir, prefix, utf8_dir)) = stack.pop() {
+        let shown_dir = if prefix.is_empty() {
+            shown.to_owned()
+        } else {
+            format!("{shown}/{prefix}")
+        };
+        let rd = fs::read_dir(&dir).map_err(|e| io_err("read directory", &shown_dir, e))?;
+        for ent in rd {
+            let ent = ent.map_err(|e| io_err("read directory", &shown_dir, e))?;
+            let name_os = ent.file_name();
+            let (name, utf8) = match name_os.to_str() {
+                Some(n) => (n.to_owned(), utf8_dir),
+                None => (name_os.to_string_lossy().into_owned(), false),
+            };
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let ft = ent
+                .file_type()
+                .map_err(|e| io_err("stat", &format!("{shown}/{rel}"), e))?;
+            if ft.is_dir() {
+                stack.push((ent.path(), rel, utf8));
+            } else if ft.is_symlink() {
+                out.push(WalkEntry {
+                    path: rel,
+                    kind: EntryKind::Symlink,
+                    bytes: 0,
+                    utf8,
+                });
+            } else if ft.is_file() {
+                let len = ent
+                    .metadata()
+                    .map_err(|e| io_err("stat", &format!("{shown}/{rel}"), e))?
+                    .len();
+                out.push(WalkEntry {
+                    path: rel,
+                    kind: EntryKind::File,
+                    bytes: len,
+                    utf8,
+                });
+            } else {
+                out.push(WalkEntry {
+                    path: rel,
+                    kind: EntryKind::Other,
+                    bytes: 0,
+                    utf8,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok(out)
+}
+
+/// Number of worker threads for `jobs` jobs: every core, never more than the jobs.
+fn workers(jobs: usize) -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(jobs)
+        .max(1)
+}
+
+/// Runs `job(i, buffer)` for every index in `order` on all cores (work stealing by an atomic
+/// counter); each thread owns one [`CHUNK`]-sized buffer. Results are returned by index.
+fn parallel<T: Send>(
+    order: &[usize],
+    len: usize,
+    job: impl Fn(usize, &mut [u8]) -> T + Sync,
+) -> Vec<Option<T>> {
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..len).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    let n = workers(order.len());
+    std::thread::scope(|s| {
+        for _ in 0..n {
+            s.spawn(|| {
+                let mut buf = vec![0u8; CHUNK];
+                let mut local = Vec::new();
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
+                    local.push((i, job(i, &mut buf)));
+                }
+                if let Ok(mut r) = results.lock() {
+                    for (i, v) in local {
+                        r[i] = Some(v);
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_default()
+}
+
+/// Largest first, so the long jobs start early and the cores finish together.
+fn by_size_desc(sizes: &[u64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    order
+}
+
+fn hash_file(path: &Path, shown: &str, buf: &mut [u8]) -> Result<(String, u64)> {
+    let mut f = File::open(path).map_err(|e| io_err("open", shown, e))?;
+    let mut h = Sha256::new();
+    let mut total = 0u64;
+    loop {
+        let n = match f.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err("read", shown, e)),
+        };
+        h.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((h.digest_hex(), total))
+}
+
+/// Hashes the files `rel_paths` under `root` in parallel; `sizes` (same order) only guide the
+/// scheduling. Returns `(sha256 hex, bytes)` per file, in the input order.
+pub fn hash_files(
+    root: &Path,
+    shown: &str,
+    rel_paths: &[String],
+    sizes: &[u64],
+) -> Vec<Result<(String, u64)>> {
+    let order = by_size_desc(sizes);
+    parallel(&order, rel_paths.len(), |i, buf| {
+        let rel = &rel_paths[i];
+        hash_file(&root.join(rel), &format!("{shown}/{rel}"), buf)
+    })
+    .into_iter()
+    .enumerate()
+    .map(|(i, r)| {
+        r.unwrap_or_else(|| {
+            Err(Error::Io {
+                op: "hash".into(),
+                path: rel_paths[i].clone(),
+                message: "worker thread failed".into(),
+            })
+        })
+    })
+    .collect()
+}
+
+/// Verifies the pack in `dir` (named `shown` in errors). Throws only when `dir` cannot be read;
+/// every finding is in the returned [`Verification`].
+pub fn verify_dir(dir: &Path, shown: &str) -> Result<Verification> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| io_err("stat", shown, e))?;
+    if !meta.is_dir() {
+        return Err(Error::Io {
+            op: "verify".into(),
+            path: shown.into(),
+            message: "not a directory".into(),
+        });
+    }
+    let entries = walk(dir, shown)?;
+    let read_doc = |name: &str| -> Result<Option<Vec<u8>>> {
+        match entries.iter().find(|e| e.path == name) {
+            Some(e) if e.kind == EntryKind::File => fs::read(dir.join(name))
+                .map(Some)
+                .map_err(|err| io_err("read", &format!("{shown}/{name}"), err)),
+            _ => Ok(None),
+        }
+    };
+    let sums_bytes = read_doc(SUMS_FILE)?;
+    let manifest_bytes = read_doc(MANIFEST_FILE)?;
+    // Hash only what the listing names (when it parses); everything else is reported unhashed.
+    let listed: Option<BTreeSet<String>> = sums_bytes
+        .as_deref()
+        .and_then(|b| sums::parse(b, SUMS_FILE).ok())
+        .map(|l| l.into_iter().map(|e| e.path).collect());
+    let mut to_hash = Vec::new();
+    let mut sizes = Vec::new();
+    let mut index = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let wanted = listed.as_ref().is_none_or(|l| l.contains(&e.path));
+        if e.kind == EntryKind::File && e.utf8 && wanted {
+            to_hash.push(e.path.clone());
+            sizes.push(e.bytes);
+            index.push(i);
+        }
+    }
+    let hashes = hash_files(dir, shown, &to_hash, &sizes);
+    let mut observed: Vec<ObservedFile> = entries
+        .iter()
+        .map(|e| ObservedFile {
+            path: e.path.clone(),
+            kind: if e.utf8 { e.kind } else { EntryKind::Other },
+            bytes: e.bytes,
+            sha256: None,
+        })
+        .collect();
+    for (k, r) in hashes.into_iter().enumerate() {
+        if let Ok((digest, bytes)) = r {
+            observed[index[k]].sha256 = Some(digest);
+            observed[index[k]].bytes = bytes;
+        }
+    }
+    Ok(verify(
+        sums_bytes.as_deref(),
+        manifest_bytes.as_deref(),
+        &observed,
+    ))
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Source run directory.
+    pub source: PathBuf,
+    /// Output directory (must not exist, or be empty).
+    pub output: PathBuf,
+    /// Manifest fields (type, verdict, created, source run name, command).
+    pub manifest: ManifestInput,
+    /// Tool versions for `toolchain.json`.
+    pub toolchain: Toolchain,
+    /// Absolute-path patterns (calibration `proofpack.forbidden_path_patterns`).
+    pub forbidden_patterns: Vec<String>,
+    /// The self-contained browser verifier to ship as `verify.html`, if available.
+    pub verify_html: Option<String>,
+}
+
+/// What was built.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    /// Pack id (`<type>-<created ms>`).
+    pub pack_id: String,
+    /// Every file in the pack, including `SHA256SUMS.txt` and `MANIFEST.json`.
+    pub file_count: u64,
+    /// Files listed in `SHA256SUMS.txt`.
+    pub listed_count: u64,
+    /// Bytes of the listed files.
+    pub total_bytes: u64,
+    /// Names of the generated files present, relative to the pack.
+    pub generated: Vec<String>,
+    /// The manifest written.
+    pub manifest: Manifest,
+}
+
+/// Removes the temporary directory unless the build succeeded.
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn display(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Builds a pack: copies every source file (hashing and scanning it on the way, in parallel),
+/// writes the generated files and the two documents into a temporary sibling of `output`, then
+/// renames it into place. On any error nothing is left behind.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    let src_shown = display(&opts.source);
+    let out_shown = display(&opts.output);
+    let meta = fs::metadata(&opts.source).map_err(|e| io_err("stat", &src_shown, e))?;
+    if !meta.is_dir() {
+        return Err(Error::invalid(
+            "source",
+            format!("`{src_shown}` is not a directory"),
+        ));
+    }
+    match fs::symlink_metadata(&opts.output) {
+        Ok(m) if m.is_dir() => {
+            let mut rd =
+                fs::read_dir(&opts.output).map_err(|e| io_err("read directory", &out_shown, e))?;
+            if rd.next().is_some() {
+                return Err(Error::OutputNotEmpty { path: out_shown });
+            }
+        }
+        Ok(_) => return Err(Error::OutputNotEmpty { path: out_shown }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("stat", &out_shown, e)),
+    }
+    let out_name = opts
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::invalid("output", format!("`{out_shown}` has no directory name")))?;
+    let parent = match opts.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| io_err("create directory", &display(&parent), e))?;
+    if let (Ok(src), Ok(par)) = (fs::canonicalize(&opts.source), fs::canonicalize(&parent)) {
+        if par.starts_with(&src) {
+            return Err(Error::UnsafePath {
+                path: out_shown,
+                reason: "inside_source: the output must not be inside the source run".into(),
+            });
+        }
+    }
+
+    let entries = walk(&opts.source, &src_shown)?;
+    for e in &entries {
+        let reason = if !e.utf8 {
+            Some("not_utf8: file names must be UTF-8")
+        } else {
+            match e.kind {
+                EntryKind::Symlink => Some("symlink: symbolic links are refused in a proofpack"),
+                EntryKind::Other => Some("not_a_file: only regular files can be packed"),
+                EntryKind::File if RESERVED_NAMES.contains(&e.path.as_str()) => {
+                    Some("reserved_name: the pack writes this file itself")
+                }
+                EntryKind::File => None,
+            }
+        };
+        if let Some(reason) = reason {
+            return Err(Error::UnsafePath {
+                path: e.path.clone(),
+                reason: reason.into(),
+            });
+        }
+        check_relative_path(&e.path).map_err(|r| Error::UnsafePath {
+            path: e.path.clone(),
+            reason: format!("{}: {}", r.reason, r.message),
+        })?;
+    }
+
+    let tmp_path = parent.join(format!(
+        ".{out_name}.partial-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    fs::create_dir(&tmp_path).map_err(|e| io_err("create directory", &display(&tmp_path), e))?;
+    let mut tmp = TempDir {
+        path: tmp_path,
+        keep: false,
+    };
+    let dirs: BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| e.path.rfind('/').map(|i| &e.path[..i]))
+        .collect();
+    for d in dirs {
+        fs::create_dir_all(tmp.path.join(d))
+            .map_err(|e| io_err("create directory", &format!("{out_shown}/{d}"), e))?;
+    }
+
+    // Copy + hash + scan every source file in one pass, on all cores.
+    let sizes: Vec<u64> = entries.iter().map(|e| e.bytes).collect();
+    let order = by_size_desc(&sizes);
+    let patterns = &opts.forbidden_patterns;
+    let results = parallel(&order, entries.len(), |i, buf| {
+        copy_hash_scan(
+            &opts.source.join(&entries[i].path),
+            &tmp.path.join(&entries[i].path),
+            &entries[i].path,
+            &src_shown,
+            patterns,
+            buf,
+        )
+    });
+    let mut files = Vec::with_capacity(entries.len() + 4);
+    let mut hits: Vec<PathHit> = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
+        let (sha256, bytes, h) = r.ok_or_else(|| Error::Io {
+            op: "copy".into(),
+            path: entries[i].path.clone(),
+            message: "worker thread failed".into(),
+        })??;
+        hits.extend(h);
+        files.push(ManifestFile {
+            path: entries[i].path.clone(),
+            bytes,
+            sha256,
+        });
+    }
+
+    // Generated files.
+    let mut generated: Vec<(&str, String)> = vec![
+        (TOOLCHAIN_FILE, opts.toolchain.render()?),
+        (REPLAY_FILE, replay_sh(opts.manifest.command.as_deref())),
+        (VERIFY_PS1_FILE, verify_ps1()),
+    ];
+    if let Some(html) = &opts.verify_html {
+        generated.push((VERIFY_HTML_FILE, html.clone()));
+    }
+    for (name, text) in &generated {
+        let mut sc = PathScanner::new(name, patterns);
+        sc.feed(text.as_bytes());
+        hits.extend(sc.finish());
+    }
+    if !hits.is_empty() {
+        hits.sort_by(|a, b| (a.file.as_bytes(), a.line).cmp(&(b.file.as_bytes(), b.line)));
+        return Err(Error::AbsolutePath {
+            hits: hits.iter().map(ToString::to_string).collect(),
+        });
+    }
+    for (name, text) in &generated {
+        write_file(
+            &tmp.path.join(name),
+            &format!("{out_shown}/{name}"),
+            text.as_bytes(),
+        )?;
+        files.push(ManifestFile {
+            path: (*name).into(),
+            bytes: text.len() as u64,
+            sha256: super::manifest::sha256_hex(text.as_bytes()),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(
+            tmp.path.join(REPLAY_FILE),
+            fs::Permissions::from_mode(0o755),
+        );
+    }
+
+    let entries_sums: Vec<SumEntry> = files
+        .iter()
+        .map(|f| SumEntry {
+            path: f.path.clone(),
+            sha256: f.sha256.clone(),
+        })
+        .collect();
+    let sums_text = sums::render(&entries_sums)?;
+    let manifest = Manifest::build(&opts.manifest, &files, &sums_text)?;
+    let manifest_text = manifest.render()?;
+    write_file(
+        &tmp.path.join(SUMS_FILE),
+        &format!("{out_shown}/{SUMS_FILE}"),
+        sums_text.as_bytes(),
+    )?;
+    write_file(
+        &tmp.path.join(MANIFEST_FILE),
+        &format!("{out_shown}/{MANIFEST_FILE}"),
+        manifest_text.as_bytes(),
+    )?;
+
+    // Into place. An existing empty output directory is replaced.
+    if fs::symlink_metadata(&opts.output).is_ok() {
+        fs::remove_dir(&opts.output).map_err(|e| io_err("replace", &out_shown, e))?;
+    }
+    fs::rename(&tmp.path, &opts.output).map_err(|e| io_err("rename", &out_shown, e))?;
+    tmp.keep = true;
+
+    Ok(BuildReport {
+        pack_id: manifest.pack_id.clone(),
+        file_count: files.len() as u64 + 2,
+        listed_count: files.len() as u64,
+        total_bytes: manifest.totals.bytes,
+        generated: generated.iter().map(|(n, _)| (*n).to_owned()).collect(),
+        manifest,
+    })
+}
+
+fn write_file(path: &Path, shown: &str, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(path).map_err(|e| io_err("create", shown, e))?;
+    f.write_all(bytes).map_err(|e| io_err("write", shown, e))?;
+    f.sync_all().map_err(|e| io_err("sync", shown, e))
+}
+
+type CopyResult = Result<(String, u64, Vec<PathHit>)>;
+
+fn copy_hash_scan(
+    src: &Path,
+    dst: &Path,
+    rel: &str,
+    src_shown: &str,
+    patterns: &[String],
+    buf: &mut [u8],
+) -> CopyResult {
+    let shown = format!("{src_shown}/{rel}");
+    let mut input = File::open(src).map_err(|e| io_err("open", &shown, e))?;
+    let mut out = File::create(dst).map_err(|e| io_err("create", rel, e))?;
+    let mut h = Sha256::new();
+    let mut scan = PathScanner::new(rel, patterns);
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err("read", &shown, e)),
+        };
+        h.update(&buf[..n]);
+        scan.feed(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| io_err("write", rel, e))?;
+        total += n as u64;
+    }
+    out.sync_all().map_err(|e| io_err("sync", rel, e))?;
+    Ok((h.digest_hex(), total, scan.finish()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("omega-pr-core-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    fn opts(src: &Path, out: &Path) -> BuildOptions {
+        BuildOptions {
+            source: src.into(),
+            output: out.into(),
+            manifest: ManifestInput {
+                pack_type: "stress100".into(),
+                verdict: "PASS".into(),
+                created_epoch_secs: 1_707_748_200,
+                source_run: "run".into(),
+                command: Some("omega-pr stress --count=100".into()),
+            },
+            toolchain: Toolchain {
+                omega_pr: "0.1.0".into(),
+                os: "linux".into(),
+                arch: "x64".into(),
+                ..Default::default()
+            },
+            forbidden_patterns: vec!["/home/".into()],
+            verify_html: None,
+        }
+    }
+
+    #[test]
+    fn build_verify_tamper_and_reproduce() {
+        let root = scratch("build");
+        let src = root.join("run");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("PR_REPORT.json"), b"{\"verdict\":\"PASS\"}\n").unwrap();
+        fs::write(src.join("sub/log.txt"), vec![b'x'; 3 * CHUNK + 7]).unwrap();
+        let out = root.join("pack");
+        let rep = build(&opts(&src, &out)).unwrap();
+        assert_eq!(rep.listed_count, 5);
+        assert_eq!(rep.file_count, 7);
+        let v = verify_dir(&out, "pack").unwrap();
+        assert_eq!(v.verdict, "PASS", "{:?}", v.problems);
+
+        // Reproducible.
+        let out2 = root.join("pack2");
+        build(&opts(&src, &out2)).unwrap();
+        for name in [SUMS_FILE, MANIFEST_FILE, "sub/log.txt", REPLAY_FILE] {
+            assert_eq!(
+                fs::read(out.join(name)).unwrap(),
+                fs::read(out2.join(name)).unwrap()
+            );
+        }
+
+        // Non-empty output refused, nothing left behind.
+        let err = build(&opts(&src, &out)).unwrap_err();
+        assert_eq!(err.code(), "ERR_OMEGA_OUTPUT_NOT_EMPTY");
+
+        // Tamper: one byte.
+        let mut bytes = fs::read(out.join("sub/log.txt")).unwrap();
+        bytes[5] = b'y';
+        fs::write(out.join("sub/log.txt"), bytes).unwrap();
+        let v = verify_dir(&out, "pack").unwrap();
+        assert!(v.complete && !v.valid);
+
+        // Absolute path refused with file:line, no partial dir left.
+        fs::write(src.join("bad.txt"), b"a\nb /home/alice/x\n").unwrap();
+        let out3 = root.join("pack3");
+        let err = build(&opts(&src, &out3)).unwrap_err();
+        assert_eq!(err.code(), "ERR_OMEGA_ABSOLUTE_PATH");
+        assert!(err.to_string().contains("bad.txt:2"), "{err}");
+        assert!(!out3.exists());
+        let leftovers: Vec<_> = fs::read_dir(&root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+            .collect();
+        assert!(leftovers.is_empty());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_refused_and_never_followed() {
+        let root = scratch("symlink");
+        let src = root.join("run");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("a.json"), b"{}").unwrap();
+        std::os::unix::fs::symlink("a.json", src.join("link")).unwrap();
+        let err = build(&opts(&src, &root.join("pack"))).unwrap_err();
+        assert_eq!(err.code(), "ERR_OMEGA_UNSAFE_PATH");
+        fs::remove_file(src.join("link")).unwrap();
+        build(&opts(&src, &root.join("pack"))).unwrap();
+        std::os::unix::fs::symlink("a.json", root.join("pack/extra-link")).unwrap();
+        let v = verify_dir(&root.join("pack"), "pack").unwrap();
+        assert_eq!(v.verdict, "FAIL");
+        assert!(v.problems.iter().any(
+            |p| p.path == "extra-link" && p.kind == super::super::verify::ProblemKind::Symlink
+        ));
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

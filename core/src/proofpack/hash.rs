@@ -1,0 +1,79 @@
+//! Streaming SHA-256 (the `sha2` crate; on x86/x86_64 and aarch64 it picks the SHA extensions
+//! at run time when the CPU has them).
+
+use sha2::Digest;
+
+use super::manifest::to_hex;
+
+/// An incremental SHA-256 hasher.
+#[derive(Clone, Default)]
+pub struct Sha256 {
+    inner: sha2::Sha256,
+}
+
+impl Sha256 {
+    /// A fresh hasher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Absorbs bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.inner.update(bytes);
+    }
+
+    /// The digest as lowercase hex; resets the hasher.
+    pub fn digest_hex(&mut self) -> String {
+        to_hex(&self.inner.finalize_reset())
+    }
+
+    /// The raw 32-byte digest; resets the hasher.
+    pub fn digest(&mut self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&self.inner.finalize_reset());
+        out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
+mod tests {
+    use super::super::manifest::sha256_hex;
+    use super::*;
+
+    // FIPS 180-2 / NIST CAVS known answers.
+    #[test]
+    fn known_answers() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256_hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        );
+        // 1 MiB of 'a', fed in uneven chunks.
+        let data = vec![b'a'; 1 << 20];
+        let mut h = Sha256::new();
+        for c in data.chunks(4093) {
+            h.update(c);
+        }
+        let want = "9bc1b2a288b26af7257a36277ae3816a7d4f16e89c1e7e77d0a5c48bad62b360";
+        assert_eq!(h.digest_hex(), want);
+        assert_eq!(sha256_hex(&data), want);
+        // One million 'a' (FIPS 180-2 appendix B.3).
+        assert_eq!(
+            sha256_hex(&vec![b'a'; 1_000_000]),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+        );
+        // The hasher resets after a digest.
+        assert_eq!(
+            h.digest_hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}
