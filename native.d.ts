@@ -184,7 +184,7 @@ export declare class RetryPolicy {
 
 /**
  * Streaming statistics (Welford; mergeable with Chan et al.'s formula). Keeps the samples for
- * exact percentiles.
+ * exact percentiles (8 bytes per value, reported to the JS garbage collector).
  */
 export declare class VarianceAccumulator {
   /** An empty accumulator. */
@@ -656,6 +656,6 @@ export interface VarianceSummary {
   p50: number
   /** 95th percentile. */
   p95: number
-  /** Coefficient of variation `std / |mean|`; null when undefined (mean 0, std > 0). */
+  /** Coefficient of variation `std / |mean|`; absent when undefined (mean 0, std > 0). */
   cv?: number
 }

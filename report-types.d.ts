@@ -105,8 +105,32 @@ export interface RunCost {
 export interface VarianceReport {
   total_runs: number
   hard_pass_rate: number
+  /** `FAIL` when `hard_pass_rate < pass_ratio_min`. */
   variance_verdict: 'PASS' | 'FAIL'
-  variance_violations: unknown[]
+  /** Envelope violations, in metric order; `value` is null when the metric has no data
+   * (`reason: 'no_data'`) or the statistic is undefined (cv with mean 0: `reason: 'undefined'`). */
+  variance_violations: Array<{
+    metric: string
+    statistic: 'std' | 'cv' | 'range'
+    value: number | null
+    max: number
+    reason: 'exceeds_max' | 'no_data' | 'undefined'
+  }>
+  /** `DOWNGRADE_VARIANCE` when the verdict is PASS and an envelope is violated. */
   downgrade_flag: 'DOWNGRADE_VARIANCE' | null
-  [key: string]: unknown
+  soft_pass_rate: number
+  /** Wilson 95 % score interval. */
+  hard_pass_ci95: { low: number; high: number }
+  soft_pass_ci95: { low: number; high: number }
+  hard_passes: number
+  soft_passes: number
+  /** Unbiased pass^k of the hard gate, C(c,k)/C(n,k), for each calibration `PASS_K` k ≤ total_runs. */
+  pass_k: Record<string, number>
+  pass_ratio_min: number
+  /** Per metric: sample std (n − 1; 0 for one run), type-7 percentiles, cv = std / |mean|
+   * (null when undefined: mean 0, std > 0). */
+  metrics: Record<
+    string,
+    { n: number; mean: number; std: number; min: number; max: number; p50: number; p95: number; cv: number | null }
+  >
 }
