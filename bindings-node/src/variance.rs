@@ -259,7 +259,7 @@ impl VarianceAccumulator {
     /// Tells V8 how much native memory the samples hold, so that dropped accumulators are
     /// collected promptly (their memory is invisible to the GC otherwise).
     fn sync_memory(&self, env: &Env) -> Result<(), Code> {
-        let bytes = self.get(|a| (a.samples().len() * std::mem::size_of::<f64>()) as i64)?;
+        let bytes = self.get(|a| std::mem::size_of_val(a.samples()) as i64)?;
         let delta = bytes - self.reported.get();
         if delta.abs() >= MEMORY_STEP {
             env.adjust_external_memory(delta).map_err(internal)?;
