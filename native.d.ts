@@ -217,6 +217,16 @@ export declare class VarianceAccumulator {
   summary(): VarianceSummary
 }
 
+/** One absolute path found by `scanAbsolutePaths`. */
+export interface AbsolutePathHit {
+  /** The file name given. */
+  file: string
+  /** 1-based line. */
+  line: number
+  /** The pattern that matched. */
+  pattern: string
+}
+
 /**
  * The PR-G4 variance analysis of stress runs (the statistical part of `PR_REPORT.json`, snake_case):
  * `total_runs`, `hard_pass_rate`, `variance_verdict` (`FAIL` when `hard_pass_rate <
@@ -249,6 +259,44 @@ export interface AtomicCacheOptions {
 export interface BudgetTrackerOptions {
   /** Split the run budget across this many shards (each shard gets `max_per_run_usd / shards`). */
   shards?: number
+}
+
+/**
+ * Builds a proofpack from a run directory: copies every file (refusing symlinks, special files
+ * and absolute paths in any content — `ERR_OMEGA_ABSOLUTE_PATH` lists `file:line`), writes
+ * `toolchain.json`, `replay.sh`, `verify.ps1`, `verify.html` (when given), `SHA256SUMS.txt`
+ * and `MANIFEST.json`, in a temporary directory renamed into place at the end. Same source and
+ * same `SOURCE_DATE_EPOCH` → byte-identical pack. Throws `ERR_OMEGA_OUTPUT_NOT_EMPTY`,
+ * `ERR_OMEGA_UNSAFE_PATH`, `ERR_OMEGA_INVALID_ARGUMENT`, `ERR_OMEGA_IO`.
+ */
+export declare function buildProofpack(options: BuildProofpackOptions): ProofpackBuildResult
+
+/** `buildProofpack` on the libuv thread pool (the event loop stays free). */
+export declare function buildProofpackAsync(options: BuildProofpackOptions): Promise<ProofpackBuildResult>
+
+/** Options of `buildProofpack`. */
+export interface BuildProofpackOptions {
+  /** The run directory to pack (e.g. `metrics/pr/PR_RUNS/stress100_20260212_143000`). */
+  source: string
+  /** The pack directory to create; must not exist or be empty. */
+  output: string
+  /** Run type, `[a-z0-9_-]{1,64}` (e.g. `stress100`). */
+  type: string
+  /** `PASS` or `FAIL`. */
+  verdict: string
+  /** Command that produced the run (shown by `replay.sh`). */
+  command?: string
+  /**
+   * Creation time, seconds since the Unix epoch; defaults to `SOURCE_DATE_EPOCH`, then the
+   * clock. Clamped to ≥ 1980-01-01.
+   */
+  sourceDateEpoch?: number
+  /** Tool versions for `toolchain.json`. */
+  toolchain?: ToolchainVersions
+  /** The self-contained browser verifier to ship as `verify.html` (empty or omitted: none). */
+  verifyHtml?: string
+  /** Calibration (for `proofpack.forbidden_path_patterns`); the shipped defaults when omitted. */
+  calibration?: CalibrationDocument
 }
 
 /** Counters of one handle since it was opened (or `resetStats`). */
@@ -447,6 +495,75 @@ export declare function mergeVarianceStates(states: Array<VarianceShardState>): 
  */
 export declare function parseCalibrationJson(text: string, sourceName?: string | undefined | null): CalibrationDocument
 
+/**
+ * Parses `SHA256SUMS.txt` (GNU format). Throws `ERR_OMEGA_PARSE` with the line and a reason
+ * code: `malformed_line`, `bad_hex`, `duplicate_path`, `absolute_path`, `dot_segment`,
+ * `empty_segment`, `empty_path`, `nul`, `crlf`, `invalid_utf8`, `nfc_collision`.
+ */
+export declare function parseSha256Sums(text: Uint8Array): Array<Sha256SumEntry>
+
+/** A built pack. */
+export interface ProofpackBuildResult {
+  /** `<type>-<created ms>`, e.g. `stress100-1707743400000`. */
+  packId: string
+  /** The output directory, as given. */
+  output: string
+  /** Every file in the pack, `SHA256SUMS.txt` and `MANIFEST.json` included. */
+  fileCount: number
+  /** Files listed in `SHA256SUMS.txt`. */
+  listedCount: number
+  /** Bytes of the listed files. */
+  totalBytes: number
+  /** Creation time written in the manifest (ISO 8601 UTC). */
+  created: string
+  /** Generated files present (`toolchain.json`, `replay.sh`, `verify.ps1`, maybe `verify.html`). */
+  generated: Array<string>
+}
+
+/** Status of one listed file. */
+export interface ProofpackFileStatus {
+  /** Relative path. */
+  path: string
+  /** Present and the digest matches. */
+  ok: boolean
+}
+
+/** One problem found by verification. */
+export interface ProofpackProblem {
+  /**
+   * `missing`, `extra`, `mismatch`, `size_mismatch`, `unsafe_path`, `symlink`, `not_a_file`,
+   * `sums_missing`, `sums_invalid`, `manifest_missing`, `manifest_invalid`, `manifest_mismatch`.
+   */
+  kind: 'missing' | 'extra' | 'mismatch' | 'size_mismatch' | 'unsafe_path' | 'symlink' | 'not_a_file' | 'sums_missing' | 'sums_invalid' | 'manifest_missing' | 'manifest_invalid' | 'manifest_mismatch'
+  /** Relative path involved. */
+  path: string
+  /** Details. */
+  message: string
+}
+
+/**
+ * Result of verifying a pack: **complete** (every listed file present, every present file
+ * listed) and **valid** (complete, all digests match, manifest consistent).
+ */
+export interface ProofpackVerification {
+  /** `PASS` when valid. */
+  verdict: 'PASS' | 'FAIL'
+  /** Every listed file present and every present file listed. */
+  complete: boolean
+  /** Complete and every check passed. */
+  valid: boolean
+  /** Pack id from the manifest. */
+  packId?: string
+  /** Listed files with their status, in `SHA256SUMS.txt` order. */
+  files: Array<ProofpackFileStatus>
+  /** Number of listed files. */
+  fileCount: number
+  /** Bytes of the listed files observed. */
+  totalBytes: number
+  /** Every problem. */
+  problems: Array<ProofpackProblem>
+}
+
 /** A call accounted without a reservation. */
 export interface RecordOptions {
   /** Id of the call. */
@@ -456,6 +573,9 @@ export interface RecordOptions {
   /** Model name. */
   model: string
 }
+
+/** Renders `SHA256SUMS.txt`: sorted by byte order, GNU escaping; same validation as the parser. */
+export declare function renderSha256Sums(entries: Array<Sha256SumEntry>): string
 
 /** Result of `AtomicCache.repair`. */
 export interface RepairResult {
@@ -551,6 +671,24 @@ export interface RunInput {
   metrics?: Record<string, number>
 }
 
+/**
+ * Scans bytes for absolute paths (patterns of calibration `proofpack.forbidden_path_patterns`,
+ * the shipped defaults when omitted). A bare pattern (`"/home/"`) is not a hit; `/home/alice`
+ * and `C:\\Users` are.
+ */
+export declare function scanAbsolutePaths(file: string, data: Uint8Array, patterns?: Array<string> | undefined | null): Array<AbsolutePathHit>
+
+/** SHA-256 of bytes, lowercase hex. */
+export declare function sha256Hex(data: Uint8Array): string
+
+/** One line of `SHA256SUMS.txt`. */
+export interface Sha256SumEntry {
+  /** Relative path, `/` separators. */
+  path: string
+  /** SHA-256, 64 lowercase hex digits. */
+  sha256: string
+}
+
 /** The simulated answer to call `callIndex` of a run seeded with `seed`. */
 export declare function simulateCall(seedValue: number, callIndex: number, sceneId: string): SimulatedCall
 
@@ -608,6 +746,23 @@ export interface TokenUsage {
 }
 
 /**
+ * Tool versions recorded in `toolchain.json`. Probe node/npm/tsc in JS (`probeToolchain()` of the
+ * TS layer); anything omitted is written as `null`.
+ */
+export interface ToolchainVersions {
+  /** `process.version`. */
+  node?: string
+  /** `npm --version`. */
+  npm?: string
+  /** TypeScript version. */
+  tsc?: string
+  /** `rustc --version`. */
+  rustc?: string
+  /** `cargo --version`. */
+  cargo?: string
+}
+
+/**
  * Validates a calibration object; returns it unchanged when valid. Throws
  * `ERR_OMEGA_CALIBRATION` listing every problem with its JSON path.
  */
@@ -659,3 +814,13 @@ export interface VarianceSummary {
   /** Coefficient of variation `std / |mean|`; absent when undefined (mean 0, std > 0). */
   cv?: number
 }
+
+/**
+ * Verifies the proofpack in `dir`: never follows symlinks, hashes the files in parallel in
+ * bounded memory. Findings are in the result (`verdict`, `complete`, `valid`, `problems`); throws
+ * only when `dir` cannot be read (`ERR_OMEGA_IO`).
+ */
+export declare function verifyProofpack(dir: string): ProofpackVerification
+
+/** `verifyProofpack` on the libuv thread pool. */
+export declare function verifyProofpackAsync(dir: string): Promise<ProofpackVerification>

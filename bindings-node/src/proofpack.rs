@@ -49,7 +49,7 @@ pub struct BuildProofpackOptions {
     pub source_date_epoch: Option<f64>,
     /// Tool versions for `toolchain.json`.
     pub toolchain: Option<ToolchainVersions>,
-    /// The self-contained browser verifier to ship as `verify.html`.
+    /// The self-contained browser verifier to ship as `verify.html` (empty or omitted: none).
     pub verify_html: Option<String>,
     /// Calibration (for `proofpack.forbidden_path_patterns`); the shipped defaults when omitted.
     #[napi(ts_type = "CalibrationDocument")]
@@ -208,7 +208,7 @@ fn build_options(o: BuildProofpackOptions) -> Result<pfs::BuildOptions, Code> {
             arch: node_arch().to_owned(),
         },
         forbidden_patterns: cal.forbidden_path_patterns,
-        verify_html: o.verify_html,
+        verify_html: o.verify_html.filter(|h| !h.is_empty()),
     })
 }
 
