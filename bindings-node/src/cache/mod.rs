@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::error::{invalid, js_error, Code};
 use napi::Result;
-use store::{CacheError, Durability, Entries, MutationInfo, Store, WaitMode};
+use store::{raw, CacheError, Durability, MutationInfo, RawEntries, Store, WaitMode};
 
 /// Lock-wait samples kept per handle (a ring beyond that).
 const MAX_SAMPLES: usize = 1 << 16;
@@ -131,7 +131,7 @@ struct Inner {
 impl Inner {
     fn mutate<F>(&self, apply: F) -> std::result::Result<(), CacheError>
     where
-        F: FnOnce(&mut Entries) -> bool,
+        F: FnOnce(&mut RawEntries) -> bool,
     {
         let info = self.store.mutate(apply)?;
         if let Ok(mut s) = self.stats.lock() {
@@ -141,6 +141,10 @@ impl Inner {
     }
 
     fn set_many(&self, pairs: Vec<(String, Value)>) -> std::result::Result<(), CacheError> {
+        let pairs = pairs
+            .into_iter()
+            .map(|(k, v)| raw(&v).map(|r| (k, r)))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         self.mutate(move |m| {
             for (k, v) in pairs {
                 m.insert(k, v);
@@ -159,7 +163,7 @@ impl Inner {
     }
 
     fn get(&self, key: &str) -> std::result::Result<Option<Value>, CacheError> {
-        Ok(self.store.read()?.remove(key))
+        self.store.get(key)
     }
 
     fn entries(&self) -> std::result::Result<Vec<Value>, CacheError> {
@@ -315,10 +319,13 @@ fn options(options: Option<AtomicCacheOptions>) -> Result<(Duration, Durability)
     Ok((Duration::from_millis(ms), durability))
 }
 
+/// Polling measured fairer than a blocking `flock` here (p99 lock wait 100 ms vs 350 ms at
+/// 10 × 100; a releasing writer re-takes a blocking lock before woken waiters run);
+/// `OMEGA_PR_LOCK_WAIT=block` selects the blocking wait.
 fn wait_mode() -> WaitMode {
     match std::env::var("OMEGA_PR_LOCK_WAIT").as_deref() {
-        Ok("poll") => WaitMode::Polling,
-        _ => WaitMode::Blocking,
+        Ok("block") => WaitMode::Blocking,
+        _ => WaitMode::Polling,
     }
 }
 
@@ -401,14 +408,7 @@ impl AtomicCache {
     /// Every key (sorted), from one consistent snapshot.
     #[napi]
     pub fn keys(&self) -> Result<Vec<String>, Code> {
-        Ok(self
-            .inner
-            .store
-            .read()
-            .map_err(cache_error)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect())
+        self.inner.store.keys().map_err(cache_error)
     }
 
     /// Every `[key, value]` pair (sorted by key), from one consistent snapshot.

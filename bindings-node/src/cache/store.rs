@@ -25,10 +25,27 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::collections::BTreeMap;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// The content of a cache file: a JSON object.
+/// The content of a cache file as parsed values.
 pub type Entries = Map<String, Value>;
+
+/// The content of a cache file inside the critical section: each value kept as its JSON text,
+/// so an update neither re-parses nor re-serialises the other entries' structure.
+pub type RawEntries = BTreeMap<String, Box<RawValue>>;
+
+/// The JSON text of `value` for [`RawEntries`].
+pub fn raw(value: &Value) -> CacheResult<Box<RawValue>> {
+    serde_json::value::to_raw_value(value).map_err(|e| CacheError::Io {
+        op: "serialise",
+        path: "value".into(),
+        reason: e.to_string(),
+    })
+}
 
 /// Durability of writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,11 +292,37 @@ impl Store {
         read_entries(&self.path, &self.display)
     }
 
+    /// The value at `key` (parses only that value; no lock).
+    pub fn get(&self, key: &str) -> CacheResult<Option<Value>> {
+        let Some(bytes) = read_bytes(&self.path, &self.display)? else {
+            return Ok(None);
+        };
+        scan(&bytes, &self.display, Lookup(key))
+    }
+
+    /// Every key, sorted (no lock).
+    pub fn keys(&self) -> CacheResult<Vec<String>> {
+        let Some(bytes) = read_bytes(&self.path, &self.display)? else {
+            return Ok(Vec::new());
+        };
+        let mut keys = scan(&bytes, &self.display, Keys)?;
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    fn read_raw(&self) -> CacheResult<RawEntries> {
+        let Some(bytes) = read_bytes(&self.path, &self.display)? else {
+            return Ok(RawEntries::new());
+        };
+        serde_json::from_slice::<RawEntries>(&bytes).map_err(|e| corrupt(&self.display, &e))
+    }
+
     /// Runs `apply` on the current content inside the critical section; when it returns
     /// `true` the new content is written atomically.
     pub fn mutate<F>(&self, apply: F) -> CacheResult<MutationInfo>
     where
-        F: FnOnce(&mut Entries) -> bool,
+        F: FnOnce(&mut RawEntries) -> bool,
     {
         let held = self.acquire()?;
         let mut info = MutationInfo {
@@ -305,7 +348,7 @@ impl Store {
 
     fn critical<F>(&self, held: &Held, apply: F, info: &mut MutationInfo) -> CacheResult<()>
     where
-        F: FnOnce(&mut Entries) -> bool,
+        F: FnOnce(&mut RawEntries) -> bool,
     {
         // A crashed writer leaves its lock file behind (it is removed only after the rename),
         // so temp files of crashed writers can exist only when we locked a lock file we did
@@ -313,7 +356,7 @@ impl Store {
         if !held.created || self.scan_pending.swap(false, Ordering::Relaxed) {
             info.stale_tmps_removed = self.remove_stale_tmps()?;
         }
-        let mut entries = self.read()?;
+        let mut entries = self.read_raw()?;
         if apply(&mut entries) {
             self.write(&entries)?;
             info.wrote = true;
@@ -323,7 +366,7 @@ impl Store {
 
     /// Writes `entries` to a unique temp file and renames it over the cache file. Caller holds
     /// the lock.
-    fn write(&self, entries: &Entries) -> CacheResult<()> {
+    fn write(&self, entries: &RawEntries) -> CacheResult<()> {
         let mut bytes = serde_json::to_vec(entries).map_err(|e| CacheError::Io {
             op: "serialise cache",
             path: self.display.clone(),
@@ -537,7 +580,7 @@ impl Store {
                 }
             }
         }
-        // Polling with exponential backoff, 50 µs → 4 ms.
+        // Polling with exponential backoff, 50 µs → 2 ms.
         let mut pause = Duration::from_micros(50);
         loop {
             match file.try_lock() {
@@ -550,7 +593,7 @@ impl Store {
                 return Err(self.timeout_error(start));
             }
             thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(4));
+            pause = (pause * 2).min(Duration::from_millis(2));
         }
     }
 
@@ -591,7 +634,7 @@ impl Store {
                     io_err("move aside", Path::new(&self.display), &e)
                 }
             })?;
-            self.write(&Entries::new())?;
+            self.write(&RawEntries::new())?;
             Ok(Some(format!("{}{}", self.display, suffix)))
         })();
         let _ = fs::remove_file(&self.lock_path);
@@ -635,11 +678,83 @@ struct Held {
     waited: Duration,
 }
 
+fn read_bytes(path: &Path, display: &str) -> CacheResult<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("read cache", Path::new(display), &e)),
+    }
+}
+
+fn corrupt(display: &str, e: &serde_json::Error) -> CacheError {
+    CacheError::Corrupt {
+        path: display.to_owned(),
+        reason: if e.is_data() {
+            format!("the top level is not a JSON object: {e}")
+        } else {
+            format!("not valid JSON: {e}")
+        },
+    }
+}
+
+/// Runs `visitor` over the top-level object of `bytes`, checking the whole text is valid JSON.
+fn scan<'de, V>(bytes: &'de [u8], display: &str, visitor: V) -> CacheResult<V::Value>
+where
+    V: Visitor<'de>,
+{
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let out = serde::Deserializer::deserialize_map(&mut de, visitor)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| corrupt(display, &e))?;
+    Ok(out)
+}
+
+/// Finds one key's value, skipping the others without building them.
+struct Lookup<'k>(&'k str);
+
+impl<'de> Visitor<'de> for Lookup<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if k == self.0 {
+                found = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Collects the keys, skipping the values.
+struct Keys;
+
+impl<'de> Visitor<'de> for Keys {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(k) = map.next_key::<String>()? {
+            map.next_value::<IgnoredAny>()?;
+            keys.push(k);
+        }
+        Ok(keys)
+    }
+}
+
 fn read_entries(path: &Path, display: &str) -> CacheResult<Entries> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Entries::new()),
-        Err(e) => return Err(io_err("read cache", Path::new(display), &e)),
+    let Some(bytes) = read_bytes(path, display)? else {
+        return Ok(Entries::new());
     };
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
@@ -726,12 +841,15 @@ mod tests {
         assert!(s.read().unwrap().is_empty());
         let info = s
             .mutate(|m| {
-                m.insert("a".into(), Value::from(1));
+                m.insert("a".into(), raw(&Value::from(1)).unwrap());
                 true
             })
             .unwrap();
         assert!(info.wrote);
         assert_eq!(s.read().unwrap()["a"], Value::from(1));
+        assert_eq!(s.get("a").unwrap(), Some(Value::from(1)));
+        assert_eq!(s.get("b").unwrap(), None);
+        assert_eq!(s.keys().unwrap(), vec!["a".to_string()]);
         assert_eq!(d.names(), vec!["c.json".to_string()]);
     }
 
@@ -756,7 +874,10 @@ mod tests {
                         let s = Arc::new(store(&path, 10_000, mode));
                         for i in 0..25 {
                             s.mutate(|m| {
-                                m.insert(format!("{mode:?}-{t}-{i}"), Value::from(i));
+                                m.insert(
+                                    format!("{mode:?}-{t}-{i}"),
+                                    raw(&Value::from(i)).unwrap(),
+                                );
                                 true
                             })
                             .unwrap();
@@ -791,7 +912,7 @@ mod tests {
         // The lock file is removed by its holder; the next writer gets the lock at once.
         let s = store(&path, 1000, WaitMode::Blocking);
         s.mutate(|m| {
-            m.insert("k".into(), Value::Null);
+            m.insert("k".into(), raw(&Value::Null).unwrap());
             true
         })
         .unwrap();
@@ -808,7 +929,7 @@ mod tests {
         let waiter = thread::spawn(move || {
             let s = store(&p2, 5000, WaitMode::Blocking);
             s.mutate(|m| {
-                m.insert("w".into(), Value::from(true));
+                m.insert("w".into(), raw(&Value::from(true)).unwrap());
                 true
             })
             .unwrap()
@@ -832,7 +953,7 @@ mod tests {
         s.scan_pending.store(false, Ordering::Relaxed); // only the lock-file signal
         let info = s
             .mutate(|m| {
-                m.insert("a".into(), Value::from(1));
+                m.insert("a".into(), raw(&Value::from(1)).unwrap());
                 true
             })
             .unwrap();
@@ -852,7 +973,7 @@ mod tests {
             let s = store(&path, 1000, WaitMode::Blocking);
             let err = s
                 .mutate(|m| {
-                    m.insert("a".into(), Value::from(1));
+                    m.insert("a".into(), raw(&Value::from(1)).unwrap());
                     true
                 })
                 .unwrap_err();

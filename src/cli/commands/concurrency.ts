@@ -1,5 +1,259 @@
-/** `omega-pr concurrency` (placeholder until its issue lands). */
+/**
+ * `omega-pr concurrency` — runbook phase 1, gate PR-G1: N real OS processes write their own keys
+ * into one `AtomicCache` at the same time; then the cache must be valid JSON, hold every update
+ * each worker reported as written, and leave no `.lock` / `.tmp` file behind. Writes
+ * `<out>/PR_RUNS/concurrency<N>_<ts>/concurrency<N>-report.json`.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { RegisterCommand } from './index';
+import { EXIT, UsageError, isoNow, rel, runStamp, writeJsonAtomic } from '../util';
+
+/** The runbook's `concurrency10-report.json` (plus throughput and lock-wait figures). */
+export interface ConcurrencyReport {
+  workers: number;
+  successes: number;
+  failures: number;
+  residual_locks: number;
+  residual_tmps: number;
+  cache_valid: boolean;
+  verdict: 'PASS' | 'FAIL';
+  lost_updates: number;
+  updates_per_worker: number;
+  total_updates: number;
+  durability: 'full' | 'none';
+  lock_timeout_ms: number | null;
+  lock_wait_ms: { p50: number; p99: number; max: number };
+  updates_per_sec: number;
+  duration_ms: number;
+  cache_file: string;
+  worker_errors: string[];
+  timestamp: string;
+}
+
+/** Options of {@link runConcurrency}. */
+export interface ConcurrencyOptions {
+  workers: number;
+  updates: number;
+  durability: 'full' | 'none';
+  /** Lock timeout of the workers (calibration `LOCK_TIMEOUT_MS` when omitted). */
+  lockTimeoutMs?: number;
+  /** Directory the cache file and the report go to. */
+  dir: string;
+  /** Use `setAsync` in the workers. */
+  async?: boolean;
+}
+
+/** Result of one worker process. */
+interface WorkerResult {
+  exitCode: number | null;
+  written: string[];
+  failures: number;
+  errors: string[];
+  lockWaits: number[];
+  start: number;
+  end: number;
+}
+
+/** The worker script (compiled next to this CLI). */
+export const WORKER_SCRIPT = path.join(__dirname, '..', 'concurrency-worker.js');
+
+/** Nearest-rank percentile. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
+
+/** Counts `.lock` and `.tmp` files in `dir`. */
+export function residuals(dir: string): { locks: number; tmps: number } {
+  let locks = 0;
+  let tmps = 0;
+  for (const f of fs.readdirSync(dir)) {
+    if (f.endsWith('.lock')) locks++;
+    else if (f.endsWith('.tmp')) tmps++;
+  }
+  return { locks, tmps };
+}
+
+/**
+ * Spawns `workers` node processes running the worker script on `<dir>/cache.json`, starts them
+ * together, waits for all, and checks the result.
+ */
+export async function runConcurrency(opts: ConcurrencyOptions): Promise<ConcurrencyReport> {
+  fs.mkdirSync(opts.dir, { recursive: true });
+  const cacheFile = path.join(opts.dir, 'cache.json');
+  // A fresh cache for every run (a rerun with the same SOURCE_DATE_EPOCH reuses the folder).
+  fs.rmSync(cacheFile, { force: true });
+  const args = ['--cache', cacheFile, '--updates', String(opts.updates), '--durability', opts.durability, '--wait-go'];
+  if (opts.lockTimeoutMs !== undefined) args.push('--lock-timeout-ms', String(opts.lockTimeoutMs));
+  if (opts.async) args.push('--async');
+
+  let readyCount = 0;
+  let releaseGo: () => void = () => {};
+  const allReady = new Promise<void>((resolve) => {
+    releaseGo = resolve;
+  });
+  const children = Array.from({ length: opts.workers }, (_, id) => {
+    const child = spawn(process.execPath, [WORKER_SCRIPT, ...args, '--worker', String(id)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let ready = false;
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+      if (!ready && out.includes('ready\n')) {
+        ready = true;
+        if (++readyCount === opts.workers) releaseGo();
+      }
+    });
+    child.stderr.on('data', (d: string) => {
+      err += d;
+    });
+    const done = new Promise<WorkerResult>((resolve) => {
+      child.on('close', (code) => {
+        if (!ready && ++readyCount === opts.workers) releaseGo();
+        const last = out.trim().split('\n').pop() ?? '';
+        let summary: Partial<{
+          written: string[];
+          failures: number;
+          errors: string[];
+          lock_waits_ms: number[];
+          start_ms: number;
+          end_ms: number;
+        }> = {};
+        try {
+          summary = (JSON.parse(last) as { summary: typeof summary }).summary ?? {};
+        } catch {
+          summary = { errors: [err.trim().split('\n').pop() ?? `worker ${id} exited ${code}`] };
+        }
+        resolve({
+          exitCode: code,
+          written: summary.written ?? [],
+          failures: summary.failures ?? 0,
+          errors: summary.errors ?? [],
+          lockWaits: summary.lock_waits_ms ?? [],
+          start: summary.start_ms ?? Number.NaN,
+          end: summary.end_ms ?? Number.NaN,
+        });
+      });
+    });
+    return { child, done };
+  });
+  await allReady;
+  for (const { child } of children) child.stdin.end('go\n');
+  const results = await Promise.all(children.map((c) => c.done));
+
+  let successes = 0;
+  for (const r of results) {
+    if (r.exitCode === 0 && r.failures === 0 && r.written.length === opts.updates) successes++;
+  }
+  let cacheValid = false;
+  let content: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      content = parsed as Record<string, unknown>;
+      cacheValid = true;
+    }
+  } catch {
+    cacheValid = false;
+  }
+  let lost = 0;
+  results.forEach((r) => {
+    for (const key of r.written) {
+      const v = content[key] as { w?: number; i?: number } | undefined;
+      const m = /^w(\d+)-(\d+)$/.exec(key);
+      if (v === undefined || m === null || v.w !== Number(m[1]) || v.i !== Number(m[2])) lost++;
+    }
+  });
+  const { locks, tmps } = residuals(opts.dir);
+  const waits = results.flatMap((r) => r.lockWaits).sort((a, b) => a - b);
+  const starts = results.map((r) => r.start).filter(Number.isFinite);
+  const ends = results.map((r) => r.end).filter(Number.isFinite);
+  const duration = starts.length > 0 ? Math.max(...ends) - Math.min(...starts) : 0;
+  const total = results.reduce((s, r) => s + r.written.length, 0);
+  const failures = opts.workers - successes;
+  const pass = successes === opts.workers && locks === 0 && tmps === 0 && cacheValid && lost === 0;
+  const errors = results
+    .flatMap((r, i) => r.errors.map((e) => `worker ${i}: ${e}`))
+    .map((e) => e.split(path.resolve(opts.dir) + path.sep).join(''))
+    .slice(0, 20);
+  return {
+    workers: opts.workers,
+    successes,
+    failures,
+    residual_locks: locks,
+    residual_tmps: tmps,
+    cache_valid: cacheValid,
+    verdict: pass ? 'PASS' : 'FAIL',
+    lost_updates: lost,
+    updates_per_worker: opts.updates,
+    total_updates: total,
+    durability: opts.durability,
+    lock_timeout_ms: opts.lockTimeoutMs ?? null,
+    lock_wait_ms: { p50: round(percentile(waits, 50)), p99: round(percentile(waits, 99)), max: round(waits[waits.length - 1] ?? 0) },
+    updates_per_sec: duration > 0 ? round(total / (duration / 1000), 1) : 0,
+    duration_ms: round(duration, 1),
+    cache_file: path.basename(cacheFile),
+    worker_errors: errors,
+    timestamp: isoNow(),
+  };
+}
+
+function intOption(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`, 'ERR_OMEGA_INVALID_ARGUMENT');
+  }
+  return n;
+}
 
 /** Registers `omega-pr concurrency`. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, setExit) => {
+  program
+    .command('concurrency')
+    .description('Phase 1 (gate PR-G1): N writer processes on one atomic cache; 0 lost updates, 0 residual .lock/.tmp')
+    .option('--workers <n>', 'writer processes', '10')
+    .option('--updates <n>', 'updates per worker', '100')
+    .option('--durability <mode>', 'full (fsync file and directory) or none', 'full')
+    .option('--lock-timeout-ms <ms>', 'lock timeout of the workers (default: calibration LOCK_TIMEOUT_MS)')
+    .option('--async', 'workers use setAsync')
+    .option('--out <dir>', 'metrics root', 'metrics/pr')
+    .action(
+      async (o: { workers: string; updates: string; durability: string; lockTimeoutMs?: string; async?: boolean; out: string }) => {
+        const workers = intOption('--workers', o.workers, 1, 1000);
+        const updates = intOption('--updates', o.updates, 1, 1_000_000);
+        if (o.durability !== 'full' && o.durability !== 'none') {
+          throw new UsageError(`--durability must be "full" or "none", got "${o.durability}"`, 'ERR_OMEGA_INVALID_ARGUMENT');
+        }
+        const lockTimeoutMs = o.lockTimeoutMs === undefined ? undefined : intOption('--lock-timeout-ms', o.lockTimeoutMs, 1, 3_600_000);
+        if (!fs.existsSync(WORKER_SCRIPT)) {
+          throw new UsageError(`worker script ${rel(WORKER_SCRIPT)} is missing: run \`npm run build:ts\``, 'ERR_OMEGA_IO');
+        }
+        const name = `concurrency${workers}`;
+        const dir = path.join(o.out, 'PR_RUNS', `${name}_${runStamp()}`);
+        console.log(`${workers} writer processes × ${updates} updates, durability ${o.durability}…`);
+        const report = await runConcurrency({ workers, updates, durability: o.durability, lockTimeoutMs, dir, async: o.async });
+        const file = path.join(dir, `${name}-report.json`);
+        writeJsonAtomic(file, report);
+        console.log(`Successes: ${report.successes} / ${report.workers}`);
+        console.log(`Residual .lock files: ${report.residual_locks}`);
+        console.log(`Residual .tmp files: ${report.residual_tmps}`);
+        console.log(`Final cache file: ${report.cache_valid ? 'VALID JSON' : 'INVALID'}`);
+        console.log(`Lost updates: ${report.lost_updates} of ${report.workers * report.updates_per_worker}`);
+        console.log(`Lock wait p50 / p99: ${report.lock_wait_ms.p50} / ${report.lock_wait_ms.p99} ms`);
+        console.log(`Throughput: ${report.updates_per_sec} updates/s`);
+        for (const e of report.worker_errors.slice(0, 5)) console.log(`  ${e}`);
+        console.log(`Report: ${rel(file)}`);
+        console.log(`VERDICT: ${report.verdict}`);
+        setExit(report.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+      },
+    );
+};
