@@ -27,3 +27,74 @@ pub fn validate_calibration_json(text: &str) -> Result<(), JsValue> {
         .map(|_| ())
         .map_err(to_js_error)
 }
+
+/// Incremental SHA-256: `new Sha256()`, `update(bytes)` as many times as needed, `digestHex()`.
+/// Feed a big file in chunks (`Blob.slice`) and memory stays bounded.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct Sha256 {
+    inner: omega_pr_core::proofpack::hash::Sha256,
+}
+
+#[wasm_bindgen]
+impl Sha256 {
+    /// A fresh hasher.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Sha256 {
+        Sha256::default()
+    }
+
+    /// Absorbs bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.inner.update(data);
+    }
+
+    /// The digest, lowercase hex; the hasher is reset.
+    #[wasm_bindgen(js_name = digestHex)]
+    pub fn digest_hex(&mut self) -> String {
+        self.inner.digest_hex()
+    }
+}
+
+/// SHA-256 of bytes, lowercase hex.
+#[wasm_bindgen(js_name = sha256Hex)]
+pub fn sha256_hex(data: &[u8]) -> String {
+    omega_pr_core::proofpack::manifest::sha256_hex(data)
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// Parses `SHA256SUMS.txt` bytes: `[{ path, sha256 }]` in file order. Throws `ERR_OMEGA_PARSE`
+/// with the line and reason code (same rules as the native parser).
+#[wasm_bindgen(js_name = parseSha256Sums)]
+pub fn parse_sha256_sums(data: &[u8]) -> Result<JsValue, JsValue> {
+    let list = omega_pr_core::proofpack::sums::parse(data, omega_pr_core::proofpack::sums::SUMS_FILE)
+        .map_err(to_js_error)?;
+    to_js(&list)
+}
+
+/// Verifies a pack from its two documents (`undefined` when absent) and the entries observed
+/// (`[{ path, kind: 'file' | 'symlink' | 'other', bytes, sha256 }]`, `sha256` `null` when not
+/// hashed). Returns `{ verdict, complete, valid, pack_id, files, file_count, total_bytes,
+/// problems }` — the same verdict as the native `verifyProofpack`.
+#[wasm_bindgen(js_name = verifyPack)]
+pub fn verify_pack(
+    sums: Option<Vec<u8>>,
+    manifest: Option<Vec<u8>>,
+    observed: JsValue,
+) -> Result<JsValue, JsValue> {
+    let observed: Vec<omega_pr_core::proofpack::verify::ObservedFile> =
+        serde_wasm_bindgen::from_value(observed).map_err(|e| {
+            to_js_error(omega_pr_core::Error::invalid("observed", e.to_string()))
+        })?;
+    let v = omega_pr_core::proofpack::verify::verify(
+        sums.as_deref(),
+        manifest.as_deref(),
+        &observed,
+    );
+    to_js(&v)
+}
