@@ -124,12 +124,8 @@ pub const CHAOS_LOG_SCHEMA_VERSION: &str = "OMEGA-CHAOS-LOG-1.0";
 /// failure type).
 pub const DEFAULT_PROFILE_NAME: &str = "default";
 
-/// 32-bit words of the ChaCha stream reserved for one decision (4 × u64 draws).
-const WINDOW_WORDS: u128 = 8;
-/// Draws available in a window before the overflow stream is used.
-const WINDOW_DRAWS: usize = 4;
-/// Word position where the per-call overflow region starts. Windows of every stream stay below
-/// it: `call_index < 2^64` and `8 · 2^64 = 2^67`.
+/// Word position where the per-call overflow region starts. Decision words of every stream stay
+/// below it (`2 · call_index < 2^65`).
 const OVERFLOW_BASE: u128 = 1 << 67;
 
 /// The decision for one call.
@@ -172,11 +168,11 @@ impl ChaosBatch {
     pub const NONE: u8 = u8::MAX;
 }
 
-/// The draws of one decision: the call's fixed window of the main stream, then (with
-/// probability ≈ 2⁻⁶⁰ per decision, for rejection sampling only) an unbounded per-call overflow
-/// region, so every draw stays a pure function of `(seed, call_index, attempt)`.
+/// The draws of one injected decision: the call's two words of the auxiliary stream, then (for
+/// rejection sampling only, rarely) an unbounded per-call overflow region, so every draw stays a
+/// pure function of `(seed, call_index, attempt)`.
 struct Draws {
-    window: [u64; WINDOW_DRAWS],
+    window: [u32; 2],
     used: usize,
     seed: u64,
     call_index: u64,
@@ -185,7 +181,7 @@ struct Draws {
 }
 
 impl Draws {
-    fn next_u64(&mut self) -> u64 {
+    fn next_u32(&mut self) -> u32 {
         if let Some(v) = self.window.get(self.used) {
             self.used += 1;
             return *v;
@@ -197,12 +193,31 @@ impl Draws {
             rng.set_word_pos(OVERFLOW_BASE + (u128::from(attempt) << 32));
             rng
         });
-        rng.next_u64()
+        rng.next_u32()
     }
 
-    /// Uniform in `[0, n)` (`n > 0`), unbiased: Lemire's widening multiply with rejection.
+    fn next_u64(&mut self) -> u64 {
+        let lo = u64::from(self.next_u32());
+        (u64::from(self.next_u32()) << 32) | lo
+    }
+
+    /// Uniform in `[0, n)` (`n > 0`), unbiased: Lemire's widening multiply with rejection, on one
+    /// 32-bit word when `n ≤ 2^32`, on two otherwise.
     fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0);
+        if n == 1 << 32 {
+            return u64::from(self.next_u32());
+        }
+        if let Ok(n32) = u32::try_from(n) {
+            let mut m = u64::from(self.next_u32()) * u64::from(n32);
+            if (m as u32) < n32 {
+                let threshold = n32.wrapping_neg() % n32;
+                while (m as u32) < threshold {
+                    m = u64::from(self.next_u32()) * u64::from(n32);
+                }
+            }
+            return m >> 32;
+        }
         let mut m = u128::from(self.next_u64()) * u128::from(n);
         if (m as u64) < n {
             let threshold = n.wrapping_neg() % n;
@@ -222,27 +237,29 @@ impl Draws {
     }
 }
 
-fn read_window(rng: &mut ChaCha8Rng) -> [u64; WINDOW_DRAWS] {
-    [
-        rng.next_u64(),
-        rng.next_u64(),
-        rng.next_u64(),
-        rng.next_u64(),
-    ]
+/// The little-endian u32 at `at`.
+fn le_u32(bytes: &[u8], at: usize) -> u32 {
+    bytes
+        .get(at..at + 4)
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .map_or(0, u32::from_le_bytes)
 }
 
 /// Seeded chaos decisions for one run.
 ///
 /// # Algorithm (pinned by a known-answer test)
-/// ChaCha8 keyed by `seed_from_u64(seed)`. Call `i` (attempt 1) owns the 8 words at word position
-/// `8·i` of stream 0; attempt `a ≥ 2` of the same call owns the same position of stream `a − 1`.
-/// So a decision depends only on `(seed, profile, call_index, attempt)`, never on the order in
-/// which calls are decided, and a batch reads the stream sequentially.
+/// ChaCha8 keyed by `seed_from_u64(seed)`. Attempt `a` (1-based) of call `i` uses two streams:
+/// the **injection word** at word position `i` of stream `2(a−1)`, and two **auxiliary words**
+/// at position `2i` of stream `2(a−1)+1`. So a decision depends only on
+/// `(seed, profile, call_index, attempt)`, never on the order in which calls are decided, and a
+/// batch reads both streams sequentially (12 bytes of key stream per call).
 ///
-/// From the window's four u64 draws: `injected = d0 < ⌊rate·2⁶⁴⌋` (exact integer threshold;
-/// rate 1 always injects); the failure type is drawn uniformly from the profile's list
-/// (Lemire, unbiased); then its parameter: latency in `[latency_ms_min, latency_ms_max]`,
-/// retry-after in `[retry_after_ms_min, retry_after_ms_max]`, 500 or 503 for `server_error`.
+/// `injected = w < ⌊rate·2³²⌋` (exact integer threshold on a u32; rate 1 always injects). When
+/// injected, from the auxiliary words: the failure type, uniform over the profile's list (Lemire
+/// widening multiply with rejection: unbiased), then its parameter (Lemire again): latency in
+/// `[latency_ms_min, latency_ms_max]`, retry-after in `[retry_after_ms_min,
+/// retry_after_ms_max]`, 500 or 503 for `server_error`. Rejected draws continue in a per-call
+/// overflow region (stream `i`, position `2^67 + a·2^32`), far from every decision word.
 ///
 /// The profile **name is not part of the key**: only its rate and failure types matter. With
 /// the same seed, the injection draw of a call is the same under every profile, so the calls a
@@ -255,7 +272,7 @@ pub struct ChaosEngine {
     profile_name: String,
     profile: ChaosProfile,
     faults: FaultSettings,
-    threshold: Option<u64>,
+    threshold: Option<u32>,
 }
 
 impl ChaosEngine {
@@ -296,8 +313,7 @@ impl ChaosEngine {
             ));
         }
         // `None` means "always" (rate 1). The product is exact: scaling by a power of two.
-        let threshold =
-            (profile.rate < 1.0).then_some((profile.rate * 18_446_744_073_709_551_616.0) as u64);
+        let threshold = (profile.rate < 1.0).then_some((profile.rate * 4_294_967_296.0) as u32);
         Ok(Self {
             seed,
             profile_name: profile_name.into(),
@@ -359,12 +375,17 @@ impl ChaosEngine {
         ChaCha8Rng::seed_from_u64(self.seed)
     }
 
-    fn decide_window(
-        &self,
-        call_index: u64,
-        attempt: u32,
-        window: [u64; WINDOW_DRAWS],
-    ) -> ChaosDecision {
+    /// The streams of attempt `attempt` (≥ 1): injection words, auxiliary words.
+    fn streams(attempt: u32) -> (u64, u64) {
+        let base = u64::from(attempt.max(1) - 1) * 2;
+        (base, base + 1)
+    }
+
+    fn is_injected(&self, word: u32) -> bool {
+        self.threshold.is_none_or(|t| word < t)
+    }
+
+    fn injected_decision(&self, call_index: u64, attempt: u32, window: [u32; 2]) -> ChaosDecision {
         let mut d = Draws {
             window,
             used: 0,
@@ -381,10 +402,6 @@ impl ChaosEngine {
             retry_after_ms: None,
             status: None,
         };
-        let draw = d.next_u64();
-        if self.threshold.is_some_and(|t| draw >= t) {
-            return out;
-        }
         let types = &self.profile.failure_types;
         let index = d.below(types.len() as u64) as usize;
         let Some(&kind) = types.get(index) else {
@@ -408,6 +425,17 @@ impl ChaosEngine {
         out
     }
 
+    fn not_injected(call_index: u64) -> ChaosDecision {
+        ChaosDecision {
+            call_index,
+            injected: false,
+            failure_type: None,
+            latency_ms: None,
+            retry_after_ms: None,
+            status: None,
+        }
+    }
+
     /// The decision of call `call_index` (its first attempt).
     pub fn decide(&self, call_index: u64) -> ChaosDecision {
         self.decide_attempt(call_index, 1)
@@ -417,52 +445,77 @@ impl ChaosEngine {
     /// of the same call is a new, independent draw, so a retried call is not doomed to fail
     /// the same way forever.
     pub fn decide_attempt(&self, call_index: u64, attempt: u32) -> ChaosDecision {
+        let attempt = attempt.max(1);
+        let (inject_stream, aux_stream) = Self::streams(attempt);
         let mut rng = self.rng();
-        rng.set_stream(u64::from(attempt.saturating_sub(1)));
-        rng.set_word_pos(u128::from(call_index) * WINDOW_WORDS);
-        let window = read_window(&mut rng);
-        self.decide_window(call_index, attempt.max(1), window)
+        rng.set_stream(inject_stream);
+        rng.set_word_pos(u128::from(call_index));
+        if !self.is_injected(rng.next_u32()) {
+            return Self::not_injected(call_index);
+        }
+        rng.set_stream(aux_stream);
+        rng.set_word_pos(u128::from(call_index) * 2);
+        let window = [rng.next_u32(), rng.next_u32()];
+        self.injected_decision(call_index, attempt, window)
     }
 
     /// Decisions of calls `start .. start + count` (first attempts), identical to
     /// [`ChaosEngine::decide`] call by call, in compact arrays. `count` is clamped so that
     /// indices do not overflow.
     pub fn decide_batch(&self, start: u64, count: usize) -> ChaosBatch {
+        /// Calls per `fill_bytes` of both streams.
+        const CHUNK_CALLS: usize = 4096;
         let count = count.min(usize::try_from(u64::MAX - start).unwrap_or(usize::MAX));
         let mut batch = ChaosBatch {
             start,
-            injected: Vec::with_capacity(count),
-            failure_type_index: Vec::with_capacity(count),
-            parameter: Vec::with_capacity(count),
+            injected: vec![0; count],
+            failure_type_index: vec![ChaosBatch::NONE; count],
+            parameter: vec![0; count],
         };
-        let mut rng = self.rng();
-        rng.set_word_pos(u128::from(start) * WINDOW_WORDS);
-        for i in 0..count as u64 {
-            let window = read_window(&mut rng);
-            let call_index = start + i;
-            // Fast path: not injected needs only the first draw.
-            if self.threshold.is_some_and(|t| window[0] >= t) {
-                batch.injected.push(0);
-                batch.failure_type_index.push(ChaosBatch::NONE);
-                batch.parameter.push(0);
-                continue;
+        let (inject_stream, aux_stream) = Self::streams(1);
+        let mut inject_rng = self.rng();
+        inject_rng.set_stream(inject_stream);
+        inject_rng.set_word_pos(u128::from(start));
+        let mut aux_rng = self.rng();
+        aux_rng.set_stream(aux_stream);
+        aux_rng.set_word_pos(u128::from(start) * 2);
+        let mut inject_buf = vec![0u8; CHUNK_CALLS * 4];
+        let mut aux_buf = vec![0u8; CHUNK_CALLS * 8];
+        let outputs = batch
+            .injected
+            .chunks_mut(CHUNK_CALLS)
+            .zip(batch.failure_type_index.chunks_mut(CHUNK_CALLS))
+            .zip(batch.parameter.chunks_mut(CHUNK_CALLS));
+        let mut call_index = start;
+        for ((injected, types), params) in outputs {
+            let n = injected.len();
+            let words = &mut inject_buf[..n * 4];
+            let aux = &mut aux_buf[..n * 8];
+            // Both streams read sequentially: the same words `decide` seeks to, call by call.
+            inject_rng.fill_bytes(words);
+            aux_rng.fill_bytes(aux);
+            let calls = words.chunks_exact(4).zip(aux.chunks_exact(8));
+            for (((w, a), inj), (ty, par)) in calls.zip(injected).zip(types.iter_mut().zip(params))
+            {
+                let index = call_index;
+                call_index += 1;
+                if !self.is_injected(le_u32(w, 0)) {
+                    continue; // outputs are preset to "no fault"
+                }
+                let d = self.injected_decision(index, 1, [le_u32(a, 0), le_u32(a, 4)]);
+                *inj = u8::from(d.injected);
+                *ty = d
+                    .failure_type
+                    .and_then(|k| self.profile.failure_types.iter().position(|t| *t == k))
+                    .and_then(|p| u8::try_from(p).ok())
+                    .unwrap_or(ChaosBatch::NONE);
+                let parameter = d
+                    .latency_ms
+                    .or(d.retry_after_ms)
+                    .or(d.status.map(u64::from))
+                    .unwrap_or(0);
+                *par = u32::try_from(parameter).unwrap_or(u32::MAX);
             }
-            let d = self.decide_window(call_index, 1, window);
-            let index = d
-                .failure_type
-                .and_then(|k| self.profile.failure_types.iter().position(|t| *t == k))
-                .and_then(|p| u8::try_from(p).ok())
-                .unwrap_or(ChaosBatch::NONE);
-            let parameter = d
-                .latency_ms
-                .or(d.retry_after_ms)
-                .or(d.status.map(u64::from))
-                .unwrap_or(0);
-            batch.injected.push(u8::from(d.injected));
-            batch.failure_type_index.push(index);
-            batch
-                .parameter
-                .push(u32::try_from(parameter).unwrap_or(u32::MAX));
         }
         batch
     }
@@ -804,19 +857,35 @@ mod tests {
         let got: Vec<String> = (0..200)
             .map(|i| e.decide(i))
             .filter(|d| d.injected)
-            .take(6)
+            .take(10)
             .map(|d| serde_json::to_string(&d).unwrap_or_default())
             .collect();
         let want = [
-            r#"{"call_index":6,"injected":true,"failure_type":"rate_limit","retry_after_ms":1696,"status":429}"#,
-            r#"{"call_index":15,"injected":true,"failure_type":"empty_response"}"#,
-            r#"{"call_index":16,"injected":true,"failure_type":"empty_response"}"#,
-            r#"{"call_index":25,"injected":true,"failure_type":"server_error","status":500}"#,
-            r#"{"call_index":28,"injected":true,"failure_type":"server_error","status":503}"#,
-            r#"{"call_index":46,"injected":true,"failure_type":"empty_response"}"#,
+            r#"{"call_index":2,"injected":true,"failure_type":"timeout"}"#,
+            r#"{"call_index":11,"injected":true,"failure_type":"empty_response"}"#,
+            r#"{"call_index":34,"injected":true,"failure_type":"timeout"}"#,
+            r#"{"call_index":39,"injected":true,"failure_type":"rate_limit","retry_after_ms":300,"status":429}"#,
+            r#"{"call_index":47,"injected":true,"failure_type":"empty_response"}"#,
+            r#"{"call_index":49,"injected":true,"failure_type":"timeout"}"#,
+            r#"{"call_index":63,"injected":true,"failure_type":"server_error","status":500}"#,
+            r#"{"call_index":68,"injected":true,"failure_type":"empty_response"}"#,
+            r#"{"call_index":70,"injected":true,"failure_type":"empty_response"}"#,
+            r#"{"call_index":75,"injected":true,"failure_type":"server_error","status":503}"#,
         ];
         assert_eq!(got, want);
-        assert!((0..6).all(|i| !e.decide(i).injected));
+        assert!((0..2).all(|i| !e.decide(i).injected));
+        let latency = ChaosEngine::from_calibration(
+            &default_calibration().unwrap_or_else(|e| panic!("{e}")),
+            Some("hellfire"),
+            Some(42),
+        )
+        .map(|h| {
+            (0..100)
+                .filter_map(|i| h.decide(i).latency_ms)
+                .take(3)
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(latency.ok(), Some(vec![1044, 653, 1381]));
     }
 
     #[test]
@@ -951,9 +1020,20 @@ mod tests {
         }
 
         #[test]
+        fn draws_between_small_spans(lo in 0u64..1_000_000, span in 0u64..200_000_000, seed in any::<u64>()) {
+            let mut d = Draws { window: [seed as u32, (seed >> 32) as u32], used: 0, seed, call_index: 9, attempt: 2, overflow: None };
+            for _ in 0..8 {
+                let v = d.between(lo, lo + span);
+                prop_assert!(v >= lo && v <= lo + span);
+            }
+            prop_assert!(d.below(1) == 0);
+            prop_assert!(d.below(1 << 32) < 1 << 32);
+        }
+
+        #[test]
         fn draws_between_stay_in_range(lo in any::<u64>(), span in any::<u64>(), seed in any::<u64>()) {
             let hi = lo.saturating_add(span);
-            let mut d = Draws { window: [seed, seed.rotate_left(17), !seed, seed ^ 0x5555], used: 0, seed, call_index: 3, attempt: 1, overflow: None };
+            let mut d = Draws { window: [seed as u32, (seed >> 32) as u32], used: 0, seed, call_index: 3, attempt: 1, overflow: None };
             for _ in 0..8 {
                 let v = d.between(lo, hi);
                 prop_assert!(v >= lo && v <= hi);

@@ -178,7 +178,7 @@ export class RetryProvider implements LlmProvider {
       if (response?.usage !== undefined) budget.settle(reservation.id, response.usage);
       else budget.release(reservation.id);
     }
-    if (isEmptyText(response?.text)) throw emptyResponseError(request.callIndex, response?.usage, false);
+    if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
     return response;
   }
 }

@@ -80,16 +80,20 @@ describe('ChaosEngine (PR-3, native)', () => {
     const e = new ChaosEngine({ profile: 'medium' });
     expect(e.seed).toBe(42);
     expect(e.decide(0)).toEqual({ callIndex: 0, injected: false });
-    expect(e.decide(6)).toEqual({
-      callIndex: 6,
+    expect(e.decide(1)).toEqual({ callIndex: 1, injected: false });
+    expect(e.decide(2)).toEqual({ callIndex: 2, injected: true, failureType: 'timeout', errorCode: 'ERR_OMEGA_PROVIDER_TIMEOUT' });
+    expect(e.decide(39)).toEqual({
+      callIndex: 39,
       injected: true,
       failureType: 'rate_limit',
-      retryAfterMs: 1696,
+      retryAfterMs: 300,
       status: 429,
       errorCode: 'ERR_OMEGA_RATE_LIMIT',
     });
-    expect(e.decide(25)).toMatchObject({ failureType: 'server_error', status: 500 });
-    expect(e.decide(28)).toMatchObject({ failureType: 'server_error', status: 503 });
+    expect(e.decide(63)).toMatchObject({ failureType: 'server_error', status: 500 });
+    expect(e.decide(75)).toMatchObject({ failureType: 'server_error', status: 503 });
+    const injected = Array.from({ length: 76 }, (_, i) => i).filter((i) => e.decide(i).injected);
+    expect(injected).toEqual([2, 11, 34, 39, 47, 49, 63, 68, 70, 75]);
   });
 
   it('draws fault parameters within the calibrated ranges', () => {
@@ -222,28 +226,31 @@ describe('ChaosProvider (PR-3)', () => {
   it('an injected empty_response calls the provider but never returns its answer', async () => {
     const engine = new ChaosEngine({ profile: 'medium', seed: 42 });
     const index = Array.from({ length: 200 }, (_, i) => i).find((i) => engine.decide(i).failureType === 'empty_response');
-    expect(index).toBe(15);
+    expect(index).toBe(11);
     const inner = new FakeProvider();
     const chaos = new ChaosProvider(inner, { profile: 'medium', seed: 42, clock: FIXED_CLOCK });
-    const err = await chaos.generate({ ...req(15), callIndex: 15 }).catch((e: unknown) => e);
+    const err = await chaos.generate({ ...req(11), callIndex: 11 }).catch((e: unknown) => e);
     expect(inner.calls).toBe(1);
     expect(err).toMatchObject({ code: 'ERR_OMEGA_EMPTY_RESPONSE', injected: true, failureType: 'empty_response' });
   });
 
   it('uses request.callIndex when given, and a fresh draw per attempt', async () => {
     const chaos = new ChaosProvider(new FakeProvider(), { profile: 'medium', seed: 42, clock: FIXED_CLOCK });
-    const err = await chaos.generate({ ...req(6), callIndex: 6 }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'ERR_OMEGA_RATE_LIMIT', retryAfterMs: 1696, status: 429, callIndex: 6 });
-    // attempt 2 of call 6 is an independent draw: with rate 0.15 this one passes
-    const d2 = chaos.engine.decide(6, 2);
-    const second = await chaos.generate({ ...req(6), callIndex: 6, attempt: 2 }).catch((e: unknown) => e);
+    const err = await chaos.generate({ ...req(39), callIndex: 39 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_OMEGA_RATE_LIMIT', retryAfterMs: 300, status: 429, callIndex: 39 });
+    // attempt 2 of call 39 is an independent draw
+    const d2 = chaos.engine.decide(39, 2);
+    const second = await chaos.generate({ ...req(39), callIndex: 39, attempt: 2 }).catch((e: unknown) => e);
     if (d2.injected && d2.failureType !== 'latency') expect((second as OmegaProviderError).code).toBe(d2.errorCode);
-    else expect((second as GenerateResponse).text).toBe('{"answer":"p6"}');
-    expect(chaos.engine.decide(6, 1)).toEqual(chaos.engine.decide(6));
+    else expect((second as GenerateResponse).text).toBe('{"answer":"p39"}');
+    expect(chaos.engine.decide(39, 1)).toEqual(chaos.engine.decide(39));
+    // attempts are independent draws: over 1,000 calls, attempt 2 differs from attempt 1 often
+    const differ = Array.from({ length: 1000 }, (_, i) => i).filter((i) => chaos.engine.decide(i, 1).injected !== chaos.engine.decide(i, 2).injected);
+    expect(differ.length).toBeGreaterThan(150);
     const log = chaos.chaosLog();
     expect(log.entries.map((e) => [e.call_index, e.attempt])).toEqual([
-      [6, undefined],
-      [6, 2],
+      [39, undefined],
+      [39, 2],
     ]);
   });
 
