@@ -205,7 +205,8 @@ impl ToNapiValue for MaybeValue {
 /// One cache operation run on the libuv thread pool.
 pub struct CacheTask<O: Send + 'static> {
     inner: Arc<Inner>,
-    op: Option<CacheOp<O>>,
+    /// The operation, or the argument error to reject with (async twins reject, never throw).
+    op: Option<std::result::Result<CacheOp<O>, napi::Error<Code>>>,
 }
 
 type CacheOp<O> = Box<dyn FnOnce(&Inner) -> std::result::Result<O, CacheError> + Send>;
@@ -214,12 +215,13 @@ impl<O> Task for CacheTask<O>
 where
     O: ToNapiValue + TypeName + Send + 'static,
 {
-    type Output = std::result::Result<O, CacheError>;
+    type Output = std::result::Result<O, (&'static str, String)>;
     type JsValue = O;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         match self.op.take() {
-            Some(op) => Ok(op(&self.inner)),
+            Some(Ok(op)) => Ok(op(&self.inner).map_err(|e| (e.code(), e.to_string()))),
+            Some(Err(e)) => Ok(Err((code_of(&e), e.reason.clone()))),
             None => Err(napi::Error::from_reason("cache task ran twice")),
         }
     }
@@ -228,15 +230,23 @@ where
         match output {
             Ok(v) => Ok(v),
             // Reject with a JS error that carries the stable `code`.
-            Err(e) => {
-                let js = JsError::from(cache_error(e)).into_unknown(env);
+            Err((code, message)) => {
+                let js = JsError::from(js_error(code, message)).into_unknown(env);
                 Err(napi::Error::from(js))
             }
         }
     }
 }
 
-fn task<O>(inner: &Arc<Inner>, op: CacheOp<O>) -> AsyncTask<CacheTask<O>>
+/// The code of an error made by `js_error`/`invalid` (a `&'static str` again).
+fn code_of(e: &napi::Error<Code>) -> &'static str {
+    e.status.0
+}
+
+fn task<O>(
+    inner: &Arc<Inner>,
+    op: std::result::Result<CacheOp<O>, napi::Error<Code>>,
+) -> AsyncTask<CacheTask<O>>
 where
     O: ToNapiValue + TypeName + Send + 'static,
 {
@@ -443,18 +453,17 @@ impl AtomicCache {
 
     /// Async `get` (reads on the thread pool).
     #[napi(ts_args_type = "key: string", ts_return_type = "Promise<unknown>")]
-    pub fn get_async(&self, key: Unknown<'_>) -> Result<AsyncTask<CacheTask<MaybeValue>>, Code> {
-        let key = key_arg(&key)?;
-        Ok(task(
-            &self.inner,
-            Box::new(move |inner| inner.get(&key).map(MaybeValue)),
-        ))
+    pub fn get_async(&self, key: Unknown<'_>) -> AsyncTask<CacheTask<MaybeValue>> {
+        let op = key_arg(&key).map(|key| -> CacheOp<MaybeValue> {
+            Box::new(move |inner: &Inner| inner.get(&key).map(MaybeValue))
+        });
+        task(&self.inner, op)
     }
 
     /// Async `entries`.
     #[napi(ts_return_type = "Promise<Array<[string, unknown]>>")]
     pub fn entries_async(&self) -> AsyncTask<CacheTask<Vec<Value>>> {
-        task(&self.inner, Box::new(|inner| inner.entries()))
+        task(&self.inner, Ok(Box::new(|inner| inner.entries())))
     }
 
     /// Async `set`: the lock is waited for on the thread pool, never on the event loop.
@@ -462,17 +471,13 @@ impl AtomicCache {
         ts_args_type = "key: string, value: unknown",
         ts_return_type = "Promise<void>"
     )]
-    pub fn set_async(
-        &self,
-        key: Unknown<'_>,
-        value: Unknown<'_>,
-    ) -> Result<AsyncTask<CacheTask<()>>, Code> {
-        let key = key_arg(&key)?;
-        let value = json_arg(&value, "value")?;
-        Ok(task(
-            &self.inner,
-            Box::new(move |inner| inner.set_many(vec![(key, value)])),
-        ))
+    pub fn set_async(&self, key: Unknown<'_>, value: Unknown<'_>) -> AsyncTask<CacheTask<()>> {
+        let op = key_arg(&key).and_then(|key| {
+            let value = json_arg(&value, "value")?;
+            let op: CacheOp<()> = Box::new(move |inner| inner.set_many(vec![(key, value)]));
+            Ok(op)
+        });
+        task(&self.inner, op)
     }
 
     /// Async `setMany`.
@@ -480,19 +485,18 @@ impl AtomicCache {
         ts_args_type = "entries: Record<string, unknown> | Array<[string, unknown]>",
         ts_return_type = "Promise<void>"
     )]
-    pub fn set_many_async(&self, entries: Unknown<'_>) -> Result<AsyncTask<CacheTask<()>>, Code> {
-        let pairs = pairs_arg(&entries)?;
-        Ok(task(
-            &self.inner,
-            Box::new(move |inner| inner.set_many(pairs)),
-        ))
+    pub fn set_many_async(&self, entries: Unknown<'_>) -> AsyncTask<CacheTask<()>> {
+        let op = pairs_arg(&entries)
+            .map(|pairs| -> CacheOp<()> { Box::new(move |inner: &Inner| inner.set_many(pairs)) });
+        task(&self.inner, op)
     }
 
     /// Async `delete`.
     #[napi(ts_args_type = "key: string", ts_return_type = "Promise<boolean>")]
-    pub fn delete_async(&self, key: Unknown<'_>) -> Result<AsyncTask<CacheTask<bool>>, Code> {
-        let key = key_arg(&key)?;
-        Ok(task(&self.inner, Box::new(move |inner| inner.delete(key))))
+    pub fn delete_async(&self, key: Unknown<'_>) -> AsyncTask<CacheTask<bool>> {
+        let op = key_arg(&key)
+            .map(|key| -> CacheOp<bool> { Box::new(move |inner: &Inner| inner.delete(key)) });
+        task(&self.inner, op)
     }
 
     /// Counters and lock-wait statistics of this handle.

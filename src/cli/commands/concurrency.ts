@@ -43,6 +43,8 @@ export interface ConcurrencyOptions {
   dir: string;
   /** Use `setAsync` in the workers. */
   async?: boolean;
+  /** The worker script (default: {@link WORKER_SCRIPT}, the compiled one next to this file). */
+  workerScript?: string;
 }
 
 /** Result of one worker process. */
@@ -98,7 +100,7 @@ export async function runConcurrency(opts: ConcurrencyOptions): Promise<Concurre
     releaseGo = resolve;
   });
   const children = Array.from({ length: opts.workers }, (_, id) => {
-    const child = spawn(process.execPath, [WORKER_SCRIPT, ...args, '--worker', String(id)], {
+    const child = spawn(process.execPath, [opts.workerScript ?? WORKER_SCRIPT, ...args, '--worker', String(id)], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
