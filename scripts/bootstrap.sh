@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine of this kind lacks: the wasm32 target, wasm-bindgen-cli at exactly
-# the wasm-bindgen crate's version, Debian's Chromium (browser test), and the npm packages.
+# the wasm-bindgen crate's version, Debian's Chromium (browser test; skipped with OMEGA_NO_BROWSER=1),
+# and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
+if [ -z "${OMEGA_NO_BROWSER:-}" ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -12,6 +12,12 @@ import type { CalibrationDocument } from '../report-types';
 
 export * from '../native';
 export type * from '../report-types';
+export * from './providers/types';
+export * from './providers/errors';
+export * from './providers/chaos';
+export * from './providers/retry';
+export { SimulatedProvider, SimulatedScorer, type SimulatedProviderOptions, type SimulatedResponse } from './sim';
+export type { RunScore, Scorer, ScorerInput, SceneResult } from './stress/types';
 
 /** Path of the shipped default calibration inside the package. */
 export const DEFAULT_CALIBRATION_PATH = path.join(__dirname, '..', 'budgets', 'calibration.json');

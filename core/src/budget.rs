@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::money::{micro_to_usd, pico_to_micro_ceil};
@@ -61,7 +61,7 @@ impl BudgetSettings {
 /// Token usage of one call. Follows the OpenAI convention: `input_tokens` **includes** the
 /// cached-read and cache-write tokens, `output_tokens` **includes** the reasoning tokens, so
 /// nothing is counted twice.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// All prompt tokens.
     pub input_tokens: u64,
@@ -182,7 +182,7 @@ pub struct Reservation {
 }
 
 /// One budget violation. Any violation makes the verdict `FAIL`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
     /// `per_call`, `per_run` or `unpriced_model`.
     pub kind: String,
@@ -201,7 +201,7 @@ pub struct Violation {
 }
 
 /// Totals per model in [`RunCost`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelTotals {
     /// Calls settled.
     pub calls: u64,
@@ -215,16 +215,16 @@ pub struct ModelTotals {
 }
 
 /// The runbook's `run-cost.json` content.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunCost {
     /// [`RUN_COST_SCHEMA_VERSION`].
-    pub schema_version: &'static str,
+    pub schema_version: String,
     /// Total settled cost, USD.
     pub total_cost_usd: f64,
     /// Total settled cost, µUSD.
     pub total_cost_micro_usd: u64,
     /// `PASS`, or `FAIL` when there is any violation.
-    pub budget_verdict: &'static str,
+    pub budget_verdict: String,
     /// Every violation, in order.
     pub violations: Vec<Violation>,
     /// Calls settled.
@@ -473,14 +473,10 @@ impl BudgetTracker {
     /// The `run-cost.json` content of the run so far.
     pub fn finalize(&self) -> RunCost {
         RunCost {
-            schema_version: RUN_COST_SCHEMA_VERSION,
+            schema_version: RUN_COST_SCHEMA_VERSION.to_owned(),
             total_cost_usd: micro_to_usd(self.settled_micro),
             total_cost_micro_usd: self.settled_micro,
-            budget_verdict: if self.violations.is_empty() {
-                "PASS"
-            } else {
-                "FAIL"
-            },
+            budget_verdict: verdict(&self.violations).to_owned(),
             violations: self.violations.clone(),
             call_count: self.call_count,
             refused_calls: self.refused,
@@ -489,6 +485,59 @@ impl BudgetTracker {
             max_per_run_usd: micro_to_usd(self.settings.max_per_run_micro_usd),
             per_model: self.per_model.clone(),
         }
+    }
+}
+
+fn verdict(violations: &[Violation]) -> &'static str {
+    if violations.is_empty() {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+impl RunCost {
+    /// Combines the run costs of the shards of one run (`stress --shard i/n` then `stress merge`):
+    /// money, calls and tokens add up, caps add up (each shard had `1/n` of the run cap), and the
+    /// verdict is `FAIL` when any shard has a violation. Shards are taken in the order given.
+    pub fn merge(parts: &[RunCost]) -> Result<RunCost> {
+        let first = parts.first().ok_or_else(|| Error::EmptyRuns { what: "merging run costs".into() })?;
+        let mut total_micro = 0u64;
+        let mut run_cap_micro = 0u64;
+        let mut per_model: BTreeMap<String, ModelTotals> = BTreeMap::new();
+        let mut violations = Vec::new();
+        let (mut calls, mut refused, mut open) = (0u64, 0u64, 0u64);
+        for part in parts {
+            if part.max_per_call_usd != first.max_per_call_usd {
+                return Err(Error::invalid("max_per_call_usd", "shards were run with different per-call caps"));
+            }
+            total_micro = total_micro.saturating_add(part.total_cost_micro_usd);
+            run_cap_micro = run_cap_micro.saturating_add(crate::money::usd_to_micro(part.max_per_run_usd).unwrap_or(0));
+            violations.extend(part.violations.iter().cloned());
+            calls += part.call_count;
+            refused += part.refused_calls;
+            open += part.open_reservations;
+            for (model, t) in &part.per_model {
+                let m = per_model.entry(model.clone()).or_default();
+                m.calls += t.calls;
+                m.usage.add(&t.usage);
+                m.cost_micro_usd = m.cost_micro_usd.saturating_add(t.cost_micro_usd);
+                m.cost_usd = micro_to_usd(m.cost_micro_usd);
+            }
+        }
+        Ok(RunCost {
+            schema_version: RUN_COST_SCHEMA_VERSION.to_owned(),
+            total_cost_usd: micro_to_usd(total_micro),
+            total_cost_micro_usd: total_micro,
+            budget_verdict: verdict(&violations).to_owned(),
+            violations,
+            call_count: calls,
+            refused_calls: refused,
+            open_reservations: open,
+            max_per_call_usd: first.max_per_call_usd,
+            max_per_run_usd: micro_to_usd(run_cap_micro),
+            per_model,
+        })
     }
 }
 
@@ -656,6 +705,25 @@ mod tests {
         assert_eq!(f.violations.len(), 1);
         assert_eq!(f.violations[0].kind, "per_call");
         assert_eq!(f.violations[0].phase, "settle");
+    }
+
+    #[test]
+    fn shard_costs_merge_into_the_whole() {
+        let call = |t: &mut BudgetTracker, i: u64| {
+            let r = t.reserve(req(&format!("c{i}"), 100 + i)).unwrap_or_else(|e| panic!("{e}"));
+            t.settle(r.id, &Usage { input_tokens: 100 + i, output_tokens: 10 + i, ..Default::default() })
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let s = settings(50_000, 400_000);
+        let mut whole = BudgetTracker::new(s.clone());
+        let mut shards: Vec<BudgetTracker> = (0..4).map(|_| BudgetTracker::new(s.split(4).unwrap_or_else(|e| panic!("{e}")))).collect();
+        for i in 0..40 {
+            call(&mut whole, i);
+            call(&mut shards[(i % 4) as usize], i);
+        }
+        let parts: Vec<RunCost> = shards.iter().map(BudgetTracker::finalize).collect();
+        assert_eq!(RunCost::merge(&parts), Ok(whole.finalize()));
+        assert!(matches!(RunCost::merge(&[]), Err(Error::EmptyRuns { .. })));
     }
 
     #[test]

@@ -72,3 +72,59 @@ export class UsageError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * A run folder `metrics/pr/PR_RUNS/<name>` written all at once: files go to a staging folder
+ * beside it and `commit()` renames it into place, so a failed run never leaves a half-written
+ * folder. When the name is taken (two runs in the same second, or a fixed `SOURCE_DATE_EPOCH`),
+ * `-2`, `-3`, … is appended.
+ */
+export class RunDir {
+  /** Where the folder will be once committed. */
+  readonly path: string;
+  private readonly staging: string;
+
+  constructor(metricsRoot: string, name: string) {
+    const runs = path.join(metricsRoot, 'PR_RUNS');
+    fs.mkdirSync(runs, { recursive: true });
+    let candidate = path.join(runs, name);
+    for (let i = 2; fs.existsSync(candidate); i++) candidate = path.join(runs, `${name}-${i}`);
+    this.path = candidate;
+    this.staging = `${candidate}.partial-${process.pid}`;
+    fs.mkdirSync(this.staging, { recursive: true });
+  }
+
+  /** Path of `file` inside the staging folder (for writers that need a path). */
+  stagingPath(file: string): string {
+    return path.join(this.staging, file);
+  }
+
+  /** Writes JSON into the folder. */
+  json(file: string, data: unknown): void {
+    fs.writeFileSync(this.stagingPath(file), JSON.stringify(data, null, 2) + '\n');
+  }
+
+  /** Writes text into the folder. */
+  text(file: string, data: string): void {
+    fs.writeFileSync(this.stagingPath(file), data);
+  }
+
+  /** Moves the folder into place; returns its final path. */
+  commit(): string {
+    fs.renameSync(this.staging, this.path);
+    return this.path;
+  }
+
+  /** Removes the staging folder (after a failure). */
+  abort(): void {
+    fs.rmSync(this.staging, { recursive: true, force: true });
+  }
+}
+
+/** Parses a whole-number option, or throws a usage error naming it. */
+export function intOption(name: string, value: string | undefined, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,211 @@
+/**
+ * The stress harness (runbook phase 5, PR-4): N runs of S scenes each through the provider stack,
+ * K runs in flight at once, each scored by the scorer. All statistics come from the Rust core
+ * (`analyzeVariance`); this file only awaits providers and collects results.
+ */
+import { AtomicCache, BudgetTracker, callCost } from '../../native';
+import type { CalibrationDocument, RunCost } from '../../report-types';
+import type { ChaosLogDocument } from '../../native';
+import type { LlmProvider } from '../providers/types';
+import { buildStack } from './stack';
+import type { RunScore, SceneResult, Scorer } from './types';
+
+/** One run as `PR_REPORT.json` lists it. */
+export interface RunRecord {
+  run_index: number;
+  hard_score: number;
+  soft_score: number;
+  hard_pass: boolean;
+  soft_pass: boolean;
+  failed_scenes: number;
+  attempts: number;
+  latency_ms: number;
+  cost_usd: number;
+  metrics: Record<string, number>;
+}
+
+/** Configuration of one stress run (or one shard of it). */
+export interface StressConfig {
+  count: number;
+  concurrency: number;
+  seed: number;
+  chaosProfile: string | null;
+  calibration: CalibrationDocument;
+  provider: LlmProvider;
+  scorer: Scorer;
+  scenesPerRun: number;
+  model: string;
+  /** 1-based shard index and shard count; null for the whole run. */
+  shard: { index: number; total: number } | null;
+  callTimeoutMs: number;
+  timeScale: number;
+  clock: () => string;
+  /** Atomic cache the answers are written through (PR-G4 counts its corruption), or null. */
+  cachePath: string | null;
+  /** Called after each run completes. */
+  onRun?: (done: number, total: number, record: RunRecord) => void;
+}
+
+/** What a stress run produced. */
+export interface StressOutcome {
+  runs: RunRecord[];
+  runCost: RunCost;
+  chaosLog: ChaosLogDocument | null;
+  calls: { total: number; failed: number; retries: number };
+  cacheCorruption: number;
+}
+
+/** The run indices a shard owns: `r % total == index - 1`. */
+export function shardRuns(count: number, shard: StressConfig['shard']): number[] {
+  const all = Array.from({ length: count }, (_, i) => i);
+  return shard === null ? all : all.filter((r) => r % shard.total === shard.index - 1);
+}
+
+function sceneId(s: number): string {
+  return `SCN-${String(s + 1).padStart(2, '0')}`;
+}
+
+function isFiniteScore(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1;
+}
+
+function checkScore(score: RunScore, runIndex: number): RunScore {
+  const bad = (field: string, v: unknown) => {
+    const e = new Error(`scorer returned an invalid ${field} for run ${runIndex}: ${JSON.stringify(v)} (expected a number in [0, 1] / a boolean)`) as Error & {
+      code: string;
+    };
+    e.code = 'ERR_OMEGA_SCORER';
+    return e;
+  };
+  if (score === null || typeof score !== 'object') throw bad('result', score);
+  if (!isFiniteScore(score.hardScore)) throw bad('hardScore', score.hardScore);
+  if (!isFiniteScore(score.softScore)) throw bad('softScore', score.softScore);
+  if (typeof score.hardPass !== 'boolean') throw bad('hardPass', score.hardPass);
+  if (typeof score.softPass !== 'boolean') throw bad('softPass', score.softPass);
+  return score;
+}
+
+/** Runs the stress harness. */
+export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
+  const budget = new BudgetTracker(cfg.calibration, { shards: cfg.shard?.total ?? 1 });
+  let retries = 0;
+  const stack = buildStack({
+    provider: cfg.provider,
+    calibration: cfg.calibration,
+    seed: cfg.seed,
+    chaosProfile: cfg.chaosProfile,
+    budget,
+    callTimeoutMs: cfg.callTimeoutMs,
+    timeScale: cfg.timeScale,
+    clock: cfg.clock,
+    onRetry: () => {
+      retries++;
+    },
+  });
+  const cache = cfg.cachePath === null ? null : AtomicCache.open(cfg.cachePath, { calibration: cfg.calibration });
+  let cacheErrors = 0;
+  const indices = shardRuns(cfg.count, cfg.shard);
+  const records = new Map<number, RunRecord>();
+  let failedCalls = 0;
+  let totalCalls = 0;
+
+  const oneScene = async (runIndex: number, s: number): Promise<SceneResult> => {
+    const callIndex = runIndex * cfg.scenesPerRun + s;
+    const id = sceneId(s);
+    const started = performance.now();
+    let attempts = 1;
+    totalCalls++;
+    try {
+      const res = await stack.provider.generate({
+        model: cfg.model,
+        prompt: `Write scene ${id} of run ${runIndex}.`,
+        sceneId: id,
+        callIndex,
+      });
+      const reported = (res as { latencyMs?: unknown }).latencyMs;
+      const latencyMs = typeof reported === 'number' ? reported : Math.round(performance.now() - started);
+      const cost = callCost(res.model ?? cfg.model, res.usage, cfg.calibration).costUsd;
+      attempts = (res as { attempts?: number }).attempts ?? attempts;
+      if (cache !== null) {
+        try {
+          await cache.setAsync(`run-${runIndex}/${id}`, { call_index: callIndex, text: res.text });
+        } catch {
+          cacheErrors++;
+        }
+      }
+      return { sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: cost };
+    } catch (err) {
+      failedCalls++;
+      const e = err as { code?: string; message?: string; attempts?: number };
+      return {
+        sceneId: id,
+        callIndex,
+        ok: false,
+        errorCode: e.code ?? 'ERR_OMEGA_PROVIDER',
+        errorMessage: e.message ?? String(err),
+        attempts: e.attempts ?? attempts,
+        latencyMs: Math.round(performance.now() - started),
+        costUsd: 0,
+      };
+    }
+  };
+
+  const oneRun = async (runIndex: number): Promise<RunRecord> => {
+    const scenes: SceneResult[] = [];
+    for (let s = 0; s < cfg.scenesPerRun; s++) scenes.push(await oneScene(runIndex, s));
+    const score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
+    const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
+    const cost = Math.round(scenes.reduce((a, s) => a + s.costUsd, 0) * 1e6) / 1e6;
+    return {
+      run_index: runIndex,
+      hard_score: score.hardScore,
+      soft_score: score.softScore,
+      hard_pass: score.hardPass,
+      soft_pass: score.softPass,
+      failed_scenes: scenes.filter((s) => !s.ok).length,
+      attempts: scenes.reduce((a, s) => a + s.attempts, 0),
+      latency_ms: latency,
+      cost_usd: cost,
+      metrics: { latency_ms: latency, cost_usd: cost, ...(score.metrics ?? {}) },
+    };
+  };
+
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < indices.length) {
+      const runIndex = indices[next++] as number;
+      const record = await oneRun(runIndex);
+      records.set(runIndex, record);
+      done++;
+      cfg.onRun?.(done, indices.length, record);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.concurrency, indices.length)) }, worker));
+
+  const runs = indices.map((r) => records.get(r) as RunRecord);
+  let cacheCorruption = cacheErrors;
+  if (cache !== null) {
+    try {
+      const stored = new Map(AtomicCache.open(cfg.cachePath as string).entries());
+      for (const run of runs) {
+        // Every answer that was written must be there, intact.
+        for (let s = 0; s < cfg.scenesPerRun; s++) {
+          const v = stored.get(`run-${run.run_index}/${sceneId(s)}`) as { call_index?: number } | undefined;
+          if (v !== undefined && v.call_index !== run.run_index * cfg.scenesPerRun + s) cacheCorruption++;
+        }
+      }
+      const expected = runs.reduce((a, r) => a + cfg.scenesPerRun - r.failed_scenes, 0) - cacheErrors;
+      if (stored.size !== expected) cacheCorruption += Math.abs(stored.size - expected);
+    } catch {
+      cacheCorruption++;
+    }
+  }
+  return {
+    runs,
+    runCost: budget.finalize(),
+    chaosLog: stack.chaos?.chaosLog() ?? null,
+    calls: { total: totalCalls, failed: failedCalls, retries },
+    cacheCorruption,
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * `PR_REPORT.json` (runbook phase 5, gate PR-G4) from a stress run's records: the statistics are
+ * the core's (`analyzeVariance`); this file only lays the document out and merges shard reports.
+ */
+import { ChaosEngine, analyzeVariance, mergeRunCosts } from '../../native';
+import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
+import type { CalibrationDocument, RunCost, VarianceReport } from '../../report-types';
+import type { RunRecord } from './engine';
+
+/** Schema version of `PR_REPORT.json`. */
+export const PR_REPORT_SCHEMA_VERSION = 'OMEGA-PR-REPORT-1.0';
+
+/** How a stress run was made (recorded in the report). */
+export interface StressMeta {
+  provider: string;
+  scorer: string;
+  seed: number;
+  chaos_profile: string | null;
+  concurrency: number;
+  scenes_per_run: number;
+  model: string;
+  /** Runs planned for the whole stress run (all shards). */
+  planned_runs: number;
+  /** `{ index, total }` for a shard, null for a whole (or merged) run. */
+  shard: { index: number; total: number } | null;
+  /** Score at or above which the scorer passes a run, when known. */
+  hard_pass_score: number | null;
+}
+
+/** `PR_REPORT.json`: the runbook's fields first, then the rest. */
+export type PrReport = {
+  schema_version: typeof PR_REPORT_SCHEMA_VERSION;
+  /** Gate PR-G4: variance verdict PASS and 0 cache corruption. */
+  verdict: 'PASS' | 'FAIL';
+  total_runs: number;
+  hard_pass_rate: number;
+  variance_verdict: 'PASS' | 'FAIL';
+  variance_violations: VarianceReport['variance_violations'];
+  downgrade_flag: 'DOWNGRADE_VARIANCE' | null;
+  cache_corruption: number;
+  generated: string;
+  calls: { total: number; failed: number; retries: number };
+  cost: { total_cost_usd: number; budget_verdict: 'PASS' | 'FAIL'; violations: number };
+  analysis: VarianceReport;
+  runs: RunRecord[];
+} & StressMeta;
+
+/** Builds the report. `generated` is the report time (from `SOURCE_DATE_EPOCH` when set). */
+export function buildPrReport(args: {
+  meta: StressMeta;
+  runs: RunRecord[];
+  runCost: RunCost;
+  calls: { total: number; failed: number; retries: number };
+  cacheCorruption: number;
+  calibration: CalibrationDocument;
+  generated: string;
+}): PrReport {
+  const analysis = analyzeVariance(
+    args.runs.map((r) => ({
+      hardScore: r.hard_score,
+      softScore: r.soft_score,
+      hardPass: r.hard_pass,
+      softPass: r.soft_pass,
+      metrics: r.metrics,
+    })),
+    args.calibration,
+  );
+  const verdict = analysis.variance_verdict === 'PASS' && args.cacheCorruption === 0 ? 'PASS' : 'FAIL';
+  return {
+    schema_version: PR_REPORT_SCHEMA_VERSION,
+    verdict,
+    total_runs: analysis.total_runs,
+    hard_pass_rate: analysis.hard_pass_rate,
+    variance_verdict: analysis.variance_verdict,
+    variance_violations: analysis.variance_violations,
+    downgrade_flag: analysis.downgrade_flag,
+    cache_corruption: args.cacheCorruption,
+    generated: args.generated,
+    ...args.meta,
+    calls: args.calls,
+    cost: {
+      total_cost_usd: args.runCost.total_cost_usd,
+      budget_verdict: args.runCost.budget_verdict,
+      violations: args.runCost.violations.length,
+    },
+    analysis,
+    runs: args.runs,
+  };
+}
+
+/** What one shard directory holds. */
+export interface ShardParts {
+  report: PrReport;
+  runCost: RunCost;
+  chaosLog: ChaosLogDocument | null;
+}
+
+function mergeError(message: string): Error & { code: string } {
+  const e = new Error(message) as Error & { code: string };
+  e.code = 'ERR_OMEGA_MERGE';
+  return e;
+}
+
+/**
+ * Merges shard results into the report of one machine: runs in run order, costs added up (by the
+ * core), chaos logs rebuilt from all entries (by the core). Throws `ERR_OMEGA_MERGE` when the
+ * shards do not belong to one run (different seed, provider, profile, …) or overlap / leave gaps.
+ */
+export function mergeShards(parts: ShardParts[], calibration: CalibrationDocument, generated: string) {
+  const first = parts[0];
+  if (first === undefined) throw mergeError('no shard to merge');
+  const total = first.report.shard?.total;
+  for (const p of parts) {
+    const m = p.report;
+    if (m.shard === null) throw mergeError('a merged input is not a shard (its PR_REPORT.json has "shard": null)');
+    for (const key of ['seed', 'provider', 'scorer', 'chaos_profile', 'scenes_per_run', 'model', 'planned_runs'] as const) {
+      if (m[key] !== first.report[key]) throw mergeError(`shards disagree on ${key}: ${JSON.stringify(m[key])} vs ${JSON.stringify(first.report[key])}`);
+    }
+    if (m.shard.total !== total) throw mergeError(`shards disagree on the shard count: ${m.shard.total} vs ${total}`);
+  }
+  const seen = new Set(parts.map((p) => p.report.shard?.index));
+  if (seen.size !== parts.length || parts.length !== total) {
+    throw mergeError(`expected shards 1..${total} once each, got ${[...parts.map((p) => p.report.shard?.index)].join(', ')}`);
+  }
+  const runs = parts.flatMap((p) => p.report.runs).sort((a, b) => a.run_index - b.run_index);
+  const runCost = mergeRunCosts(parts.map((p) => p.runCost));
+  const calls = parts.reduce(
+    (a, p) => ({ total: a.total + p.report.calls.total, failed: a.failed + p.report.calls.failed, retries: a.retries + p.report.calls.retries }),
+    { total: 0, failed: 0, retries: 0 },
+  );
+  const report = buildPrReport({
+    meta: { ...pickMeta(first.report), shard: null },
+    runs,
+    runCost,
+    calls,
+    cacheCorruption: parts.reduce((a, p) => a + p.report.cache_corruption, 0),
+    calibration,
+    generated,
+  });
+  let chaosLog: ChaosLogDocument | null = null;
+  if (first.chaosLog !== null) {
+    const profile = first.chaosLog.profile;
+    const engine = new ChaosEngine({ profile: profile === 'default' ? undefined : profile, seed: first.chaosLog.seed, calibration });
+    const entries: ChaosLogEntryInput[] = parts.flatMap((p) =>
+      (p.chaosLog?.entries ?? []).map((e) => {
+        const input: ChaosLogEntryInput = { callIndex: e.call_index, timestamp: e.timestamp };
+        if (e.attempt !== undefined) input.attempt = e.attempt;
+        if (e.scene_id !== undefined) input.sceneId = e.scene_id;
+        if (e.outcome !== undefined) input.outcome = e.outcome;
+        if (e.error_code !== undefined) input.errorCode = e.error_code;
+        return input;
+      }),
+    );
+    chaosLog = engine.buildLog(entries);
+  }
+  return { report, runCost, chaosLog };
+}
+
+function pickMeta(r: PrReport): StressMeta {
+  return {
+    provider: r.provider,
+    scorer: r.scorer,
+    seed: r.seed,
+    chaos_profile: r.chaos_profile,
+    concurrency: r.concurrency,
+    scenes_per_run: r.scenes_per_run,
+    model: r.model,
+    planned_runs: r.planned_runs,
+    shard: r.shard,
+    hard_pass_score: r.hard_pass_score,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Builds the provider stack every harness uses: `Retry(Chaos(Timeout(provider)))`, sharing one
+ * budget tracker, with sleeps scaled for the simulated provider.
+ */
+import { BudgetTracker } from '../../native';
+import type { CalibrationDocument } from '../../report-types';
+import { ChaosProvider } from '../providers/chaos';
+import { OmegaProviderError, sleep as realSleep } from '../providers/errors';
+import { RetryProvider } from '../providers/retry';
+import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from '../providers/types';
+
+/** Fails an attempt that takes longer than `ms` with `ERR_OMEGA_PROVIDER_TIMEOUT` (retryable). */
+export class TimeoutProvider implements LlmProvider {
+  constructor(
+    private readonly inner: LlmProvider,
+    private readonly ms: number,
+  ) {}
+
+  async generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResponse> {
+    const controller = new AbortController();
+    const outer = options?.signal;
+    const onAbort = () => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new OmegaProviderError(
+          'ERR_OMEGA_PROVIDER_TIMEOUT',
+          `provider did not answer within ${this.ms} ms (call ${request.callIndex ?? '?'}, scene ${request.sceneId ?? '?'})`,
+          { injected: false, retryable: true, callIndex: request.callIndex },
+        );
+        controller.abort(err);
+        reject(err);
+      }, this.ms);
+    });
+    try {
+      return await Promise.race([this.inner.generate(request, { signal: controller.signal }), timeout]);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** Options of {@link buildStack}. */
+export interface StackOptions {
+  provider: LlmProvider;
+  calibration: CalibrationDocument;
+  seed: number;
+  /** Chaos profile name, `default` for `CHAOS_RATE` with every failure type, or null for no chaos. */
+  chaosProfile: string | null;
+  budget: BudgetTracker;
+  /** Per-attempt timeout, ms. */
+  callTimeoutMs: number;
+  /** Real time per logical ms of injected latency and backoff (1 for real providers). */
+  timeScale: number;
+  /** Timestamp source of chaos-log entries. */
+  clock: () => string;
+  /** Counts retries. */
+  onRetry?: () => void;
+}
+
+/** The stack, and its chaos layer (for the chaos log) when chaos is on. */
+export interface Stack {
+  provider: LlmProvider;
+  chaos: ChaosProvider | null;
+}
+
+/** Builds `Retry(Chaos(Timeout(provider)))`. */
+export function buildStack(o: StackOptions): Stack {
+  const sleep: SleepFn = o.timeScale === 1 ? realSleep : (ms, signal) => realSleep(ms * o.timeScale, signal);
+  const timed = new TimeoutProvider(o.provider, o.callTimeoutMs);
+  const chaos =
+    o.chaosProfile === null
+      ? null
+      : new ChaosProvider(timed, {
+          profile: o.chaosProfile === 'default' ? undefined : o.chaosProfile,
+          seed: o.seed,
+          calibration: o.calibration,
+          clock: o.clock,
+          sleep,
+        });
+  const provider = new RetryProvider(chaos ?? timed, {
+    calibration: o.calibration,
+    seed: o.seed,
+    budget: o.budget,
+    sleep,
+    onRetry: o.onRetry,
+  });
+  return { provider, chaos };
+}
