@@ -2,6 +2,9 @@
 //! twins), plus the pure pieces (`SHA256SUMS.txt` parse/render, SHA-256, absolute-path scan).
 //! All logic is in `omega_pr_core::proofpack`; this file converts arguments and results.
 
+// napi-derive registers exports only outside `cfg(test)`: in test builds everything looks unused.
+#![cfg_attr(test, allow(dead_code))]
+
 use std::path::{Path, PathBuf};
 
 use napi::bindgen_prelude::{AsyncTask, Uint8Array};
@@ -275,9 +278,7 @@ impl Task for BuildTask {
 
 /// `buildProofpack` on the libuv thread pool (the event loop stays free).
 #[napi(ts_return_type = "Promise<ProofpackBuildResult>")]
-pub fn build_proofpack_async(
-    options: BuildProofpackOptions,
-) -> Result<AsyncTask<BuildTask>, Code> {
+pub fn build_proofpack_async(options: BuildProofpackOptions) -> Result<AsyncTask<BuildTask>, Code> {
     let output = options.output.clone();
     let opts = build_options(options)?;
     Ok(AsyncTask::new(BuildTask { output, opts }))

@@ -72,8 +72,9 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 /// with the line and reason code (same rules as the native parser).
 #[wasm_bindgen(js_name = parseSha256Sums)]
 pub fn parse_sha256_sums(data: &[u8]) -> Result<JsValue, JsValue> {
-    let list = omega_pr_core::proofpack::sums::parse(data, omega_pr_core::proofpack::sums::SUMS_FILE)
-        .map_err(to_js_error)?;
+    let list =
+        omega_pr_core::proofpack::sums::parse(data, omega_pr_core::proofpack::sums::SUMS_FILE)
+            .map_err(to_js_error)?;
     to_js(&list)
 }
 
@@ -88,13 +89,9 @@ pub fn verify_pack(
     observed: JsValue,
 ) -> Result<JsValue, JsValue> {
     let observed: Vec<omega_pr_core::proofpack::verify::ObservedFile> =
-        serde_wasm_bindgen::from_value(observed).map_err(|e| {
-            to_js_error(omega_pr_core::Error::invalid("observed", e.to_string()))
-        })?;
-    let v = omega_pr_core::proofpack::verify::verify(
-        sums.as_deref(),
-        manifest.as_deref(),
-        &observed,
-    );
+        serde_wasm_bindgen::from_value(observed)
+            .map_err(|e| to_js_error(omega_pr_core::Error::invalid("observed", e.to_string())))?;
+    let v =
+        omega_pr_core::proofpack::verify::verify(sums.as_deref(), manifest.as_deref(), &observed);
     to_js(&v)
 }

@@ -167,8 +167,60 @@ fn by_size_desc(sizes: &[u64]) -> Vec<usize> {
     order
 }
 
-fn hash_file(path: &Path, shown: &str, buf: &mut [u8]) -> Result<(String, u64)> {
+/// Files at least this big are hashed with reading and hashing overlapped on two threads.
+pub const PIPELINE_MIN: u64 = 8 * CHUNK as u64;
+
+/// Reads `f` on a helper thread into a ring of 3 [`CHUNK`] buffers while this thread hashes: the
+/// copy out of the page cache overlaps the hashing. Memory stays at 3 MiB.
+fn hash_pipelined(mut f: File, shown: &str) -> Result<(String, u64)> {
+    use std::sync::mpsc::sync_channel;
+    let (full_tx, full_rx) = sync_channel::<std::io::Result<(Vec<u8>, usize)>>(2);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(3);
+    for _ in 0..3 {
+        let _ = empty_tx.send(vec![0u8; CHUNK]);
+    }
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            while let Ok(mut buf) = empty_rx.recv() {
+                let r = loop {
+                    match f.read(&mut buf) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        other => break other,
+                    }
+                };
+                let done = !matches!(r, Ok(n) if n > 0);
+                if full_tx.send(r.map(|n| (buf, n))).is_err() || done {
+                    break;
+                }
+            }
+        });
+        let mut h = Sha256::new();
+        let mut total = 0u64;
+        loop {
+            match full_rx.recv() {
+                Ok(Ok((_, 0))) | Err(_) => break,
+                Ok(Ok((buf, n))) => {
+                    h.update(&buf[..n]);
+                    total += n as u64;
+                    let _ = empty_tx.send(buf);
+                }
+                Ok(Err(e)) => {
+                    drop(empty_tx);
+                    return Err(io_err("read", shown, e));
+                }
+            }
+        }
+        drop(empty_tx);
+        Ok((h.digest_hex(), total))
+    })
+}
+
+/// `size_hint` (from the walk) only chooses the strategy; the digest covers what is read.
+fn hash_file(path: &Path, shown: &str, size_hint: u64, buf: &mut [u8]) -> Result<(String, u64)> {
     let mut f = File::open(path).map_err(|e| io_err("open", shown, e))?;
+    if size_hint >= PIPELINE_MIN {
+        return hash_pipelined(f, shown);
+    }
     let mut h = Sha256::new();
     let mut total = 0u64;
     loop {
@@ -195,7 +247,7 @@ pub fn hash_files(
     let order = by_size_desc(sizes);
     parallel(&order, rel_paths.len(), |i, buf| {
         let rel = &rel_paths[i];
-        hash_file(&root.join(rel), &format!("{shown}/{rel}"), buf)
+        hash_file(&root.join(rel), &format!("{shown}/{rel}"), sizes[i], buf)
     })
     .into_iter()
     .enumerate()
@@ -603,7 +655,7 @@ mod tests {
         let src = root.join("run");
         fs::create_dir_all(src.join("sub")).unwrap();
         fs::write(src.join("PR_REPORT.json"), b"{\"verdict\":\"PASS\"}\n").unwrap();
-        fs::write(src.join("sub/log.txt"), vec![b'x'; 3 * CHUNK + 7]).unwrap();
+        fs::write(src.join("sub/log.txt"), vec![b'x'; 9 * CHUNK + 7]).unwrap();
         let out = root.join("pack");
         let rep = build(&opts(&src, &out)).unwrap();
         assert_eq!(rep.listed_count, 5);
