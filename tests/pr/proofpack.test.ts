@@ -347,3 +347,50 @@ it('the pack is checked by coreutils and by us with the same verdict after a ren
   expect(kinds(out)).toEqual(['missing:runs/run-001.json', 'extra:runs/run-001b.json']);
   expect(spawnSync('sh', ['replay.sh'], { cwd: out, encoding: 'utf8' }).status).toBe(1);
 });
+
+describe('the wasm build gives the native verdicts (npm run build:wasm)', () => {
+  const pkg = path.join(__dirname, '..', '..', 'npm', 'wasm', 'pkg', 'node', 'omega_pr_wasm.js');
+  it.skipIf(!fs.existsSync(pkg))('same parse errors, same verification, streaming hasher KATs', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const wasm = require(pkg) as {
+      Sha256: new () => { update(b: Uint8Array): void; digestHex(): string; free(): void };
+      sha256Hex(b: Uint8Array): string;
+      parseSha256Sums(b: Uint8Array): Array<{ path: string; sha256: string }>;
+      verifyPack(s: Uint8Array | undefined, m: Uint8Array | undefined, o: unknown): { verdict: string; complete: boolean; valid: boolean; problems: Array<{ kind: string; path: string }> };
+    };
+    const h = new wasm.Sha256();
+    const a = Buffer.alloc(1 << 20, 'a');
+    for (let o = 0; o < a.length; o += 65_536) h.update(a.subarray(o, o + 65_536));
+    expect(h.digestHex()).toBe(sha256Hex(a));
+    h.free();
+    expect(wasm.sha256Hex(new Uint8Array())).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    const bad = Buffer.from(`${'a'.repeat(64)}  ../x\n`);
+    let wasmErr: { code?: string; message: string } | undefined;
+    try {
+      wasm.parseSha256Sums(bad);
+    } catch (e) {
+      wasmErr = e as { code?: string; message: string };
+    }
+    const nativeErr = codeOf(() => parseSha256Sums(bad));
+    expect(wasmErr?.code).toBe(nativeErr.code);
+    expect(wasmErr?.message).toBe(nativeErr.message);
+
+    const out = fresh('wasm');
+    build(out);
+    fs.writeFileSync(path.join(out, 'runs', 'extra.json'), '{}');
+    fs.appendFileSync(path.join(out, 'PR_REPORT.json'), '\n');
+    const files = (fs.readdirSync(out, { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(out, f)).isFile())
+      .map((f) => f.split(path.sep).join('/'));
+    const observed = files.map((p) => {
+      const b = fs.readFileSync(path.join(out, p));
+      return { path: p, kind: 'file', bytes: b.length, sha256: wasm.sha256Hex(b) };
+    });
+    const w = wasm.verifyPack(fs.readFileSync(path.join(out, 'SHA256SUMS.txt')), fs.readFileSync(path.join(out, 'MANIFEST.json')), observed);
+    const n = verifyProofpack(out);
+    expect(w.verdict).toBe(n.verdict);
+    expect(w.complete).toBe(n.complete);
+    expect(w.problems.map((p) => `${p.kind}:${p.path}`)).toEqual(n.problems.map((p) => `${p.kind}:${p.path}`));
+    expect(n.problems.map((p) => `${p.kind}:${p.path}`)).toEqual(['mismatch:PR_REPORT.json', 'size_mismatch:PR_REPORT.json', 'extra:runs/extra.json']);
+  });
+});
