@@ -165,11 +165,11 @@ $listed = @{}
 $text = [System.IO.File]::ReadAllText($sumsPath)
 foreach ($line in $text.Split([char]10)) {
   if ($line -eq '') { continue }
-  if ($line -notmatch '^(\\?)([0-9a-f]{64})  (.+)$') { Write-Output "$ko malformed line in SHA256SUMS.txt"; $fail++; continue }
+  if ($line -cnotmatch '^(\\?)([0-9a-f]{64})  (.+)$') { Write-Output "$ko malformed line in SHA256SUMS.txt"; $fail++; continue }
   $hash = $Matches[2]
   $name = $Matches[3]
   if ($Matches[1] -eq '\') { $name = $name.Replace('\\', [string][char]0).Replace('\n', [string][char]10).Replace('\r', [string][char]13).Replace([string][char]0, '\') }
-  if ($name.StartsWith('/') -or $name.Contains(':') -or ($name.Split('/\') -contains '..')) { Write-Output "$ko $name (unsafe path)"; $fail++; continue }
+  if ($name.StartsWith('/') -or $name.StartsWith('\') -or $name.Contains(':') -or (($name -split '[/\\]') -contains '..')) { Write-Output "$ko $name (unsafe path)"; $fail++; continue }
   $listed[$name] = $true
   $path = Join-Path $root $name
   if (-not (Test-Path -LiteralPath $path -PathType Leaf)) { Write-Output "$ko $name (missing)"; $fail++; continue }
