@@ -52,7 +52,7 @@ export class SimulatedProvider implements LlmProvider {
   }
 }
 
-/** The simulated scorer: hard ~ N(0.80, 0.09) passing at ≥ 0.70, soft ~ N(0.86, 0.07) at ≥ 0.75; a failed scene fails the run. */
+/** The simulated scorer: hard ~ N(0.82, 0.085) passing at ≥ 0.70, soft ~ N(0.86, 0.07) at ≥ 0.75; a failed scene fails the run. */
 export class SimulatedScorer implements Scorer {
   /** Name recorded in reports. */
   readonly name = 'simulated';

@@ -156,9 +156,7 @@ impl Checker {
         keys: &[&str],
         optional: &[&str],
     ) -> Option<&'a Map<String, Value>> {
-        let Some(map) = self.expect_object(v, path) else {
-            return None;
-        };
+        let map = self.expect_object(v, path)?;
         for key in keys {
             if !map.contains_key(*key) {
                 self.problem(&format!("{path}.{key}"), "is missing");
@@ -636,10 +634,7 @@ impl Checker {
             let cache_write = self.price(pm, &path, "cache_creation_input_token_cost");
             let output = self.price(pm, &path, "output_cost_per_token");
             let reasoning = if pm.contains_key("output_cost_per_reasoning_token") {
-                match self.price(pm, &path, "output_cost_per_reasoning_token") {
-                    Some(r) => Some(Some(r)),
-                    None => None,
-                }
+                self.price(pm, &path, "output_cost_per_reasoning_token").map(Some)
             } else {
                 Some(None)
             };

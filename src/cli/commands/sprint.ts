@@ -1,5 +1,288 @@
-/** `omega-pr sprint` (placeholder until its issue lands). */
+/**
+ * `omega-pr sprint` — the runbook's FINAL INTEGRATION TEST from one command:
+ * preflight (PR-G0) → concurrency ×10 (PR-G1) → chaos medium (PR-G3, with its budget: PR-G2) →
+ * stress N (PR-G4, budget PR-G2) → proofpack of the stress run and of the whole `metrics/pr`
+ * tree → verify both (PR-G5). Prints a gate table; exit 0 only when every gate passes. A failing
+ * gate writes an NCR (`nexus/proof/NCR_PR_<ID>.md`) and, as the runbook says, stops the sprint
+ * (`--keep-going` runs the remaining phases anyway).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { verifyProofpackAsync } from '../../../native';
+import { buildProofpackAsync } from '../../proofpack';
+import { writeNcr } from '../ncr';
 import type { RegisterCommand } from './index';
+import { runPreflight } from './preflight';
+import { runConcurrency } from './concurrency';
+import { runChaosCommand } from './chaos';
+import { runStressCommand } from './stress';
+import { EXIT, UsageError, intOption, rel, runStamp, writeJsonAtomic } from '../util';
+
+/** One row of the gate table. */
+export interface GateRow {
+  gate: string;
+  phase: string;
+  verdict: 'PASS' | 'FAIL' | 'SKIPPED';
+  figure: string;
+  report: string;
+}
+
+/** Options of {@link runSprint}. */
+export interface SprintOptions {
+  testCmd: string;
+  count?: number;
+  workers: number;
+  updates: number;
+  chaosProfile: string;
+  chaosCalls: number;
+  stressChaos: string | null;
+  concurrency: number;
+  seed?: number;
+  calibrationFile?: string;
+  provider?: string;
+  scorer?: string;
+  out: string;
+  proofpacks: string;
+  keepGoing: boolean;
+}
+
+const SCHEMA_EXAMPLES: [string, string][] = [
+  ['run-cost.schema.json', 'run-cost.schema.example.json'],
+  ['pr-report.schema.json', 'pr-report.schema.example.json'],
+];
+
+function schemasDir(): string {
+  return path.join(__dirname, '..', '..', '..', 'schemas');
+}
+
+/** Moves an existing pack folder aside (never deletes evidence): `<dir>` → `<parent>/archive/<name>_<stamp>`. */
+function moveAside(dir: string): string | null {
+  if (!fs.existsSync(dir)) return null;
+  const archive = path.join(path.dirname(dir), 'archive');
+  fs.mkdirSync(archive, { recursive: true });
+  let target = path.join(archive, `${path.basename(dir)}_${runStamp()}`);
+  for (let i = 2; fs.existsSync(target); i++) target = path.join(archive, `${path.basename(dir)}_${runStamp()}-${i}`);
+  fs.renameSync(dir, target);
+  return target;
+}
+
+/** Runs the sprint; returns the gate rows. */
+export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
+  const rows: GateRow[] = [];
+  const ncrs: string[] = [];
+  let stopped = false;
+  const gate = async (
+    id: string,
+    phase: string,
+    reproduction: string,
+    fn: () => Promise<{ pass: boolean; figure: string; report: string; error?: string }>,
+  ): Promise<void> => {
+    if (stopped) {
+      rows.push({ gate: id, phase, verdict: 'SKIPPED', figure: '—', report: '—' });
+      return;
+    }
+    console.log(`\n━━━ ${id} · ${phase} ━━━`);
+    let r: { pass: boolean; figure: string; report: string; error?: string };
+    try {
+      r = await fn();
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      r = { pass: false, figure: `${e.code ?? 'error'}`, report: '—', error: `${e.code ?? 'Error'}: ${e.message ?? String(err)}` };
+      console.log(`✗ ${r.error}`);
+    }
+    rows.push({ gate: id, phase, verdict: r.pass ? 'PASS' : 'FAIL', figure: r.figure, report: r.report });
+    if (!r.pass) {
+      const ncr = writeNcr({
+        gate: id,
+        title: phase,
+        error: r.error ?? `${phase}: ${r.figure}`,
+        reproduction,
+        reports: r.report === '—' ? [] : [r.report],
+      });
+      ncrs.push(ncr);
+      console.log(`NCR written: ${ncr}`);
+      if (!o.keepGoing) stopped = true;
+    }
+  };
+  const common = `${o.calibrationFile ? ` --calibration ${o.calibrationFile}` : ''}${o.seed !== undefined ? ` --seed ${o.seed}` : ''}`;
+
+  // The runbook's schema examples, next to the reports they describe.
+  const schemaOut = path.join(o.out, 'schemas');
+  fs.mkdirSync(schemaOut, { recursive: true });
+  for (const [from, to] of SCHEMA_EXAMPLES) fs.copyFileSync(path.join(schemasDir(), from), path.join(schemaOut, to));
+
+  await gate('PR-G0', 'Pre-flight: baseline tests', `omega-pr preflight --test-cmd ${JSON.stringify(o.testCmd)}`, async () => {
+    const { report, file } = runPreflight({ testCmd: o.testCmd, out: o.out, quiet: true });
+    const figure = `${report.vitest_total - report.vitest_failed}/${report.vitest_total} tests`;
+    console.log(`Tests: ${figure} — VERDICT: ${report.verdict}`);
+    return { pass: report.verdict === 'PASS', figure, report: rel(file) };
+  });
+
+  await gate('PR-G1', `Concurrency: ${o.workers} writer processes`, `omega-pr concurrency --workers ${o.workers} --updates ${o.updates}`, async () => {
+    const name = `concurrency${o.workers}`;
+    const dir = path.join(o.out, 'PR_RUNS', `${name}_${runStamp()}`);
+    const report = await runConcurrency({ workers: o.workers, updates: o.updates, durability: 'full', dir });
+    const file = path.join(dir, `${name}-report.json`);
+    writeJsonAtomic(file, report);
+    console.log(`Successes: ${report.successes} / ${report.workers}`);
+    console.log(`Residual .lock files: ${report.residual_locks}`);
+    console.log(`Residual .tmp files: ${report.residual_tmps}`);
+    console.log(`Final cache file: ${report.cache_valid ? 'VALID JSON' : 'INVALID'}`);
+    console.log(`VERDICT: ${report.verdict}`);
+    return {
+      pass: report.verdict === 'PASS',
+      figure: `${report.successes}/${report.workers} ok, ${report.lost_updates} lost, ${report.residual_locks + report.residual_tmps} residual`,
+      report: rel(file),
+    };
+  });
+
+  const budgets: { pass: boolean; report: string }[] = [];
+  await gate('PR-G3', `Chaos: profile ${o.chaosProfile}`, `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`, async () => {
+    const { summary, dir } = await runChaosCommand({
+      profile: o.chaosProfile,
+      calls: o.chaosCalls,
+      seed: o.seed,
+      provider: o.provider,
+      calibrationFile: o.calibrationFile,
+      concurrency: o.concurrency,
+      out: o.out,
+    });
+    budgets.push({ pass: summary.budget_verdict === 'PASS', report: rel(path.join(dir, 'run-cost.json')) });
+    return {
+      pass: summary.verdict === 'PASS',
+      figure: `${(summary.observed_rate * 100).toFixed(1)}% injected (expected ${(summary.expected_rate * 100).toFixed(0)}%), ${summary.silent_successes} silent`,
+      report: rel(path.join(dir, 'chaos-summary.json')),
+    };
+  });
+
+  let stressDir: string | null = null;
+  let stressVerdict: 'PASS' | 'FAIL' = 'FAIL';
+  let stressCost = '';
+  await gate('PR-G4', 'Stress: variance', `omega-pr stress${o.count ? ` --count ${o.count}` : ''}${o.stressChaos ? ` --chaos ${o.stressChaos}` : ''}${common}`, async () => {
+    const { report, dir } = await runStressCommand({
+      count: o.count,
+      chaos: o.stressChaos,
+      seed: o.seed,
+      concurrency: o.concurrency,
+      provider: o.provider,
+      scorer: o.scorer,
+      calibrationFile: o.calibrationFile,
+      out: o.out,
+    });
+    stressDir = dir;
+    stressVerdict = report.verdict;
+    stressCost = `$${report.cost.total_cost_usd.toFixed(2)}`;
+    budgets.push({ pass: report.cost.budget_verdict === 'PASS', report: rel(path.join(dir, 'run-cost.json')) });
+    const hard = report.analysis.metrics.hard_score;
+    return {
+      pass: report.verdict === 'PASS',
+      figure: `hard pass ${(report.hard_pass_rate * 100).toFixed(1)}%, mean ${hard ? hard.mean.toFixed(3) : '—'}${report.downgrade_flag ? `, ${report.downgrade_flag}` : ''}`,
+      report: rel(path.join(dir, 'PR_REPORT.json')),
+    };
+  });
+
+  // PR-G2 is judged on the run-cost.json of every phase that spent money.
+  if (!stopped) {
+    const pass = budgets.length > 0 && budgets.every((b) => b.pass);
+    rows.push({
+      gate: 'PR-G2',
+      phase: 'Budget: over budget is FAIL',
+      verdict: pass ? 'PASS' : 'FAIL',
+      figure: pass ? `within caps (stress ${stressCost})` : 'over budget',
+      report: budgets.map((b) => b.report).join(', ') || '—',
+    });
+    if (!pass) {
+      ncrs.push(writeNcr({ gate: 'PR-G2', title: 'Budget', error: 'a run-cost.json has budget_verdict FAIL', reproduction: 'omega-pr stress', reports: budgets.map((b) => b.report) }));
+      if (!o.keepGoing) stopped = true;
+    }
+  } else {
+    rows.push({ gate: 'PR-G2', phase: 'Budget: over budget is FAIL', verdict: 'SKIPPED', figure: '—', report: '—' });
+  }
+
+  await gate('PR-G5', 'Proofpacks: build + verify', 'omega-pr proofpack verify proofpacks/final', async () => {
+    if (stressDir === null) throw new UsageError('no stress run to pack');
+    const packs: string[] = [];
+    const stressPack = path.join(o.proofpacks, path.basename(stressDir));
+    await buildProofpackAsync({
+      source: stressDir,
+      output: stressPack,
+      type: path.basename(stressDir).replace(/_.*$/, ''),
+      verdict: stressVerdict,
+      command: `omega-pr stress${o.count ? ` --count ${o.count}` : ''}${common}`,
+    });
+    packs.push(stressPack);
+    const finalPack = path.join(o.proofpacks, 'final');
+    const moved = moveAside(finalPack);
+    if (moved) console.log(`(previous ${rel(finalPack)} moved to ${rel(moved)})`);
+    const allPass = rows.every((r) => r.verdict === 'PASS');
+    const built = await buildProofpackAsync({
+      source: o.out,
+      output: finalPack,
+      type: 'sprint',
+      verdict: allPass ? 'PASS' : 'FAIL',
+      command: 'omega-pr sprint',
+    });
+    packs.push(finalPack);
+    let files = 0;
+    for (const p of packs) {
+      const v = await verifyProofpackAsync(p);
+      console.log(`${v.verdict === 'PASS' ? '✓' : '✗'} ${rel(p)}: ${v.fileCount} files ${v.verdict}`);
+      if (v.verdict !== 'PASS') {
+        return { pass: false, figure: `${rel(p)} does not verify`, report: rel(p), error: v.problems.map((x) => `${x.kind} ${x.path}: ${x.message}`).join('\n') };
+      }
+      files += v.fileCount;
+    }
+    console.log(`✓ Proofpack built: ${built.packId}`);
+    return { pass: true, figure: `${packs.length} packs, ${files} files verified`, report: rel(finalPack) };
+  });
+
+  rows.sort((a, b) => a.gate.localeCompare(b.gate));
+  console.log('\n=== SPRINT GATES ===');
+  console.table(rows.map((r) => ({ gate: r.gate, phase: r.phase, verdict: r.verdict, 'key figure': r.figure, report: r.report })));
+  for (const n of ncrs) console.log(`NCR: ${n}`);
+  const pass = rows.every((r) => r.verdict === 'PASS');
+  console.log(`SPRINT VERDICT: ${pass ? 'PASS' : 'FAIL'}`);
+  return rows;
+}
 
 /** Registers `omega-pr sprint`. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, setExit) => {
+  program
+    .command('sprint')
+    .description('The whole runbook: preflight → concurrency → chaos → stress → proofpack → verify, with a gate table')
+    .option('--test-cmd <cmd>', 'baseline test command of PR-G0', 'npx vitest run')
+    .option('--count <n>', 'stress runs (default: calibration STRESS_COUNT)')
+    .option('--workers <n>', 'concurrency writer processes', '10')
+    .option('--updates <n>', 'updates per writer', '100')
+    .option('--chaos-profile <name>', 'chaos phase profile', 'medium')
+    .option('--chaos-calls <n>', 'chaos phase calls', '1000')
+    .option('--stress-chaos <name>', 'also inject faults during the stress phase')
+    .option('--concurrency <k>', 'calls / runs in flight at once', '8')
+    .option('--seed <s>', 'seed (default: calibration SEED)')
+    .option('--calibration <file>', 'calibration file (default: the shipped one)')
+    .option('--provider <module>', 'your provider module (default: simulated)')
+    .option('--scorer <module>', 'your scorer module (default: simulated)')
+    .option('--out <dir>', 'metrics root', 'metrics/pr')
+    .option('--proofpacks <dir>', 'proofpacks root', 'proofpacks')
+    .option('--keep-going', 'run every phase even after a gate fails')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const rows = await runSprint({
+        testCmd: o.testCmd as string,
+        count: o.count === undefined ? undefined : intOption('--count', o.count as string, 1, 0),
+        workers: intOption('--workers', o.workers as string, 1, 10),
+        updates: intOption('--updates', o.updates as string, 1, 100),
+        chaosProfile: o.chaosProfile as string,
+        chaosCalls: intOption('--chaos-calls', o.chaosCalls as string, 1, 1000),
+        stressChaos: (o.stressChaos as string | undefined) ?? null,
+        concurrency: intOption('--concurrency', o.concurrency as string, 1, 8),
+        seed: o.seed === undefined ? undefined : intOption('--seed', o.seed as string, 0, 0),
+        calibrationFile: o.calibration as string | undefined,
+        provider: o.provider as string | undefined,
+        scorer: o.scorer as string | undefined,
+        out: o.out as string,
+        proofpacks: o.proofpacks as string,
+        keepGoing: o.keepGoing === true,
+      });
+      setExit(rows.every((r) => r.verdict === 'PASS') ? EXIT.PASS : EXIT.FAIL);
+    });
+};
