@@ -214,16 +214,22 @@ impl BudgetTracker {
 
 /// The cost of one call's `usage` with `model`'s calibration prices, without tracking it (for
 /// per-run cost metrics). Throws `ERR_OMEGA_UNKNOWN_MODEL` for an unpriced model.
-#[napi(ts_args_type = "model: string, usage: TokenUsage, calibration?: CalibrationDocument | undefined | null")]
-pub fn call_cost(model: String, usage: TokenUsage, calibration: Option<Value>) -> Result<CallCostInfo, Code> {
+#[napi(
+    ts_args_type = "model: string, usage: TokenUsage, calibration?: CalibrationDocument | undefined | null"
+)]
+pub fn call_cost(
+    model: String,
+    usage: TokenUsage,
+    calibration: Option<Value>,
+) -> Result<CallCostInfo, Code> {
     let cal = crate::calibration::parse(calibration)?;
     let usage = usage.to_core()?;
     usage.validate().map_err(from_core)?;
-    let price = cal
-        .budget
-        .models
-        .get(&model)
-        .ok_or_else(|| from_core(omega_pr_core::Error::UnknownModel { model: model.clone() }))?;
+    let price = cal.budget.models.get(&model).ok_or_else(|| {
+        from_core(omega_pr_core::Error::UnknownModel {
+            model: model.clone(),
+        })
+    })?;
     let micro = price.cost_micro(&usage);
     Ok(CallCostInfo {
         cost_usd: micro_to_usd(micro),
@@ -240,10 +246,15 @@ pub fn merge_run_costs(parts: Vec<Value>) -> Result<Value, Code> {
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
-            serde_json::from_value::<budget::RunCost>(v)
-                .map_err(|e| crate::error::invalid(&format!("parts[{i}]"), format!("not a run-cost document: {e}")))
+            serde_json::from_value::<budget::RunCost>(v).map_err(|e| {
+                crate::error::invalid(
+                    &format!("parts[{i}]"),
+                    format!("not a run-cost document: {e}"),
+                )
+            })
         })
         .collect::<Result<Vec<_>, Code>>()?;
     let merged = budget::RunCost::merge(&parsed).map_err(from_core)?;
-    serde_json::to_value(merged).map_err(|e| crate::error::js_error("ERR_OMEGA_INTERNAL", e.to_string()))
+    serde_json::to_value(merged)
+        .map_err(|e| crate::error::js_error("ERR_OMEGA_INTERNAL", e.to_string()))
 }

@@ -501,7 +501,9 @@ impl RunCost {
     /// money, calls and tokens add up, caps add up (each shard had `1/n` of the run cap), and the
     /// verdict is `FAIL` when any shard has a violation. Shards are taken in the order given.
     pub fn merge(parts: &[RunCost]) -> Result<RunCost> {
-        let first = parts.first().ok_or_else(|| Error::EmptyRuns { what: "merging run costs".into() })?;
+        let first = parts.first().ok_or_else(|| Error::EmptyRuns {
+            what: "merging run costs".into(),
+        })?;
         let mut total_micro = 0u64;
         let mut run_cap_micro = 0u64;
         let mut per_model: BTreeMap<String, ModelTotals> = BTreeMap::new();
@@ -509,10 +511,14 @@ impl RunCost {
         let (mut calls, mut refused, mut open) = (0u64, 0u64, 0u64);
         for part in parts {
             if part.max_per_call_usd != first.max_per_call_usd {
-                return Err(Error::invalid("max_per_call_usd", "shards were run with different per-call caps"));
+                return Err(Error::invalid(
+                    "max_per_call_usd",
+                    "shards were run with different per-call caps",
+                ));
             }
             total_micro = total_micro.saturating_add(part.total_cost_micro_usd);
-            run_cap_micro = run_cap_micro.saturating_add(crate::money::usd_to_micro(part.max_per_run_usd).unwrap_or(0));
+            run_cap_micro = run_cap_micro
+                .saturating_add(crate::money::usd_to_micro(part.max_per_run_usd).unwrap_or(0));
             violations.extend(part.violations.iter().cloned());
             calls += part.call_count;
             refused += part.refused_calls;
@@ -710,13 +716,24 @@ mod tests {
     #[test]
     fn shard_costs_merge_into_the_whole() {
         let call = |t: &mut BudgetTracker, i: u64| {
-            let r = t.reserve(req(&format!("c{i}"), 100 + i)).unwrap_or_else(|e| panic!("{e}"));
-            t.settle(r.id, &Usage { input_tokens: 100 + i, output_tokens: 10 + i, ..Default::default() })
+            let r = t
+                .reserve(req(&format!("c{i}"), 100 + i))
                 .unwrap_or_else(|e| panic!("{e}"));
+            t.settle(
+                r.id,
+                &Usage {
+                    input_tokens: 100 + i,
+                    output_tokens: 10 + i,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
         };
         let s = settings(50_000, 400_000);
         let mut whole = BudgetTracker::new(s.clone());
-        let mut shards: Vec<BudgetTracker> = (0..4).map(|_| BudgetTracker::new(s.split(4).unwrap_or_else(|e| panic!("{e}")))).collect();
+        let mut shards: Vec<BudgetTracker> = (0..4)
+            .map(|_| BudgetTracker::new(s.split(4).unwrap_or_else(|e| panic!("{e}"))))
+            .collect();
         for i in 0..40 {
             call(&mut whole, i);
             call(&mut shards[(i % 4) as usize], i);

@@ -634,7 +634,8 @@ impl Checker {
             let cache_write = self.price(pm, &path, "cache_creation_input_token_cost");
             let output = self.price(pm, &path, "output_cost_per_token");
             let reasoning = if pm.contains_key("output_cost_per_reasoning_token") {
-                self.price(pm, &path, "output_cost_per_reasoning_token").map(Some)
+                self.price(pm, &path, "output_cost_per_reasoning_token")
+                    .map(Some)
             } else {
                 Some(None)
             };
