@@ -3,6 +3,7 @@
 //! (the file is only replaced by atomic rename, so one read is a consistent snapshot). Every
 //! mutation has an async twin (a libuv `AsyncTask`) so a waiting lock never blocks the event loop.
 
+mod doc;
 mod json;
 pub mod store;
 
@@ -15,8 +16,9 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::error::{invalid, js_error, Code};
+use doc::Doc;
 use napi::Result;
-use store::{raw, CacheError, Durability, MutationInfo, RawEntries, Store, WaitMode};
+use store::{raw, CacheError, Durability, MutationInfo, Store, WaitMode};
 
 /// Lock-wait samples kept per handle (a ring beyond that).
 const MAX_SAMPLES: usize = 1 << 16;
@@ -131,7 +133,7 @@ struct Inner {
 impl Inner {
     fn mutate<F>(&self, apply: F) -> std::result::Result<(), CacheError>
     where
-        F: FnOnce(&mut RawEntries) -> bool,
+        F: for<'a> FnOnce(&mut Doc<'a>) -> bool,
     {
         let info = self.store.mutate(apply)?;
         if let Ok(mut s) = self.stats.lock() {
@@ -147,7 +149,7 @@ impl Inner {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         self.mutate(move |m| {
             for (k, v) in pairs {
-                m.insert(k, v);
+                m.set(k, v);
             }
             true
         })
@@ -156,7 +158,7 @@ impl Inner {
     fn delete(&self, key: String) -> std::result::Result<bool, CacheError> {
         let mut existed = false;
         self.mutate(|m| {
-            existed = m.remove(&key).is_some();
+            existed = m.remove(&key);
             existed
         })?;
         Ok(existed)
