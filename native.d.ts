@@ -321,6 +321,12 @@ export interface CalibrationProblem {
   message: string
 }
 
+/**
+ * The cost of one call's `usage` with `model`'s calibration prices, without tracking it (for
+ * per-run cost metrics). Throws `ERR_OMEGA_UNKNOWN_MODEL` for an unpriced model.
+ */
+export declare function callCost(model: string, usage: TokenUsage, calibration?: CalibrationDocument | undefined | null): CallCostInfo
+
 /** Cost of one settled call. */
 export interface CallCostInfo {
   /** Real cost, USD. */
@@ -480,6 +486,12 @@ export interface LockWaitStats {
   /** Wait of the last mutation. */
   last: number
 }
+
+/**
+ * Combines the `run-cost.json` of the shards of one run: money, calls and tokens add up, the
+ * run caps add up, and the verdict is `FAIL` when any shard has a violation.
+ */
+export declare function mergeRunCosts(parts: RunCost[]): RunCost
 
 /**
  * Merges shard states (`stress merge`). n, min, max, percentiles and pass counts of the merged
