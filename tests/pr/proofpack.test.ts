@@ -163,6 +163,8 @@ describe('proofpack build', () => {
     fs.mkdirSync(empty);
     expect(build(empty).fileCount).toBeGreaterThan(5);
     expect(codeOf(() => build(fresh('x'), { verdict: 'MAYBE' })).code).toBe('ERR_OMEGA_INVALID_ARGUMENT');
+    expect(codeOf(() => build(path.join(source, 'inside'))).code).toBe('ERR_OMEGA_UNSAFE_PATH');
+    expect(fs.existsSync(path.join(source, 'inside'))).toBe(false);
   });
 });
 
