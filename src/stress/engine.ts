@@ -40,6 +40,12 @@ export interface StressConfig {
   callTimeoutMs: number;
   timeScale: number;
   clock: () => string;
+  /**
+   * Latency comes only from the provider's own figure (`latencyMs`): a failed call counts 0 ms
+   * instead of wall-clock time, so reports of a seeded provider (the simulated one) stay
+   * byte-identical. Default false (wall clock for failed calls and unreporting providers).
+   */
+  providerLatencyOnly?: boolean;
   /** Atomic cache the answers are written through (PR-G4 counts its corruption), or null. */
   cachePath: string | null;
   /** Called after each run completes. */
@@ -89,6 +95,8 @@ function checkScore(score: RunScore, runIndex: number): RunScore {
 export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   const budget = new BudgetTracker(cfg.calibration, { shards: cfg.shard?.total ?? 1 });
   let retries = 0;
+  // Retries per call index: the attempts of a call that succeeded after retrying.
+  const retriesByCall = new Map<number, number>();
   const stack = buildStack({
     provider: cfg.provider,
     calibration: cfg.calibration,
@@ -98,8 +106,9 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     callTimeoutMs: cfg.callTimeoutMs,
     timeScale: cfg.timeScale,
     clock: cfg.clock,
-    onRetry: () => {
+    onRetry: (info) => {
       retries++;
+      retriesByCall.set(info.callIndex, (retriesByCall.get(info.callIndex) ?? 0) + 1);
     },
   });
   const cache = cfg.cachePath === null ? null : AtomicCache.open(cfg.cachePath, { calibration: cfg.calibration });
@@ -123,9 +132,9 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
         callIndex,
       });
       const reported = (res as { latencyMs?: unknown }).latencyMs;
-      const latencyMs = typeof reported === 'number' ? reported : Math.round(performance.now() - started);
+      const latencyMs = typeof reported === 'number' ? reported : cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started);
       const cost = callCost(res.model ?? cfg.model, res.usage, cfg.calibration).costUsd;
-      attempts = (res as { attempts?: number }).attempts ?? attempts;
+      attempts = 1 + (retriesByCall.get(callIndex) ?? 0);
       if (cache !== null) {
         try {
           await cache.setAsync(`run-${runIndex}/${id}`, { call_index: callIndex, text: res.text });
@@ -143,8 +152,8 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
         ok: false,
         errorCode: e.code ?? 'ERR_OMEGA_PROVIDER',
         errorMessage: e.message ?? String(err),
-        attempts: e.attempts ?? attempts,
-        latencyMs: Math.round(performance.now() - started),
+        attempts: e.attempts ?? 1 + (retriesByCall.get(callIndex) ?? 0),
+        latencyMs: cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started),
         costUsd: 0,
       };
     }

@@ -151,7 +151,8 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
         return input;
       }),
     );
-    chaosLog = engine.buildLog(entries);
+    // The text form, as ChaosProvider.chaosLog() reads it: the object form's key order differs.
+    chaosLog = JSON.parse(engine.buildLogJson(entries)) as ChaosLogDocument;
   }
   return { report, runCost, chaosLog };
 }

@@ -8,6 +8,7 @@ import { ChaosProvider } from '../providers/chaos';
 import { OmegaProviderError, sleep as realSleep } from '../providers/errors';
 import { RetryProvider } from '../providers/retry';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from '../providers/types';
+import type { RetryEvent } from '../providers/retry';
 
 /** Fails an attempt that takes longer than `ms` with `ERR_OMEGA_PROVIDER_TIMEOUT` (retryable). */
 export class TimeoutProvider implements LlmProvider {
@@ -56,8 +57,8 @@ export interface StackOptions {
   timeScale: number;
   /** Timestamp source of chaos-log entries. */
   clock: () => string;
-  /** Counts retries. */
-  onRetry?: () => void;
+  /** Called before each retry (counts retries per call). */
+  onRetry?: (info: RetryEvent) => void;
 }
 
 /** The stack, and its chaos layer (for the chaos log) when chaos is on. */

@@ -188,7 +188,9 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
     console.log(`Faulted calls recovered by retry: ${recovered}, surfaced as errors: ${surfaced}`);
     console.log(`Silent successes: ${silent}  Empty successes: ${summary.empty_successes}`);
     console.log(`chaos-log.json: ${rel(path.join(final, 'chaos-log.json'))} (${summary.json_valid ? 'valid JSON' : 'INVALID JSON'})`);
-    console.log(`Budget: $${runCost.total_cost_usd.toFixed(4)} ${runCost.budget_verdict}`);
+    console.log(
+      `Budget: $${runCost.total_cost_usd.toFixed(4)} ${runCost.budget_verdict}${runCost.budget_verdict === 'PASS' ? '' : ` (${runCost.violations.length} violation(s), ${runCost.refused_calls} call(s) refused)`}`,
+    );
     console.log(`VERDICT: ${summary.verdict}`);
   }
   return { summary, dir: final };
@@ -224,6 +226,7 @@ export const register: RegisterCommand = (program, setExit) => {
         timeScale,
         out: o.out,
       });
-      setExit(summary.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+      // Over budget is a FAIL (gate PR-G2), never a warning.
+      setExit(summary.verdict === 'PASS' && summary.budget_verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
     });
 };

@@ -9,6 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { verifyProofpackAsync } from '../../../native';
+import type { RunCost } from '../../../report-types';
+import { loadCalibration } from '../../index';
 import { buildProofpackAsync } from '../../proofpack';
 import { writeNcr } from '../ncr';
 import type { RegisterCommand } from './index';
@@ -68,6 +70,8 @@ function moveAside(dir: string): string | null {
 
 /** Runs the sprint; returns the gate rows. */
 export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
+  // A bad calibration is an input error (exit 2) before any phase runs, not a failed gate.
+  loadCalibration(o.calibrationFile);
   const rows: GateRow[] = [];
   const ncrs: string[] = [];
   let stopped = false;
@@ -136,7 +140,13 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     };
   });
 
-  const budgets: { pass: boolean; report: string }[] = [];
+  /** The run-cost.json of every phase that spent money (PR-G2), with the command that made it. */
+  const budgets: { pass: boolean; report: string; figure: string; command: string }[] = [];
+  const budgetOf = (file: string, command: string) => {
+    const rc = JSON.parse(fs.readFileSync(file, 'utf8')) as RunCost;
+    const figure = `${rel(file)}: $${rc.total_cost_usd.toFixed(4)} of $${rc.max_per_run_usd}, ${rc.violations.length} violation(s), ${rc.refused_calls} call(s) refused`;
+    return { pass: rc.budget_verdict === 'PASS', report: rel(file), figure, command };
+  };
   await gate('PR-G3', `Chaos: profile ${o.chaosProfile}`, `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`, async () => {
     const { summary, dir } = await runChaosCommand({
       profile: o.chaosProfile,
@@ -147,11 +157,14 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       concurrency: o.concurrency,
       out: o.out,
     });
-    budgets.push({ pass: summary.budget_verdict === 'PASS', report: rel(path.join(dir, 'run-cost.json')) });
+    const budget = budgetOf(path.join(dir, 'run-cost.json'), `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`);
+    budgets.push(budget);
+    const figure = `${(summary.observed_rate * 100).toFixed(1)}% injected (expected ${(summary.expected_rate * 100).toFixed(0)}%), ${summary.silent_successes} silent${budget.pass ? '' : ', budget FAIL'}`;
     return {
       pass: summary.verdict === 'PASS',
-      figure: `${(summary.observed_rate * 100).toFixed(1)}% injected (expected ${(summary.expected_rate * 100).toFixed(0)}%), ${summary.silent_successes} silent`,
+      figure,
       report: rel(path.join(dir, 'chaos-summary.json')),
+      error: budget.pass ? undefined : `${figure}\nbudget_verdict FAIL — ${budget.figure}`,
     };
   });
 
@@ -172,7 +185,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     stressDir = dir;
     stressVerdict = report.verdict;
     stressCost = `$${report.cost.total_cost_usd.toFixed(2)}`;
-    budgets.push({ pass: report.cost.budget_verdict === 'PASS', report: rel(path.join(dir, 'run-cost.json')) });
+    budgets.push(budgetOf(path.join(dir, 'run-cost.json'), `omega-pr stress${o.count ? ` --count ${o.count}` : ''}${o.stressChaos ? ` --chaos ${o.stressChaos}` : ''}${common}`));
     const hard = report.analysis.metrics.hard_score;
     return {
       pass: report.verdict === 'PASS',
@@ -181,18 +194,30 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     };
   });
 
-  // PR-G2 is judged on the run-cost.json of every phase that spent money.
-  if (!stopped) {
+  // PR-G2 is judged on the run-cost.json of every phase that spent money (also when an earlier
+  // gate stopped the sprint: an over-budget phase is reported as a budget failure).
+  if (!stopped || budgets.length > 0) {
     const pass = budgets.length > 0 && budgets.every((b) => b.pass);
     rows.push({
       gate: 'PR-G2',
       phase: 'Budget: over budget is FAIL',
       verdict: pass ? 'PASS' : 'FAIL',
-      figure: pass ? `within caps (stress ${stressCost})` : 'over budget',
+      figure: pass
+        ? `within caps${stressCost ? ` (stress ${stressCost})` : ''}`
+        : `${budgets.filter((b) => !b.pass).length} of ${budgets.length} phase(s) over budget`,
       report: budgets.map((b) => b.report).join(', ') || '—',
     });
     if (!pass) {
-      ncrs.push(writeNcr({ gate: 'PR-G2', title: 'Budget', error: 'a run-cost.json has budget_verdict FAIL', reproduction: 'omega-pr stress', reports: budgets.map((b) => b.report) }));
+      const failed = budgets.filter((b) => !b.pass);
+      const ncr = writeNcr({
+        gate: 'PR-G2',
+        title: 'Budget: over budget is FAIL',
+        error: `budget_verdict FAIL in ${failed.length} run-cost.json:\n${failed.map((b) => b.figure).join('\n')}`,
+        reproduction: failed.map((b) => b.command).join('\n'),
+        reports: failed.map((b) => b.report),
+      });
+      ncrs.push(ncr);
+      console.log(`NCR written: ${ncr}`);
       if (!o.keepGoing) stopped = true;
     }
   } else {

@@ -66,7 +66,9 @@ export function printAnalysis(report: PrReport): void {
   console.log(`Hard Pass Rate: ${pct(report.hard_pass_rate)}`);
   console.log(`Soft Pass Rate: ${pct(report.analysis.soft_pass_rate)}`);
   if (hard) console.log(`Mean Hard Score: ${hard.mean.toFixed(3)} ± ${hard.std.toFixed(3)}`);
-  console.log(`Cost: $${report.cost.total_cost_usd.toFixed(4)} (budget ${report.cost.budget_verdict})`);
+  console.log(
+    `Cost: $${report.cost.total_cost_usd.toFixed(4)} (budget ${report.cost.budget_verdict}${report.cost.violations > 0 ? `, ${report.cost.violations} violation(s): over budget is FAIL` : ''})`,
+  );
   console.log(`Cache corruption: ${report.cache_corruption}`);
   if (report.downgrade_flag) console.log(`Downgrade: ${report.downgrade_flag}`);
   for (const v of report.variance_violations) {
@@ -181,6 +183,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
       callTimeoutMs: o.callTimeoutMs ?? 30_000,
       timeScale: simulated ? (o.timeScale ?? 0.001) : (o.timeScale ?? 1),
       clock: isoNow,
+      providerLatencyOnly: simulated,
       cachePath: o.cache === false ? null : staging.stagingPath('answers-cache.json'),
       onRun: (done, all, r) => {
         if (r.hard_pass) passes++;
@@ -299,7 +302,8 @@ export const register: RegisterCommand = (program, setExit) => {
         cache: o.cache !== false,
         out: o.out as string,
       });
-      setExit(report.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+      // Over budget is a FAIL (gate PR-G2), never a warning.
+      setExit(report.verdict === 'PASS' && report.cost.budget_verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
     });
   stress
     .command('merge')
@@ -309,6 +313,6 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .action((dirs: string[], o: { calibration?: string; out: string }) => {
       const { report } = runStressMerge(dirs, { out: o.out, calibrationFile: o.calibration });
-      setExit(report.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+      setExit(report.verdict === 'PASS' && report.cost.budget_verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
     });
 };
