@@ -56,6 +56,10 @@ export declare class AtomicCache {
   delete(key: string): boolean
   /** Async `get` (reads on the thread pool). */
   getAsync(key: string): Promise<unknown>
+  /** Async `has`. */
+  hasAsync(key: string): Promise<boolean>
+  /** Async `keys`. */
+  keysAsync(): Promise<Array<string>>
   /** Async `entries`. */
   entriesAsync(): Promise<Array<[string, unknown]>>
   /** Async `set`: the lock is waited for on the thread pool, never on the event loop. */

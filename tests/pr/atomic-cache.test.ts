@@ -211,6 +211,9 @@ describe('AtomicCache API', () => {
     expect(await c.getAsync('k7')).toBe(7);
     expect(await c.getAsync('nope')).toBeUndefined();
     expect(await c.deleteAsync('x')).toBe(true);
+    expect(await c.hasAsync('x')).toBe(false);
+    expect(await c.hasAsync('y')).toBe(true);
+    expect((await c.keysAsync()).length).toBe(41);
     expect((await c.entriesAsync()).length).toBe(41);
     await expect(c.setAsync('bad', NaN as unknown)).rejects.toMatchObject({ code: 'ERR_OMEGA_INVALID_ARGUMENT' });
     expect(residuals(dir)).toEqual({ locks: 0, tmps: 0 });

@@ -462,6 +462,21 @@ impl AtomicCache {
         task(&self.inner, op)
     }
 
+    /// Async `has`.
+    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<boolean>")]
+    pub fn has_async(&self, key: Unknown<'_>) -> AsyncTask<CacheTask<bool>> {
+        let op = key_arg(&key).map(|key| -> CacheOp<bool> {
+            Box::new(move |inner: &Inner| inner.get(&key).map(|v| v.is_some()))
+        });
+        task(&self.inner, op)
+    }
+
+    /// Async `keys`.
+    #[napi(ts_return_type = "Promise<Array<string>>")]
+    pub fn keys_async(&self) -> AsyncTask<CacheTask<Vec<String>>> {
+        task(&self.inner, Ok(Box::new(|inner| inner.store.keys())))
+    }
+
     /// Async `entries`.
     #[napi(ts_return_type = "Promise<Array<[string, unknown]>>")]
     pub fn entries_async(&self) -> AsyncTask<CacheTask<Vec<Value>>> {

@@ -249,7 +249,7 @@ export const register: RegisterCommand = (program, setExit) => {
         console.log(`Residual .lock files: ${report.residual_locks}`);
         console.log(`Residual .tmp files: ${report.residual_tmps}`);
         console.log(`Final cache file: ${report.cache_valid ? 'VALID JSON' : 'INVALID'}`);
-        console.log(`Lost updates: ${report.lost_updates} of ${report.workers * report.updates_per_worker}`);
+        console.log(`Lost updates: ${report.lost_updates} of ${report.total_updates} reported written`);
         console.log(`Lock wait p50 / p99: ${report.lock_wait_ms.p50} / ${report.lock_wait_ms.p99} ms`);
         console.log(`Throughput: ${report.updates_per_sec} updates/s`);
         for (const e of report.worker_errors.slice(0, 5)) console.log(`  ${e}`);
