@@ -433,6 +433,14 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
                 EntryKind::File if RESERVED_NAMES.contains(&e.path.as_str()) => {
                     Some("reserved_name: the pack writes this file itself")
                 }
+                // The listing format could carry them (GNU escaping), but verify.ps1 on Windows
+                // and replay.sh could not: packs stay portable.
+                EntryKind::File if e.path.contains('\\') => {
+                    Some("backslash: `\\` in a file name is a separator on Windows")
+                }
+                EntryKind::File if e.path.chars().any(char::is_control) => {
+                    Some("control_char: control characters (newline, …) in a file name")
+                }
                 EntryKind::File => None,
             }
         };
@@ -711,6 +719,12 @@ mod tests {
         let err = build(&opts(&src, &root.join("pack"))).unwrap_err();
         assert_eq!(err.code(), "ERR_OMEGA_UNSAFE_PATH");
         fs::remove_file(src.join("link")).unwrap();
+        for name in ["back\\slash.json", "new\nline.json"] {
+            fs::write(src.join(name), b"{}").unwrap();
+            let err = build(&opts(&src, &root.join("pack"))).unwrap_err();
+            assert_eq!(err.code(), "ERR_OMEGA_UNSAFE_PATH", "{name:?}");
+            fs::remove_file(src.join(name)).unwrap();
+        }
         build(&opts(&src, &root.join("pack"))).unwrap();
         std::os::unix::fs::symlink("a.json", root.join("pack/extra-link")).unwrap();
         let v = verify_dir(&root.join("pack"), "pack").unwrap();
