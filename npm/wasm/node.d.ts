@@ -1,0 +1,2 @@
+// Types of the Node entry (CommonJS, instantiated at require time: no init call).
+export * from './common';
