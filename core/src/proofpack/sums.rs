@@ -86,7 +86,7 @@ fn perr(file: &str, line: usize, reason: &str, message: impl Into<String>) -> Er
 /// paths equal after Unicode NFC normalisation. `line_of(i)` gives the line to report for entry i.
 fn check_entries(entries: &[SumEntry], file: &str, line_of: impl Fn(usize) -> usize) -> Result<()> {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut nfc: BTreeMap<String, usize> = BTreeMap::new();
+    let mut nfc: BTreeMap<std::borrow::Cow<'_, str>, usize> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
         let line = line_of(i);
         check_relative_path(&e.path).map_err(|r| perr(file, line, r.reason, r.message))?;
@@ -110,7 +110,12 @@ fn check_entries(entries: &[SumEntry], file: &str, line_of: impl Fn(usize) -> us
                 ),
             ));
         }
-        let norm: String = e.path.nfc().collect();
+        // ASCII text is already in NFC: normalise only the rest.
+        let norm: std::borrow::Cow<'_, str> = if e.path.is_ascii() {
+            std::borrow::Cow::Borrowed(e.path.as_str())
+        } else {
+            std::borrow::Cow::Owned(e.path.nfc().collect())
+        };
         if let Some(prev) = nfc.insert(norm, i) {
             return Err(perr(
                 file,
