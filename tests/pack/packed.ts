@@ -110,6 +110,13 @@ export function packOnce(): Packed {
         .digest('hex')
         .slice(0, 16);
       const dir = path.join(os.tmpdir(), `omega-pr-pack-${key}`);
+      // Installs of older builds: removed after a day.
+      for (const old of fs.readdirSync(os.tmpdir())) {
+        const p = path.join(os.tmpdir(), old);
+        if (/^omega-pr-pack-[0-9a-f]{16}$/.test(old) && p !== dir && Date.now() - fs.statSync(p).mtimeMs > 86_400_000) {
+          fs.rmSync(p, { recursive: true, force: true });
+        }
+      }
       fs.mkdirSync(dir, { recursive: true });
       for (const p of list) {
         const dst = path.join(dir, path.basename(p.tarball));
