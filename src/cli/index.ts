@@ -3,7 +3,7 @@
  * Exit codes: 0 = gate PASS, 1 = gate FAIL, 2 = usage or input error.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT } from './util';
+import { EXIT, rel } from './util';
 import { COMMANDS } from './commands';
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -14,7 +14,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('Hardening toolkit for LLM-driven engines: runs the PR sprint runbook (gates PR-G0…G5).')
     .version(require('../../package.json').version as string)
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Options after a subcommand belong to it (`stress merge … --calibration f` is merge's).
+    .enablePositionalOptions();
   let exitCode: number = EXIT.PASS;
   for (const register of COMMANDS) {
     register(program, (code: number) => {
@@ -27,6 +29,15 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // --help / --version exit 0; every other commander error is a usage error.
       return err.exitCode === 0 ? EXIT.PASS : EXIT.USAGE;
+    }
+    const sys = err as NodeJS.ErrnoException;
+    if (typeof sys.code === 'string' && typeof sys.syscall === 'string' && /^E[A-Z]+$/.test(sys.code)) {
+      // A file-system error (an output folder that cannot be made, a read-only disk…): an input
+      // problem of the command line, named with the path as the user gave it.
+      const where = typeof sys.path === 'string' ? ` ${rel(sys.path)}` : '';
+      const what = (sys.message ?? '').replace(/^[A-Z]+: /, '').replace(/,.*$/, '');
+      process.stderr.write(`omega-pr: ERR_OMEGA_IO: cannot ${sys.syscall}${where}: ${what} (${sys.code})\n`);
+      return EXIT.USAGE;
     }
     const e = err as { code?: string; message?: string };
     process.stderr.write(`omega-pr: ${e.code ?? 'ERR_OMEGA_INTERNAL'}: ${e.message ?? String(err)}\n`);

@@ -52,12 +52,27 @@ export interface StressConfig {
   onRun?: (done: number, total: number, record: RunRecord) => void;
 }
 
+/** Provider calls of a stress run: failed ones counted per error code (keys sorted). */
+export interface CallCounts {
+  total: number;
+  failed: number;
+  retries: number;
+  by_error: Record<string, number>;
+}
+
+/** `counts` with its keys in sorted order (deterministic JSON). */
+export function sortedCounts(counts: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(counts).sort()) out[k] = counts[k] as number;
+  return out;
+}
+
 /** What a stress run produced. */
 export interface StressOutcome {
   runs: RunRecord[];
   runCost: RunCost;
   chaosLog: ChaosLogDocument | null;
-  calls: { total: number; failed: number; retries: number };
+  calls: CallCounts;
   cacheCorruption: number;
 }
 
@@ -116,6 +131,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   const indices = shardRuns(cfg.count, cfg.shard);
   const records = new Map<number, RunRecord>();
   let failedCalls = 0;
+  const errorCounts: Record<string, number> = {};
   let totalCalls = 0;
 
   const oneScene = async (runIndex: number, s: number): Promise<SceneResult> => {
@@ -146,12 +162,14 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     } catch (err) {
       failedCalls++;
       const e = err as { code?: string; message?: string; attempts?: number };
+      const code = typeof e?.code === 'string' && e.code !== '' ? e.code : 'ERR_OMEGA_PROVIDER';
+      errorCounts[code] = (errorCounts[code] ?? 0) + 1;
       return {
         sceneId: id,
         callIndex,
         ok: false,
-        errorCode: e.code ?? 'ERR_OMEGA_PROVIDER',
-        errorMessage: e.message ?? String(err),
+        errorCode: code,
+        errorMessage: e?.message ?? String(err),
         attempts: e.attempts ?? 1 + (retriesByCall.get(callIndex) ?? 0),
         latencyMs: cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started),
         costUsd: 0,
@@ -181,16 +199,26 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
 
   let next = 0;
   let done = 0;
+  // The first error (e.g. an invalid score) stops new runs; the runs in flight finish (their
+  // cache writes too) before it is thrown, so the caller can clean up a quiet folder.
+  let failure: { error: unknown } | null = null;
   const worker = async () => {
-    while (next < indices.length) {
+    while (failure === null && next < indices.length) {
       const runIndex = indices[next++] as number;
-      const record = await oneRun(runIndex);
+      let record: RunRecord;
+      try {
+        record = await oneRun(runIndex);
+      } catch (error) {
+        failure ??= { error };
+        return;
+      }
       records.set(runIndex, record);
       done++;
       cfg.onRun?.(done, indices.length, record);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.concurrency, indices.length)) }, worker));
+  if (failure !== null) throw (failure as { error: unknown }).error;
 
   const runs = indices.map((r) => records.get(r) as RunRecord);
   let cacheCorruption = cacheErrors;
@@ -214,7 +242,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     runs,
     runCost: budget.finalize(),
     chaosLog: stack.chaos?.chaosLog() ?? null,
-    calls: { total: totalCalls, failed: failedCalls, retries },
+    calls: { total: totalCalls, failed: failedCalls, retries, by_error: sortedCounts(errorCounts) },
     cacheCorruption,
   };
 }

@@ -5,7 +5,7 @@
 import { ChaosEngine, analyzeVariance, mergeRunCosts } from '../../native';
 import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
 import type { CalibrationDocument, RunCost, VarianceReport } from '../../report-types';
-import type { RunRecord } from './engine';
+import { sortedCounts, type CallCounts, type RunRecord } from './engine';
 
 /** Schema version of `PR_REPORT.json`. */
 export const PR_REPORT_SCHEMA_VERSION = 'OMEGA-PR-REPORT-1.0';
@@ -39,7 +39,7 @@ export type PrReport = {
   downgrade_flag: 'DOWNGRADE_VARIANCE' | null;
   cache_corruption: number;
   generated: string;
-  calls: { total: number; failed: number; retries: number };
+  calls: CallCounts;
   cost: { total_cost_usd: number; budget_verdict: 'PASS' | 'FAIL'; violations: number };
   analysis: VarianceReport;
   runs: RunRecord[];
@@ -50,7 +50,7 @@ export function buildPrReport(args: {
   meta: StressMeta;
   runs: RunRecord[];
   runCost: RunCost;
-  calls: { total: number; failed: number; retries: number };
+  calls: CallCounts;
   cacheCorruption: number;
   calibration: CalibrationDocument;
   generated: string;
@@ -124,10 +124,16 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
   }
   const runs = parts.flatMap((p) => p.report.runs).sort((a, b) => a.run_index - b.run_index);
   const runCost = mergeRunCosts(parts.map((p) => p.runCost));
-  const calls = parts.reduce(
-    (a, p) => ({ total: a.total + p.report.calls.total, failed: a.failed + p.report.calls.failed, retries: a.retries + p.report.calls.retries }),
-    { total: 0, failed: 0, retries: 0 },
-  );
+  const byError: Record<string, number> = {};
+  for (const p of parts) {
+    for (const [code, n] of Object.entries(p.report.calls.by_error ?? {})) byError[code] = (byError[code] ?? 0) + n;
+  }
+  const calls: CallCounts = {
+    total: parts.reduce((a, p) => a + p.report.calls.total, 0),
+    failed: parts.reduce((a, p) => a + p.report.calls.failed, 0),
+    retries: parts.reduce((a, p) => a + p.report.calls.retries, 0),
+    by_error: sortedCounts(byError),
+  };
   const report = buildPrReport({
     meta: { ...pickMeta(first.report), shard: null },
     runs,

@@ -73,6 +73,9 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   }
   const seed = o.seed ?? calibration.SEED;
   const calls = o.calls ?? 1000;
+  const metricsRoot = o.out ?? path.join('metrics', 'pr');
+  // Fail on an unusable output folder before making any call.
+  fs.mkdirSync(path.join(metricsRoot, 'PR_RUNS'), { recursive: true });
   const print = o.print ?? true;
   let provider: LlmProvider;
   let providerName = 'simulated';
@@ -132,7 +135,7 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   const rateOk = Math.abs(observed - expected) <= tolerance + 1e-12;
 
   const name = `chaos_${runStamp()}`;
-  const dir = new RunDir(o.out ?? path.join('metrics', 'pr'), name);
+  const dir = new RunDir(metricsRoot, name);
   let summary: ChaosSummary;
   let final: string;
   try {

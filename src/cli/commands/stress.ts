@@ -69,6 +69,10 @@ export function printAnalysis(report: PrReport): void {
   console.log(
     `Cost: $${report.cost.total_cost_usd.toFixed(4)} (budget ${report.cost.budget_verdict}${report.cost.violations > 0 ? `, ${report.cost.violations} violation(s): over budget is FAIL` : ''})`,
   );
+  if (report.calls.failed > 0) {
+    const codes = Object.entries(report.calls.by_error).map(([code, n]) => `${code} × ${n}`).join(', ');
+    console.log(`Failed calls: ${report.calls.failed} of ${report.calls.total} (${codes})`);
+  }
   console.log(`Cache corruption: ${report.cache_corruption}`);
   if (report.downgrade_flag) console.log(`Downgrade: ${report.downgrade_flag}`);
   for (const v of report.variance_violations) {
@@ -283,6 +287,8 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--time-scale <x>', 'real time per simulated ms (simulated provider; default 0.001)')
     .option('--no-cache', 'do not write answers through the atomic cache')
     .option('--out <dir>', 'metrics root', 'metrics/pr')
+    // Options after `merge` belong to `merge` (its own --calibration / --out), not to `stress`.
+    .enablePositionalOptions()
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const timeScale = o.timeScale === undefined ? undefined : Number(o.timeScale);
       if (timeScale !== undefined && !(timeScale >= 0)) throw new UsageError(`--time-scale must be a number ≥ 0, got "${o.timeScale}"`);
