@@ -5,7 +5,7 @@
 //      a 1 MiB-chunk stream for the big file).
 // Workloads (default sized to finish in < 60 s on 2 cores; OMEGA_BENCH_FULL=1 for the issue's
 // sizes): (a) 2,000 files ≈ 64 MiB (full: 5,000 files ≈ 160 MiB), (b) one 256 MiB file (full:
-// 512 MiB). Files are in the page cache (warm run first); median of 3. MB = 10^6 bytes.
+// 512 MiB). Files are in the page cache (warm run first); median of 5. MB = 10^6 bytes.
 // Runnable standalone: `node bench/proofpack.bench.mjs`.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,7 +29,7 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-async function time(fn, runs = 3) {
+async function time(fn, runs = 5) {
   await fn(); // warm: page cache, JIT
   const t = [];
   for (let i = 0; i < runs; i += 1) {

@@ -215,11 +215,18 @@ fn hash_pipelined(mut f: File, shown: &str) -> Result<(String, u64)> {
     })
 }
 
-/// `size_hint` (from the walk) only chooses the strategy; the digest covers what is read.
-fn hash_file(path: &Path, shown: &str, size_hint: u64, buf: &mut [u8]) -> Result<(String, u64)> {
-    let mut f = File::open(path).map_err(|e| io_err("open", shown, e))?;
+/// `size_hint` (from the walk) chooses the strategy; a short read that completes `size_hint`
+/// bytes is taken as the end of the file (regular files), saving one `read` per small file.
+/// `shown` names the file in errors (built only on error).
+fn hash_file(
+    path: &Path,
+    shown: impl Fn() -> String,
+    size_hint: u64,
+    buf: &mut [u8],
+) -> Result<(String, u64)> {
+    let mut f = File::open(path).map_err(|e| io_err("open", &shown(), e))?;
     if size_hint >= PIPELINE_MIN {
-        return hash_pipelined(f, shown);
+        return hash_pipelined(f, &shown());
     }
     let mut h = Sha256::new();
     let mut total = 0u64;
@@ -228,10 +235,13 @@ fn hash_file(path: &Path, shown: &str, size_hint: u64, buf: &mut [u8]) -> Result
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err("read", shown, e)),
+            Err(e) => return Err(io_err("read", &shown(), e)),
         };
         h.update(&buf[..n]);
         total += n as u64;
+        if n < buf.len() && total == size_hint {
+            break;
+        }
     }
     Ok((h.digest_hex(), total))
 }
@@ -247,7 +257,7 @@ pub fn hash_files(
     let order = by_size_desc(sizes);
     parallel(&order, rel_paths.len(), |i, buf| {
         let rel = &rel_paths[i];
-        hash_file(&root.join(rel), &format!("{shown}/{rel}"), sizes[i], buf)
+        hash_file(&root.join(rel), || format!("{shown}/{rel}"), sizes[i], buf)
     })
     .into_iter()
     .enumerate()
