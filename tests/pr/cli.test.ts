@@ -462,6 +462,20 @@ describe('stress --shard i/n + stress merge', () => {
     expect(readJson(path.join(merged, 'PR_REPORT.json')).runs).toHaveLength(24);
   });
 
+  it('3 shards of a hellfire run (failed calls, a cap 3 does not divide) merged == one machine', () => {
+    const dir = tmp();
+    for (let i = 1; i <= 3; i++) expect(omega(dir, ['stress', '--count', '30', '--chaos', 'hellfire', '--shard', `${i}/3`]).code).not.toBe(2);
+    const shards = runDirs(dir, /_shard\dof3$/).map((s) => path.relative(dir, s));
+    expect(omega(dir, ['stress', 'merge', ...shards]).code).not.toBe(2);
+    const single = omega(dir, ['stress', '--count', '30', '--chaos', 'hellfire']);
+    expect(single.stdout).toMatch(/^Failed calls: [1-9]\d* of 90 /m);
+    const [merged, one] = runDirs(dir, /^stress30_\d{8}_\d{6}(-\d+)?$/);
+    for (const f of ['PR_REPORT.json', 'run-cost.json', 'chaos-log.json', 'stress-report.html']) {
+      expect(fs.readFileSync(path.join(merged, f), 'utf8'), `${f}: merged shards differ from the single run`).toBe(fs.readFileSync(path.join(one, f), 'utf8'));
+    }
+    expect(readJson(path.join(merged, 'run-cost.json')).max_per_run_usd).toBe(20);
+  });
+
   it('shards of different runs (another seed) → exit 2 ERR_OMEGA_MERGE; missing shard → exit 2', () => {
     const dir = tmp();
     for (let i = 1; i <= 2; i++) {
