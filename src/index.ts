@@ -33,7 +33,9 @@ export function loadCalibration(file?: string): CalibrationDocument {
   try {
     text = fs.readFileSync(target, 'utf8');
   } catch (err) {
-    const e = new Error(`cannot read calibration \`${path.basename(target)}\`: ${(err as Error).message}`) as Error & {
+    // Node's message repeats the path as given (maybe absolute): keep only the file name and errno code.
+    const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    const e = new Error(`cannot read calibration \`${path.basename(target)}\`: ${reason}`) as Error & {
       code: string;
     };
     e.code = 'ERR_OMEGA_IO';
