@@ -18,6 +18,9 @@ export * from './providers/chaos';
 export * from './providers/retry';
 export { SimulatedProvider, SimulatedScorer, type SimulatedProviderOptions, type SimulatedResponse } from './sim';
 export type { RunScore, Scorer, ScorerInput, SceneResult } from './stress/types';
+// These replace the native functions of the same name: they fill in the probed toolchain versions
+// and ship the self-contained `verify.html`.
+export { buildProofpack, buildProofpackAsync, probeToolchain, loadVerifyHtml, VERIFY_HTML_PATH } from './proofpack';
 
 /** Path of the shipped default calibration inside the package. */
 export const DEFAULT_CALIBRATION_PATH = path.join(__dirname, '..', 'budgets', 'calibration.json');

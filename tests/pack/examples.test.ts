@@ -79,6 +79,8 @@ describe('examples/scribe-engine (packed install)', () => {
     const v = o.verifyProofpack(path.join(scribe, 'out', 'proofpack'));
     expect(v.verdict).toBe('PASS');
     expect(v.files.map((f) => f.path)).toEqual(expect.arrayContaining(['PR_REPORT.json', 'run-cost.json', 'chaos-log.json']));
+    // a pack built from the installed package verifies itself in a browser too
+    expect(fs.existsSync(path.join(scribe, 'out', 'proofpack', 'verify.html'))).toBe(true);
   });
 
   it('a repeated run is served by the AtomicCache: no provider calls', () => {

@@ -26,12 +26,14 @@ const ALLOWED = [
   /^budgets\/calibration\.json$/,
   /^schemas\/[\w.-]+\.schema\.json$/,
   /^dist\/[\w/.-]+\.(js|d\.ts)$/,
+  // The self-contained browser verifier (wasm inlined) that every proofpack carries.
+  /^npm\/wasm\/pkg\/verify\.html$/,
 ];
 /** What it must contain. */
 const REQUIRED = [
   'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'native.js', 'native.d.ts', 'report-types.d.ts',
   'omega-pr.linux-x64-gnu.node', 'bin/omega-pr.js', 'budgets/calibration.json', 'schemas/calibration.schema.json',
-  'dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'dist/providers/retry.d.ts',
+  'dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'dist/providers/retry.d.ts', 'npm/wasm/pkg/verify.html',
 ];
 
 beforeAll(() => {
@@ -52,7 +54,8 @@ describe('tarball contents', () => {
     for (const f of REQUIRED) expect(files, f).toContain(f);
     // Nothing large but the addon; no sources, tests, Rust or build trees.
     for (const f of packed.root.files) {
-      if (f.path !== 'omega-pr.linux-x64-gnu.node') expect(f.size, f.path).toBeLessThan(256 * 1024);
+      const limit = f.path === 'omega-pr.linux-x64-gnu.node' ? Infinity : f.path.endsWith('verify.html') ? 1024 * 1024 : 256 * 1024;
+      expect(f.size, f.path).toBeLessThan(limit);
       expect(f.path).not.toMatch(/(^|\/)(src|tests|target|core|bindings-node|bindings-wasm|node_modules)\/|\.rs$|\.tgz$/);
     }
     expect(packed.root.size).toBeLessThan(4 * 1024 * 1024);
