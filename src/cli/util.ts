@@ -121,10 +121,21 @@ export class RunDir {
   }
 }
 
-/** Parses a whole-number option, or throws a usage error naming it. */
-export function intOption(name: string, value: string | undefined, min: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
+/**
+ * Parses a whole-number option in `[min, max]`, or throws a usage error
+ * (`ERR_OMEGA_INVALID_ARGUMENT`) naming it.
+ */
+export function intOption(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const text = (raw ?? '').trim();
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${name} must be a whole number ${range}, got "${raw ?? ''}"`, 'ERR_OMEGA_INVALID_ARGUMENT');
+  }
   return n;
+}
+
+/** {@link intOption} for an option without a default: `undefined` when not given. */
+export function optionalInt(name: string, raw: string | undefined, min: number, max?: number): number | undefined {
+  return raw === undefined ? undefined : intOption(name, raw, min, max);
 }

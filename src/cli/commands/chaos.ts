@@ -14,7 +14,7 @@ import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
 import type { LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
-import { EXIT, RunDir, UsageError, intOption, isoNow, rel, runStamp } from '../util';
+import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
 
 /** Two-sided 99.9 % normal quantile: the rate tolerance is this many standard errors. */
 const Z_999 = 3.290526731491926;
@@ -219,13 +219,13 @@ export const register: RegisterCommand = (program, setExit) => {
       if (timeScale !== undefined && !(timeScale >= 0)) throw new UsageError(`--time-scale must be a number ≥ 0, got "${o.timeScale}"`);
       const { summary } = await runChaosCommand({
         profile: o.profile as string,
-        seed: o.seed === undefined ? undefined : intOption('--seed', o.seed, 0, 0),
-        calls: intOption('--calls', o.calls, 1, 1000),
-        concurrency: intOption('--concurrency', o.concurrency, 1, 8),
+        seed: optionalInt('--seed', o.seed as string | undefined, 0),
+        calls: intOption('--calls', o.calls as string, 1),
+        concurrency: intOption('--concurrency', o.concurrency as string, 1),
         model: o.model,
         provider: o.provider,
         calibrationFile: o.calibration,
-        callTimeoutMs: intOption('--call-timeout-ms', o.callTimeoutMs, 1, 30_000),
+        callTimeoutMs: intOption('--call-timeout-ms', o.callTimeoutMs as string, 1),
         timeScale,
         out: o.out,
       });

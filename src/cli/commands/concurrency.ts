@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RegisterCommand } from './index';
-import { EXIT, UsageError, isoNow, rel, runStamp, writeJsonAtomic } from '../util';
+import { EXIT, UsageError, intOption, optionalInt, isoNow, rel, runStamp, writeJsonAtomic } from '../util';
 
 /** The runbook's `concurrency10-report.json` (plus throughput and lock-wait figures). */
 export interface ConcurrencyReport {
@@ -209,14 +209,6 @@ export async function runConcurrency(opts: ConcurrencyOptions): Promise<Concurre
   };
 }
 
-function intOption(name: string, raw: string, min: number, max: number): number {
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`, 'ERR_OMEGA_INVALID_ARGUMENT');
-  }
-  return n;
-}
-
 /** Registers `omega-pr concurrency`. */
 export const register: RegisterCommand = (program, setExit) => {
   program
@@ -235,7 +227,7 @@ export const register: RegisterCommand = (program, setExit) => {
         if (o.durability !== 'full' && o.durability !== 'none') {
           throw new UsageError(`--durability must be "full" or "none", got "${o.durability}"`, 'ERR_OMEGA_INVALID_ARGUMENT');
         }
-        const lockTimeoutMs = o.lockTimeoutMs === undefined ? undefined : intOption('--lock-timeout-ms', o.lockTimeoutMs, 1, 3_600_000);
+        const lockTimeoutMs = optionalInt('--lock-timeout-ms', o.lockTimeoutMs, 1, 3_600_000);
         if (!fs.existsSync(WORKER_SCRIPT)) {
           throw new UsageError(`worker script ${rel(WORKER_SCRIPT)} is missing: run \`npm run build:ts\``, 'ERR_OMEGA_IO');
         }

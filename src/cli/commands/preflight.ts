@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RegisterCommand } from './index';
-import { EXIT, UsageError, rel, writeJsonAtomic } from '../util';
+import { EXIT, optionalInt, rel, writeJsonAtomic } from '../util';
 
 /** The runbook's `PR_PREFLIGHT.json`. */
 export interface PreflightReport {
@@ -117,13 +117,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .option('--quiet', 'do not echo the test output')
     .action((o: { testCmd: string; expectTotal?: string; out: string; quiet?: boolean }) => {
-      let expectTotal: number | undefined;
-      if (o.expectTotal !== undefined) {
-        expectTotal = Number(o.expectTotal);
-        if (!Number.isInteger(expectTotal) || expectTotal < 1) {
-          throw new UsageError(`--expect-total must be a whole number ≥ 1, got "${o.expectTotal}"`);
-        }
-      }
+      const expectTotal = optionalInt('--expect-total', o.expectTotal, 1);
       const { report, file } = runPreflight({ testCmd: o.testCmd, out: o.out, expectTotal, quiet: o.quiet });
       console.log(`Branch: ${report.branch}  HEAD: ${report.head.slice(0, 12)}`);
       console.log(`Tests: ${report.vitest_total - report.vitest_failed}/${report.vitest_total} passed`);

@@ -18,7 +18,7 @@ import { runPreflight } from './preflight';
 import { runConcurrency } from './concurrency';
 import { runChaosCommand } from './chaos';
 import { runStressCommand } from './stress';
-import { EXIT, UsageError, intOption, rel, runStamp, writeJsonAtomic } from '../util';
+import { EXIT, UsageError, intOption, optionalInt, rel, runStamp, writeJsonAtomic } from '../util';
 
 /** One row of the gate table. */
 export interface GateRow {
@@ -293,14 +293,14 @@ export const register: RegisterCommand = (program, setExit) => {
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const rows = await runSprint({
         testCmd: o.testCmd as string,
-        count: o.count === undefined ? undefined : intOption('--count', o.count as string, 1, 0),
-        workers: intOption('--workers', o.workers as string, 1, 10),
-        updates: intOption('--updates', o.updates as string, 1, 100),
+        count: optionalInt('--count', o.count as string | undefined, 1),
+        workers: intOption('--workers', o.workers as string, 1),
+        updates: intOption('--updates', o.updates as string, 1),
         chaosProfile: o.chaosProfile as string,
-        chaosCalls: intOption('--chaos-calls', o.chaosCalls as string, 1, 1000),
+        chaosCalls: intOption('--chaos-calls', o.chaosCalls as string, 1),
         stressChaos: (o.stressChaos as string | undefined) ?? null,
-        concurrency: intOption('--concurrency', o.concurrency as string, 1, 8),
-        seed: o.seed === undefined ? undefined : intOption('--seed', o.seed as string, 0, 0),
+        concurrency: intOption('--concurrency', o.concurrency as string, 1),
+        seed: optionalInt('--seed', o.seed as string | undefined, 0),
         calibrationFile: o.calibration as string | undefined,
         provider: o.provider as string | undefined,
         scorer: o.scorer as string | undefined,

@@ -18,7 +18,7 @@ import { buildPrReport, mergeShards, type PrReport, type StressMeta } from '../.
 import type { Scorer } from '../../stress/types';
 import type { LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
-import { EXIT, RunDir, UsageError, intOption, isoNow, rel, runStamp } from '../util';
+import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
 
 /** Options of {@link runStressCommand} (the CLI's, parsed). */
 export interface StressCommandOptions {
@@ -293,17 +293,17 @@ export const register: RegisterCommand = (program, setExit) => {
       const timeScale = o.timeScale === undefined ? undefined : Number(o.timeScale);
       if (timeScale !== undefined && !(timeScale >= 0)) throw new UsageError(`--time-scale must be a number ≥ 0, got "${o.timeScale}"`);
       const { report } = await runStressCommand({
-        count: o.count === undefined ? undefined : intOption('--count', o.count as string, 1, 0),
+        count: optionalInt('--count', o.count as string | undefined, 1),
         chaos: (o.chaos as string | undefined) ?? null,
-        concurrency: intOption('--concurrency', o.concurrency as string, 1, 8),
-        seed: o.seed === undefined ? undefined : intOption('--seed', o.seed as string, 0, 0),
+        concurrency: intOption('--concurrency', o.concurrency as string, 1),
+        seed: optionalInt('--seed', o.seed as string | undefined, 0),
         shard: parseShard(o.shard as string | undefined),
-        scenes: intOption('--scenes', o.scenes as string, 1, 3),
+        scenes: intOption('--scenes', o.scenes as string, 1),
         model: o.model as string | undefined,
         provider: o.provider as string | undefined,
         scorer: o.scorer as string | undefined,
         calibrationFile: o.calibration as string | undefined,
-        callTimeoutMs: intOption('--call-timeout-ms', o.callTimeoutMs as string, 1, 30_000),
+        callTimeoutMs: intOption('--call-timeout-ms', o.callTimeoutMs as string, 1),
         timeScale,
         cache: o.cache !== false,
         out: o.out as string,
