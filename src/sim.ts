@@ -39,6 +39,16 @@ export class SimulatedProvider implements LlmProvider {
     this.sleep = options.sleep ?? realSleep;
   }
 
+  /**
+   * The prompt tokens the simulated model will bill for `request` (it simulates a system prompt
+   * and context, so this is not the prompt text's length): what an engine passes as
+   * `request.inputTokens` so budget reservations see the real worst case.
+   */
+  promptTokens(request: GenerateRequest): number {
+    const index = request.callIndex ?? this.next;
+    return simulateCall(this.seed, index, request.sceneId ?? `CALL-${index}`).inputTokens;
+  }
+
   async generate(request: GenerateRequest, options?: GenerateOptions): Promise<SimulatedResponse> {
     const index = request.callIndex ?? this.next++;
     const c = simulateCall(this.seed, index, request.sceneId ?? `CALL-${index}`);

@@ -6,7 +6,7 @@
 import { AtomicCache, BudgetTracker, callCost } from '../../native';
 import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
-import type { LlmProvider } from '../providers/types';
+import type { GenerateRequest, LlmProvider } from '../providers/types';
 import { buildStack } from './stack';
 import type { RunScore, SceneResult, Scorer } from './types';
 
@@ -46,6 +46,8 @@ export interface StressConfig {
    * byte-identical. Default false (wall clock for failed calls and unreporting providers).
    */
   providerLatencyOnly?: boolean;
+  /** Prompt tokens of a request, when the engine knows them (budget reservations use them). */
+  promptTokens?: (request: GenerateRequest) => number;
   /** Atomic cache the answers are written through (PR-G4 counts its corruption), or null. */
   cachePath: string | null;
   /** Called after each run completes. */
@@ -141,12 +143,15 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     let attempts = 1;
     totalCalls++;
     try {
-      const res = await stack.provider.generate({
+      const request: GenerateRequest = {
         model: cfg.model,
         prompt: `Write scene ${id} of run ${runIndex}.`,
         sceneId: id,
         callIndex,
-      });
+      };
+      const inputTokens = cfg.promptTokens?.(request);
+      if (inputTokens !== undefined) request.inputTokens = inputTokens;
+      const res = await stack.provider.generate(request);
       const reported = (res as { latencyMs?: unknown }).latencyMs;
       const latencyMs = typeof reported === 'number' ? reported : cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started);
       const cost = callCost(res.model ?? cfg.model, res.usage, cfg.calibration).costUsd;

@@ -12,7 +12,7 @@ import { loadCalibration } from '../../index';
 import { SimulatedProvider } from '../../sim';
 import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
-import type { LlmProvider } from '../../providers/types';
+import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
 import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
 
@@ -101,7 +101,10 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
     while (next < calls) {
       const i = next++;
       try {
-        const res = await stack.provider.generate({ model, prompt: `chaos call ${i}`, sceneId: `SCN-${String((i % 10) + 1).padStart(2, '0')}`, callIndex: i });
+        const request: GenerateRequest = { model, prompt: `chaos call ${i}`, sceneId: `SCN-${String((i % 10) + 1).padStart(2, '0')}`, callIndex: i };
+        // The simulated model bills a system prompt too: reserve what it will really bill.
+        if (provider instanceof SimulatedProvider) request.inputTokens = provider.promptTokens(request);
+        const res = await stack.provider.generate(request);
         results[i] = { ok: true, empty: res.text.trim() === '' };
       } catch {
         results[i] = { ok: false, empty: false };

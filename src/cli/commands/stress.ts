@@ -188,6 +188,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
       timeScale: simulated ? (o.timeScale ?? 0.001) : (o.timeScale ?? 1),
       clock: isoNow,
       providerLatencyOnly: simulated,
+      promptTokens: provider instanceof SimulatedProvider ? (r) => (provider as SimulatedProvider).promptTokens(r) : undefined,
       cachePath: o.cache === false ? null : staging.stagingPath('answers-cache.json'),
       onRun: (done, all, r) => {
         if (r.hard_pass) passes++;
