@@ -7,6 +7,7 @@ import { AtomicCache, BudgetTracker, callCost } from '../../native';
 import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
 import type { GenerateRequest, LlmProvider } from '../providers/types';
+import { runPool } from './pool';
 import { buildStack } from './stack';
 import type { RunScore, SceneResult, Scorer } from './types';
 
@@ -202,28 +203,14 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     };
   };
 
-  let next = 0;
   let done = 0;
-  // The first error (e.g. an invalid score) stops new runs; the runs in flight finish (their
-  // cache writes too) before it is thrown, so the caller can clean up a quiet folder.
-  let failure: { error: unknown } | null = null;
-  const worker = async () => {
-    while (failure === null && next < indices.length) {
-      const runIndex = indices[next++] as number;
-      let record: RunRecord;
-      try {
-        record = await oneRun(runIndex);
-      } catch (error) {
-        failure ??= { error };
-        return;
-      }
-      records.set(runIndex, record);
-      done++;
-      cfg.onRun?.(done, indices.length, record);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.concurrency, indices.length)) }, worker));
-  if (failure !== null) throw (failure as { error: unknown }).error;
+  // The first error (e.g. an invalid score) stops new runs; the runs in flight finish first.
+  await runPool(indices, cfg.concurrency, async (runIndex) => {
+    const record = await oneRun(runIndex);
+    records.set(runIndex, record);
+    done++;
+    cfg.onRun?.(done, indices.length, record);
+  });
 
   const runs = indices.map((r) => records.get(r) as RunRecord);
   let cacheCorruption = cacheErrors;

@@ -10,6 +10,7 @@ import { BudgetTracker } from '../../../native';
 import type { ChaosLogDocument } from '../../../native';
 import { loadCalibration } from '../../index';
 import { SimulatedProvider } from '../../sim';
+import { runPool } from '../../stress/pool';
 import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
@@ -95,25 +96,21 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
     clock: isoNow,
   });
   const results: { ok: boolean; empty: boolean }[] = new Array(calls);
-  let next = 0;
   let done = 0;
-  const worker = async () => {
-    while (next < calls) {
-      const i = next++;
-      try {
-        const request: GenerateRequest = { model, prompt: `chaos call ${i}`, sceneId: `SCN-${String((i % 10) + 1).padStart(2, '0')}`, callIndex: i };
-        // The simulated model bills a system prompt too: reserve what it will really bill.
-        if (provider instanceof SimulatedProvider) request.inputTokens = provider.promptTokens(request);
-        const res = await stack.provider.generate(request);
-        results[i] = { ok: true, empty: res.text.trim() === '' };
-      } catch {
-        results[i] = { ok: false, empty: false };
-      }
-      done++;
-      if (print && (done % 100 === 0 || done === calls)) console.log(`Call ${done}/${calls}...`);
+  const indices = Array.from({ length: calls }, (_, i) => i);
+  await runPool(indices, o.concurrency ?? 8, async (i) => {
+    try {
+      const request: GenerateRequest = { model, prompt: `chaos call ${i}`, sceneId: `SCN-${String((i % 10) + 1).padStart(2, '0')}`, callIndex: i };
+      // The simulated model bills a system prompt too: reserve what it will really bill.
+      if (provider instanceof SimulatedProvider) request.inputTokens = provider.promptTokens(request);
+      const res = await stack.provider.generate(request);
+      results[i] = { ok: true, empty: res.text.trim() === '' };
+    } catch {
+      results[i] = { ok: false, empty: false };
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 8, calls)) }, worker));
+    done++;
+    if (print && (done % 100 === 0 || done === calls)) console.log(`Call ${done}/${calls}...`);
+  });
 
   const log = stack.chaos?.chaosLog() as ChaosLogDocument;
   const runCost = budget.finalize();
