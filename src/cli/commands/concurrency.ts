@@ -209,6 +209,32 @@ export async function runConcurrency(opts: ConcurrencyOptions): Promise<Concurre
   };
 }
 
+/**
+ * Runs the PR-1 phase as the CLI does: `<out>/PR_RUNS/concurrency<N>_<ts>/concurrency<N>-report.json`,
+ * with the runbook's lines printed. Used by `concurrency` and `sprint`.
+ */
+export async function runConcurrencyCommand(
+  o: Omit<ConcurrencyOptions, 'dir'> & { out: string },
+): Promise<{ report: ConcurrencyReport; file: string }> {
+  const name = `concurrency${o.workers}`;
+  const dir = path.join(o.out, 'PR_RUNS', `${name}_${runStamp()}`);
+  console.log(`${o.workers} writer processes × ${o.updates} updates, durability ${o.durability}…`);
+  const report = await runConcurrency({ ...o, dir });
+  const file = path.join(dir, `${name}-report.json`);
+  writeJsonAtomic(file, report);
+  console.log(`Successes: ${report.successes} / ${report.workers}`);
+  console.log(`Residual .lock files: ${report.residual_locks}`);
+  console.log(`Residual .tmp files: ${report.residual_tmps}`);
+  console.log(`Final cache file: ${report.cache_valid ? 'VALID JSON' : 'INVALID'}`);
+  console.log(`Lost updates: ${report.lost_updates} of ${report.total_updates} reported written`);
+  console.log(`Lock wait p50 / p99: ${report.lock_wait_ms.p50} / ${report.lock_wait_ms.p99} ms`);
+  console.log(`Throughput: ${report.updates_per_sec} updates/s`);
+  for (const e of report.worker_errors.slice(0, 5)) console.log(`  ${e}`);
+  console.log(`Report: ${rel(file)}`);
+  console.log(`VERDICT: ${report.verdict}`);
+  return { report, file };
+}
+
 /** Registers `omega-pr concurrency`. */
 export const register: RegisterCommand = (program, setExit) => {
   program
@@ -231,22 +257,7 @@ export const register: RegisterCommand = (program, setExit) => {
         if (!fs.existsSync(WORKER_SCRIPT)) {
           throw new UsageError(`worker script ${rel(WORKER_SCRIPT)} is missing: run \`npm run build:ts\``, 'ERR_OMEGA_IO');
         }
-        const name = `concurrency${workers}`;
-        const dir = path.join(o.out, 'PR_RUNS', `${name}_${runStamp()}`);
-        console.log(`${workers} writer processes × ${updates} updates, durability ${o.durability}…`);
-        const report = await runConcurrency({ workers, updates, durability: o.durability, lockTimeoutMs, dir, async: o.async });
-        const file = path.join(dir, `${name}-report.json`);
-        writeJsonAtomic(file, report);
-        console.log(`Successes: ${report.successes} / ${report.workers}`);
-        console.log(`Residual .lock files: ${report.residual_locks}`);
-        console.log(`Residual .tmp files: ${report.residual_tmps}`);
-        console.log(`Final cache file: ${report.cache_valid ? 'VALID JSON' : 'INVALID'}`);
-        console.log(`Lost updates: ${report.lost_updates} of ${report.total_updates} reported written`);
-        console.log(`Lock wait p50 / p99: ${report.lock_wait_ms.p50} / ${report.lock_wait_ms.p99} ms`);
-        console.log(`Throughput: ${report.updates_per_sec} updates/s`);
-        for (const e of report.worker_errors.slice(0, 5)) console.log(`  ${e}`);
-        console.log(`Report: ${rel(file)}`);
-        console.log(`VERDICT: ${report.verdict}`);
+        const { report } = await runConcurrencyCommand({ workers, updates, durability: o.durability, lockTimeoutMs, async: o.async, out: o.out });
         setExit(report.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
       },
     );

@@ -15,10 +15,10 @@ import { buildProofpackAsync } from '../../proofpack';
 import { writeNcr } from '../ncr';
 import type { RegisterCommand } from './index';
 import { runPreflight } from './preflight';
-import { runConcurrency } from './concurrency';
+import { runConcurrencyCommand } from './concurrency';
 import { runChaosCommand } from './chaos';
 import { runStressCommand } from './stress';
-import { EXIT, UsageError, intOption, optionalInt, rel, runStamp, writeJsonAtomic } from '../util';
+import { EXIT, UsageError, intOption, optionalInt, rel, runStamp } from '../util';
 
 /** One row of the gate table. */
 export interface GateRow {
@@ -123,16 +123,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
   });
 
   await gate('PR-G1', `Concurrency: ${o.workers} writer processes`, `omega-pr concurrency --workers ${o.workers} --updates ${o.updates}`, async () => {
-    const name = `concurrency${o.workers}`;
-    const dir = path.join(o.out, 'PR_RUNS', `${name}_${runStamp()}`);
-    const report = await runConcurrency({ workers: o.workers, updates: o.updates, durability: 'full', dir });
-    const file = path.join(dir, `${name}-report.json`);
-    writeJsonAtomic(file, report);
-    console.log(`Successes: ${report.successes} / ${report.workers}`);
-    console.log(`Residual .lock files: ${report.residual_locks}`);
-    console.log(`Residual .tmp files: ${report.residual_tmps}`);
-    console.log(`Final cache file: ${report.cache_valid ? 'VALID JSON' : 'INVALID'}`);
-    console.log(`VERDICT: ${report.verdict}`);
+    const { report, file } = await runConcurrencyCommand({ workers: o.workers, updates: o.updates, durability: 'full', out: o.out });
     return {
       pass: report.verdict === 'PASS',
       figure: `${report.successes}/${report.workers} ok, ${report.lost_updates} lost, ${report.residual_locks + report.residual_tmps} residual`,
