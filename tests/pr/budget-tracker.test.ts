@@ -1,24 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetTracker, loadCalibration, type CalibrationDocument } from '../../src/index';
+import { expectCode } from './errors';
 
 /** A calibration with the given caps (USD) and the shipped prices. */
 function calibration(perCall: number, perRun: number): CalibrationDocument {
   const cal = loadCalibration();
   return { ...cal, budget: { ...cal.budget, max_per_call_usd: perCall, max_per_run_usd: perRun } };
-}
-
-/** Asserts `fn` throws a JS error with `code` whose message contains `text`. */
-function expectCode(fn: () => unknown, code: string, text?: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).toBeInstanceOf(Error);
-  const e = caught as Error & { code?: string };
-  expect(e.code).toBe(code);
-  if (text !== undefined) expect(e.message).toContain(text);
 }
 
 // claude-sonnet-4-5: $3 / $15 per million tokens, cached read $0.30, cache write $3.75.

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { describe, expect, it } from 'vitest';
 import { checkCalibration, loadCalibration, validateCalibration, DEFAULT_CALIBRATION_PATH } from '../../src/index';
+import { thrown as codeOf } from './errors';
 
 const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../schemas/calibration.schema.json'), 'utf8'));
 const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -11,15 +12,6 @@ const schemaValid = ajv.compile(schema);
 
 function shipped(): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(DEFAULT_CALIBRATION_PATH, 'utf8'));
-}
-
-function codeOf(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { code?: string; message: string };
-  }
-  throw new Error('expected an error');
 }
 
 describe('calibration', () => {

@@ -3,6 +3,7 @@ import { ChaosEngine, failureTypeErrorCode } from '../../native';
 import { ChaosProvider } from '../../src/providers/chaos';
 import { FAILURE_TYPE_CODES, OmegaProviderError, type FailureTypeName } from '../../src/providers/errors';
 import type { GenerateRequest, GenerateResponse, LlmProvider } from '../../src/providers/types';
+import { expectCode } from './errors';
 
 /** A provider that answers every prompt (or the given text) and counts its calls. */
 class FakeProvider implements LlmProvider {
@@ -29,17 +30,6 @@ async function runCalls(provider: LlmProvider, n: number): Promise<Array<Generat
     }
   }
   return out;
-}
-
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).toBeInstanceOf(Error);
-  expect((caught as { code?: string }).code).toBe(code);
 }
 
 describe('ChaosEngine (PR-3, native)', () => {

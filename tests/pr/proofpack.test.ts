@@ -17,6 +17,7 @@ import {
 } from '../../src/index';
 import { buildProofpack, buildProofpackAsync } from '../../src/proofpack';
 import { main } from '../../src/cli/index';
+import { thrown as codeOf } from './errors';
 
 const EPOCH = 1_707_748_200; // 2024-02-12T14:30:00Z
 let root: string;
@@ -38,15 +39,6 @@ function build(output: string, extra: Partial<Parameters<typeof buildProofpack>[
     sourceDateEpoch: EPOCH,
     ...extra,
   });
-}
-
-function codeOf(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { code?: string; message: string };
-  }
-  throw new Error('expected a throw');
 }
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -12,6 +12,7 @@ import {
   type VarianceShardState,
 } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
+import { expectCode } from './errors';
 
 const Z95 = 1.959963984540054;
 
@@ -42,19 +43,6 @@ function runs(n: number, hard: number, soft: number, seed = 7): RunInput[] {
     softPass: i < soft,
     metrics: { latency_ms: 900 + r() * 200, cost_usd: 0.02 + r() * 0.005 },
   }));
-}
-
-function expectCode(fn: () => unknown, code: string, text?: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).toBeInstanceOf(Error);
-  const e = caught as Error & { code?: string };
-  expect(e.code).toBe(code);
-  if (text !== undefined) expect(e.message).toContain(text);
 }
 
 /** Type-7 (numpy default) quantile of an array, by sorting: the reference. */
