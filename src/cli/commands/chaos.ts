@@ -203,7 +203,7 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
 export const register: RegisterCommand = (program, setExit) => {
   program
     .command('chaos')
-    .description('Phase 4 (gate PR-G3): fault injection through Retry(Chaos(provider)), chaos-log.json + run-cost.json')
+    .description('Phase 4 (PR-3, gate PR-G3): fault injection through Retry(Chaos(provider)), chaos-log.json + run-cost.json')
     .option('--profile <name>', 'light | medium | heavy | hellfire | default (CHAOS_RATE, all faults)', 'medium')
     .option('--seed <s>', 'seed (default: calibration SEED)')
     .option('--calls <n>', 'logical calls to make', '1000')

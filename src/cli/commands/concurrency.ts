@@ -1,5 +1,5 @@
 /**
- * `omega-pr concurrency` — runbook phase 1, gate PR-G1: N real OS processes write their own keys
+ * `omega-pr concurrency` — runbook phase 2 (PR-1), gate PR-G1: N real OS processes write their own keys
  * into one `AtomicCache` at the same time; then the cache must be valid JSON, hold every update
  * each worker reported as written, and leave no `.lock` / `.tmp` file behind. Writes
  * `<out>/PR_RUNS/concurrency<N>_<ts>/concurrency<N>-report.json`.
@@ -239,7 +239,7 @@ export async function runConcurrencyCommand(
 export const register: RegisterCommand = (program, setExit) => {
   program
     .command('concurrency')
-    .description('Phase 1 (gate PR-G1): N writer processes on one atomic cache; 0 lost updates, 0 residual .lock/.tmp')
+    .description('Phase 2 (PR-1, gate PR-G1): N writer processes on one atomic cache; 0 lost updates, 0 residual .lock/.tmp')
     .option('--workers <n>', 'writer processes', '10')
     .option('--updates <n>', 'updates per worker', '100')
     .option('--durability <mode>', 'full (fsync file and directory) or none', 'full')

@@ -273,7 +273,7 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
 export const register: RegisterCommand = (program, setExit) => {
   const stress = program
     .command('stress')
-    .description('Phase 5 (gate PR-G4): N runs, variance analysis, PR_REPORT.json and stress-report.html')
+    .description('Phase 5 (PR-4, gate PR-G4): N runs, variance analysis, PR_REPORT.json and stress-report.html')
     .option('--count <n>', 'number of runs (default: calibration STRESS_COUNT)')
     .option('--chaos <profile>', 'inject faults with this profile (light, medium, heavy, hellfire, default)')
     .option('--concurrency <k>', 'runs in flight at once', '8')
