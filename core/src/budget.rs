@@ -225,7 +225,7 @@ pub struct RunCost {
     pub total_cost_micro_usd: u64,
     /// `PASS`, or `FAIL` when there is any violation.
     pub budget_verdict: String,
-    /// Every violation, in order.
+    /// Every violation, by call id in natural order (independent of completion order).
     pub violations: Vec<Violation>,
     /// Calls settled.
     pub call_count: u64,
@@ -477,7 +477,7 @@ impl BudgetTracker {
             total_cost_usd: micro_to_usd(self.settled_micro),
             total_cost_micro_usd: self.settled_micro,
             budget_verdict: verdict(&self.violations).to_owned(),
-            violations: self.violations.clone(),
+            violations: sorted_violations(self.violations.clone()),
             call_count: self.call_count,
             refused_calls: self.refused,
             open_reservations: self.open.len() as u64,
@@ -486,6 +486,53 @@ impl BudgetTracker {
             per_model: self.per_model.clone(),
         }
     }
+}
+
+/// Violations in a fixed order — by call id in natural order (`call-2` before `call-10`), then
+/// phase and kind — so that a report does not depend on the order concurrent calls finished in,
+/// and shards merge into exactly the single run's list.
+fn sorted_violations(mut v: Vec<Violation>) -> Vec<Violation> {
+    v.sort_by(|a, b| {
+        natural_cmp(&a.call_id, &b.call_id)
+            .then_with(|| a.phase.cmp(&b.phase))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+    v
+}
+
+/// Compares strings treating runs of ASCII digits as numbers (`a2` < `a10`).
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let i = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let j = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (trim_zeros(&x[..i]), trim_zeros(&y[..j]));
+                let ord = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+                x = &x[i..];
+                y = &y[j..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[zeros..]
 }
 
 fn verdict(violations: &[Violation]) -> &'static str {
@@ -536,7 +583,7 @@ impl RunCost {
             total_cost_usd: micro_to_usd(total_micro),
             total_cost_micro_usd: total_micro,
             budget_verdict: verdict(&violations).to_owned(),
-            violations,
+            violations: sorted_violations(violations),
             call_count: calls,
             refused_calls: refused,
             open_reservations: open,
@@ -741,6 +788,31 @@ mod tests {
         let parts: Vec<RunCost> = shards.iter().map(BudgetTracker::finalize).collect();
         assert_eq!(RunCost::merge(&parts), Ok(whole.finalize()));
         assert!(matches!(RunCost::merge(&[]), Err(Error::EmptyRuns { .. })));
+    }
+
+    #[test]
+    fn violations_are_listed_in_natural_call_order() {
+        use std::cmp::Ordering::*;
+        assert_eq!(natural_cmp("call-2#1", "call-10#1"), Less);
+        assert_eq!(natural_cmp("call-10#2", "call-10#10"), Less);
+        assert_eq!(natural_cmp("call-007", "call-7"), Equal);
+        assert_eq!(natural_cmp("a", "b"), Less);
+        assert_eq!(natural_cmp("call-1", "call-1x"), Less);
+        let mut t = BudgetTracker::new(settings(1_000, 1_000_000));
+        for i in [10u64, 2, 33, 1] {
+            let usage = Usage {
+                output_tokens: 100,
+                ..Default::default()
+            }; // 1,500 µUSD > per-call cap
+            assert!(t.record(&format!("call-{i}"), None, "m", &usage).is_ok());
+        }
+        let ids: Vec<String> = t
+            .finalize()
+            .violations
+            .into_iter()
+            .map(|v| v.call_id)
+            .collect();
+        assert_eq!(ids, ["call-1", "call-2", "call-10", "call-33"]);
     }
 
     #[test]
