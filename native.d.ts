@@ -492,10 +492,11 @@ export interface LockWaitStats {
 }
 
 /**
- * Combines the `run-cost.json` of the shards of one run: money, calls and tokens add up, the
- * run caps add up, and the verdict is `FAIL` when any shard has a violation.
+ * Combines the `run-cost.json` of the shards of one run: money, calls and tokens add up, and the
+ * verdict is `FAIL` when any shard has a violation. Shards split from `calibration`'s run cap
+ * (`⌊cap / n⌋` each) merge back to that cap; otherwise the shards' caps add up.
  */
-export declare function mergeRunCosts(parts: RunCost[]): RunCost
+export declare function mergeRunCosts(parts: RunCost[], calibration?: CalibrationDocument | undefined | null): RunCost
 
 /**
  * Merges shard states (`stress merge`). n, min, max, percentiles and pass counts of the merged

@@ -238,10 +238,22 @@ pub fn call_cost(
     })
 }
 
-/// Combines the `run-cost.json` of the shards of one run: money, calls and tokens add up, the
-/// run caps add up, and the verdict is `FAIL` when any shard has a violation.
-#[napi(ts_args_type = "parts: RunCost[]", ts_return_type = "RunCost")]
-pub fn merge_run_costs(parts: Vec<Value>) -> Result<Value, Code> {
+/// Combines the `run-cost.json` of the shards of one run: money, calls and tokens add up, and the
+/// verdict is `FAIL` when any shard has a violation. Shards split from `calibration`'s run cap
+/// (`⌊cap / n⌋` each) merge back to that cap; otherwise the shards' caps add up.
+#[napi(
+    ts_args_type = "parts: RunCost[], calibration?: CalibrationDocument | undefined | null",
+    ts_return_type = "RunCost"
+)]
+pub fn merge_run_costs(parts: Vec<Value>, calibration: Option<Value>) -> Result<Value, Code> {
+    let run_cap = match calibration {
+        Some(c) => Some(
+            crate::calibration::parse(Some(c))?
+                .budget
+                .max_per_run_micro_usd,
+        ),
+        None => None,
+    };
     let parsed = parts
         .into_iter()
         .enumerate()
@@ -254,7 +266,7 @@ pub fn merge_run_costs(parts: Vec<Value>) -> Result<Value, Code> {
             })
         })
         .collect::<Result<Vec<_>, Code>>()?;
-    let merged = budget::RunCost::merge(&parsed).map_err(from_core)?;
+    let merged = budget::RunCost::merge(&parsed, run_cap).map_err(from_core)?;
     serde_json::to_value(merged)
         .map_err(|e| crate::error::js_error("ERR_OMEGA_INTERNAL", e.to_string()))
 }

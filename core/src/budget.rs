@@ -545,14 +545,16 @@ fn verdict(violations: &[Violation]) -> &'static str {
 
 impl RunCost {
     /// Combines the run costs of the shards of one run (`stress --shard i/n` then `stress merge`):
-    /// money, calls and tokens add up, caps add up (each shard had `1/n` of the run cap), and the
-    /// verdict is `FAIL` when any shard has a violation. Shards are taken in the order given.
-    pub fn merge(parts: &[RunCost]) -> Result<RunCost> {
+    /// money, calls and tokens add up, and the verdict is `FAIL` when any shard has a violation.
+    /// Each shard had `⌊cap / n⌋` of the run cap: when every shard's cap is that split of
+    /// `run_cap_micro` (the whole run's cap), the merged cap is `run_cap_micro` itself, as the run
+    /// of one machine reports it; otherwise (or with `None`) the shards' caps add up.
+    pub fn merge(parts: &[RunCost], run_cap_micro: Option<u64>) -> Result<RunCost> {
         let first = parts.first().ok_or_else(|| Error::EmptyRuns {
             what: "merging run costs".into(),
         })?;
         let mut total_micro = 0u64;
-        let mut run_cap_micro = 0u64;
+        let mut shard_caps_micro = 0u64;
         let mut per_model: BTreeMap<String, ModelTotals> = BTreeMap::new();
         let mut violations = Vec::new();
         let (mut calls, mut refused, mut open) = (0u64, 0u64, 0u64);
@@ -564,7 +566,7 @@ impl RunCost {
                 ));
             }
             total_micro = total_micro.saturating_add(part.total_cost_micro_usd);
-            run_cap_micro = run_cap_micro
+            shard_caps_micro = shard_caps_micro
                 .saturating_add(crate::money::usd_to_micro(part.max_per_run_usd).unwrap_or(0));
             violations.extend(part.violations.iter().cloned());
             calls += part.call_count;
@@ -578,6 +580,16 @@ impl RunCost {
                 m.cost_usd = micro_to_usd(m.cost_micro_usd);
             }
         }
+        let run_cap_micro = match run_cap_micro {
+            Some(whole)
+                if parts
+                    .iter()
+                    .all(|p| p.max_per_run_usd == micro_to_usd(whole / parts.len() as u64)) =>
+            {
+                whole
+            }
+            _ => shard_caps_micro,
+        };
         Ok(RunCost {
             schema_version: RUN_COST_SCHEMA_VERSION.to_owned(),
             total_cost_usd: micro_to_usd(total_micro),
@@ -786,8 +798,26 @@ mod tests {
             call(&mut shards[(i % 4) as usize], i);
         }
         let parts: Vec<RunCost> = shards.iter().map(BudgetTracker::finalize).collect();
-        assert_eq!(RunCost::merge(&parts), Ok(whole.finalize()));
-        assert!(matches!(RunCost::merge(&[]), Err(Error::EmptyRuns { .. })));
+        assert_eq!(RunCost::merge(&parts, None), Ok(whole.finalize()));
+        assert!(matches!(
+            RunCost::merge(&[], None),
+            Err(Error::EmptyRuns { .. })
+        ));
+        // 3 shards of a 400,000 µUSD cap get 133,333 each: the merge restores the whole cap.
+        let mut three: Vec<BudgetTracker> = (0..3)
+            .map(|_| BudgetTracker::new(s.split(3).unwrap_or_else(|e| panic!("{e}"))))
+            .collect();
+        let mut whole = BudgetTracker::new(s.clone());
+        for i in 0..30 {
+            call(&mut whole, i);
+            call(&mut three[(i % 3) as usize], i);
+        }
+        let parts: Vec<RunCost> = three.iter().map(BudgetTracker::finalize).collect();
+        assert_eq!(RunCost::merge(&parts, Some(400_000)), Ok(whole.finalize()));
+        assert_eq!(
+            RunCost::merge(&parts, None).map(|m| m.max_per_run_usd),
+            Ok(0.399_999)
+        );
     }
 
     #[test]

@@ -123,13 +123,7 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
     throw mergeError(`expected shards 1..${total} once each, got ${[...parts.map((p) => p.report.shard?.index)].join(', ')}`);
   }
   const runs = parts.flatMap((p) => p.report.runs).sort((a, b) => a.run_index - b.run_index);
-  const runCost = mergeRunCosts(parts.map((p) => p.runCost));
-  // Each shard had floor(cap / n) µUSD of the run cap; when n does not divide the cap, the sum is
-  // a few µUSD short of it. Shards split from this calibration's cap merge back to that cap, as
-  // the run of one machine reports it.
-  const capMicro = Math.round(calibration.budget.max_per_run_usd * 1e6);
-  const shardCap = Math.floor(capMicro / (total as number)) / 1e6;
-  if (parts.every((p) => p.runCost.max_per_run_usd === shardCap)) runCost.max_per_run_usd = capMicro / 1e6;
+  const runCost = mergeRunCosts(parts.map((p) => p.runCost), calibration);
   const byError: Record<string, number> = {};
   for (const p of parts) {
     for (const [code, n] of Object.entries(p.report.calls.by_error ?? {})) byError[code] = (byError[code] ?? 0) + n;
