@@ -23,7 +23,9 @@ step "core builds for wasm32-unknown-unknown"
 cargo build -p omega-pr-core --target wasm32-unknown-unknown
 
 step "cargo test"
-cargo test --workspace
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+cargo test --workspace 2>&1 | tee "$results/cargo.log"
 
 step "native addon (napi) + generated index d.ts is committed"
 npm run build:native
@@ -40,4 +42,19 @@ npm run build:ts
 npx tsc -p tests/types/tsconfig.json
 
 step "vitest (JS API, CLI, real processes, browser)"
-npx vitest run
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
+
+# One closing line for every runner together.
+node -e '
+  const fs = require("fs");
+  const [cargoLog, vitestJson] = process.argv.slice(1);
+  let passed = 0, failed = 0;
+  for (const m of fs.readFileSync(cargoLog, "utf8").matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+  }
+  const v = JSON.parse(fs.readFileSync(vitestJson, "utf8"));
+  passed += v.numPassedTests;
+  failed += v.numFailedTests;
+  console.log(`\ntotal: ${passed} passed, ${failed} failed`);
+' "$results/cargo.log" "$results/vitest.json"
