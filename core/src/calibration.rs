@@ -115,13 +115,14 @@ impl Calibration {
     /// Parses and validates calibration JSON text. `source_name` (a file name, never an absolute
     /// path) is quoted in the error message.
     pub fn from_json_str(text: &str, source_name: Option<&str>) -> Result<Self> {
-        let value: Value = serde_json::from_str(strip_bom(text)).map_err(|e| Error::Calibration {
-            source_name: source_name.map(str::to_owned),
-            problems: vec![Problem {
-                path: "$".into(),
-                message: format!("not valid JSON: {e}"),
-            }],
-        })?;
+        let value: Value =
+            serde_json::from_str(strip_bom(text)).map_err(|e| Error::Calibration {
+                source_name: source_name.map(str::to_owned),
+                problems: vec![Problem {
+                    path: "$".into(),
+                    message: format!("not valid JSON: {e}"),
+                }],
+            })?;
         Self::from_value(&value, source_name)
     }
 
@@ -930,9 +931,14 @@ mod tests {
             vec!["$.$schema: must be a string, got number".to_owned()]
         );
         v["$schema"] = json!("");
-        assert_eq!(problems_of(&v), vec!["$.$schema: must not be empty".to_owned()]);
+        assert_eq!(
+            problems_of(&v),
+            vec!["$.$schema: must not be empty".to_owned()]
+        );
         v["$comment"] = Value::Null;
-        assert!(problems_of(&v).iter().any(|p| p.starts_with("$.$comment: is null")));
+        assert!(problems_of(&v)
+            .iter()
+            .any(|p| p.starts_with("$.$comment: is null")));
         v["chaos_profiles"]["light"]["description"] = Value::Null;
         assert!(problems_of(&v)
             .iter()
@@ -969,10 +975,15 @@ mod tests {
             "{problems:#?}"
         );
         assert!(
-            problems.iter().any(|p| p == "$.totally_unrelated: unknown key"),
+            problems
+                .iter()
+                .any(|p| p == "$.totally_unrelated: unknown key"),
             "{problems:#?}"
         );
-        assert_eq!(nearest_key("chaos_profile", &["CHAOS_RATE", "chaos_profiles"]), Some("chaos_profiles"));
+        assert_eq!(
+            nearest_key("chaos_profile", &["CHAOS_RATE", "chaos_profiles"]),
+            Some("chaos_profiles")
+        );
     }
 
     #[test]

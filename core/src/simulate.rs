@@ -194,7 +194,11 @@ mod tests {
         for i in 0..2000 {
             for total in 1..4 {
                 let s = simulate_score(42, i, total, total);
-                assert_eq!((s.hard_score, s.soft_score), (0.0, 0.0), "run {i}, {total} scenes");
+                assert_eq!(
+                    (s.hard_score, s.soft_score),
+                    (0.0, 0.0),
+                    "run {i}, {total} scenes"
+                );
                 assert!(!s.hard_pass && !s.soft_pass);
             }
         }

@@ -83,7 +83,11 @@ pub unsafe fn string_arg(
 ///
 /// # Safety
 /// `env` and `v` must be live handles of the current call, `v` a string.
-unsafe fn strict_string(env: sys::napi_env, v: sys::napi_value, path: &str) -> Result<String, Code> {
+unsafe fn strict_string(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    path: &str,
+) -> Result<String, Code> {
     let s = unsafe { String::from_napi_value(env, v) }
         .map_err(|e| invalid(path, format!("is not a valid string: {}", e.reason)))?;
     // Fast path: without U+FFFD in the result nothing was replaced.

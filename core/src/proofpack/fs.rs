@@ -762,7 +762,13 @@ mod tests {
         let src = root.join("run");
         fs::create_dir_all(&src).unwrap();
         fs::write(src.join("ok.json"), b"{}").unwrap();
-        let bad = ["new\nline.json", "car\rret.json", "tab\t.json", "back\\slash.json", "co:lon.json"];
+        let bad = [
+            "new\nline.json",
+            "car\rret.json",
+            "tab\t.json",
+            "back\\slash.json",
+            "co:lon.json",
+        ];
         for name in bad {
             fs::write(src.join(name), b"{}").unwrap();
         }
@@ -803,7 +809,10 @@ mod tests {
         fs::write(root.join("out"), b"").unwrap();
         let err = build(&opts(&src, &root.join("out"))).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("exists and is a file, not a directory"), "{text}");
+        assert!(
+            text.contains("exists and is a file, not a directory"),
+            "{text}"
+        );
         assert!(!text.contains("not empty"), "{text}");
         fs::remove_dir_all(&root).unwrap();
     }

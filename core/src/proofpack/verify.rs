@@ -323,35 +323,36 @@ pub fn verify(
                     "listed but not found",
                 ));
             }
-            Some(o) => match o.kind {
-                EntryKind::Symlink => {
-                    complete = false;
-                    problems.push(problem(
-                        ProblemKind::Symlink,
-                        &e.path,
-                        "is a symbolic link (never followed)",
-                    ));
-                }
-                EntryKind::Other => {
-                    complete = false;
-                    problems.push(problem(
-                        ProblemKind::NotAFile,
-                        &e.path,
-                        "is not a regular file",
-                    ));
-                }
-                EntryKind::File => {
-                    total_bytes += o.bytes;
-                    if let Some(&want) = sizes.get(e.path.as_str()) {
-                        if want != o.bytes {
-                            problems.push(problem(
-                                ProblemKind::SizeMismatch,
-                                &e.path,
-                                format!("size {} bytes, manifest says {want}", o.bytes),
-                            ));
-                        }
+            Some(o) => {
+                match o.kind {
+                    EntryKind::Symlink => {
+                        complete = false;
+                        problems.push(problem(
+                            ProblemKind::Symlink,
+                            &e.path,
+                            "is a symbolic link (never followed)",
+                        ));
                     }
-                    match &o.sha256 {
+                    EntryKind::Other => {
+                        complete = false;
+                        problems.push(problem(
+                            ProblemKind::NotAFile,
+                            &e.path,
+                            "is not a regular file",
+                        ));
+                    }
+                    EntryKind::File => {
+                        total_bytes += o.bytes;
+                        if let Some(&want) = sizes.get(e.path.as_str()) {
+                            if want != o.bytes {
+                                problems.push(problem(
+                                    ProblemKind::SizeMismatch,
+                                    &e.path,
+                                    format!("size {} bytes, manifest says {want}", o.bytes),
+                                ));
+                            }
+                        }
+                        match &o.sha256 {
                         Some(d) if *d == e.sha256 => ok = true,
                         Some(_) => problems.push(problem(
                             ProblemKind::Mismatch,
@@ -371,8 +372,9 @@ pub fn verify(
                             )),
                         },
                     }
+                    }
                 }
-            },
+            }
         }
         files.push(FileStatus {
             path: e.path.clone(),
@@ -579,7 +581,10 @@ mod tests {
         o[1].read_error = Some("permission denied".into());
         let v = verify(Some(s.as_bytes()), Some(m.as_bytes()), &o);
         assert_eq!(v.verdict, "FAIL");
-        assert_eq!(kinds(&v), vec![(ProblemKind::Unreadable, "dir/b.txt".into())]);
+        assert_eq!(
+            kinds(&v),
+            vec![(ProblemKind::Unreadable, "dir/b.txt".into())]
+        );
         assert!(v.problems[0].message.contains("permission denied"));
         assert!(!v.problems[0].message.contains("mismatch:"));
     }
