@@ -387,6 +387,30 @@ export interface ChaosEngineOptions {
   calibration?: CalibrationDocument
 }
 
+/** What gate PR-G3 judges (counts of a chaos run's logical calls). */
+export interface ChaosGateInput {
+  /** Logical calls made. */
+  calls: number
+  /** Logical calls that ended in a success. */
+  callsSucceeded: number
+  /** Observed injection rate within tolerance. */
+  rateOk: boolean
+  /** Injected faults that ended in a silent success. */
+  silentSuccesses: number
+  /** Successes with empty text. */
+  emptySuccesses: number
+  /** The written documents are valid JSON. */
+  jsonValid: boolean
+}
+
+/** Verdict of gate PR-G3. */
+export interface ChaosGateVerdict {
+  /** `PASS` or `FAIL`. */
+  verdict: 'PASS' | 'FAIL'
+  /** Every reason of a FAIL, in words (empty on PASS). */
+  reasons: Array<string>
+}
+
 /** The content of `chaos-log.json`. */
 export interface ChaosLogDocument {
   /** `OMEGA-CHAOS-LOG-1.0`. */
@@ -475,6 +499,12 @@ export declare function isRetryable(kind: string): boolean
 /** Whether an HTTP status is retryable (408, 425, 429, 500, 502, 503, 504, 529). */
 export declare function isRetryableStatus(status: number): boolean
 
+/**
+ * Judges gate PR-G3 (core `chaos::judge_chaos_gate`): a run in which no logical call succeeded
+ * cannot pass.
+ */
+export declare function judgeChaosGate(input: ChaosGateInput): ChaosGateVerdict
+
 /** Lock-wait statistics of one handle, ms. */
 export interface LockWaitStats {
   /** Number of lock acquisitions. */
@@ -549,9 +579,10 @@ export interface ProofpackFileStatus {
 export interface ProofpackProblem {
   /**
    * `missing`, `extra`, `mismatch`, `size_mismatch`, `unsafe_path`, `symlink`, `not_a_file`,
-   * `sums_missing`, `sums_invalid`, `manifest_missing`, `manifest_invalid`, `manifest_mismatch`.
+   * `sums_missing`, `sums_invalid`, `manifest_missing`, `manifest_invalid`, `manifest_mismatch`,
+   * `unreadable` (a listed file cannot be read: an I/O problem, not tampering).
    */
-  kind: 'missing' | 'extra' | 'mismatch' | 'size_mismatch' | 'unsafe_path' | 'symlink' | 'not_a_file' | 'sums_missing' | 'sums_invalid' | 'manifest_missing' | 'manifest_invalid' | 'manifest_mismatch'
+  kind: 'missing' | 'extra' | 'mismatch' | 'size_mismatch' | 'unsafe_path' | 'symlink' | 'not_a_file' | 'sums_missing' | 'sums_invalid' | 'manifest_missing' | 'manifest_invalid' | 'manifest_mismatch' | 'unreadable'
   /** Relative path involved. */
   path: string
   /** Details. */
@@ -735,8 +766,11 @@ export interface SimulatedScore {
   softPass: boolean
 }
 
-/** The simulated scorer for run `runIndex`, of which `failedScenes` scenes ended in an error. */
-export declare function simulateScore(seedValue: number, runIndex: number, failedScenes: number): SimulatedScore
+/**
+ * The simulated scorer for run `runIndex`, of which `failedScenes` of `totalScenes` scenes
+ * ended in an error; a run whose every scene failed scores 0 (`totalScenes` omitted: unknown).
+ */
+export declare function simulateScore(seedValue: number, runIndex: number, failedScenes: number, totalScenes?: number | undefined | null): SimulatedScore
 
 /**
  * One-shot summary of `values` (n, mean, std, min, max, p50, p95, cv): two passes over the

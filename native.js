@@ -849,6 +849,7 @@ module.exports.defaultCalibrationJson = nativeBinding.defaultCalibrationJson
 module.exports.failureTypeErrorCode = nativeBinding.failureTypeErrorCode
 module.exports.isRetryable = nativeBinding.isRetryable
 module.exports.isRetryableStatus = nativeBinding.isRetryableStatus
+module.exports.judgeChaosGate = nativeBinding.judgeChaosGate
 module.exports.mergeRunCosts = nativeBinding.mergeRunCosts
 module.exports.mergeVarianceStates = nativeBinding.mergeVarianceStates
 module.exports.parseCalibrationJson = nativeBinding.parseCalibrationJson

@@ -61,6 +61,8 @@ export interface CalibrationDocument {
   }
   VARIANCE_ENVELOPES: Record<string, CalibrationEnvelope>
   proofpack: { forbidden_path_patterns: string[] }
+  /** Largest provider answer accepted (bytes of UTF-8 text); larger: `ERR_OMEGA_RESPONSE_TOO_LARGE`. */
+  max_response_bytes: number
 }
 
 /** One budget violation of `run-cost.json`. */

@@ -62,7 +62,7 @@ export class SimulatedProvider implements LlmProvider {
   }
 }
 
-/** The simulated scorer: hard ~ N(0.82, 0.085) passing at ≥ 0.70, soft ~ N(0.86, 0.07) at ≥ 0.75; a failed scene fails the run. */
+/** The simulated scorer: hard ~ N(0.82, 0.085) passing at ≥ 0.70, soft ~ N(0.86, 0.07) at ≥ 0.75; a failed scene fails the run; a run whose every scene failed scores 0. */
 export class SimulatedScorer implements Scorer {
   /** Name recorded in reports. */
   readonly name = 'simulated';
@@ -71,6 +71,7 @@ export class SimulatedScorer implements Scorer {
 
   score(input: ScorerInput): RunScore {
     const failed = input.scenes.filter((s) => !s.ok).length;
-    return simulateScore(input.seed, input.runIndex, failed);
+    // A run whose every scene failed scores 0 (issue 14).
+    return simulateScore(input.seed, input.runIndex, failed, input.scenes.length);
   }
 }

@@ -26,7 +26,8 @@ pub fn default_calibration_json() -> String {
 /// parsed document. Throws `ERR_OMEGA_CALIBRATION` listing **every** problem with its JSON path.
 #[napi(ts_return_type = "CalibrationDocument")]
 pub fn parse_calibration_json(text: String, source_name: Option<String>) -> Result<Value, Code> {
-    let value: Value = match serde_json::from_str(&text) {
+    // A UTF-8 byte-order mark (Windows editors) is not part of the document.
+    let value: Value = match serde_json::from_str(omega_pr_core::calibration::strip_bom(&text)) {
         Ok(v) => v,
         Err(_) => {
             // Let the core report it with its own wording and code.

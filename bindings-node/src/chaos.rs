@@ -344,3 +344,48 @@ pub fn failure_type_error_code(failure_type: String) -> Result<Option<String>, C
             )
         })
 }
+
+/// What gate PR-G3 judges (counts of a chaos run's logical calls).
+#[napi(object)]
+pub struct ChaosGateInput {
+    /// Logical calls made.
+    pub calls: f64,
+    /// Logical calls that ended in a success.
+    pub calls_succeeded: f64,
+    /// Observed injection rate within tolerance.
+    pub rate_ok: bool,
+    /// Injected faults that ended in a silent success.
+    pub silent_successes: f64,
+    /// Successes with empty text.
+    pub empty_successes: f64,
+    /// The written documents are valid JSON.
+    pub json_valid: bool,
+}
+
+/// Verdict of gate PR-G3.
+#[napi(object)]
+pub struct ChaosGateVerdict {
+    /// `PASS` or `FAIL`.
+    #[napi(ts_type = "'PASS' | 'FAIL'")]
+    pub verdict: String,
+    /// Every reason of a FAIL, in words (empty on PASS).
+    pub reasons: Vec<String>,
+}
+
+/// Judges gate PR-G3 (core `chaos::judge_chaos_gate`): a run in which no logical call succeeded
+/// cannot pass.
+#[napi]
+pub fn judge_chaos_gate(input: ChaosGateInput) -> Result<ChaosGateVerdict, Code> {
+    let v = chaos::judge_chaos_gate(&chaos::ChaosGateInput {
+        calls: whole("calls", input.calls)?,
+        calls_succeeded: whole("callsSucceeded", input.calls_succeeded)?,
+        rate_ok: input.rate_ok,
+        silent_successes: whole("silentSuccesses", input.silent_successes)?,
+        empty_successes: whole("emptySuccesses", input.empty_successes)?,
+        json_valid: input.json_valid,
+    });
+    Ok(ChaosGateVerdict {
+        verdict: v.verdict.to_owned(),
+        reasons: v.reasons,
+    })
+}

@@ -91,9 +91,10 @@ pub struct ProofpackFileStatus {
 #[napi(object)]
 pub struct ProofpackProblem {
     /// `missing`, `extra`, `mismatch`, `size_mismatch`, `unsafe_path`, `symlink`, `not_a_file`,
-    /// `sums_missing`, `sums_invalid`, `manifest_missing`, `manifest_invalid`, `manifest_mismatch`.
+    /// `sums_missing`, `sums_invalid`, `manifest_missing`, `manifest_invalid`, `manifest_mismatch`,
+    /// `unreadable` (a listed file cannot be read: an I/O problem, not tampering).
     #[napi(
-        ts_type = "'missing' | 'extra' | 'mismatch' | 'size_mismatch' | 'unsafe_path' | 'symlink' | 'not_a_file' | 'sums_missing' | 'sums_invalid' | 'manifest_missing' | 'manifest_invalid' | 'manifest_mismatch'"
+        ts_type = "'missing' | 'extra' | 'mismatch' | 'size_mismatch' | 'unsafe_path' | 'symlink' | 'not_a_file' | 'sums_missing' | 'sums_invalid' | 'manifest_missing' | 'manifest_invalid' | 'manifest_mismatch' | 'unreadable'"
     )]
     pub kind: String,
     /// Relative path involved.

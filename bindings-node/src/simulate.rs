@@ -55,17 +55,20 @@ pub struct SimulatedScore {
     pub soft_pass: bool,
 }
 
-/// The simulated scorer for run `runIndex`, of which `failedScenes` scenes ended in an error.
+/// The simulated scorer for run `runIndex`, of which `failedScenes` of `totalScenes` scenes
+/// ended in an error; a run whose every scene failed scores 0 (`totalScenes` omitted: unknown).
 #[napi]
 pub fn simulate_score(
     seed_value: f64,
     run_index: f64,
     failed_scenes: u32,
+    total_scenes: Option<u32>,
 ) -> Result<SimulatedScore, Code> {
     let s = simulate::simulate_score(
         seed(seed_value)?,
         whole("runIndex", run_index)?,
         failed_scenes,
+        total_scenes.unwrap_or(0),
     );
     Ok(SimulatedScore {
         hard_score: s.hard_score,

@@ -62,19 +62,67 @@ pub struct Calibration {
     pub variance_envelopes: BTreeMap<String, Envelope>,
     /// Substrings that mark an absolute path in a proofpack file.
     pub forbidden_path_patterns: Vec<String>,
+    /// Largest provider answer accepted, bytes of UTF-8 text: a larger answer is the fault
+    /// `ERR_OMEGA_RESPONSE_TOO_LARGE` (not retryable) and is never kept.
+    pub max_response_bytes: u64,
+}
+
+/// Default of `max_response_bytes`: 4 MiB of text per answer.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Largest `max_response_bytes` accepted: 1 GiB (a string in a JS engine cannot be much longer).
+pub const MAX_MAX_RESPONSE_BYTES: u64 = 1 << 30;
+
+/// Removes a UTF-8 byte-order mark at the start of a document (editors on Windows add one).
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Levenshtein distance between two short keys (by chars).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known key nearest to `key`: same key ignoring case first, else the smallest edit distance
+/// (case-insensitive) when it is at most a third of the key's length (at least 2); ties go to
+/// the first key in document order.
+pub fn nearest_key<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(key)) {
+        return Some(k);
+    }
+    let lower = key.to_lowercase();
+    let limit = (key.chars().count() / 3).max(2);
+    known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 impl Calibration {
     /// Parses and validates calibration JSON text. `source_name` (a file name, never an absolute
     /// path) is quoted in the error message.
     pub fn from_json_str(text: &str, source_name: Option<&str>) -> Result<Self> {
-        let value: Value = serde_json::from_str(text).map_err(|e| Error::Calibration {
-            source_name: source_name.map(str::to_owned),
-            problems: vec![Problem {
-                path: "$".into(),
-                message: format!("not valid JSON: {e}"),
-            }],
-        })?;
+        let value: Value =
+            serde_json::from_str(strip_bom(text)).map_err(|e| Error::Calibration {
+                source_name: source_name.map(str::to_owned),
+                problems: vec![Problem {
+                    path: "$".into(),
+                    message: format!("not valid JSON: {e}"),
+                }],
+            })?;
         Self::from_value(&value, source_name)
     }
 
@@ -122,6 +170,9 @@ pub fn default_calibration() -> Result<Calibration> {
     Calibration::from_json_str(DEFAULT_CALIBRATION_JSON, Some("calibration.json"))
 }
 
+/// Optional keys that carry free text (`$schema`, `$comment`, `description`).
+const TEXT_KEYS: [&str; 3] = ["$schema", "$comment", "description"];
+
 /// Collects problems while walking the document.
 #[derive(Default)]
 struct Checker {
@@ -164,12 +215,22 @@ impl Checker {
         }
         for key in map.keys() {
             if !keys.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
-                let hint = keys
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(key))
+                let known: Vec<&str> = keys.iter().chain(optional).copied().collect();
+                let hint = nearest_key(key, &known)
                     .map(|k| format!(" (did you mean `{k}`?)"))
                     .unwrap_or_default();
                 self.problem(&format!("{path}.{key}"), format!("unknown key{hint}"));
+            }
+        }
+        // Optional text keys are optional, but otherwise like every other key: never null,
+        // always a non-empty string.
+        for key in optional.iter().filter(|k| TEXT_KEYS.contains(k)) {
+            if map.contains_key(*key) {
+                if let Some(v) = self.string(map, path, key) {
+                    if v.is_empty() {
+                        self.problem(&format!("{path}.{key}"), "must not be empty");
+                    }
+                }
             }
         }
         Some(map)
@@ -224,7 +285,12 @@ impl Checker {
             return None;
         };
         if !(min..=max).contains(&n) {
-            self.problem(&p, format!("must be in [{min}, {max}], got {n}"));
+            let range = if max == f64::MAX {
+                format!("≥ {min}")
+            } else {
+                format!("in [{min}, {max}]")
+            };
+            self.problem(&p, format!("must be {range}, got {n}"));
             return None;
         }
         Some(n)
@@ -366,6 +432,7 @@ impl Checker {
             "budget",
             "VARIANCE_ENVELOPES",
             "proofpack",
+            "max_response_bytes",
         ];
         let map = self.object(root, "$", KEYS, &["$schema", "$comment"])?;
         let p = "$";
@@ -401,6 +468,8 @@ impl Checker {
         let budget = self.budget(map);
         let variance_envelopes = self.envelopes(map);
         let forbidden_path_patterns = self.proofpack(map);
+        let max_response_bytes =
+            self.integer(map, p, "max_response_bytes", 1, MAX_MAX_RESPONSE_BYTES);
         Some(Calibration {
             seed: seed?,
             stress_count: u32::try_from(stress_count?).ok()?,
@@ -415,6 +484,7 @@ impl Checker {
             budget: budget?,
             variance_envelopes: variance_envelopes?,
             forbidden_path_patterns: forbidden_path_patterns?,
+            max_response_bytes: max_response_bytes?,
         })
     }
 
@@ -843,5 +913,106 @@ mod tests {
         assert!(problems_of(&v)[0].starts_with("$.SEED: must be in"));
         v["SEED"] = json!(-1);
         assert!(problems_of(&v)[0].starts_with("$.SEED: must be a whole number"));
+    }
+
+    // ---- issue 14 (papercuts) -----------------------------------------------------------
+
+    #[test]
+    fn papercut_01_schema_key_null_or_wrong_type_is_refused() {
+        let mut v = shipped();
+        v["$schema"] = Value::Null;
+        assert_eq!(
+            problems_of(&v),
+            vec!["$.$schema: is null (every value must be set)".to_owned()]
+        );
+        v["$schema"] = json!(7);
+        assert_eq!(
+            problems_of(&v),
+            vec!["$.$schema: must be a string, got number".to_owned()]
+        );
+        v["$schema"] = json!("");
+        assert_eq!(
+            problems_of(&v),
+            vec!["$.$schema: must not be empty".to_owned()]
+        );
+        v["$comment"] = Value::Null;
+        assert!(problems_of(&v)
+            .iter()
+            .any(|p| p.starts_with("$.$comment: is null")));
+        v["chaos_profiles"]["light"]["description"] = Value::Null;
+        assert!(problems_of(&v)
+            .iter()
+            .any(|p| p.starts_with("$.chaos_profiles.light.description: is null")));
+        v["chaos_profiles"]["light"]["description"] = json!("five per cent");
+        // Optional: a document without `$schema` is valid.
+        if let Some(m) = v.as_object_mut() {
+            m.remove("$schema");
+            m.remove("$comment");
+        }
+        assert!(problems_of(&v).is_empty());
+    }
+
+    #[test]
+    fn papercut_02_unknown_key_names_the_nearest_known_key() {
+        let mut v = shipped();
+        if let Some(m) = v.as_object_mut() {
+            let x = m.remove("STRESS_COUNT").unwrap_or(Value::Null);
+            m.insert("STRES_COUNT".into(), x);
+        }
+        v["retry"]["max_attempt"] = json!(5);
+        v["totally_unrelated"] = json!(1);
+        let problems = problems_of(&v);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == "$.STRES_COUNT: unknown key (did you mean `STRESS_COUNT`?)"),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == "$.retry.max_attempt: unknown key (did you mean `max_attempts`?)"),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == "$.totally_unrelated: unknown key"),
+            "{problems:#?}"
+        );
+        assert_eq!(
+            nearest_key("chaos_profile", &["CHAOS_RATE", "chaos_profiles"]),
+            Some("chaos_profiles")
+        );
+    }
+
+    #[test]
+    fn papercut_03_utf8_bom_is_accepted() {
+        let text = format!("\u{feff}{DEFAULT_CALIBRATION_JSON}");
+        let cal = Calibration::from_json_str(&text, Some("calibration.json"));
+        assert!(cal.is_ok(), "{cal:?}");
+    }
+
+    #[test]
+    fn papercut_04_envelope_range_is_readable() {
+        let mut v = shipped();
+        v["VARIANCE_ENVELOPES"]["hard_score"]["max"] = json!(-1);
+        let problems = problems_of(&v);
+        assert_eq!(
+            problems,
+            vec!["$.VARIANCE_ENVELOPES.hard_score.max: must be ≥ 0, got -1".to_owned()]
+        );
+        assert!(problems[0].len() < 80);
+    }
+
+    #[test]
+    fn papercut_14_max_response_bytes_is_a_calibration_key() {
+        let cal = default_calibration().unwrap_or_else(|_| unreachable!());
+        assert_eq!(cal.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        let mut v = shipped();
+        v["max_response_bytes"] = json!(0);
+        assert!(problems_of(&v)[0].starts_with("$.max_response_bytes: must be in [1, "));
+        v["max_response_bytes"] = Value::Null;
+        assert!(problems_of(&v)[0].starts_with("$.max_response_bytes: is null"));
     }
 }

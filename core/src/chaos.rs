@@ -695,6 +695,68 @@ impl ChaosLog {
     }
 }
 
+/// What gate PR-G3 judges a chaos run on (counts of the run's logical calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChaosGateInput {
+    /// Logical calls made.
+    pub calls: u64,
+    /// Logical calls that ended in a success (after retries).
+    pub calls_succeeded: u64,
+    /// Observed injection rate within the tolerance of the profile's rate.
+    pub rate_ok: bool,
+    /// Injected (non-latency) faults whose attempt returned a success.
+    pub silent_successes: u64,
+    /// Successes with empty text.
+    pub empty_successes: u64,
+    /// The written documents read back as valid JSON.
+    pub json_valid: bool,
+}
+
+/// Verdict of gate PR-G3 and every reason for a FAIL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChaosGateVerdict {
+    /// `PASS` or `FAIL`.
+    pub verdict: &'static str,
+    /// Why it failed (empty on PASS), in words.
+    pub reasons: Vec<String>,
+}
+
+/// Judges gate PR-G3. A run in which **no** logical call succeeded cannot pass, however well
+/// the faults were injected: the retry layer never got a call through (issue 14).
+pub fn judge_chaos_gate(g: &ChaosGateInput) -> ChaosGateVerdict {
+    let mut reasons = Vec::new();
+    if g.calls == 0 {
+        reasons.push("no logical call was made".to_owned());
+    } else if g.calls_succeeded == 0 {
+        reasons.push(format!(
+            "no logical call succeeded (0 of {}): retries never got a call through",
+            g.calls
+        ));
+    }
+    if !g.rate_ok {
+        reasons.push("observed injection rate outside the tolerance of the profile's rate".into());
+    }
+    if g.silent_successes > 0 {
+        reasons.push(format!(
+            "{} injected fault(s) ended in a silent success",
+            g.silent_successes
+        ));
+    }
+    if g.empty_successes > 0 {
+        reasons.push(format!(
+            "{} call(s) succeeded with empty text",
+            g.empty_successes
+        ));
+    }
+    if !g.json_valid {
+        reasons.push("chaos-log.json or run-cost.json is not valid JSON".into());
+    }
+    ChaosGateVerdict {
+        verdict: if reasons.is_empty() { "PASS" } else { "FAIL" },
+        reasons,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1039,5 +1101,35 @@ mod tests {
                 prop_assert!(v >= lo && v <= hi);
             }
         }
+    }
+
+    #[test]
+    fn papercut_12_chaos_with_no_successful_call_cannot_pass() {
+        let ok = ChaosGateInput {
+            calls: 5,
+            calls_succeeded: 5,
+            rate_ok: true,
+            silent_successes: 0,
+            empty_successes: 0,
+            json_valid: true,
+        };
+        assert_eq!(judge_chaos_gate(&ok).verdict, "PASS");
+        assert!(judge_chaos_gate(&ok).reasons.is_empty());
+        let none = ChaosGateInput {
+            calls_succeeded: 0,
+            ..ok
+        };
+        let v = judge_chaos_gate(&none);
+        assert_eq!(v.verdict, "FAIL");
+        assert_eq!(
+            v.reasons,
+            vec!["no logical call succeeded (0 of 5): retries never got a call through".to_owned()]
+        );
+        let nothing = ChaosGateInput {
+            calls: 0,
+            calls_succeeded: 0,
+            ..ok
+        };
+        assert_eq!(judge_chaos_gate(&nothing).verdict, "FAIL");
     }
 }

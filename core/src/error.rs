@@ -134,6 +134,27 @@ pub enum Error {
         /// The OS message.
         message: String,
     },
+    /// Names that must not be packed (issue 14): every refused name of the source at once, as
+    /// `"name": reason: explanation` lines (see `proofpack::names`).
+    #[error("{} unsafe name(s) refused (rename or remove them all, then build again):{}", .refused.len(), .refused.iter().map(|h| format!("\n  - {h}")).collect::<String>())]
+    UnsafeNames {
+        /// One line per refused entry.
+        refused: Vec<String>,
+    },
+    /// A proofpack source without a single file: a pack of nothing would verify PASS.
+    #[error("source `{path}` has no files: refusing to build an empty proofpack")]
+    EmptySource {
+        /// The source path, as given.
+        path: String,
+    },
+    /// A provider answer larger than calibration `max_response_bytes` (not retryable).
+    #[error("response of {bytes} bytes exceeds calibration max_response_bytes ({limit}); it was dropped")]
+    ResponseTooLarge {
+        /// Size of the answer (UTF-8 bytes), or at least this much when cut off early.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -160,6 +181,9 @@ impl Error {
             Error::UnsafePath { .. } => "ERR_OMEGA_UNSAFE_PATH",
             Error::OutputNotEmpty { .. } => "ERR_OMEGA_OUTPUT_NOT_EMPTY",
             Error::Io { .. } => "ERR_OMEGA_IO",
+            Error::UnsafeNames { .. } => "ERR_OMEGA_UNSAFE_PATH",
+            Error::EmptySource { .. } => "ERR_OMEGA_EMPTY_SOURCE",
+            Error::ResponseTooLarge { .. } => "ERR_OMEGA_RESPONSE_TOO_LARGE",
         }
     }
 

@@ -25,7 +25,8 @@ pub fn usd_to_micro(usd: f64) -> Option<u64> {
     Some(micro as u64)
 }
 
-/// Converts a per-token dollar price to whole pico-USD per token, rounding to the nearest pUSD.
+/// Converts a per-token dollar price to whole pico-USD per token, rounding to the nearest pUSD;
+/// a non-zero price below half a pUSD becomes 1 pUSD (never 0: a priced token is never free).
 pub fn usd_per_token_to_pico(usd: f64) -> Option<u64> {
     if !usd.is_finite() || usd < 0.0 {
         return None;
@@ -33,6 +34,9 @@ pub fn usd_per_token_to_pico(usd: f64) -> Option<u64> {
     let pico = (usd * 1e12).round();
     if pico > 9.0e15 {
         return None;
+    }
+    if pico == 0.0 && usd > 0.0 {
+        return Some(1);
     }
     Some(pico as u64)
 }
@@ -59,6 +63,25 @@ mod tests {
         assert_eq!(pico_to_micro_ceil(1_000_000), 1);
         assert_eq!(pico_to_micro_ceil(1_000_001), 2);
         assert_eq!(pico_to_micro_ceil(0), 0);
+    }
+
+    #[test]
+    fn papercut_05_tiny_price_never_costs_zero() {
+        assert_eq!(usd_per_token_to_pico(4e-13), Some(1));
+        assert_eq!(usd_per_token_to_pico(0.0), Some(0));
+        let price = crate::budget::ModelPrice {
+            input_pico: usd_per_token_to_pico(4e-13).unwrap_or(0),
+            cache_read_pico: 0,
+            cache_write_pico: 0,
+            output_pico: usd_per_token_to_pico(4e-13).unwrap_or(0),
+            reasoning_pico: None,
+        };
+        let usage = crate::budget::Usage {
+            input_tokens: 1,
+            output_tokens: 1,
+            ..Default::default()
+        };
+        assert_eq!(price.cost_micro(&usage), 1, "rounded up to one µUSD");
     }
 
     proptest! {

@@ -111,10 +111,25 @@ pub struct SimulatedScore {
     pub soft_pass: bool,
 }
 
-/// The simulated scorer: run `run_index` of a run with `seed`, of which `failed_scenes` scenes
-/// ended in an error. Hard scores ~ N(0.82, 0.085), soft ~ N(0.86, 0.07), clamped to [0, 1] and
-/// rounded to 4 decimals; a failed scene costs 0.25 of each and fails the hard gate.
-pub fn simulate_score(seed: u64, run_index: u64, failed_scenes: u32) -> SimulatedScore {
+/// The simulated scorer: run `run_index` of a run with `seed`, of which `failed_scenes` of
+/// `total_scenes` scenes ended in an error. Hard scores ~ N(0.82, 0.085), soft ~ N(0.86, 0.07),
+/// clamped to [0, 1] and rounded to 4 decimals; a failed scene costs 0.25 of each and fails the
+/// hard gate; a run whose **every** scene failed scores 0 (hard and soft). `total_scenes` 0 means
+/// unknown (only the penalty applies).
+pub fn simulate_score(
+    seed: u64,
+    run_index: u64,
+    failed_scenes: u32,
+    total_scenes: u32,
+) -> SimulatedScore {
+    if total_scenes > 0 && failed_scenes >= total_scenes {
+        return SimulatedScore {
+            hard_score: 0.0,
+            soft_score: 0.0,
+            hard_pass: false,
+            soft_pass: false,
+        };
+    }
     let mut r = rng(seed, STREAM_SCORE, run_index);
     let penalty = 0.25 * f64::from(failed_scenes);
     let hard = round4((0.82 + 0.085 * normalish(&mut r) - penalty).clamp(0.0, 1.0));
@@ -145,7 +160,7 @@ mod tests {
             simulate_call(42, 7, "SCN-07"),
             simulate_call(43, 7, "SCN-07")
         );
-        assert_eq!(simulate_score(42, 3, 0), simulate_score(42, 3, 0));
+        assert_eq!(simulate_score(42, 3, 0, 10), simulate_score(42, 3, 0, 10));
     }
 
     #[test]
@@ -163,14 +178,31 @@ mod tests {
     #[test]
     fn score_distribution_matches_the_documented_shape() {
         let n = 20_000u64;
-        let scores: Vec<_> = (0..n).map(|i| simulate_score(42, i, 0)).collect();
+        let scores: Vec<_> = (0..n).map(|i| simulate_score(42, i, 0, 10)).collect();
         let mean = scores.iter().map(|s| s.hard_score).sum::<f64>() / n as f64;
         let pass = scores.iter().filter(|s| s.hard_pass).count() as f64 / n as f64;
         let soft_pass = scores.iter().filter(|s| s.soft_pass).count() as f64 / n as f64;
         assert!((mean - 0.82).abs() < 0.005, "{mean}");
         assert!((0.88..0.96).contains(&pass), "{pass}");
         assert!((0.90..0.98).contains(&soft_pass), "{soft_pass}");
-        let failed = simulate_score(42, 1, 1);
+        let failed = simulate_score(42, 1, 1, 10);
         assert!(!failed.hard_pass);
+    }
+
+    #[test]
+    fn papercut_13_run_whose_every_scene_failed_scores_zero() {
+        for i in 0..2000 {
+            for total in 1..4 {
+                let s = simulate_score(42, i, total, total);
+                assert_eq!(
+                    (s.hard_score, s.soft_score),
+                    (0.0, 0.0),
+                    "run {i}, {total} scenes"
+                );
+                assert!(!s.hard_pass && !s.soft_pass);
+            }
+        }
+        // Not every scene failed: the usual penalty, not zero.
+        assert!(simulate_score(42, 0, 0, 1).hard_score > 0.0);
     }
 }

@@ -35,6 +35,15 @@ export function runStamp(date: Date = reportDate()): string {
   );
 }
 
+/**
+ * Dollars for people: 4 decimals, but a non-zero amount below $0.0001 shows its µUSD (6 decimals)
+ * instead of a misleading `$0.0000`.
+ */
+export function formatUsd(usd: number, digits = 4): string {
+  const fixed = usd.toFixed(digits);
+  return usd > 0 && Number(fixed) === 0 ? usd.toFixed(6) : fixed;
+}
+
 /** A path as shown to people and written into reports: relative to the working directory, `/` separators. */
 export function rel(p: string): string {
   const r = path.relative(process.cwd(), path.resolve(p)) || '.';

@@ -22,7 +22,8 @@ export type OmegaProviderErrorCode =
   | 'ERR_OMEGA_EMPTY_RESPONSE'
   | 'ERR_OMEGA_TRUNCATED_RESPONSE'
   | 'ERR_OMEGA_MALFORMED_JSON'
-  | 'ERR_OMEGA_ABORTED';
+  | 'ERR_OMEGA_ABORTED'
+  | 'ERR_OMEGA_RESPONSE_TOO_LARGE';
 
 /** The error code thrown for each failure type (`latency` is a delay, then success). */
 export const FAILURE_TYPE_CODES: Readonly<Record<Exclude<FailureTypeName, 'latency'>, OmegaProviderErrorCode>> = {
@@ -118,6 +119,31 @@ export function emptyResponseError(callIndex: number | undefined, usage: TokenUs
     'ERR_OMEGA_EMPTY_RESPONSE',
     `${injected ? 'chaos-injected ' : ''}empty response${callIndex === undefined ? '' : ` (call ${callIndex})`}: the provider returned no text`,
     { injected, retryable: true, failureType: injected ? 'empty_response' : undefined, callIndex, usage },
+  );
+}
+
+/**
+ * Bytes (UTF-8) of `text` when it exceeds `maxBytes`, else `null`. Cheap for ordinary answers:
+ * a string of n UTF-16 units has between n and 3n UTF-8 bytes, so only a borderline one is
+ * measured.
+ */
+export function oversizeBytes(text: unknown, maxBytes: number): number | null {
+  if (typeof text !== 'string' || text.length * 3 <= maxBytes) return null;
+  // Every UTF-16 unit is at least one UTF-8 byte: no need to measure (nor flatten) a huge answer.
+  if (text.length > maxBytes) return text.length;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  return bytes > maxBytes ? bytes : null;
+}
+
+/**
+ * The answer-too-large fault (`ERR_OMEGA_RESPONSE_TOO_LARGE`, not retryable): the provider's
+ * answer exceeded calibration `max_response_bytes`. The answer itself is not kept (only its size).
+ */
+export function responseTooLargeError(bytes: number, maxBytes: number, callIndex: number | undefined, usage: TokenUsage | undefined): OmegaProviderError {
+  return new OmegaProviderError(
+    'ERR_OMEGA_RESPONSE_TOO_LARGE',
+    `response of at least ${bytes} bytes${callIndex === undefined ? '' : ` (call ${callIndex})`} exceeds calibration max_response_bytes (${maxBytes}); it was dropped`,
+    { injected: false, retryable: false, callIndex, usage },
   );
 }
 

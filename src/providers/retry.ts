@@ -13,6 +13,7 @@
  */
 import {
   RetryPolicy,
+  defaultCalibrationJson,
   isRetryable as nativeIsRetryable,
   isRetryableStatus,
   type BudgetTracker,
@@ -20,7 +21,17 @@ import {
   type RetryPolicyOptions,
 } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
-import { OmegaProviderError, abortError, combineSignals, emptyResponseError, isAbortError, isEmptyText, sleep as realSleep } from './errors';
+import {
+  OmegaProviderError,
+  abortError,
+  combineSignals,
+  emptyResponseError,
+  isAbortError,
+  isEmptyText,
+  oversizeBytes,
+  responseTooLargeError,
+  sleep as realSleep,
+} from './errors';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn, TokenUsage } from './types';
 
 /** Options of a `RetryProvider`. */
@@ -41,6 +52,19 @@ export interface RetryProviderOptions {
   now?: () => number;
   /** Called before each backoff sleep. */
   onRetry?: (info: RetryEvent) => void;
+  /**
+   * Largest answer accepted, bytes of UTF-8 text; default calibration `max_response_bytes`
+   * (shipped: 4 MiB). A larger answer is `ERR_OMEGA_RESPONSE_TOO_LARGE` (not retryable).
+   */
+  maxResponseBytes?: number;
+}
+
+let shippedMaxResponseBytes: number | undefined;
+/** Calibration `max_response_bytes` of `calibration`, or of the shipped calibration. */
+export function maxResponseBytesOf(calibration?: CalibrationDocument): number {
+  if (calibration !== undefined && typeof calibration.max_response_bytes === 'number') return calibration.max_response_bytes;
+  shippedMaxResponseBytes ??= (JSON.parse(defaultCalibrationJson()) as CalibrationDocument).max_response_bytes;
+  return shippedMaxResponseBytes;
 }
 
 /** What `onRetry` is told. */
@@ -101,6 +125,7 @@ export class RetryProvider implements LlmProvider {
   private readonly sleep: SleepFn;
   private readonly now: () => number;
   private readonly onRetry?: (info: RetryEvent) => void;
+  private readonly maxResponseBytes: number;
   private nextIndex = 0;
 
   constructor(inner: LlmProvider, options: RetryProviderOptions = {}) {
@@ -114,6 +139,12 @@ export class RetryProvider implements LlmProvider {
     this.sleep = options.sleep ?? realSleep;
     this.now = options.now ?? Date.now;
     this.onRetry = options.onRetry;
+    this.maxResponseBytes = options.maxResponseBytes ?? maxResponseBytesOf(options.calibration);
+    if (!Number.isSafeInteger(this.maxResponseBytes) || this.maxResponseBytes < 1) {
+      const e = new Error(`invalid argument \`maxResponseBytes\`: must be a whole number ≥ 1, got ${String(this.maxResponseBytes)}`) as Error & { code: string };
+      e.code = 'ERR_OMEGA_INVALID_ARGUMENT';
+      throw e;
+    }
   }
 
   async generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResponse> {
@@ -166,6 +197,9 @@ export class RetryProvider implements LlmProvider {
     let response: GenerateResponse;
     try {
       response = await this.inner.generate({ ...request, attempt }, signal === undefined ? undefined : { signal });
+      // Too large an answer is a fault: settled as billed, never returned nor kept.
+      const bytes = oversizeBytes(response?.text, this.maxResponseBytes);
+      if (bytes !== null) throw responseTooLargeError(bytes, this.maxResponseBytes, callIndex, response?.usage);
     } catch (err) {
       if (budget !== undefined && reservation !== undefined) {
         const billed = usageOf(err);

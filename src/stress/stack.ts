@@ -5,16 +5,22 @@
 import { BudgetTracker } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
 import { ChaosProvider } from '../providers/chaos';
-import { OmegaProviderError, sleep as realSleep } from '../providers/errors';
-import { RetryProvider } from '../providers/retry';
+import { OmegaProviderError, oversizeBytes, responseTooLargeError, sleep as realSleep } from '../providers/errors';
+import { RetryProvider, maxResponseBytesOf } from '../providers/retry';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from '../providers/types';
 import type { RetryEvent } from '../providers/retry';
 
-/** Fails an attempt that takes longer than `ms` with `ERR_OMEGA_PROVIDER_TIMEOUT` (retryable). */
+/**
+ * Fails an attempt that takes longer than `ms` with `ERR_OMEGA_PROVIDER_TIMEOUT` (retryable), and
+ * one whose answer exceeds `maxResponseBytes` with `ERR_OMEGA_RESPONSE_TOO_LARGE` (not retryable;
+ * the answer is dropped here, where the provider's answer is received, so the chaos log records
+ * the fault and nothing above ever holds the text).
+ */
 export class TimeoutProvider implements LlmProvider {
   constructor(
     private readonly inner: LlmProvider,
     private readonly ms: number,
+    private readonly maxResponseBytes: number = maxResponseBytesOf(),
   ) {}
 
   async generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResponse> {
@@ -35,7 +41,10 @@ export class TimeoutProvider implements LlmProvider {
       }, this.ms);
     });
     try {
-      return await Promise.race([this.inner.generate(request, { signal: controller.signal }), timeout]);
+      const response = await Promise.race([this.inner.generate(request, { signal: controller.signal }), timeout]);
+      const bytes = oversizeBytes(response?.text, this.maxResponseBytes);
+      if (bytes !== null) throw responseTooLargeError(bytes, this.maxResponseBytes, request.callIndex, response.usage);
+      return response;
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onAbort);
@@ -70,7 +79,7 @@ export interface Stack {
 /** Builds `Retry(Chaos(Timeout(provider)))`. */
 export function buildStack(o: StackOptions): Stack {
   const sleep: SleepFn = o.timeScale === 1 ? realSleep : (ms, signal) => realSleep(ms * o.timeScale, signal);
-  const timed = new TimeoutProvider(o.provider, o.callTimeoutMs);
+  const timed = new TimeoutProvider(o.provider, o.callTimeoutMs, maxResponseBytesOf(o.calibration));
   const chaos =
     o.chaosProfile === null
       ? null

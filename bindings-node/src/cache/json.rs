@@ -75,8 +75,48 @@ pub unsafe fn string_arg(
             format!("must be a string, got {}", type_name(t)),
         ));
     }
-    unsafe { String::from_napi_value(env, v) }
-        .map_err(|e| invalid(field, format!("is not a valid string: {}", e.reason)))
+    unsafe { strict_string(env, v, field) }
+}
+
+/// Reads a JS string that must be valid Unicode: a lone surrogate (which UTF-8 cannot carry and
+/// N-API would silently replace by U+FFFD) is `ERR_OMEGA_INVALID_ARGUMENT` naming `path`.
+///
+/// # Safety
+/// `env` and `v` must be live handles of the current call, `v` a string.
+unsafe fn strict_string(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    path: &str,
+) -> Result<String, Code> {
+    let s = unsafe { String::from_napi_value(env, v) }
+        .map_err(|e| invalid(path, format!("is not a valid string: {}", e.reason)))?;
+    // Fast path: without U+FFFD in the result nothing was replaced.
+    if !s.contains('\u{fffd}') {
+        return Ok(s);
+    }
+    let mut len = 0usize;
+    status(
+        unsafe { sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut len) },
+        path,
+    )?;
+    let mut buf = vec![0u16; len + 1];
+    let mut written = 0usize;
+    status(
+        unsafe {
+            sys::napi_get_value_string_utf16(env, v, buf.as_mut_ptr(), buf.len(), &mut written)
+        },
+        path,
+    )?;
+    buf.truncate(written);
+    match char::decode_utf16(buf.iter().copied()).position(|c| c.is_err()) {
+        None => Ok(s),
+        Some(at) => Err(crate::error::js_error(
+            "ERR_OMEGA_INVALID_ARGUMENT",
+            format!(
+                "`{path}` is a string with a lone surrogate (UTF-16 unit {at}), which is not valid Unicode and cannot be stored as JSON text unchanged"
+            ),
+        )),
+    }
 }
 
 /// Converts `v` to JSON; `path` names it in errors (e.g. `value`).
@@ -159,9 +199,7 @@ impl Walker {
             T::napi_boolean => unsafe { bool::from_napi_value(env, v) }
                 .map(Value::Bool)
                 .map_err(|_| reject(path, "an unreadable boolean")),
-            T::napi_string => unsafe { String::from_napi_value(env, v) }
-                .map(Value::String)
-                .map_err(|_| reject(path, "an unreadable string")),
+            T::napi_string => unsafe { strict_string(env, v, path) }.map(Value::String),
             T::napi_number => {
                 let n = unsafe { f64::from_napi_value(env, v) }
                     .map_err(|_| reject(path, "an unreadable number"))?;
@@ -267,8 +305,20 @@ impl Walker {
                 unsafe { sys::napi_get_element(env, names, i, &mut key) },
                 path,
             )?;
-            let k = unsafe { String::from_napi_value(env, key) }
+            let base = path.len();
+            let shown_key = unsafe { String::from_napi_value(env, key) }
                 .map_err(|_| reject(path, "an object with an unreadable key"))?;
+            push_key(path, &shown_key);
+            if shown_key == "__proto__" {
+                // JSON.parse makes it an own key, but setting it back on an object changes the
+                // prototype instead: it would silently disappear.
+                return Err(crate::error::js_error(
+                    "ERR_OMEGA_INVALID_ARGUMENT",
+                    format!("`{path}`: an own `__proto__` key cannot round-trip through a JS object (it would be silently dropped); rename it"),
+                ));
+            }
+            let k = unsafe { strict_string(env, key, path) }?;
+            path.truncate(base);
             let mut val = ptr::null_mut();
             status(
                 unsafe { sys::napi_get_property(env, v, key, &mut val) },

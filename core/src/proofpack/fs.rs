@@ -16,12 +16,13 @@ use serde::Serialize;
 
 use super::hash::Sha256;
 use super::manifest::{Manifest, ManifestFile, ManifestInput, MANIFEST_FILE};
+use super::names::{quoted, refused_names};
 use super::pathscan::{PathHit, PathScanner};
 use super::scripts::{
     replay_sh, verify_ps1, Toolchain, REPLAY_FILE, TOOLCHAIN_FILE, VERIFY_HTML_FILE,
     VERIFY_PS1_FILE,
 };
-use super::sums::{self, check_relative_path, SumEntry, SUMS_FILE};
+use super::sums::{self, SumEntry, SUMS_FILE};
 use super::verify::{verify, EntryKind, ObservedFile, Verification};
 use crate::error::{Error, Result};
 
@@ -319,12 +320,20 @@ pub fn verify_dir(dir: &Path, shown: &str) -> Result<Verification> {
             kind: if e.utf8 { e.kind } else { EntryKind::Other },
             bytes: e.bytes,
             sha256: None,
+            read_error: None,
         })
         .collect();
     for (k, r) in hashes.into_iter().enumerate() {
-        if let Ok((digest, bytes)) = r {
-            observed[index[k]].sha256 = Some(digest);
-            observed[index[k]].bytes = bytes;
+        match r {
+            Ok((digest, bytes)) => {
+                observed[index[k]].sha256 = Some(digest);
+                observed[index[k]].bytes = bytes;
+            }
+            // An unreadable file is an I/O problem (exit 2), not tampering (issue 14).
+            Err(Error::Io { op, message, .. }) => {
+                observed[index[k]].read_error = Some(format!("{op}: {}", message.to_lowercase()));
+            }
+            Err(other) => observed[index[k]].read_error = Some(other.to_string()),
         }
     }
     Ok(verify(
@@ -409,7 +418,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
                 return Err(Error::OutputNotEmpty { path: out_shown });
             }
         }
-        Ok(_) => return Err(Error::OutputNotEmpty { path: out_shown }),
+        Ok(_) => {
+            return Err(Error::invalid(
+                "output",
+                format!("`{out_shown}` exists and is a file, not a directory: give a directory that does not exist or is empty"),
+            ))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err("stat", &out_shown, e)),
     }
@@ -433,6 +447,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     }
 
     let entries = walk(&opts.source, &src_shown)?;
+    // Every refused entry at once (issue 14): one build tells the user everything to rename.
+    let mut refused: Vec<String> = Vec::new();
     for e in &entries {
         let reason = if !e.utf8 {
             Some("not_utf8: file names must be UTF-8")
@@ -443,27 +459,21 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
                 EntryKind::File if RESERVED_NAMES.contains(&e.path.as_str()) => {
                     Some("reserved_name: the pack writes this file itself")
                 }
-                // The listing format could carry them (GNU escaping), but verify.ps1 on Windows
-                // and replay.sh could not: packs stay portable.
-                EntryKind::File if e.path.contains('\\') => {
-                    Some("backslash: `\\` in a file name is a separator on Windows")
-                }
-                EntryKind::File if e.path.chars().any(char::is_control) => {
-                    Some("control_char: control characters (newline, …) in a file name")
-                }
                 EntryKind::File => None,
             }
         };
         if let Some(reason) = reason {
-            return Err(Error::UnsafePath {
-                path: e.path.clone(),
-                reason: reason.into(),
-            });
+            refused.push(format!("{}: {reason}", quoted(&e.path)));
+        } else if let Some(r) = refused_names([e.path.as_str()]).first() {
+            // The one rule set of `names`, shared with the verifiers and the scripts.
+            refused.push(r.to_string());
         }
-        check_relative_path(&e.path).map_err(|r| Error::UnsafePath {
-            path: e.path.clone(),
-            reason: format!("{}: {}", r.reason, r.message),
-        })?;
+    }
+    if !refused.is_empty() {
+        return Err(Error::UnsafeNames { refused });
+    }
+    if entries.is_empty() {
+        return Err(Error::EmptySource { path: src_shown });
     }
 
     let tmp_path = parent.join(format!(
@@ -742,6 +752,68 @@ mod tests {
         assert!(v.problems.iter().any(
             |p| p.path == "extra-link" && p.kind == super::super::verify::ProblemKind::Symlink
         ));
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn papercut_06_build_lists_every_refused_name_at_once() {
+        let root = scratch("names");
+        let src = root.join("run");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("ok.json"), b"{}").unwrap();
+        let bad = [
+            "new\nline.json",
+            "car\rret.json",
+            "tab\t.json",
+            "back\\slash.json",
+            "co:lon.json",
+        ];
+        for name in bad {
+            fs::write(src.join(name), b"{}").unwrap();
+        }
+        std::os::unix::fs::symlink("ok.json", src.join("link")).unwrap();
+        let err = build(&opts(&src, &root.join("pack"))).unwrap_err();
+        assert_eq!(err.code(), "ERR_OMEGA_UNSAFE_PATH");
+        let Error::UnsafeNames { refused } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(refused.len(), bad.len() + 1, "{refused:#?}");
+        let text = err.to_string();
+        for name in bad {
+            assert!(text.contains(&quoted(name)), "{name:?} in {text}");
+        }
+        assert!(text.contains("\"link\": symlink"), "{text}");
+        assert!(!root.join("pack").exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn papercut_08_empty_source_is_refused() {
+        let root = scratch("empty");
+        let src = root.join("run");
+        fs::create_dir_all(src.join("only/dirs")).unwrap();
+        let err = build(&opts(&src, &root.join("pack"))).unwrap_err();
+        assert_eq!(err.code(), "ERR_OMEGA_EMPTY_SOURCE");
+        assert!(err.to_string().contains("has no files"), "{err}");
+        assert!(!root.join("pack").exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn papercut_10_output_that_is_a_file_is_named_a_file() {
+        let root = scratch("outfile");
+        let src = root.join("run");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("a.json"), b"{}").unwrap();
+        fs::write(root.join("out"), b"").unwrap();
+        let err = build(&opts(&src, &root.join("out"))).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("exists and is a file, not a directory"),
+            "{text}"
+        );
+        assert!(!text.contains("not empty"), "{text}");
         fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod hash;
 pub mod manifest;
+pub mod names;
 pub mod pathscan;
 pub mod scripts;
 pub mod sums;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{sha256_hex, Manifest, MANIFEST_FILE};
+use super::names::{name_problem, refused_names, RefusedName};
 use super::sums::{self, check_relative_path, SumEntry, SUMS_FILE};
 use crate::error::Error;
 
@@ -37,6 +38,10 @@ pub struct ObservedFile {
     pub bytes: u64,
     /// SHA-256 (lowercase hex) of a regular file; `None` when not hashed or not a file.
     pub sha256: Option<String>,
+    /// Why a regular file could not be read (e.g. `permission denied`): an I/O problem, not
+    /// tampering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
 }
 
 /// Kinds of problem, as stable snake_case strings.
@@ -67,6 +72,9 @@ pub enum ProblemKind {
     ManifestInvalid,
     /// `MANIFEST.json` and `SHA256SUMS.txt` disagree, or the manifest's own digest is wrong.
     ManifestMismatch,
+    /// A listed file could not be read (permission denied, I/O error): the pack cannot be
+    /// judged, which is not the same as a digest mismatch.
+    Unreadable,
 }
 
 /// One problem found.
@@ -175,6 +183,19 @@ pub fn verify(
         },
     };
 
+    // The one name rule set (issue 14): every refused name of the listing, even when the
+    // listing as a whole does not parse.
+    if let Some(b) = sums_bytes {
+        let names = sums::parse_names_lenient(b);
+        for r in refused_names(names.iter().map(String::as_str)) {
+            problems.push(problem(
+                ProblemKind::UnsafePath,
+                &r.name,
+                format!("refused name: {}: {}", r.reason, r.explanation()),
+            ));
+        }
+    }
+
     let mut pack_id = None;
     let manifest = match manifest_bytes {
         None => {
@@ -266,6 +287,18 @@ pub fn verify(
             problems.push(problem(ProblemKind::UnsafePath, &o.path, r.message));
             continue;
         }
+        if let Some(reason) = name_problem(&o.path) {
+            let r = RefusedName {
+                name: o.path.clone(),
+                reason,
+            };
+            problems.push(problem(
+                ProblemKind::UnsafePath,
+                &o.path,
+                format!("refused name: {}: {}", r.reason, r.explanation()),
+            ));
+            continue;
+        }
         seen.insert(o.path.as_str(), o);
     }
 
@@ -290,49 +323,58 @@ pub fn verify(
                     "listed but not found",
                 ));
             }
-            Some(o) => match o.kind {
-                EntryKind::Symlink => {
-                    complete = false;
-                    problems.push(problem(
-                        ProblemKind::Symlink,
-                        &e.path,
-                        "is a symbolic link (never followed)",
-                    ));
-                }
-                EntryKind::Other => {
-                    complete = false;
-                    problems.push(problem(
-                        ProblemKind::NotAFile,
-                        &e.path,
-                        "is not a regular file",
-                    ));
-                }
-                EntryKind::File => {
-                    total_bytes += o.bytes;
-                    if let Some(&want) = sizes.get(e.path.as_str()) {
-                        if want != o.bytes {
-                            problems.push(problem(
-                                ProblemKind::SizeMismatch,
-                                &e.path,
-                                format!("size {} bytes, manifest says {want}", o.bytes),
-                            ));
-                        }
+            Some(o) => {
+                match o.kind {
+                    EntryKind::Symlink => {
+                        complete = false;
+                        problems.push(problem(
+                            ProblemKind::Symlink,
+                            &e.path,
+                            "is a symbolic link (never followed)",
+                        ));
                     }
-                    match &o.sha256 {
+                    EntryKind::Other => {
+                        complete = false;
+                        problems.push(problem(
+                            ProblemKind::NotAFile,
+                            &e.path,
+                            "is not a regular file",
+                        ));
+                    }
+                    EntryKind::File => {
+                        total_bytes += o.bytes;
+                        if let Some(&want) = sizes.get(e.path.as_str()) {
+                            if want != o.bytes {
+                                problems.push(problem(
+                                    ProblemKind::SizeMismatch,
+                                    &e.path,
+                                    format!("size {} bytes, manifest says {want}", o.bytes),
+                                ));
+                            }
+                        }
+                        match &o.sha256 {
                         Some(d) if *d == e.sha256 => ok = true,
                         Some(_) => problems.push(problem(
                             ProblemKind::Mismatch,
                             &e.path,
                             "SHA-256 does not match SHA256SUMS.txt",
                         )),
-                        None => problems.push(problem(
-                            ProblemKind::Mismatch,
-                            &e.path,
-                            "could not be hashed",
-                        )),
+                        None => match &o.read_error {
+                            Some(err) => problems.push(problem(
+                                ProblemKind::Unreadable,
+                                &e.path,
+                                format!("cannot be read: {err} (an I/O problem, not a digest mismatch)"),
+                            )),
+                            None => problems.push(problem(
+                                ProblemKind::Mismatch,
+                                &e.path,
+                                "could not be hashed",
+                            )),
+                        },
+                    }
                     }
                 }
-            },
+            }
         }
         files.push(FileStatus {
             path: e.path.clone(),
@@ -356,7 +398,14 @@ pub fn verify(
     if problems.iter().any(|p| p.kind == ProblemKind::UnsafePath) {
         complete = false;
     }
-    problems.sort_by(|a, b| (a.path.as_str(), a.kind).cmp(&(b.path.as_str(), b.kind)));
+    problems.sort_by(|a, b| {
+        (a.path.as_str(), a.kind, a.message.as_str()).cmp(&(
+            b.path.as_str(),
+            b.kind,
+            b.message.as_str(),
+        ))
+    });
+    problems.dedup();
     let valid = complete && problems.is_empty();
     Verification {
         verdict: if valid { "PASS" } else { "FAIL" }.into(),
@@ -416,6 +465,7 @@ mod tests {
                 kind: EntryKind::File,
                 bytes: c.len() as u64,
                 sha256: Some(sha256_hex(c)),
+                read_error: None,
             })
             .collect();
         (sums_text, m.render().unwrap(), observed)
@@ -457,18 +507,21 @@ mod tests {
             kind: EntryKind::File,
             bytes: 1,
             sha256: None,
+            read_error: None,
         });
         o.push(ObservedFile {
             path: "link".into(),
             kind: EntryKind::Symlink,
             bytes: 0,
             sha256: None,
+            read_error: None,
         });
         o.push(ObservedFile {
             path: "../up".into(),
             kind: EntryKind::File,
             bytes: 0,
             sha256: None,
+            read_error: None,
         });
         let v = verify(Some(s.as_bytes()), Some(m.as_bytes()), &o);
         assert!(!v.complete && !v.valid);
@@ -519,5 +572,43 @@ mod tests {
             .problems
             .iter()
             .any(|p| p.kind == ProblemKind::SumsInvalid));
+    }
+
+    #[test]
+    fn papercut_09_unreadable_file_is_not_a_mismatch() {
+        let (s, m, mut o) = pack();
+        o[1].sha256 = None;
+        o[1].read_error = Some("permission denied".into());
+        let v = verify(Some(s.as_bytes()), Some(m.as_bytes()), &o);
+        assert_eq!(v.verdict, "FAIL");
+        assert_eq!(
+            kinds(&v),
+            vec![(ProblemKind::Unreadable, "dir/b.txt".into())]
+        );
+        assert!(v.problems[0].message.contains("permission denied"));
+        assert!(!v.problems[0].message.contains("mismatch:"));
+    }
+
+    #[test]
+    fn papercut_07_verifier_refuses_every_name_of_the_rule_set() {
+        let (s, m, o) = pack();
+        let h = "a".repeat(64);
+        let bad = ["co:lon.json", "tab\t.json", "del\u{7f}.json", "C:x.json"];
+        let mut text = s.clone();
+        for n in bad {
+            text.push_str(&format!("{h}  {n}\n"));
+        }
+        text.push_str(&format!("\\{h}  back\\\\slash.json\n"));
+        let v = verify(Some(text.as_bytes()), Some(m.as_bytes()), &o);
+        assert_eq!(v.verdict, "FAIL");
+        for n in bad.iter().copied().chain(["back\\slash.json"]) {
+            assert!(
+                v.problems
+                    .iter()
+                    .any(|p| p.kind == ProblemKind::UnsafePath && p.path == n),
+                "{n:?} in {:#?}",
+                v.problems
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BudgetTracker } from '../../../native';
+import { BudgetTracker, judgeChaosGate } from '../../../native';
 import type { ChaosLogDocument } from '../../../native';
 import { loadCalibration } from '../../index';
 import { SimulatedProvider } from '../../sim';
@@ -15,7 +15,7 @@ import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
-import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
 
 /** Two-sided 99.9 % normal quantile: the rate tolerance is this many standard errors. */
 const Z_999 = 3.290526731491926;
@@ -45,6 +45,8 @@ export interface ChaosSummary {
   json_valid: boolean;
   budget_verdict: 'PASS' | 'FAIL';
   verdict: 'PASS' | 'FAIL';
+  /** Why PR-G3 failed (empty on PASS): judged by the core (`judgeChaosGate`). */
+  verdict_reasons: string[];
   generated: string;
 }
 
@@ -152,7 +154,9 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
     }
     const succeeded = results.filter((r) => r.ok).length;
     const empty = results.filter((r) => r.ok && r.empty).length;
-    const verdict = rateOk && silent === 0 && empty === 0 && jsonValid ? 'PASS' : 'FAIL';
+    // PR-G3 is judged by the core: a run in which no logical call succeeded cannot pass.
+    const gate = judgeChaosGate({ calls, callsSucceeded: succeeded, rateOk, silentSuccesses: silent, emptySuccesses: empty, jsonValid });
+    const verdict = gate.verdict;
     summary = {
       schema_version: 'OMEGA-CHAOS-SUMMARY-1.0',
       provider: providerName,
@@ -174,6 +178,7 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
       json_valid: jsonValid,
       budget_verdict: runCost.budget_verdict,
       verdict,
+      verdict_reasons: gate.reasons,
       generated: isoNow(),
     };
     dir.json('chaos-summary.json', summary);
@@ -192,9 +197,9 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
     console.log(`Silent successes: ${silent}  Empty successes: ${summary.empty_successes}`);
     console.log(`chaos-log.json: ${rel(path.join(final, 'chaos-log.json'))} (${summary.json_valid ? 'valid JSON' : 'INVALID JSON'})`);
     console.log(
-      `Budget: $${runCost.total_cost_usd.toFixed(4)} ${runCost.budget_verdict}${runCost.budget_verdict === 'PASS' ? '' : ` (${runCost.violations.length} violation(s), ${runCost.refused_calls} call(s) refused)`}`,
+      `Budget: $${formatUsd(runCost.total_cost_usd)} ${runCost.budget_verdict}${runCost.budget_verdict === 'PASS' ? '' : ` (${runCost.violations.length} violation(s), ${runCost.refused_calls} call(s) refused)`}`,
     );
-    console.log(`VERDICT: ${summary.verdict}`);
+    console.log(`VERDICT: ${summary.verdict}${summary.verdict_reasons.length > 0 ? ` (${summary.verdict_reasons.join('; ')})` : ''}`);
   }
   return { summary, dir: final };
 }

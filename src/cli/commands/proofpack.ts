@@ -3,7 +3,8 @@
  *
  * build: exit 0 when the pack is built, 1 when the gate fails (an absolute path in a file),
  * 2 on usage/input errors (missing source, non-empty output, symlink, bad type/verdict).
- * verify: exit 0 PASS, 1 FAIL, 2 when the directory cannot be read.
+ * verify: exit 0 PASS, 1 FAIL, 2 when the directory or a listed file cannot be read (an I/O
+ * problem such as permission denied: the pack cannot be judged, which is not tampering).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,6 +41,11 @@ export function printVerification(v: ProofpackVerification): number {
   if (v.verdict === 'PASS') {
     out(`${OK} All files verified successfully`);
     return EXIT.PASS;
+  }
+  const unreadable = v.problems.filter((p) => p.kind === 'unreadable');
+  if (unreadable.length > 0) {
+    out(`${KO} Verification INCOMPLETE: ${unreadable.length} file(s) cannot be read (an I/O problem, not a digest mismatch)`);
+    return EXIT.USAGE;
   }
   out(
     `${KO} Verification FAILED: ${v.problems.length} problem(s); complete: ${v.complete ? 'yes' : 'no'}, valid: no`,
@@ -111,7 +117,7 @@ export const register: RegisterCommand = (program: Command, setExit) => {
       const v = await verifyProofpackAsync(dir);
       if (opts.json) {
         out(JSON.stringify(v, null, 2));
-        setExit(v.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+        setExit(v.verdict === 'PASS' ? EXIT.PASS : v.problems.some((p) => p.kind === 'unreadable') ? EXIT.USAGE : EXIT.FAIL);
         return;
       }
       setExit(printVerification(v));

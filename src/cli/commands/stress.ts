@@ -18,7 +18,7 @@ import { buildPrReport, mergeShards, type PrReport, type StressMeta } from '../.
 import type { Scorer } from '../../stress/types';
 import type { LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
-import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
 
 /** Options of {@link runStressCommand} (the CLI's, parsed). */
 export interface StressCommandOptions {
@@ -67,7 +67,7 @@ export function printAnalysis(report: PrReport): void {
   console.log(`Soft Pass Rate: ${pct(report.analysis.soft_pass_rate)}`);
   if (hard) console.log(`Mean Hard Score: ${hard.mean.toFixed(3)} ± ${hard.std.toFixed(3)}`);
   console.log(
-    `Cost: $${report.cost.total_cost_usd.toFixed(4)} (budget ${report.cost.budget_verdict}${report.cost.violations > 0 ? `, ${report.cost.violations} violation(s): over budget is FAIL` : ''})`,
+    `Cost: $${formatUsd(report.cost.total_cost_usd)} (budget ${report.cost.budget_verdict}${report.cost.violations > 0 ? `, ${report.cost.violations} violation(s): over budget is FAIL` : ''})`,
   );
   if (report.calls.failed > 0) {
     const codes = Object.entries(report.calls.by_error).map(([code, n]) => `${code} × ${n}`).join(', ');
