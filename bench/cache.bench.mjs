@@ -128,7 +128,7 @@ async function timeOps(fn, { minOps = 5, maxOps = 2000, budgetMs = 400 } = {}) {
 }
 
 /** One process: set()/get() at each size, ours vs cacache vs proper-lockfile+write-file-atomic. */
-async function sizeBench(base) {
+export async function sizeBench(base) {
   const { AtomicCache } = require(path.join(ROOT, 'dist', 'index.js'));
   const cacache = require('cacache');
   const lockfile = require('proper-lockfile');
@@ -136,24 +136,18 @@ async function sizeBench(base) {
   const sizes = (process.env.OMEGA_BENCH_CACHE_SIZES ?? '1000,10000,100000').split(',').map(Number);
   const rows = [];
   const oursSet = {};
-  let run = 0;
   for (const n of sizes) {
     const keys = Array.from({ length: n }, (_, i) => `key-${i}`);
     const pick = (i) => keys[(i * 7919) % n];
-    // cacache: filled once per size (it has no durability setting).
-    const cdir = path.join(base, `cacache-${n}`);
-    for (let i = 0; i < n; i += 200) {
-      await Promise.all(keys.slice(i, i + 200).map((k) => cacache.put(cdir, k, VALUE)));
-    }
-    const cSet = await timeOps((i) => cacache.put(cdir, `new-${run}-${i}`, VALUE));
-    const cGet = await timeOps((i) => cacache.get(cdir, pick(i)));
+    const dir = path.join(base, `size-${n}`);
+    fs.mkdirSync(dir);
+    // Ours first, so the peers' unsynced fills do not land in our fsyncs. Filled in one
+    // setMany, folded into the file (fsynced), then a fresh handle, warmed by one get (the first
+    // call of a handle loads the file; reported apart) and one set.
+    const ours = {};
     for (const durability of ['full', 'none']) {
-      const dir = path.join(base, `size-${run++}`);
-      fs.mkdirSync(dir);
-      // Ours: filled in one setMany, folded into the file, then a fresh handle (warmed by one
-      // get and one set: the first call of a handle loads the file).
-      const file = path.join(dir, 'ours.json');
-      const fill = AtomicCache.open(file, { durability: 'none' });
+      const file = path.join(dir, `ours-${durability}.json`);
+      const fill = AtomicCache.open(file, { durability: 'full' });
       fill.setMany(keys.map((k) => [k, VALUE]));
       fill.close();
       const c = AtomicCache.open(file, { durability });
@@ -161,14 +155,18 @@ async function sizeBench(base) {
       c.get(keys[0]);
       const loadMs = performance.now() - tLoad;
       c.set('warm', VALUE);
-      const oSet = await timeOps((i) => c.set(`new-${i}`, VALUE), { maxOps: durability === 'full' ? 500 : 5000 });
-      const oGet = await timeOps((i) => c.get(pick(i)), { maxOps: 20000 });
+      const set = await timeOps((i) => c.set(`new-${i}`, VALUE), { minOps: 50, maxOps: durability === 'full' ? 1000 : 10000, budgetMs: 1000 });
+      const get = await timeOps((i) => c.get(pick(i)), { maxOps: 20000 });
       c.close();
-      oursSet[`${n}-${durability}`] = oSet.ms;
-      // Peer: the whole JSON file under proper-lockfile, written by write-file-atomic.
-      const pfile = path.join(dir, 'peer.json');
-      fs.writeFileSync(pfile, JSON.stringify(Object.fromEntries(keys.map((k) => [k, VALUE]))) + '\n');
-      const pSet = await timeOps(async (i) => {
+      ours[durability] = { set, get, loadMs };
+      oursSet[`${n}-${durability}`] = set.ms;
+    }
+    // Peer: the whole JSON file under proper-lockfile, written by write-file-atomic.
+    const wfa = {};
+    const pfile = path.join(dir, 'peer.json');
+    fs.writeFileSync(pfile, JSON.stringify(Object.fromEntries(keys.map((k) => [k, VALUE]))) + '\n');
+    for (const durability of ['full', 'none']) {
+      const set = await timeOps(async (i) => {
         const release = await lockfile.lock(pfile, { realpath: false, retries: PEER_RETRIES });
         try {
           const data = JSON.parse(fs.readFileSync(pfile, 'utf8'));
@@ -178,38 +176,51 @@ async function sizeBench(base) {
           await release();
         }
       });
-      const pGet = await timeOps((i) => JSON.parse(fs.readFileSync(pfile, 'utf8'))[pick(i)]);
+      const get = await timeOps((i) => JSON.parse(fs.readFileSync(pfile, 'utf8'))[pick(i)]);
+      wfa[durability] = { set, get };
+    }
+    // cacache (it never fsyncs: one peer for both modes), filled 200 puts at a time, warmed.
+    const cdir = path.join(dir, 'cacache');
+    for (let i = 0; i < n; i += 200) {
+      await Promise.all(keys.slice(i, i + 200).map((k) => cacache.put(cdir, k, VALUE)));
+    }
+    await cacache.put(cdir, 'warm', VALUE);
+    await cacache.get(cdir, keys[0]);
+    const cc = {
+      set: await timeOps((i) => cacache.put(cdir, `new-${i}`, VALUE), { minOps: 50 }),
+      get: await timeOps((i) => cacache.get(cdir, pick(i)), { minOps: 50 }),
+    };
+    const us = (x) => Number((x * 1000).toFixed(2));
+    for (const durability of ['full', 'none']) {
+      const o = ours[durability];
+      const w = wfa[durability];
       console.log(
-        `  ${n} entries, ${durability}: set ours ${(oSet.ms * 1000).toFixed(1)} µs (${oSet.ops} ops), ` +
-          `cacache ${(cSet.ms * 1000).toFixed(1)} µs, lockfile+wfa ${(pSet.ms * 1000).toFixed(1)} µs; ` +
-          `get ours ${(oGet.ms * 1000).toFixed(2)} µs, cacache ${(cGet.ms * 1000).toFixed(1)} µs, ` +
-          `lockfile+wfa ${(pGet.ms * 1000).toFixed(1)} µs; first call of a handle (load) ${loadMs.toFixed(1)} ms`,
+        `  ${n} entries, ${durability}: set ours ${us(o.set.ms)} µs (${o.set.ops} ops), ` +
+          `cacache ${us(cc.set.ms)} µs, lockfile+wfa ${us(w.set.ms)} µs (${w.set.ops} ops); get ours ${us(o.get.ms)} µs, ` +
+          `cacache ${us(cc.get.ms)} µs, lockfile+wfa ${us(w.get.ms)} µs; first call of a handle (load) ${o.loadMs.toFixed(1)} ms`,
       );
-      const us = (x) => Number((x * 1000).toFixed(2));
-      for (const [op, ours, wfa, cc] of [
-        ['set()', oSet.ms, pSet.ms, cSet.ms],
-        ['get()', oGet.ms, pGet.ms, cGet.ms],
-      ]) {
+      for (const op of ['set', 'get']) {
         rows.push({
-          name: `cache ${op} at ${n} entries (${durability}) vs lockfile+wfa`,
-          ours: us(ours),
-          peer: us(wfa),
+          name: `cache ${op}() at ${n} entries (${durability}) vs lockfile+wfa`,
+          ours: us(o[op].ms),
+          peer: us(w[op].ms),
           peerName: 'proper-lockfile+write-file-atomic',
           unit: 'µs/op (ratio = peer/ours)',
-          ratio: wfa / ours,
+          ratio: w[op].ms / o[op].ms,
           goal: '',
         });
         rows.push({
-          name: `cache ${op} at ${n} entries (${durability}) vs cacache`,
-          ours: us(ours),
-          peer: us(cc),
-          peerName: 'cacache (no fsync)',
+          name: `cache ${op}() at ${n} entries (${durability}) vs cacache`,
+          ours: us(o[op].ms),
+          peer: us(cc[op].ms),
+          peerName: 'cacache (never fsyncs)',
           unit: 'µs/op (ratio = peer/ours)',
-          ratio: cc / ours,
+          ratio: cc[op].ms / o[op].ms,
           goal: '',
         });
       }
     }
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   const small = Math.min(...sizes);
   const large = Math.max(...sizes);
