@@ -367,8 +367,8 @@ describe('real writer processes (PR-G1)', () => {
     const dir = freshDir();
     const file = path.join(dir, 'c.json');
     const next = AtomicCache.open(file); // the "next writer", one handle for the whole run
-    // Writers compact after 4 KiB of journal, so many are killed mid-compaction too.
-    const env = { ...process.env, OMEGA_PR_CACHE_COMPACT_MIN_BYTES: '4096' };
+    // Writers compact after 1 KiB of journal (~17 lines), so they are also killed around compactions.
+    const env = { ...process.env, OMEGA_PR_CACHE_COMPACT_MIN_BYTES: '1024' };
     const reported = new Map<string, { w: number; i: number }>();
     const PER_ROUND = 5;
     const ROUNDS = 21;
