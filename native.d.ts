@@ -12,9 +12,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * A JSON object file keyed by string, safe to share between many processes. Every mutation
- * is one critical section under an OS file lock on `<file>.lock`: re-read, apply, write a temp
- * file, fsync, rename over, fsync the directory, remove the lock file, unlock. Reads take no
- * lock and see a consistent snapshot. A corrupt file is never overwritten
+ * is one critical section under an OS file lock on `<file>.lock`: catch up with the journal
+ * `<file>.journal`, append one checksummed line, fsync it, remove the lock file, unlock; so its
+ * cost does not grow with the number of entries. When the journal passes half the size of the
+ * file it is folded into it (temp file, fsync, rename over, fsync the directory); `close()`
+ * folds it at once, leaving the file as the one JSON document of the whole content. Reads take
+ * no lock and never see a torn state. A corrupt file is never overwritten
  * (`ERR_OMEGA_CACHE_CORRUPT`; see `AtomicCache.repair`).
  */
 export declare class AtomicCache {
@@ -68,6 +71,19 @@ export declare class AtomicCache {
   setManyAsync(entries: Record<string, unknown> | Array<[string, unknown]>): Promise<void>
   /** Async `delete`. */
   deleteAsync(key: string): Promise<boolean>
+  /**
+   * Folds the journal into the cache file now (under the lock), so the file alone is one
+   * JSON document holding every entry and no `<file>.journal` is left. Returns whether there
+   * was a journal to fold. Takes no lock and writes nothing when there is none.
+   */
+  compact(): boolean
+  /**
+   * `compact()`, then frees this handle's in-memory index (a later call reloads it; the
+   * handle stays usable). Call it when done writing, e.g. before exit.
+   */
+  close(): void
+  /** Async `close`. */
+  closeAsync(): Promise<void>
   /** Counters and lock-wait statistics of this handle. */
   stats(): CacheStats
   /** The lock wait of every mutation of this handle, ms, oldest first (the last 65,536). */
@@ -307,8 +323,10 @@ export interface BuildProofpackOptions {
 export interface CacheStats {
   /** Mutations completed (set, setMany, delete, and their async twins). */
   mutations: number
-  /** Mutations that rewrote the file. */
+  /** Mutations that wrote (appended a journal line). */
   writes: number
+  /** Times this handle folded the journal into the JSON file (compaction). */
+  compactions: number
   /** Times the lock was obtained on a lock file its previous holder had removed, and taken again. */
   lockRetries: number
   /** Temp files of crashed writers removed. */

@@ -229,6 +229,12 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     } catch {
       cacheCorruption++;
     }
+    try {
+      // Folds the journal into the cache file, which the run folder keeps as one JSON document.
+      cache.close();
+    } catch {
+      cacheCorruption++;
+    }
   }
   return {
     runs,

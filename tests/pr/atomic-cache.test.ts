@@ -98,6 +98,9 @@ describe('AtomicCache API', () => {
       ['d', [4]],
       ['e', null],
     ]);
+    // Mutations are appended to <file>.journal; close() folds it into the file.
+    expect(fs.readdirSync(dir)).toEqual(['c.json', 'c.json.journal']);
+    c.close();
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(Object.fromEntries(c.entries()));
     expect(fs.readdirSync(dir)).toEqual(['c.json']);
     const s = c.stats();
@@ -220,6 +223,70 @@ describe('AtomicCache API', () => {
   });
 });
 
+describe('journal (issue 13: update cost independent of size)', () => {
+  it('a set() appends one line and never rewrites the file, whatever its size; other handles see it at once', () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'c.json');
+    const journal = `${file}.journal`;
+    const w = AtomicCache.open(file, { durability: 'none' });
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 20_000; i++) big[`k${i}`] = 'v'.repeat(200);
+    w.setMany(big);
+    w.close();
+    w.resetStats();
+    const snap = fs.statSync(file);
+    expect(snap.size).toBeGreaterThan(4_000_000);
+    const r = AtomicCache.open(file);
+    expect(r.get('k123')).toBe('v'.repeat(200));
+    let last = 0;
+    for (let i = 0; i < 100; i++) {
+      w.set(`new${i}`, { i });
+      const size = fs.statSync(journal).size;
+      expect(size - last).toBeLessThan(64); // one line, not the 4 MB file
+      last = size;
+      expect(r.get(`new${i}`)).toEqual({ i });
+    }
+    const after = fs.statSync(file);
+    expect([after.ino, after.size, after.mtimeMs]).toEqual([snap.ino, snap.size, snap.mtimeMs]);
+    expect(w.stats().compactions).toBe(0);
+    expect(r.keys()).toHaveLength(20_100);
+    r.close();
+    expect(fs.readdirSync(dir)).toEqual(['c.json']);
+    expect(Object.keys(JSON.parse(fs.readFileSync(file, 'utf8')) as object)).toHaveLength(20_100);
+    expect(w.get('new99')).toEqual({ i: 99 }); // w reloads after r's compaction
+  });
+
+  it('a torn journal tail (writer killed mid-append) is ignored by readers and cut by the next writer', () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'c.json');
+    const c = AtomicCache.open(file);
+    c.set('a', 1);
+    c.set('b', 2);
+    const journal = `${file}.journal`;
+    const good = fs.readFileSync(journal, 'utf8');
+    const line = good.trimEnd().split('\n').pop() as string;
+    expect(line).toMatch(/^[0-9a-f]{8} \[\["s","b",2\]\]$/);
+    fs.appendFileSync(journal, '0badc0de [["s","z",'); // half a line, no newline
+    const r = AtomicCache.open(file);
+    expect(r.entries()).toEqual([['a', 1], ['b', 2]]);
+    r.set('c', 3);
+    expect(fs.readFileSync(journal, 'utf8').startsWith(good)).toBe(true);
+    expect(fs.readFileSync(journal, 'utf8').slice(good.length)).toMatch(/^[0-9a-f]{8} \[\["s","c",3\]\]\n$/);
+    expect(c.entries()).toEqual([['a', 1], ['b', 2], ['c', 3]]);
+    c.close();
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ a: 1, b: 2, c: 3 });
+    expect(fs.readdirSync(dir)).toEqual(['c.json']);
+  });
+
+  it('close() of a handle that never wrote takes no lock and creates nothing', () => {
+    const dir = freshDir();
+    const c = AtomicCache.open(path.join(dir, 'c.json'));
+    c.close();
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(c.compact()).toBe(false);
+  });
+});
+
 describe.skipIf(!HAVE_FLOCK)('lock held by another process', () => {
   it('times out with ERR_OMEGA_LOCK_TIMEOUT naming the file, within the timeout; then recovers with 0 residuals', async () => {
     const dir = freshDir();
@@ -300,6 +367,8 @@ describe('real writer processes (PR-G1)', () => {
     const dir = freshDir();
     const file = path.join(dir, 'c.json');
     const next = AtomicCache.open(file); // the "next writer", one handle for the whole run
+    // Writers compact after 1 KiB of journal (~17 lines), so they are also killed around compactions.
+    const env = { ...process.env, OMEGA_PR_CACHE_COMPACT_MIN_BYTES: '1024' };
     const reported = new Map<string, { w: number; i: number }>();
     const PER_ROUND = 5;
     const ROUNDS = 21;
@@ -311,6 +380,7 @@ describe('real writer processes (PR-G1)', () => {
         const id = round * PER_ROUND + j;
         const p = spawn(process.execPath, [WORKER, '--cache', file, '--worker', String(id), '--updates', '0', '--report-each'], {
           stdio: ['ignore', 'pipe', 'ignore'],
+          env,
         });
         let buf = '';
         const firstOk = new Promise<void>((resolve) => {
@@ -343,9 +413,10 @@ describe('real writer processes (PR-G1)', () => {
           if (p.signalCode === 'SIGKILL') kills++;
         }),
       );
-      // After each round: the file parses and holds every reported update.
-      const content = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { w: number; i: number }>;
-      for (const [key, v] of reported) expect(content[key], key).toEqual(v);
+      // After each round: a fresh reader (snapshot + journal, torn tail ignored) holds every
+      // reported update.
+      const view = new Map(AtomicCache.open(file).entries());
+      for (const [key, v] of reported) expect(view.get(key), key).toEqual(v);
       const before = residuals(dir);
       if (before.locks + before.tmps > 0) leftoversSeen++;
       // The next writer gets the lock within LOCK_TIMEOUT_MS (the kernel dropped the dead
@@ -353,6 +424,13 @@ describe('real writer processes (PR-G1)', () => {
       const t = performance.now();
       next.set(`after-round-${round}`, round);
       expect(performance.now() - t).toBeLessThan(LOCK_TIMEOUT_MS);
+      expect(residuals(dir)).toEqual({ locks: 0, tmps: 0 });
+      // After close() the file alone parses and holds every reported update.
+      next.close();
+      const content = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { w: number; i: number }>;
+      for (const [key, v] of reported) expect(content[key], key).toEqual(v);
+      expect(content[`after-round-${round}`]).toBe(round);
+      expect(fs.existsSync(`${file}.journal`)).toBe(false);
       expect(residuals(dir)).toEqual({ locks: 0, tmps: 0 });
     }
     expect(kills).toBeGreaterThanOrEqual(100);

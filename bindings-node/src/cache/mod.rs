@@ -1,7 +1,8 @@
 //! `AtomicCache` for JS: a JSON object file keyed by string, shared by many processes. Each
-//! mutation is one critical section under an OS file lock (see [`store`]); reads take no lock
-//! (the file is only replaced by atomic rename, so one read is a consistent snapshot). Every
-//! mutation has an async twin (a libuv `AsyncTask`) so a waiting lock never blocks the event loop.
+//! mutation is one critical section under an OS file lock that appends one line to a journal
+//! beside the file (see [`store`]); reads take no lock and apply only what was appended since
+//! the handle last looked. Every mutation has an async twin (a libuv `AsyncTask`) so a waiting
+//! lock never blocks the event loop.
 
 mod doc;
 mod json;
@@ -64,8 +65,10 @@ pub struct LockWaitStats {
 pub struct CacheStats {
     /// Mutations completed (set, setMany, delete, and their async twins).
     pub mutations: f64,
-    /// Mutations that rewrote the file.
+    /// Mutations that wrote (appended a journal line).
     pub writes: f64,
+    /// Times this handle folded the journal into the JSON file (compaction).
+    pub compactions: f64,
     /// Times the lock was obtained on a lock file its previous holder had removed, and taken again.
     pub lock_retries: f64,
     /// Temp files of crashed writers removed.
@@ -87,6 +90,7 @@ pub struct RepairResult {
 struct Stats {
     mutations: u64,
     writes: u64,
+    compactions: u64,
     lock_retries: u64,
     stale_tmps_removed: u64,
     total_wait: f64,
@@ -100,6 +104,7 @@ impl Stats {
     fn record(&mut self, info: &MutationInfo) {
         self.mutations += 1;
         self.writes += u64::from(info.wrote);
+        self.compactions += u64::from(info.compacted);
         self.lock_retries += u64::from(info.lock_retries);
         self.stale_tmps_removed += u64::from(info.stale_tmps_removed);
         let w = info.lock_wait_ms;
@@ -162,6 +167,20 @@ impl Inner {
             existed
         })?;
         Ok(existed)
+    }
+
+    fn compact(&self, close: bool) -> std::result::Result<bool, CacheError> {
+        let info = if close {
+            self.store.close()?
+        } else {
+            self.store.compact()?
+        };
+        if info.compacted {
+            if let Ok(mut s) = self.stats.lock() {
+                s.compactions += 1;
+            }
+        }
+        Ok(info.compacted)
     }
 
     fn get(&self, key: &str) -> std::result::Result<Option<Value>, CacheError> {
@@ -341,10 +360,33 @@ fn wait_mode() -> WaitMode {
     }
 }
 
+/// `OMEGA_PR_CACHE_COMPACT_MIN_BYTES`: journal size below which it is never folded into the
+/// file (default 1 MiB); the crash harness sets it low so writers are also killed mid-compaction.
+fn compact_min() -> Option<u64> {
+    std::env::var("OMEGA_PR_CACHE_COMPACT_MIN_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+fn open_store(
+    path: &str,
+    timeout: Duration,
+    durability: Durability,
+) -> std::result::Result<Store, CacheError> {
+    let store = Store::open(path, timeout, durability, wait_mode())?;
+    Ok(match compact_min() {
+        Some(bytes) => store.with_compact_min(bytes),
+        None => store,
+    })
+}
+
 /// A JSON object file keyed by string, safe to share between many processes. Every mutation
-/// is one critical section under an OS file lock on `<file>.lock`: re-read, apply, write a temp
-/// file, fsync, rename over, fsync the directory, remove the lock file, unlock. Reads take no
-/// lock and see a consistent snapshot. A corrupt file is never overwritten
+/// is one critical section under an OS file lock on `<file>.lock`: catch up with the journal
+/// `<file>.journal`, append one checksummed line, fsync it, remove the lock file, unlock; so its
+/// cost does not grow with the number of entries. When the journal passes half the size of the
+/// file it is folded into it (temp file, fsync, rename over, fsync the directory); `close()`
+/// folds it at once, leaving the file as the one JSON document of the whole content. Reads take
+/// no lock and never see a torn state. A corrupt file is never overwritten
 /// (`ERR_OMEGA_CACHE_CORRUPT`; see `AtomicCache.repair`).
 #[napi]
 pub struct AtomicCache {
@@ -359,7 +401,7 @@ impl AtomicCache {
     #[napi(factory)]
     pub fn open(path: String, options: Option<AtomicCacheOptions>) -> Result<Self, Code> {
         let (timeout, durability) = self::options(options)?;
-        let store = Store::open(&path, timeout, durability, wait_mode()).map_err(cache_error)?;
+        let store = open_store(&path, timeout, durability).map_err(cache_error)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -374,7 +416,7 @@ impl AtomicCache {
     #[napi]
     pub fn repair(path: String, options: Option<AtomicCacheOptions>) -> Result<RepairResult, Code> {
         let (timeout, durability) = self::options(options)?;
-        let store = Store::open(&path, timeout, durability, wait_mode()).map_err(cache_error)?;
+        let store = open_store(&path, timeout, durability).map_err(cache_error)?;
         let moved_to = store.repair().map_err(cache_error)?;
         Ok(RepairResult {
             repaired: moved_to.is_some(),
@@ -516,6 +558,30 @@ impl AtomicCache {
         task(&self.inner, op)
     }
 
+    /// Folds the journal into the cache file now (under the lock), so the file alone is one
+    /// JSON document holding every entry and no `<file>.journal` is left. Returns whether there
+    /// was a journal to fold. Takes no lock and writes nothing when there is none.
+    #[napi]
+    pub fn compact(&self) -> Result<bool, Code> {
+        self.inner.compact(false).map_err(cache_error)
+    }
+
+    /// `compact()`, then frees this handle's in-memory index (a later call reloads it; the
+    /// handle stays usable). Call it when done writing, e.g. before exit.
+    #[napi]
+    pub fn close(&self) -> Result<(), Code> {
+        self.inner.compact(true).map(|_| ()).map_err(cache_error)
+    }
+
+    /// Async `close`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close_async(&self) -> AsyncTask<CacheTask<()>> {
+        task(
+            &self.inner,
+            Ok(Box::new(|inner: &Inner| inner.compact(true).map(|_| ()))),
+        )
+    }
+
     /// Counters and lock-wait statistics of this handle.
     #[napi]
     pub fn stats(&self) -> CacheStats {
@@ -528,6 +594,7 @@ impl AtomicCache {
         CacheStats {
             mutations: s.mutations as f64,
             writes: s.writes as f64,
+            compactions: s.compactions as f64,
             lock_retries: s.lock_retries as f64,
             stale_tmps_removed: s.stale_tmps_removed as f64,
             lock_wait_ms: LockWaitStats {

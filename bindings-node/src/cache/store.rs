@@ -1,35 +1,53 @@
 //! The file-locking atomic store behind `AtomicCache`: plain Rust (no napi), so it is testable
 //! with `cargo test -p omega-pr-node --lib`.
 //!
+//! On disk: the **snapshot** `<file>` (one JSON object) and, beside it, the append-only
+//! **journal** `<file>.journal` (one checksummed line per mutation; format in [`super::doc`]).
+//! The content is the snapshot with every intact journal line applied in order.
+//!
 //! Every mutation is one critical section:
 //! 1. take an OS lock (`flock` through `std::fs::File::lock`) on the sidecar `<file>.lock`;
 //! 2. check the locked handle is still the file at `<file>.lock` (same device and inode): a
 //!    previous holder removes the lock file while holding it, so a waiter may have locked a
 //!    removed inode — then it retries;
-//! 3. remove temp files of crashed writers (only when there can be some, see [`Store::mutate`]);
-//! 4. re-read the current file (a corrupt file is never overwritten);
-//! 5. apply the change, write `<file>.<pid>-<unique>.tmp`, fsync it ("full"), rename it over the
-//!    file, fsync the directory ("full");
-//! 6. remove the lock file while still holding it, then unlock.
+//! 3. remove temp files of crashed compactions (only when there can be some, see
+//!    [`Store::mutate`]);
+//! 4. bring the handle's in-memory index up to date: only the journal lines appended since it
+//!    last looked are read (a corrupt snapshot is reported, never overwritten);
+//! 5. append the change as one line to the journal (cutting first a torn tail a crashed writer
+//!    left), fsync it ("full");
+//! 6. when the journal has grown past half the snapshot (and 1 MiB), **compact**: write the
+//!    index to `<file>.<pid>-<unique>.tmp`, fsync, rename it over the snapshot, fsync the
+//!    directory, remove the journal;
+//! 7. remove the lock file while still holding it, then unlock.
 //!
-//! The kernel drops the lock of a dead process, so a crashed writer never blocks the others:
-//! there is no staleness guessing. Reads take no lock: the file is only ever replaced by an
-//! atomic rename, so one read of it is a consistent snapshot.
+//! So a mutation costs one append (+ one fsync) whatever the size of the cache; compaction is
+//! O(size) but happens once per O(size) bytes appended. The kernel drops the lock of a dead
+//! process, so a crashed writer never blocks the others: there is no staleness guessing.
+//! Readers take no lock: the snapshot is only ever replaced by an atomic rename, and a reader
+//! applies only complete lines whose checksum holds, so it never sees a torn state.
+//! `close()`/[`Store::compact`] fold the journal so the cache file alone is the whole content.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::doc::Doc;
+use super::doc::{apply, journal_line, parse_line, parse_snapshot, snapshot_bytes, Doc, Index};
 use serde_json::{Map, Value};
+
+/// The journal is folded into the snapshot when it exceeds 1/`COMPACT_DIVISOR` of it…
+const COMPACT_DIVISOR: u64 = 2;
+/// …and this many bytes.
+const COMPACT_MIN_BYTES: u64 = 1 << 20;
+/// Reloads tried while compactions keep replacing the files under a reader.
+const MAX_RELOADS: usize = 64;
 
 /// The content of a cache file as parsed values.
 pub type Entries = Map<String, Value>;
@@ -150,8 +168,10 @@ pub struct MutationInfo {
     pub lock_retries: u32,
     /// Temp files of crashed writers removed.
     pub stale_tmps_removed: u32,
-    /// Whether the file was rewritten (a delete of a missing key writes nothing).
+    /// Whether a journal line was written (a delete of a missing key writes nothing).
     pub wrote: bool,
+    /// Whether the journal was folded into the snapshot.
+    pub compacted: bool,
 }
 
 /// One cache file.
@@ -167,12 +187,18 @@ pub struct Store {
     name: OsString,
     /// `<file>.lock`.
     lock_path: PathBuf,
+    /// `<file>.journal`.
+    journal_path: PathBuf,
     timeout: Duration,
     durability: Durability,
     wait_mode: WaitMode,
     /// The first mutation of this handle scans for stale temp files.
     scan_pending: AtomicBool,
     counter: AtomicU64,
+    /// What this handle has loaded.
+    state: Mutex<State>,
+    /// Journal size below which it is never compacted.
+    compact_min: u64,
 }
 
 fn io_err(op: &'static str, path: &Path, e: &io::Error) -> CacheError {
@@ -245,9 +271,12 @@ impl Store {
         }
         let mut lock_name = name.clone();
         lock_name.push(".lock");
+        let mut journal_name = name.clone();
+        journal_name.push(".journal");
         Ok(Self {
             display: path.to_owned(),
             lock_path: dir.join(lock_name),
+            journal_path: dir.join(journal_name),
             path: abs,
             dir,
             name,
@@ -256,7 +285,16 @@ impl Store {
             wait_mode,
             scan_pending: AtomicBool::new(true),
             counter: AtomicU64::new(0),
+            state: Mutex::new(State::default()),
+            compact_min: COMPACT_MIN_BYTES,
         })
+    }
+
+    /// Sets the journal size below which it is never compacted (default 1 MiB; tests and the
+    /// crash harness use small values to compact often).
+    pub fn with_compact_min(mut self, bytes: u64) -> Self {
+        self.compact_min = bytes;
+        self
     }
 
     /// The path as given.
@@ -282,93 +320,352 @@ impl Store {
             .unwrap_or_else(|| ".".into())
     }
 
-    /// Reads the current content (no lock: the file only ever changes by atomic rename).
-    /// A missing file is an empty cache.
-    pub fn read(&self) -> CacheResult<Entries> {
-        read_entries(&self.path, &self.display)
+    fn state(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
-    /// The value at `key` (parses only that value; no lock).
+    /// Reads the current content (no lock; see [`Store::refresh`]). A missing file is an empty
+    /// cache.
+    pub fn read(&self) -> CacheResult<Entries> {
+        let mut st = self.state();
+        self.refresh(&mut st, false)?;
+        st.index
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), self.value(v)?)))
+            .collect()
+    }
+
+    fn value(&self, raw: &RawValue) -> CacheResult<Value> {
+        serde_json::from_str(raw.get()).map_err(|e| CacheError::Corrupt {
+            path: self.display.clone(),
+            reason: format!("a stored value is not valid JSON: {e}"),
+        })
+    }
+
+    /// The value at `key` (no lock; costs two `stat`s plus the journal lines appended since
+    /// this handle last looked).
     pub fn get(&self, key: &str) -> CacheResult<Option<Value>> {
-        let Some(bytes) = read_bytes(&self.path, &self.display)? else {
-            return Ok(None);
-        };
-        scan(&bytes, &self.display, Lookup(key))
+        let mut st = self.state();
+        self.refresh(&mut st, false)?;
+        st.index.get(key).map(|v| self.value(v)).transpose()
     }
 
     /// Every key, sorted (no lock).
     pub fn keys(&self) -> CacheResult<Vec<String>> {
-        let Some(bytes) = read_bytes(&self.path, &self.display)? else {
-            return Ok(Vec::new());
+        let mut st = self.state();
+        self.refresh(&mut st, false)?;
+        Ok(st.index.keys().cloned().collect())
+    }
+
+    /// Brings the in-memory index up to date with the files: applies only the journal lines
+    /// appended since the last call, or reloads snapshot + journal when a compaction (or a
+    /// repair) replaced them. Without the lock a reader stops at the last complete, intact
+    /// line, so it never applies a torn record; `under_lock` (no writer can be mid-append) also
+    /// skips damaged complete lines.
+    fn refresh(&self, st: &mut State, under_lock: bool) -> CacheResult<()> {
+        if st.loaded && self.incremental(st, under_lock)? {
+            return Ok(());
+        }
+        self.reload(st, under_lock)
+    }
+
+    /// Applies what was appended since the last refresh; `false` when a full reload is needed.
+    fn incremental(&self, st: &mut State, under_lock: bool) -> CacheResult<bool> {
+        let snap_now = self.stat(&self.path)?.map(|m| file_id(&m));
+        if snap_now != st.snap.as_ref().map(|s| s.1) {
+            return Ok(false);
+        }
+        match (self.stat(&self.journal_path)?, &st.journal) {
+            (None, None) => Ok(true),
+            // The journal was folded into a new snapshot: reload.
+            (None, Some(_)) => Ok(false),
+            (Some(m), Some((_, id))) => {
+                if !same_file(&file_id(&m), id) {
+                    return Ok(false);
+                }
+                if m.len() > st.offset {
+                    self.read_journal(st, under_lock)?;
+                }
+                Ok(true)
+            }
+            (Some(_), None) => {
+                // A journal was started on top of our snapshot. It belongs to our snapshot only
+                // if the snapshot is still in place after we opened the journal (a compaction
+                // renames the snapshot before it removes the journal).
+                let Some(f) = self.open_read(&self.journal_path)? else {
+                    return Ok(false);
+                };
+                let id = self.fstat(&f, &self.journal_path)?;
+                if self.stat(&self.path)?.map(|m| file_id(&m)) != snap_now {
+                    return Ok(false);
+                }
+                st.journal = Some((f, id));
+                st.offset = 0;
+                self.read_journal(st, under_lock)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Loads the snapshot and applies the whole journal.
+    fn reload(&self, st: &mut State, under_lock: bool) -> CacheResult<()> {
+        st.loaded = false;
+        for _ in 0..MAX_RELOADS {
+            let (snap, index, snap_len) = match self.open_read(&self.path)? {
+                Some(mut f) => {
+                    let id = self.fstat(&f, &self.path)?;
+                    let mut bytes = Vec::with_capacity(id.len as usize + 1);
+                    f.read_to_end(&mut bytes)
+                        .map_err(|e| io_err("read cache", Path::new(&self.display), &e))?;
+                    let index = parse_snapshot(&bytes).map_err(|e| corrupt(&self.display, &e))?;
+                    (Some((f, id)), index, bytes.len() as u64)
+                }
+                None => (None, Index::new(), 0),
+            };
+            let journal = match self.open_read(&self.journal_path)? {
+                Some(f) => {
+                    let id = self.fstat(&f, &self.journal_path)?;
+                    Some((f, id))
+                }
+                None => None,
+            };
+            // A compaction between the two opens pairs an old snapshot with a newer journal
+            // (or none): try again.
+            if self.stat(&self.path)?.map(|m| file_id(&m)) != snap.as_ref().map(|s| s.1) {
+                continue;
+            }
+            st.snap = snap;
+            st.snap_len = snap_len;
+            st.index = index;
+            st.journal = journal;
+            st.offset = 0;
+            st.loaded = true;
+            return self.read_journal(st, under_lock);
+        }
+        Err(CacheError::Io {
+            op: "read cache",
+            path: self.display.clone(),
+            reason: format!("the file was replaced {MAX_RELOADS} times while being read"),
+        })
+    }
+
+    /// Applies the complete journal lines after `st.offset`.
+    fn read_journal(&self, st: &mut State, under_lock: bool) -> CacheResult<()> {
+        let Some((f, _)) = st.journal.as_mut() else {
+            return Ok(());
         };
-        let mut keys = scan(&bytes, &self.display, Keys)?;
-        keys.sort_unstable();
-        keys.dedup();
-        Ok(keys)
+        let mut buf = Vec::new();
+        f.seek(SeekFrom::Start(st.offset))
+            .and_then(|_| f.read_to_end(&mut buf))
+            .map_err(|e| io_err("read journal of", Path::new(&self.display), &e))?;
+        let mut pos = 0;
+        let mut consumed = 0;
+        while let Some(nl) = buf[pos..].iter().position(|&b| b == b'\n') {
+            let next = pos + nl + 1;
+            match parse_line(&buf[pos..pos + nl]) {
+                Some(ops) => {
+                    apply(&mut st.index, ops);
+                    consumed = next;
+                }
+                None => {
+                    // A damaged line (a crash tore it; its write was never acknowledged under
+                    // "full"): skipped once nobody can still be writing it — under the lock,
+                    // or when a later complete line exists.
+                    if under_lock || buf[next..].contains(&b'\n') {
+                        consumed = next;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            pos = next;
+        }
+        st.offset += consumed as u64;
+        Ok(())
     }
 
     /// Runs `apply` on the current content inside the critical section; when it returns
-    /// `true` the new content is written atomically.
+    /// `true` its changes are appended to the journal as one line (and the journal is folded
+    /// into the snapshot when it has grown past half of it).
     pub fn mutate<F>(&self, apply: F) -> CacheResult<MutationInfo>
     where
         F: for<'a> FnOnce(&mut Doc<'a>) -> bool,
     {
+        let mut info = MutationInfo::default();
+        self.locked(&mut info, |held, info| self.critical(held, apply, info))?;
+        Ok(info)
+    }
+
+    /// Runs `body` under the lock (see the module doc) and releases it.
+    fn locked<T>(
+        &self,
+        info: &mut MutationInfo,
+        body: impl FnOnce(&Held, &mut MutationInfo) -> CacheResult<T>,
+    ) -> CacheResult<T> {
         let held = self.acquire()?;
-        let mut info = MutationInfo {
-            lock_wait_ms: held.waited.as_secs_f64() * 1000.0,
-            lock_retries: held.retries,
-            ..MutationInfo::default()
-        };
-        let result = self.critical(&held, apply, &mut info);
+        info.lock_wait_ms = held.waited.as_secs_f64() * 1000.0;
+        info.lock_retries = held.retries;
+        let result = body(&held, info);
         // Remove the lock file while still holding the lock, then unlock. A waiter that then
         // locks the removed inode sees it is no longer the file at the path and retries.
         let removed = fs::remove_file(&self.lock_path);
         let unlocked = held.file.unlock();
         drop(held);
-        result?;
+        let out = result?;
         if let Err(e) = removed {
             if e.kind() != io::ErrorKind::NotFound {
                 return Err(io_err("remove lock file", &self.lock_path, &e));
             }
         }
         unlocked.map_err(|e| io_err("unlock", &self.lock_path, &e))?;
-        Ok(info)
+        Ok(out)
     }
 
     fn critical<F>(&self, held: &Held, apply: F, info: &mut MutationInfo) -> CacheResult<()>
     where
         F: for<'a> FnOnce(&mut Doc<'a>) -> bool,
     {
-        // A crashed writer leaves its lock file behind (it is removed only after the rename),
-        // so temp files of crashed writers can exist only when we locked a lock file we did
-        // not create. The first mutation of a handle scans too.
+        // A crashed writer leaves its lock file behind (it is removed only after the write),
+        // so temp files of crashed compactions can exist only when we locked a lock file we
+        // did not create. The first mutation of a handle scans too.
         if !held.created || self.scan_pending.swap(false, Ordering::Relaxed) {
             info.stale_tmps_removed = self.remove_stale_tmps()?;
         }
-        let bytes = read_bytes(&self.path, &self.display)?;
-        let mut entries = match &bytes {
-            Some(b) => Doc::parse(b).map_err(|e| corrupt(&self.display, &e))?,
-            None => Doc::empty(),
+        let mut st = self.state();
+        // Under the lock nothing changes the files but us: this is the current content (a
+        // corrupt snapshot is reported here and never overwritten).
+        self.refresh(&mut st, true)?;
+        let ops = {
+            let mut doc = Doc::new(&st.index);
+            if !apply(&mut doc) {
+                return Ok(());
+            }
+            doc.into_ops()
         };
-        if apply(&mut entries) {
-            self.write(&entries)?;
-            info.wrote = true;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut line = Vec::with_capacity(256);
+        journal_line(&ops, &mut line).map_err(|e| CacheError::Io {
+            op: "serialise journal line of",
+            path: self.display.clone(),
+            reason: e.to_string(),
+        })?;
+        self.append(&st, &line)?;
+        info.wrote = true;
+        // Applies our own line (and adopts a journal we just created).
+        self.refresh(&mut st, true)?;
+        let threshold = self.compact_min.max(st.snap_len / COMPACT_DIVISOR);
+        if st.snap.is_none() || st.offset > threshold {
+            self.compact_locked(&mut st)?;
+            info.compacted = true;
         }
         Ok(())
     }
 
-    /// Writes `entries` to a unique temp file and renames it over the cache file. Caller holds
-    /// the lock.
-    fn write(&self, entries: &Doc<'_>) -> CacheResult<()> {
-        let bytes = entries.to_bytes().map_err(|e| CacheError::Io {
+    /// Appends one line to the journal (creating it), after cutting a torn tail left by a
+    /// crashed writer; fsyncs it under "full" (and the directory when the journal is new).
+    /// Caller holds the lock and has just refreshed `st`.
+    fn append(&self, st: &State, line: &[u8]) -> CacheResult<()> {
+        let created = st.journal.is_none();
+        let written = (|| -> io::Result<()> {
+            let mut f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&self.journal_path)?;
+            if !created && f.metadata()?.len() > st.offset {
+                // Bytes after the last complete line: a writer died mid-append. Cut them, or
+                // they would prefix (and so damage) our line.
+                f.set_len(st.offset)?;
+            }
+            f.write_all(line)?;
+            if self.durability == Durability::Full {
+                f.sync_data()?;
+                if created {
+                    sync_dir(&self.dir)?;
+                }
+            }
+            Ok(())
+        })();
+        written.map_err(|e| {
+            if is_read_only(&e) {
+                CacheError::ReadOnly {
+                    dir: self.dir_display(),
+                    reason: e.to_string(),
+                }
+            } else {
+                io_err("append to journal of", Path::new(&self.display), &e)
+            }
+        })
+    }
+
+    /// Folds the journal into the snapshot: writes the index to a temp file, renames it over
+    /// the snapshot, then removes the journal. Caller holds the lock and has refreshed `st`.
+    fn compact_locked(&self, st: &mut State) -> CacheResult<()> {
+        let bytes = snapshot_bytes(&st.index).map_err(|e| CacheError::Io {
             op: "serialise cache",
             path: self.display.clone(),
             reason: e.to_string(),
         })?;
+        self.write(&bytes)?;
+        // A crash before this removal leaves the old journal beside the new snapshot: replaying
+        // it changes nothing (the snapshot already holds the result of every line of it).
+        match fs::remove_file(&self.journal_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove journal of", Path::new(&self.display), &e)),
+        }
+        // Adopt the snapshot just written without reading it back.
+        st.loaded = false;
+        let Some(f) = self.open_read(&self.path)? else {
+            return Ok(());
+        };
+        let id = self.fstat(&f, &self.path)?;
+        st.snap = Some((f, id));
+        st.snap_len = bytes.len() as u64;
+        st.journal = None;
+        st.offset = 0;
+        st.loaded = true;
+        Ok(())
+    }
+
+    /// Folds the journal into the snapshot now (under the lock), so the cache file alone is
+    /// one JSON document holding everything. Nothing happens (and no lock is taken) when there
+    /// is no journal. Returns whether it compacted.
+    pub fn compact(&self) -> CacheResult<MutationInfo> {
+        let mut info = MutationInfo::default();
+        if self.stat(&self.journal_path)?.is_none() {
+            return Ok(info);
+        }
+        self.locked(&mut info, |_, info| {
+            let mut st = self.state();
+            self.refresh(&mut st, true)?;
+            if st.journal.is_some() {
+                self.compact_locked(&mut st)?;
+                info.compacted = true;
+            }
+            Ok(())
+        })?;
+        Ok(info)
+    }
+
+    /// Compacts (see [`Store::compact`]) and drops the in-memory index; the next call reloads.
+    pub fn close(&self) -> CacheResult<MutationInfo> {
+        let info = self.compact()?;
+        *self.state() = State::default();
+        Ok(info)
+    }
+
+    /// Writes the snapshot `bytes` to a unique temp file and renames it over the cache file.
+    /// Caller holds the lock.
+    fn write(&self, bytes: &[u8]) -> CacheResult<()> {
         let tmp = self.tmp_path();
         let written = (|| -> io::Result<()> {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(&bytes)?;
+            f.write_all(bytes)?;
             if self.durability == Durability::Full {
                 f.sync_all()?;
             }
@@ -392,6 +689,28 @@ impl Store {
             sync_dir(&self.dir).map_err(|e| io_err("fsync directory", &self.dir, &e))?;
         }
         Ok(())
+    }
+
+    fn stat(&self, path: &Path) -> CacheResult<Option<fs::Metadata>> {
+        match fs::metadata(path) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("stat", Path::new(&self.display), &e)),
+        }
+    }
+
+    fn fstat(&self, f: &File, path: &Path) -> CacheResult<FileId> {
+        f.metadata()
+            .map(|m| file_id(&m))
+            .map_err(|e| io_err("stat", path, &e))
+    }
+
+    fn open_read(&self, path: &Path) -> CacheResult<Option<File>> {
+        match File::open(path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read cache", Path::new(&self.display), &e)),
+        }
     }
 
     fn tmp_path(&self) -> PathBuf {
@@ -591,13 +910,14 @@ impl Store {
     }
 
     /// Moves a corrupt cache file aside to `<file>.corrupt-<unix ms>` (under the lock) and starts
-    /// empty. Returns the new name of the corrupt file (as given + suffix), or `None` when the
-    /// file was missing or valid (then nothing changes).
+    /// empty (its journal is removed too). Returns the new name of the corrupt file (as given +
+    /// suffix), or `None` when the file was missing or valid (then nothing changes).
     pub fn repair(&self) -> CacheResult<Option<String>> {
-        let held = self.acquire()?;
-        let result = (|| -> CacheResult<Option<String>> {
-            match self.read() {
-                Ok(_) => return Ok(None),
+        let mut info = MutationInfo::default();
+        self.locked(&mut info, |_, _| {
+            let mut st = self.state();
+            match self.refresh(&mut st, true) {
+                Ok(()) => return Ok(None),
                 Err(CacheError::Corrupt { .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -627,12 +947,15 @@ impl Store {
                     io_err("move aside", Path::new(&self.display), &e)
                 }
             })?;
-            self.write(&Doc::empty())?;
+            *st = State::default();
+            self.write(b"{}\n")?;
+            match fs::remove_file(&self.journal_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove journal of", Path::new(&self.display), &e)),
+            }
             Ok(Some(format!("{}{}", self.display, suffix)))
-        })();
-        let _ = fs::remove_file(&self.lock_path);
-        let _ = held.file.unlock();
-        result
+        })
     }
 
     /// Holds the lock (tests) until the returned guard is dropped; the guard removes the lock
@@ -671,14 +994,6 @@ struct Held {
     waited: Duration,
 }
 
-fn read_bytes(path: &Path, display: &str) -> CacheResult<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("read cache", Path::new(display), &e)),
-    }
-}
-
 fn corrupt(display: &str, e: &serde_json::Error) -> CacheError {
     CacheError::Corrupt {
         path: display.to_owned(),
@@ -690,86 +1005,61 @@ fn corrupt(display: &str, e: &serde_json::Error) -> CacheError {
     }
 }
 
-/// Runs `visitor` over the top-level object of `bytes`, checking the whole text is valid JSON.
-fn scan<'de, V>(bytes: &'de [u8], display: &str, visitor: V) -> CacheResult<V::Value>
-where
-    V: Visitor<'de>,
-{
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let out = serde::Deserializer::deserialize_map(&mut de, visitor)
-        .and_then(|v| de.end().map(|()| v))
-        .map_err(|e| corrupt(display, &e))?;
-    Ok(out)
+/// Identity of a file as seen by a reader: the snapshot is never modified in place (only
+/// replaced by rename), so device + inode (+ size and mtime against hand edits) tell whether it
+/// is still the one loaded. The handle keeps the files it loaded open, so their inode numbers
+/// cannot be reused meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
 }
 
-/// Finds one key's value, skipping the others without building them.
-struct Lookup<'k>(&'k str);
-
-impl<'de> Visitor<'de> for Lookup<'_> {
-    type Value = Option<Value>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if k == self.0 {
-                found = Some(map.next_value::<Value>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
+#[cfg(unix)]
+fn file_id(meta: &fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        len: meta.len(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
     }
 }
 
-/// Collects the keys, skipping the values.
-struct Keys;
-
-impl<'de> Visitor<'de> for Keys {
-    type Value = Vec<String>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut keys = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(k) = map.next_key::<String>()? {
-            map.next_value::<IgnoredAny>()?;
-            keys.push(k);
-        }
-        Ok(keys)
-    }
-}
-
-fn read_entries(path: &Path, display: &str) -> CacheResult<Entries> {
-    let Some(bytes) = read_bytes(path, display)? else {
-        return Ok(Entries::new());
+#[cfg(not(unix))]
+fn file_id(meta: &fs::Metadata) -> FileId {
+    let ns = |t: io::Result<SystemTime>| {
+        t.ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0)
     };
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(CacheError::Corrupt {
-            path: display.to_owned(),
-            reason: format!(
-                "the top level is {}, not an object",
-                match other {
-                    Value::Null => "null",
-                    Value::Bool(_) => "a boolean",
-                    Value::Number(_) => "a number",
-                    Value::String(_) => "a string",
-                    Value::Array(_) => "an array",
-                    Value::Object(_) => "an object",
-                }
-            ),
-        }),
-        Err(e) => Err(CacheError::Corrupt {
-            path: display.to_owned(),
-            reason: format!("not valid JSON: {e}"),
-        }),
+    FileId {
+        dev: 0,
+        ino: ns(meta.created()) as u64,
+        len: meta.len(),
+        mtime_ns: ns(meta.modified()),
     }
+}
+
+/// Whether two ids name the same file (the journal grows: size and mtime change).
+fn same_file(a: &FileId, b: &FileId) -> bool {
+    a.dev == b.dev && a.ino == b.ino
+}
+
+/// What a handle has loaded: the index, the snapshot and journal files it came from, and how
+/// much of the journal it has applied.
+#[derive(Debug, Default)]
+struct State {
+    loaded: bool,
+    snap: Option<(File, FileId)>,
+    snap_len: u64,
+    journal: Option<(File, FileId)>,
+    /// Bytes of the journal applied (always the end of a complete line).
+    offset: u64,
+    index: Index,
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -881,7 +1171,10 @@ mod tests {
         }
         let s = store(&path, 1000, WaitMode::Blocking);
         assert_eq!(s.read().unwrap().len(), 2 * 8 * 25);
+        assert!(s.close().unwrap().compacted);
         assert_eq!(d.names(), vec!["c.json".to_string()]);
+        let whole: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(whole.as_object().unwrap().len(), 2 * 8 * 25);
     }
 
     #[test]
@@ -1022,6 +1315,184 @@ mod tests {
         assert!(err.to_string().contains("not writable"));
         assert_eq!(fs::read_dir(&sub).unwrap().count(), 0);
         fs::set_permissions(&sub, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn set(s: &Store, k: &str, v: Value) -> MutationInfo {
+        s.mutate(|m| {
+            m.set(k.into(), raw(&v).unwrap());
+            true
+        })
+        .unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_set_appends_one_line_and_never_rewrites_the_snapshot() {
+        use std::os::unix::fs::MetadataExt;
+        let d = TempDir::new("append");
+        let path = d.file("c.json");
+        let s = store(&path, 1000, WaitMode::Blocking);
+        // The first write creates the snapshot directly.
+        assert!(set(&s, "first", Value::from(0)).compacted);
+        assert_eq!(d.names(), vec!["c.json".to_string()]);
+        // A large cache: 20,000 entries of ~200 B in one setMany, then folded.
+        s.mutate(|m| {
+            for i in 0..20_000 {
+                m.set(
+                    format!("k{i:05}"),
+                    raw(&Value::from("v".repeat(200))).unwrap(),
+                );
+            }
+            true
+        })
+        .unwrap();
+        s.compact().unwrap(); // (the 4 MB line already passed the threshold)
+        let snap = fs::metadata(&path).unwrap();
+        assert!(snap.len() > 4_000_000);
+        let journal = d.0.join("c.json.journal");
+        let reader = store(&path, 1000, WaitMode::Blocking);
+        assert_eq!(
+            reader.get("k00007").unwrap(),
+            Some(Value::from("v".repeat(200)))
+        );
+        let mut last = 0;
+        for i in 0..200 {
+            let info = set(&s, &format!("new{i}"), serde_json::json!({"i": i}));
+            assert!(info.wrote && !info.compacted);
+            let len = fs::metadata(&journal).unwrap().len();
+            // Exactly one line per set, whatever the size of the cache.
+            let line = len - last;
+            assert!((30..60).contains(&line), "line of {line} bytes");
+            last = len;
+            // The other handle sees it at once, reading only the new line.
+            assert_eq!(
+                reader.get(&format!("new{i}")).unwrap(),
+                Some(serde_json::json!({"i": i}))
+            );
+        }
+        let after = fs::metadata(&path).unwrap();
+        assert_eq!((after.ino(), after.len()), (snap.ino(), snap.len()));
+        assert_eq!(reader.keys().unwrap().len(), 20_201);
+        // close(): one JSON document with everything, no journal.
+        s.close().unwrap();
+        assert_eq!(d.names(), vec!["c.json".to_string()]);
+        let whole: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(whole.as_object().unwrap().len(), 20_201);
+        // The reader notices the compaction and reloads.
+        assert_eq!(
+            reader.get("new199").unwrap(),
+            Some(serde_json::json!({"i": 199}))
+        );
+        assert_eq!(reader.read().unwrap().len(), 20_201);
+    }
+
+    #[test]
+    fn compaction_past_the_threshold_keeps_every_value_for_every_handle() {
+        let d = TempDir::new("compact");
+        let path = d.file("c.json");
+        let a = store(&path, 1000, WaitMode::Blocking).with_compact_min(2_000);
+        let b = store(&path, 1000, WaitMode::Polling).with_compact_min(2_000);
+        let mut compactions = 0;
+        for i in 0..600 {
+            let (w, r) = if i % 3 == 0 { (&a, &b) } else { (&b, &a) };
+            compactions += u32::from(set(w, &format!("k{}", i % 250), Value::from(i)).compacted);
+            if i % 7 == 0 {
+                w.mutate(|m| m.remove(&format!("k{}", (i + 1) % 250)))
+                    .unwrap();
+            }
+            assert_eq!(
+                r.get(&format!("k{}", i % 250)).unwrap(),
+                Some(Value::from(i))
+            );
+        }
+        assert!(compactions >= 3, "{compactions} compactions");
+        let from_a = a.read().unwrap();
+        assert_eq!(from_a, b.read().unwrap());
+        let fresh = store(&path, 1000, WaitMode::Blocking).read().unwrap();
+        assert_eq!(from_a, fresh);
+        a.close().unwrap();
+        let whole: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(whole, Value::Object(from_a));
+        assert_eq!(d.names(), vec!["c.json".to_string()]);
+    }
+
+    #[test]
+    fn torn_tail_and_damaged_lines_are_never_applied() {
+        let d = TempDir::new("torn");
+        let path = d.file("c.json");
+        let s = store(&path, 1000, WaitMode::Blocking);
+        set(&s, "a", Value::from(1));
+        set(&s, "b", Value::from(2));
+        let journal = d.0.join("c.json.journal");
+        let good = fs::read(&journal).unwrap();
+        // A writer killed mid-append: half a line, no newline.
+        let mut line = Vec::new();
+        journal_line(
+            &[super::super::doc::Op::Set(
+                "c".into(),
+                raw(&Value::from(3)).unwrap(),
+            )],
+            &mut line,
+        )
+        .unwrap();
+        let mut torn = good.clone();
+        torn.extend_from_slice(&line[..line.len() / 2]);
+        fs::write(&journal, &torn).unwrap();
+        let reader = store(&path, 1000, WaitMode::Blocking);
+        assert_eq!(reader.get("c").unwrap(), None);
+        assert_eq!(reader.get("b").unwrap(), Some(Value::from(2)));
+        // The next writer cuts the torn tail before appending: its line is intact.
+        set(&reader, "d", Value::from(4));
+        let mut expect = good.clone();
+        let mut dline = Vec::new();
+        journal_line(
+            &[super::super::doc::Op::Set(
+                "d".into(),
+                raw(&Value::from(4)).unwrap(),
+            )],
+            &mut dline,
+        )
+        .unwrap();
+        expect.extend_from_slice(&dline);
+        assert_eq!(fs::read(&journal).unwrap(), expect);
+        assert_eq!(s.get("d").unwrap(), Some(Value::from(4)));
+        // A complete line with a bad checksum (e.g. a torn page after power loss) is skipped
+        // once a later line exists; the lines after it still apply.
+        let mut damaged = fs::read(&journal).unwrap();
+        let mut bad = line.clone();
+        bad[12] ^= 0x20;
+        damaged.extend_from_slice(&bad);
+        fs::write(&journal, &damaged).unwrap();
+        let fresh = store(&path, 1000, WaitMode::Blocking);
+        assert_eq!(fresh.get("c").unwrap(), None);
+        set(&fresh, "e", Value::from(5));
+        assert_eq!(s.get("e").unwrap(), Some(Value::from(5)));
+        assert_eq!(s.get("c").unwrap(), None);
+        assert_eq!(s.keys().unwrap(), vec!["a", "b", "d", "e"]);
+    }
+
+    #[test]
+    fn a_journal_left_by_a_compaction_that_crashed_before_removing_it_changes_nothing() {
+        let d = TempDir::new("replay");
+        let path = d.file("c.json");
+        let s = store(&path, 1000, WaitMode::Blocking);
+        set(&s, "a", Value::from(1));
+        set(&s, "a", Value::from(2));
+        s.mutate(|m| m.remove("a")).unwrap();
+        set(&s, "b", Value::from(3));
+        let journal = d.0.join("c.json.journal");
+        let old = fs::read(&journal).unwrap();
+        let before = s.read().unwrap();
+        s.compact().unwrap();
+        // The crash: the new snapshot is in place, the old journal is still there.
+        fs::write(&journal, &old).unwrap();
+        let r = store(&path, 1000, WaitMode::Blocking);
+        assert_eq!(r.read().unwrap(), before);
+        set(&r, "c", Value::from(4));
+        assert_eq!(s.get("c").unwrap(), Some(Value::from(4)));
+        assert_eq!(s.get("a").unwrap(), None);
+        r.close().unwrap();
+        assert_eq!(d.names(), vec!["c.json".to_string()]);
     }
 
     #[test]

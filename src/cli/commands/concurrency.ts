@@ -90,6 +90,7 @@ export async function runConcurrency(opts: ConcurrencyOptions): Promise<Concurre
   const cacheFile = path.join(opts.dir, 'cache.json');
   // A fresh cache for every run (a rerun with the same SOURCE_DATE_EPOCH reuses the folder).
   fs.rmSync(cacheFile, { force: true });
+  fs.rmSync(`${cacheFile}.journal`, { force: true });
   const args = ['--cache', cacheFile, '--updates', String(opts.updates), '--durability', opts.durability, '--wait-go'];
   if (opts.lockTimeoutMs !== undefined) args.push('--lock-timeout-ms', String(opts.lockTimeoutMs));
   if (opts.async) args.push('--async');
