@@ -41,20 +41,60 @@ step "TypeScript layer (strict) + a strict consumer of the public types"
 npm run build:ts
 npx tsc -p tests/types/tsconfig.json
 
-step "vitest (JS API, CLI, real processes, browser)"
-npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
+# Everything is built above: no test may skip for a missing artefact (the tests fail under CI), and
+# vitest's global setup need not run `npm run build:ts` again on each Node line.
+export CI="${CI:-true}"
+export OMEGA_TS_BUILT=1
 
-# One closing line for every runner together.
+# vitest on one Node line: `vitest_on <label> <bin dir first on PATH or ""> <vitest args…>`. A failing
+# line is counted in the closing line (and fails the script there), it does not stop the other lines.
+vitest_failed=0
+vitest_on() {
+  local label=$1 bin=$2
+  shift 2
+  local started=$SECONDS
+  if ! PATH="${bin:+$bin:}$PATH" node node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
+    --outputFile.json="$results/vitest-$label.json" "$@"; then
+    vitest_failed=1
+  fi
+  echo "$label: $((SECONDS - started)) s" >>"$results/times"
+}
+
+step "vitest on Node $(node --version) (JS API, CLI, real processes, pack, browser)"
+vitest_on "node$(node -p 'process.versions.node.split(".")[0]')" ""
+
+# The same built addon (N-API is ABI-stable), CLI and packed tarball on the newer LTS lines (installed
+# by scripts/bootstrap.sh from PyPI): the suites that load them, without the Chromium tests.
+for line in 22 24; do
+  bin="$PWD/.cache/node$line/path"
+  step "vitest on Node $("$bin/node" --version) (addon, CLI, real processes, pack; no browser)"
+  vitest_on "node$line" "$bin" tests/pr tests/pack --testNamePattern '^(?!.*browser-verify)'
+done
+
+# One closing line for every runner together, after one line per Node line.
 node -e '
   const fs = require("fs");
-  const [cargoLog, vitestJson] = process.argv.slice(1);
+  const path = require("path");
+  const [cargoLog, dir] = process.argv.slice(1);
   let passed = 0, failed = 0;
   for (const m of fs.readFileSync(cargoLog, "utf8").matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
     passed += Number(m[1]);
     failed += Number(m[2]);
   }
-  const v = JSON.parse(fs.readFileSync(vitestJson, "utf8"));
-  passed += v.numPassedTests;
-  failed += v.numFailedTests;
+  console.log(`\ncargo: ${passed} passed, ${failed} failed`);
+  // One line per Node line, in run order; a line whose JSON report is missing counts as 1 failure.
+  const times = fs.readFileSync(path.join(dir, "times"), "utf8").trim().split("\n").map((l) => l.split(": "));
+  for (const [label, took] of times) {
+    let v;
+    try {
+      v = JSON.parse(fs.readFileSync(path.join(dir, `vitest-${label}.json`), "utf8"));
+    } catch {
+      v = { numPassedTests: 0, numFailedTests: 1, numPendingTests: 0, numTodoTests: 0 };
+    }
+    passed += v.numPassedTests;
+    failed += v.numFailedTests;
+    console.log(`vitest on Node ${label.slice(4)}: ${v.numPassedTests} passed, ${v.numFailedTests} failed, ${v.numPendingTests + v.numTodoTests} skipped (${took})`);
+  }
   console.log(`\ntotal: ${passed} passed, ${failed} failed`);
-' "$results/cargo.log" "$results/vitest.json"
+' "$results/cargo.log" "$results"
+exit "$vitest_failed"

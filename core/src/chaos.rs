@@ -950,6 +950,86 @@ mod tests {
         assert_eq!(latency.ok(), Some(vec![1044, 653, 1381]));
     }
 
+    /// Retries draw from their own streams, keyed by the attempt: the first injected decisions of
+    /// attempts 2 and 3 are pinned (as `call:type:parameter`), so a change of keying (streams, word
+    /// positions, the attempt in the overflow key) shows.
+    #[test]
+    fn known_answer_seed_42_attempts_2_and_3() {
+        let first_injected = |e: &ChaosEngine, attempt: u32| -> Vec<String> {
+            (0..400)
+                .map(|i| e.decide_attempt(i, attempt))
+                .filter(|d| d.injected)
+                .take(8)
+                .map(|d| {
+                    let param = d
+                        .latency_ms
+                        .or(d.retry_after_ms)
+                        .or(d.status.map(u64::from))
+                        .unwrap_or(0);
+                    let kind = d.failure_type.map(FailureType::as_str).unwrap_or("?");
+                    format!("{}:{kind}:{param}", d.call_index)
+                })
+                .collect()
+        };
+        let medium = engine("medium", 42);
+        let hell = engine("hellfire", 42);
+        assert_eq!(
+            first_injected(&medium, 2),
+            [
+                "0:empty_response:0",
+                "7:rate_limit:852",
+                "8:empty_response:0",
+                "17:latency:970",
+                "19:timeout:0",
+                "20:connection_reset:0",
+                "24:rate_limit:628",
+                "32:server_error:500",
+            ]
+        );
+        assert_eq!(
+            first_injected(&medium, 3),
+            [
+                "0:empty_response:0",
+                "2:rate_limit:1116",
+                "10:empty_response:0",
+                "17:rate_limit:792",
+                "19:empty_response:0",
+                "30:empty_response:0",
+                "37:empty_response:0",
+                "49:timeout:0",
+            ]
+        );
+        assert_eq!(
+            first_injected(&hell, 2),
+            [
+                "0:empty_response:0",
+                "1:malformed_json:0",
+                "2:truncated_response:0",
+                "3:empty_response:0",
+                "6:timeout:0",
+                "7:server_error:500",
+                "8:truncated_response:0",
+                "9:server_error:503",
+            ]
+        );
+        assert_eq!(
+            first_injected(&hell, 3),
+            [
+                "0:empty_response:0",
+                "2:server_error:503",
+                "4:latency:968",
+                "6:malformed_json:0",
+                "9:server_error:503",
+                "10:empty_response:0",
+                "14:rate_limit:1583",
+                "16:overloaded:529",
+            ]
+        );
+        // Attempt 0 counts as 1; attempt 2 of a call is not its attempt 1 or 3.
+        assert_eq!(medium.decide_attempt(7, 0), medium.decide(7));
+        assert_ne!(medium.decide_attempt(7, 2), medium.decide_attempt(7, 3));
+    }
+
     #[test]
     fn invalid_settings_are_refused() {
         let faults = FaultSettings {
@@ -978,12 +1058,24 @@ mod tests {
             rate: f64::NAN,
             ..p.clone()
         };
-        assert!(ChaosEngine::new(1, "x", bad_rate, ok_faults.clone()).is_err());
+        let err = ChaosEngine::new(1, "x", bad_rate, ok_faults.clone())
+            .err()
+            .map(|e| (e.code(), e.to_string()));
+        assert!(
+            matches!(&err, Some(("ERR_OMEGA_INVALID_ARGUMENT", m)) if m.contains("rate")),
+            "{err:?}"
+        );
         let empty = ChaosProfile {
             rate: 0.1,
             failure_types: vec![],
         };
-        assert!(ChaosEngine::new(1, "x", empty, ok_faults).is_err());
+        let err = ChaosEngine::new(1, "x", empty, ok_faults)
+            .err()
+            .map(|e| (e.code(), e.to_string()));
+        assert!(
+            matches!(&err, Some(("ERR_OMEGA_INVALID_ARGUMENT", m)) if m.contains("failure_types")),
+            "{err:?}"
+        );
         let cal = default_calibration().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             ChaosEngine::from_calibration(&cal, Some("nope"), None).map_err(|e| e.code()),

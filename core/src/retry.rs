@@ -322,32 +322,125 @@ mod tests {
         assert_eq!(pinned, vec![217, 846, 93, 413, 103]);
     }
 
-    proptest! {
-        #[test]
-        fn decisions_respect_caps_deadline_and_attempts(
-            seed in any::<u64>(), call in any::<u64>(), attempt in any::<u32>(),
-            hint in proptest::option::of(any::<u64>()), elapsed in any::<u64>(),
-            max_attempts in 1u32..20, base in 0u64..100_000, extra in 0u64..1_000_000,
-            max_ra in 0u64..100_000, deadline in 1u64..200_000,
-        ) {
-            let p = RetryPolicy { max_attempts, base_delay_ms: base, max_delay_ms: base + extra, max_retry_after_ms: max_ra, deadline_ms: deadline };
-            let input = RetryInput { retryable: true, retry_after_ms: hint };
-            let d = p.decide(seed, call, attempt, input, elapsed);
-            prop_assert_eq!(d, p.decide(seed, call, attempt, input, elapsed));
-            if d.retry {
-                prop_assert!(attempt.max(1) < max_attempts);
-                prop_assert!(d.delay_ms <= (base + extra).max(max_ra));
-                prop_assert!(d.delay_ms <= p.backoff_cap_ms(attempt) || d.reason == RetryReason::RetryAfter);
-                prop_assert!(elapsed.saturating_add(d.delay_ms) < deadline);
-                if let Some(h) = hint {
-                    prop_assert!(d.delay_ms >= h.min(max_ra));
-                }
-            } else {
-                prop_assert_eq!(d.delay_ms, 0);
-                prop_assert!(d.reason != RetryReason::Backoff && d.reason != RetryReason::RetryAfter);
+    /// One case of the property below; returns the decision so the caller can count branches.
+    #[allow(clippy::too_many_arguments)]
+    fn check_decision(
+        seed: u64,
+        call: u64,
+        attempt: u32,
+        hint: Option<u64>,
+        elapsed: u64,
+        max_attempts: u32,
+        base: u64,
+        extra: u64,
+        max_ra: u64,
+        deadline: u64,
+    ) -> Result<RetryDecision, TestCaseError> {
+        let p = RetryPolicy {
+            max_attempts,
+            base_delay_ms: base,
+            max_delay_ms: base + extra,
+            max_retry_after_ms: max_ra,
+            deadline_ms: deadline,
+        };
+        let input = RetryInput {
+            retryable: true,
+            retry_after_ms: hint,
+        };
+        let d = p.decide(seed, call, attempt, input, elapsed);
+        prop_assert_eq!(d, p.decide(seed, call, attempt, input, elapsed));
+        if d.retry {
+            prop_assert!(attempt.max(1) < max_attempts);
+            prop_assert!(d.delay_ms <= (base + extra).max(max_ra));
+            prop_assert!(
+                d.delay_ms <= p.backoff_cap_ms(attempt) || d.reason == RetryReason::RetryAfter
+            );
+            prop_assert!(elapsed.saturating_add(d.delay_ms) < deadline);
+            if let Some(h) = hint {
+                prop_assert!(d.delay_ms >= h.min(max_ra));
             }
-            let no = p.decide(seed, call, attempt, RetryInput { retryable: false, retry_after_ms: hint }, elapsed);
-            prop_assert_eq!(no.reason, RetryReason::NotRetryable);
+        } else {
+            prop_assert_eq!(d.delay_ms, 0);
+            prop_assert!(d.reason != RetryReason::Backoff && d.reason != RetryReason::RetryAfter);
+            if attempt.max(1) < max_attempts {
+                // Not out of attempts: only the deadline can have stopped it.
+                prop_assert_eq!(d.reason, RetryReason::Deadline);
+            } else {
+                prop_assert_eq!(d.reason, RetryReason::MaxAttempts);
+            }
+        }
+        let no = p.decide(
+            seed,
+            call,
+            attempt,
+            RetryInput {
+                retryable: false,
+                retry_after_ms: hint,
+            },
+            elapsed,
+        );
+        prop_assert_eq!(no.reason, RetryReason::NotRetryable);
+        Ok(d)
+    }
+
+    /// The property over ranges where every branch is reached (attempts around `max_attempts`,
+    /// elapsed time around the deadline), and a check that it was: a property whose retry branch
+    /// never runs would pass whatever `decide` does.
+    #[test]
+    fn decisions_respect_caps_deadline_and_attempts() {
+        use proptest::test_runner::{Config, TestRunner};
+        use std::cell::RefCell;
+        let strategy = (
+            (any::<u64>(), any::<u64>(), 0u32..25),
+            (proptest::option::of(0u64..150_000), 0u64..250_000),
+            (1u32..30, 0u64..20_000, 0u64..200_000),
+            (0u64..100_000, 1u64..200_000),
+        );
+        let reasons = RefCell::new(std::collections::BTreeMap::<&'static str, u32>::new());
+        let cases = 2_000u32;
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = runner.run(
+            &strategy,
+            |(
+                (seed, call, attempt),
+                (hint, elapsed),
+                (max_attempts, base, extra),
+                (max_ra, deadline),
+            )| {
+                let d = check_decision(
+                    seed,
+                    call,
+                    attempt,
+                    hint,
+                    elapsed,
+                    max_attempts,
+                    base,
+                    extra,
+                    max_ra,
+                    deadline,
+                )?;
+                *reasons.borrow_mut().entry(d.reason.as_str()).or_default() += 1;
+                Ok(())
+            },
+        );
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+        let reasons = reasons.into_inner();
+        let total: u32 = reasons.values().sum();
+        let share = |r: &str| f64::from(reasons.get(r).copied().unwrap_or(0)) / f64::from(total);
+        println!("decisions over {total} cases: {reasons:?}");
+        // Every branch is reached in a fair share of the cases (the retry branch in ≥ 10 %).
+        assert!(
+            share("backoff") + share("retry_after") >= 0.10,
+            "{reasons:?}"
+        );
+        for r in ["backoff", "retry_after", "max_attempts", "deadline"] {
+            assert!(share(r) >= 0.02, "{r}: {reasons:?}");
         }
     }
 }

@@ -1317,7 +1317,11 @@ mod tests {
         assert_eq!(a, b);
         let mut bad = v.clone();
         bad["hard_passes"] = serde_json::json!(-1);
-        assert!(serde_json::from_value::<Analysis>(bad).is_err());
+        let e = serde_json::from_value::<Analysis>(bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("invalid value: integer `-1`"), "{e}");
         let mut bad = v.clone();
         bad["hard_passes"] = serde_json::json!(101);
         let e = serde_json::from_value::<Analysis>(bad)
@@ -1327,7 +1331,11 @@ mod tests {
         assert!(e.contains("state.hard_passes"), "{e}");
         let mut bad = v;
         bad["metrics"]["hard_score"] = serde_json::json!([1.0]);
-        assert!(serde_json::from_value::<Analysis>(bad).is_err());
+        let e = serde_json::from_value::<Analysis>(bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("hard_score"), "{e}");
     }
 
     fn check_summary(s: &Summary) {

@@ -88,7 +88,11 @@ describe('tarball contents', () => {
       expect(sub.version).toBe(pj.version);
       expect(sub.main).toBe(`omega-pr.${d}.node`);
       expect(sub.os?.length ?? 0).toBeGreaterThan(0);
+      // What is tested (Node 20, 22, 24: scripts/test-all.sh) is what every package declares.
+      expect(sub.engines?.node, d).toBe(pj.engines.node);
     }
+    expect(pj.engines.node).toBe('>=20');
+    expect(JSON.parse(fs.readFileSync(path.join(REPO, 'npm', 'wasm', 'package.json'), 'utf8')).engines?.node).toBe(pj.engines.node);
     expect(packed.platform.files.map((f) => f.path).sort()).toEqual(['README.md', 'omega-pr.linux-x64-gnu.node', 'package.json']);
     const tracked = sh('git', ['ls-files', 'npm'], REPO);
     expect(tracked).not.toMatch(/\.node$|\.wasm$|\.tgz$/m);

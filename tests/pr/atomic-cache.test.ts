@@ -1,8 +1,8 @@
 /**
  * PR-1 / gate PR-G1: the atomic cache. Concurrency is tested with real OS processes (the
- * `omega-pr concurrency` worker, compiled to dist/ in `beforeAll`), crashes with SIGKILL.
+ * `omega-pr concurrency` worker, compiled to dist/ by tests/global-setup.ts), crashes with SIGKILL.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +15,8 @@ const WORKER = path.join(ROOT, 'dist', 'cli', 'concurrency-worker.js');
 const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
 const LOCK_TIMEOUT_MS = 10_000; // shipped calibration
 const HAVE_FLOCK = spawnSync('flock', ['--version']).status === 0;
+/** Root ignores file permissions (CI runs as root). */
+const IS_ROOT = process.getuid?.() === 0;
 
 let base: string;
 let n = 0;
@@ -61,12 +63,9 @@ function kill(p: ChildProcess): Promise<void> {
 
 beforeAll(() => {
   base = fs.mkdtempSync(path.join(os.tmpdir(), 'omega-cache-test-'));
-  // The workers load the package through dist/ (real processes): build the TS layer first.
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-}, 120_000);
+  // The workers load the package through dist/ (real processes), built once by the global setup.
+  expect(fs.existsSync(WORKER), `${WORKER} is missing (tests/global-setup.ts builds dist/)`).toBe(true);
+});
 
 afterAll(() => {
   fs.rmSync(base, { recursive: true, force: true });
@@ -136,7 +135,7 @@ describe('AtomicCache API', () => {
     expect(c.get('k')).toEqual({ a: { z: 1 }, b: { z: 1 } });
   });
 
-  it('a missing or read-only directory is a clear ERR_OMEGA_IO and nothing is written', () => {
+  it('a missing directory is a clear ERR_OMEGA_IO naming it', () => {
     const dir = freshDir();
     let err: { code?: string; message?: string } = {};
     try {
@@ -146,24 +145,69 @@ describe('AtomicCache API', () => {
     }
     expect(err.code).toBe('ERR_OMEGA_IO');
     expect(err.message).toMatch(/missing.*does not exist/);
-    const ro = path.join(dir, 'ro');
+  });
+
+  it.skipIf(IS_ROOT)('not root: a read-only directory is ERR_OMEGA_IO and nothing is written', () => {
+    const ro = path.join(freshDir(), 'ro');
     fs.mkdirSync(ro);
     fs.chmodSync(ro, 0o555);
-    let writable = true;
     try {
-      fs.writeFileSync(path.join(ro, 'probe'), '');
-      fs.rmSync(path.join(ro, 'probe'));
-    } catch {
-      writable = false;
-    }
-    if (!writable) {
-      // (root ignores permissions; the Rust test covers this too)
       const c = AtomicCache.open(path.join(ro, 'c.json'));
       expect(() => c.set('a', 1)).toThrow(/not writable/);
       expect(codeOf(() => c.set('a', 1))).toBe('ERR_OMEGA_IO');
       expect(fs.readdirSync(ro)).toEqual([]);
+    } finally {
+      fs.chmodSync(ro, 0o755);
     }
-    fs.chmodSync(ro, 0o755);
+  });
+
+  // Root ignores permissions, and CI runs as root: the same check in a process dropped to nobody
+  // (setpriv, util-linux), loading the built addon from a folder nobody can read.
+  it.skipIf(!IS_ROOT)('as root: a read-only directory is ERR_OMEGA_IO in a writer dropped to nobody (setpriv)', () => {
+    const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'omega-ro-'));
+    try {
+      fs.chmodSync(stage, 0o755);
+      const built = fs.readdirSync(ROOT).find((f) => /^omega-pr\..+\.node$/.test(f));
+      expect(built, 'the built addon omega-pr.<platform>.node (npm run build:native)').toBeDefined();
+      const addon = path.join(stage, 'omega-pr.node');
+      fs.copyFileSync(path.join(ROOT, built as string), addon);
+      fs.chmodSync(addon, 0o644);
+      const ro = path.join(stage, 'ro');
+      fs.mkdirSync(ro);
+      fs.chmodSync(ro, 0o555);
+      const script = `
+        const fs = require('fs');
+        const out = { uid: process.getuid() };
+        try { fs.writeFileSync(${JSON.stringify(path.join(ro, 'probe'))}, ''); out.probe = 'written'; } catch (e) { out.probe = e.code; }
+        const { AtomicCache } = require(${JSON.stringify(addon)});
+        const c = AtomicCache.open(${JSON.stringify(path.join(ro, 'c.json'))});
+        try { c.set('a', 1); out.set = 'ok'; } catch (e) { out.set = { code: e.code, message: e.message }; }
+        console.log(JSON.stringify(out));`;
+      const asNobody = (node: string, args: string[]) =>
+        spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', node, ...args], {
+          cwd: stage,
+          encoding: 'utf8',
+          env: { PATH: '/usr/bin:/bin' },
+        });
+      // This Node may live where nobody cannot reach it (a checkout under /root): then a copy.
+      let node = process.execPath;
+      if (asNobody(node, ['--version']).status !== 0) {
+        node = path.join(stage, 'node');
+        fs.copyFileSync(process.execPath, node);
+        fs.chmodSync(node, 0o755);
+      }
+      const r = asNobody(node, ['-e', script]);
+      expect(r.error, 'setpriv (util-linux) must be installed').toBeUndefined();
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { uid: number; probe: string; set: { code: string; message: string } | 'ok' };
+      expect(out.uid).toBe(65534);
+      expect(out.probe).toBe('EACCES'); // the permissions bite for this writer
+      expect(out.set).toMatchObject({ code: 'ERR_OMEGA_IO', message: expect.stringMatching(/`.*ro` is not writable .*nothing was written/) });
+      expect(fs.readdirSync(ro)).toEqual([]);
+    } finally {
+      fs.chmodSync(path.join(stage, 'ro'), 0o755);
+      fs.rmSync(stage, { recursive: true, force: true });
+    }
   });
 
   it('a corrupt file is never overwritten: ERR_OMEGA_CACHE_CORRUPT with the path (sync and async)', async () => {
@@ -435,6 +479,10 @@ describe('real writer processes (PR-G1)', () => {
     }
     expect(kills).toBeGreaterThanOrEqual(100);
     expect(reported.size).toBeGreaterThan(kills);
+    // The kills really landed mid-write: stale temp files of killed writers were seen after some
+    // rounds and removed by the next writer (a harness killing only idle writers proves nothing).
+    expect(leftoversSeen, 'rounds that left a .lock/.tmp behind').toBeGreaterThan(0);
+    expect(next.stats().staleTmpsRemoved, 'stale .tmp files removed by the next writer').toBeGreaterThan(0);
     console.log(
       `crash harness: ${kills} SIGKILLs, ${reported.size} reported updates all present, leftovers cleaned after ${leftoversSeen} rounds, ` +
         `${next.stats().staleTmpsRemoved} stale .tmp removed, ${((Date.now() - started) / 1000).toFixed(1)} s`,

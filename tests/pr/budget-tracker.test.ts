@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetTracker, loadCalibration, type CalibrationDocument } from '../../src/index';
+import { OmegaProviderError } from '../../src/providers/errors';
+import { RetryProvider } from '../../src/providers/retry';
+import type { GenerateRequest, GenerateResponse, LlmProvider } from '../../src/providers/types';
+import { SimulatedScorer } from '../../src/sim';
+import { runStress } from '../../src/stress/engine';
 import { expectCode } from './errors';
 
 /** A calibration with the given caps (USD) and the shipped prices. */
@@ -189,5 +194,107 @@ describe('BudgetTracker (PR-2)', () => {
     expect(t.spentUsd).toBeLessThanOrEqual(0.3);
     expect(t.spentUsd).toBeCloseTo(0.021 * 14, 10);
     expect(refused).toBe(86);
+  });
+});
+
+/** A real timer wait: calls interleave on the event loop as a real provider's would. */
+const tick = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe('BudgetTracker under truly concurrent calls (PR-2)', () => {
+  it('Promise.all of 60 RetryProvider.generate calls sharing one tracker near the run cap: committed never above it', async () => {
+    // Worst case of a call: 1000·3 + 1000·15 = 18,000 µUSD; it settles at 1000·3 + 500·15 = 10,500.
+    // Run cap $0.2: the cap is reached after ~15 calls while many reservations are open.
+    const CAP = 0.2;
+    const t = new BudgetTracker(calibration(0.02, CAP));
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let maxCommitted = 0;
+    let attempts = 0;
+    const inner: LlmProvider = {
+      async generate(request: GenerateRequest): Promise<GenerateResponse> {
+        attempts++;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        maxCommitted = Math.max(maxCommitted, t.spentUsd + t.reservedUsd);
+        await tick(1 + (attempts % 4));
+        maxCommitted = Math.max(maxCommitted, t.spentUsd + t.reservedUsd);
+        inFlight--;
+        // Every 3rd attempt fails transiently (retried, billed for the input it read).
+        if (attempts % 3 === 0) {
+          throw new OmegaProviderError('ERR_OMEGA_SERVER_ERROR', 'boom', { retryable: true, status: 503, usage: { inputTokens: 1000, outputTokens: 0 } });
+        }
+        return { text: `answer ${request.prompt}`, usage: { inputTokens: 1000, outputTokens: 500 } };
+      },
+    };
+    const retry = new RetryProvider(inner, { budget: t, sleep: () => tick(1) });
+    const results = await Promise.allSettled(
+      Array.from({ length: 60 }, (_, i) => retry.generate({ model: MODEL, prompt: `p${i}`, inputTokens: 1000, maxOutputTokens: 1000 })),
+    );
+    const refused = results.filter((r) => r.status === 'rejected');
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_OMEGA_BUDGET_EXCEEDED' });
+    expect(maxInFlight, 'calls really overlapped').toBeGreaterThanOrEqual(8);
+    expect(maxCommitted, 'spent + reserved while calls were in flight').toBeLessThanOrEqual(CAP + 1e-12);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(results.length - refused.length).toBeGreaterThan(0);
+    const report = t.finalize();
+    expect(report.total_cost_usd).toBeLessThanOrEqual(CAP);
+    expect(report.open_reservations).toBe(0);
+    expect(report.budget_verdict).toBe('FAIL');
+    // Every refusal was recorded as a run-cap violation at reservation time.
+    expect(report.refused_calls).toBe(refused.length);
+    expect(report.violations.length).toBe(refused.length);
+    expect(report.violations.every((v) => v.kind === 'per_run' && v.phase === 'reserve')).toBe(true);
+  });
+
+  it('a stress whose run cap trips with 8 runs in flight: total within the cap, every refusal a recorded violation', async () => {
+    // Worst case of a call: 1000·3 + 4096 (calibration max_output_tokens)·15 = 64,440 µUSD, so 8
+    // reservations fit under $0.8 at first; each call settles at 10,500 µUSD, 120 calls would cost
+    // $1.26: the cap trips part-way, with 8 runs in flight.
+    const CAP = 0.8;
+    const cal = calibration(0.25, CAP);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let made = 0;
+    const provider: LlmProvider = {
+      async generate(): Promise<GenerateResponse> {
+        made++;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await tick(2);
+        inFlight--;
+        return { text: 'scene', usage: { inputTokens: 1000, outputTokens: 500 } };
+      },
+    };
+    const out = await runStress({
+      count: 40,
+      concurrency: 8,
+      seed: 42,
+      chaosProfile: null,
+      calibration: cal,
+      provider,
+      scorer: new SimulatedScorer(),
+      scenesPerRun: 3,
+      model: MODEL,
+      shard: null,
+      callTimeoutMs: 30_000,
+      timeScale: 1,
+      clock: () => '2026-01-01T00:00:00.000Z',
+      providerLatencyOnly: true,
+      promptTokens: () => 1000,
+      cachePath: null,
+    });
+    expect(maxInFlight, 'runs in flight at once').toBe(8);
+    const cost = out.runCost;
+    expect(cost.total_cost_usd).toBeLessThanOrEqual(CAP);
+    expect(cost.budget_verdict).toBe('FAIL');
+    expect(cost.open_reservations).toBe(0);
+    expect(cost.call_count).toBe(made);
+    expect(cost.refused_calls).toBeGreaterThan(0);
+    expect(cost.call_count + cost.refused_calls).toBe(120);
+    expect(out.calls.by_error).toEqual({ ERR_OMEGA_BUDGET_EXCEEDED: cost.refused_calls });
+    expect(cost.violations).toHaveLength(cost.refused_calls);
+    expect(cost.violations.every((v) => v.kind === 'per_run' && v.phase === 'reserve')).toBe(true);
+    // The cap tripped part-way: calls were made, and the last ones were refused.
+    expect(made).toBeGreaterThan(8);
   });
 });

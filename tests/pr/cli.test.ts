@@ -22,10 +22,23 @@ const FIX = path.join(ROOT, 'tests', 'pr', 'fixtures');
 const EPOCH = '1700000000';
 /** `runStamp()` of {@link EPOCH}: 2023-11-14T22:13:20Z. */
 const STAMP = '20231114_221320';
+/** Exit codes of the seeded runs below (0 PASS, 1 FAIL): pinned, so a crash or a wrong verdict shows. */
+const CODE = {
+  stressSeed7: 0,
+  // Each shard is judged on its own runs: shards 2 and 4 pass 4 of 6 (variance FAIL); the merged 24 pass.
+  stress24Shard: [0, 1, 0, 1],
+  hellfireShard: [1, 0, 0], // shard 1: 6 of 10 pass (variance FAIL)
+  hellfire: 0,
+  stress8Shard: 0,
+  // `chaos` judges the stack (no silent or empty success), not the provider: 20 failed calls, exit 0.
+  chaosEmptyProvider: 0,
+} as const;
 const SHIPPED_CALIBRATION = path.join(ROOT, 'budgets', 'calibration.json');
 
 interface Run {
   code: number | null;
+  /** The signal that ended the process, if any (a crash or a kill; never expected). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   ms: number;
@@ -41,7 +54,17 @@ function omega(cwd: string, args: string[], env: Record<string, string | undefin
     timeout: timeoutMs,
     maxBuffer: 64 * 1024 * 1024,
   });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - started };
+  const run = { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - started };
+  // Every run ends by exiting: a crash, an abort or a kill (status null) fails the test here.
+  expect(run.signal, `omega-pr ${args.join(' ')} ended by ${String(run.signal)}:\n${run.stderr}`).toBeNull();
+  expect(run.code, `omega-pr ${args.join(' ')}: no exit status`).not.toBeNull();
+  return run;
+}
+
+/** Asserts the exact exit code of a run (and, through `omega`, that no signal ended it). */
+function expectExit(r: Run, code: 0 | 1 | 2): Run {
+  expect(r.code, r.stderr).toBe(code);
+  return r;
 }
 
 const temps: string[] = [];
@@ -174,16 +197,9 @@ function expectNoAbsolutePaths(dir: string): void {
 // ---- setup -----------------------------------------------------------------------------------
 
 beforeAll(() => {
-  // `npm test` builds first; build the CLI here when dist/ is missing.
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'index.js'))) {
-    const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}${r.stderr}`);
-  }
+  // dist/ is built once by the global setup (tests/global-setup.ts).
   expect(fs.existsSync(path.join(ROOT, 'dist', 'cli', 'index.js'))).toBe(true);
-}, 180_000);
+});
 
 afterAll(() => {
   for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
@@ -409,7 +425,7 @@ describe('determinism (same seed + SOURCE_DATE_EPOCH → same bytes)', () => {
     expect(log.injected_count).toBeGreaterThan(0);
     expect(readJson(path.join(dirs[0], 'PR_REPORT.json')).calls.retries).toBeGreaterThan(0);
     // A run with another seed differs (the seed is really used).
-    expect(omega(dir, ['stress', '--count', '20', '--chaos', 'medium', '--seed', '7']).code).not.toBe(2);
+    expectExit(omega(dir, ['stress', '--count', '20', '--chaos', 'medium', '--seed', '7']), CODE.stressSeed7);
     const third = runDirs(dir, /^stress20_/)[2];
     expect(fs.readFileSync(path.join(third, 'chaos-log.json')).equals(fs.readFileSync(path.join(dirs[0], 'chaos-log.json')))).toBe(false);
   });
@@ -432,7 +448,7 @@ describe('stress --shard i/n + stress merge', () => {
     const dir = tmp();
     for (let i = 1; i <= 4; i++) {
       const r = omega(dir, ['stress', '--count', '24', '--chaos', 'medium', '--shard', `${i}/4`]);
-      expect(r.code, r.stderr).not.toBe(2);
+      expectExit(r, CODE.stress24Shard[i - 1]);
       expect(r.stdout).toContain(`stress24_${STAMP}_shard${i}of4/PR_REPORT.json`);
     }
     const shards = runDirs(dir, /_shard\dof4$/);
@@ -464,10 +480,10 @@ describe('stress --shard i/n + stress merge', () => {
 
   it('3 shards of a hellfire run (failed calls, a cap 3 does not divide) merged == one machine', () => {
     const dir = tmp();
-    for (let i = 1; i <= 3; i++) expect(omega(dir, ['stress', '--count', '30', '--chaos', 'hellfire', '--shard', `${i}/3`]).code).not.toBe(2);
+    for (let i = 1; i <= 3; i++) expectExit(omega(dir, ['stress', '--count', '30', '--chaos', 'hellfire', '--shard', `${i}/3`]), CODE.hellfireShard[i - 1]);
     const shards = runDirs(dir, /_shard\dof3$/).map((s) => path.relative(dir, s));
-    expect(omega(dir, ['stress', 'merge', ...shards]).code).not.toBe(2);
-    const single = omega(dir, ['stress', '--count', '30', '--chaos', 'hellfire']);
+    expectExit(omega(dir, ['stress', 'merge', ...shards]), CODE.hellfire);
+    const single = expectExit(omega(dir, ['stress', '--count', '30', '--chaos', 'hellfire']), CODE.hellfire);
     expect(single.stdout).toMatch(/^Failed calls: [1-9]\d* of 90 /m);
     const [merged, one] = runDirs(dir, /^stress30_\d{8}_\d{6}(-\d+)?$/);
     for (const f of ['PR_REPORT.json', 'run-cost.json', 'chaos-log.json', 'stress-report.html']) {
@@ -480,7 +496,7 @@ describe('stress --shard i/n + stress merge', () => {
     const dir = tmp();
     for (let i = 1; i <= 2; i++) {
       const seed = i === 2 ? ['--seed', '7'] : [];
-      expect(omega(dir, ['stress', '--count', '8', '--shard', `${i}/2`, ...seed]).code).not.toBe(2);
+      expectExit(omega(dir, ['stress', '--count', '8', '--shard', `${i}/2`, ...seed]), CODE.stress8Shard);
     }
     const shards = runDirs(dir, /_shard\dof2$/).map((s) => path.relative(dir, s));
     const r = omega(dir, ['stress', 'merge', ...shards]);
@@ -632,7 +648,7 @@ describe('--provider / --scorer modules', () => {
 
     // chaos through the same provider: every call failed, none "succeeded" empty.
     const c = omega(dir, ['chaos', '--calls', '20', '--profile', 'light', '--provider', path.join(FIX, 'cli-empty-provider.js'), '--time-scale', '0.01']);
-    expect(c.code).not.toBe(2);
+    expectExit(c, CODE.chaosEmptyProvider);
     const [cr] = runDirs(dir, /^chaos_/);
     const summary = readJson(path.join(cr, 'chaos-summary.json'));
     expect(summary).toMatchObject({ calls_succeeded: 0, calls_failed: 20, empty_successes: 0, silent_successes: 0 });

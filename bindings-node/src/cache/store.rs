@@ -1291,7 +1291,33 @@ mod tests {
         assert!(err.to_string().contains("does not exist"));
     }
 
-    #[cfg(unix)]
+    /// Drops the credentials of the calling thread (only) to nobody/nogroup. Linux keeps
+    /// credentials per thread; libc's `setresuid` broadcasts to every thread of the process, the
+    /// raw system calls do not, so the rest of the test process stays root.
+    #[cfg(target_os = "linux")]
+    fn drop_this_thread_to_nobody() {
+        const NOBODY: libc::c_long = 65534;
+        // SAFETY: plain system calls with integer arguments (and a null list of 0 groups); they
+        // change only the calling thread's credentials.
+        unsafe {
+            assert_eq!(
+                libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()),
+                0
+            );
+            assert_eq!(
+                libc::syscall(libc::SYS_setresgid, NOBODY, NOBODY, NOBODY),
+                0
+            );
+            assert_eq!(
+                libc::syscall(libc::SYS_setresuid, NOBODY, NOBODY, NOBODY),
+                0
+            );
+        }
+    }
+
+    /// A read-only directory: `ERR_OMEGA_IO` "not writable", nothing created. Root ignores
+    /// permissions (and CI runs as root), so the writes run on a thread dropped to nobody.
+    #[cfg(target_os = "linux")]
     #[test]
     fn read_only_directory_writes_nothing() {
         use std::os::unix::fs::PermissionsExt;
@@ -1299,20 +1325,25 @@ mod tests {
         let sub = d.0.join("ro");
         fs::create_dir(&sub).unwrap();
         fs::set_permissions(&sub, fs::Permissions::from_mode(0o555)).unwrap();
-        // root ignores permissions: only check when they bite.
-        if fs::write(sub.join("probe"), b"").is_ok() {
-            let _ = fs::remove_file(sub.join("probe"));
-            fs::set_permissions(&sub, fs::Permissions::from_mode(0o755)).unwrap();
-            return;
-        }
-        let s = store(
-            &sub.join("c.json").to_string_lossy(),
-            100,
-            WaitMode::Blocking,
+        let (dir, file) = (
+            sub.clone(),
+            sub.join("c.json").to_string_lossy().into_owned(),
         );
-        let err = s.mutate(|_| true).unwrap_err();
-        assert_eq!(err.code(), "ERR_OMEGA_IO");
-        assert!(err.to_string().contains("not writable"));
+        let (probe, err) = std::thread::spawn(move || {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } == 0 {
+                drop_this_thread_to_nobody();
+            }
+            let probe = fs::write(dir.join("probe"), b"").is_ok();
+            let s = store(&file, 100, WaitMode::Blocking);
+            let err = s.mutate(|_| true).unwrap_err();
+            (probe, (err.code(), err.to_string()))
+        })
+        .join()
+        .unwrap();
+        assert!(!probe, "the permissions must bite (the writer is not root)");
+        assert_eq!(err.0, "ERR_OMEGA_IO");
+        assert!(err.1.contains("not writable"), "{}", err.1);
         assert_eq!(fs::read_dir(&sub).unwrap().count(), 0);
         fs::set_permissions(&sub, fs::Permissions::from_mode(0o755)).unwrap();
     }

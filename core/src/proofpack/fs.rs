@@ -816,4 +816,43 @@ mod tests {
         assert!(!text.contains("not empty"), "{text}");
         fs::remove_dir_all(&root).unwrap();
     }
+
+    /// A FIFO where a listed file should be is `not_a_file` (and never opened: opening a FIFO
+    /// for reading would block the walk); an unlisted one is `extra`.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_a_pack_is_not_a_file() {
+        use super::super::verify::ProblemKind;
+        let root = scratch("fifo");
+        let src = root.join("run");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("PR_REPORT.json"), b"{}\n").unwrap();
+        fs::write(src.join("sub/log.txt"), b"log\n").unwrap();
+        let out = root.join("pack");
+        build(&opts(&src, &out)).unwrap();
+        fs::remove_file(out.join("sub/log.txt")).unwrap();
+        for fifo in [out.join("sub/log.txt"), out.join("pipe")] {
+            let st = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(st.success(), "mkfifo {}", fifo.display());
+        }
+        let v = verify_dir(&out, "pack").unwrap();
+        let kinds: Vec<(ProblemKind, &str)> = v
+            .problems
+            .iter()
+            .map(|p| (p.kind, p.path.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (ProblemKind::Extra, "pipe"),
+                (ProblemKind::NotAFile, "sub/log.txt"),
+            ]
+        );
+        assert!(!v.complete && !v.valid);
+        assert_eq!(v.verdict, "FAIL");
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

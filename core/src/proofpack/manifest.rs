@@ -354,7 +354,9 @@ mod tests {
         );
         let mut i = input();
         i.pack_type = "Stress 100".into();
-        assert!(Manifest::build(&i, &files(), "").is_err());
+        let err = Manifest::build(&i, &files(), "").unwrap_err();
+        assert_eq!(err.code(), "ERR_OMEGA_INVALID_ARGUMENT");
+        assert!(err.to_string().contains("invalid argument `type`"), "{err}");
     }
 
     #[test]
@@ -370,7 +372,12 @@ mod tests {
             matches!(Manifest::parse(traversal.as_bytes()), Err(Error::Parse { reason, .. }) if reason == "dot_segment")
         );
         let extra_key = text.replacen('{', "{\"x\": 1,", 1);
-        assert!(Manifest::parse(extra_key.as_bytes()).is_err());
+        let err = Manifest::parse(extra_key.as_bytes()).unwrap_err();
+        assert_eq!(err.code(), "ERR_OMEGA_PARSE");
+        assert!(
+            matches!(&err, Error::Parse { reason, message, .. } if reason == "invalid_json" && message.contains("unknown field `x`")),
+            "{err:?}"
+        );
         // An edit of a field keeps it parseable but breaks the self digest.
         let edited = Manifest::parse(text.replace("PASS", "FAIL").as_bytes()).unwrap();
         assert_ne!(

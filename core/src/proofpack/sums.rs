@@ -348,8 +348,15 @@ mod tests {
 
     #[test]
     fn render_validates_too() {
-        assert!(render(&[e("../x", 'a')]).is_err());
-        assert!(render(&[e("x", 'a'), e("x", 'b')]).is_err());
+        let reason = |r: Result<String>| match r {
+            Err(Error::Parse { reason, .. }) => reason,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(reason(render(&[e("../x", 'a')])), "dot_segment");
+        assert_eq!(
+            reason(render(&[e("x", 'a'), e("x", 'b')])),
+            "duplicate_path"
+        );
         assert_eq!(render(&[]).unwrap(), "");
     }
 

@@ -544,10 +544,14 @@ mod tests {
         let mut o2 = o.clone();
         o2[1].path = "dir/c.txt".into();
         let v = verify(Some(s2.as_bytes()), Some(m.as_bytes()), &o2);
-        assert!(v
-            .problems
-            .iter()
-            .any(|p| p.kind == ProblemKind::ManifestMismatch));
+        assert_eq!(
+            kinds(&v),
+            vec![
+                (ProblemKind::ManifestMismatch, SUMS_FILE.into()),
+                (ProblemKind::ManifestMismatch, "dir/b.txt".into()),
+                (ProblemKind::ManifestMismatch, "dir/c.txt".into()),
+            ]
+        );
         assert_eq!(v.verdict, "FAIL");
         // MANIFEST edited alone.
         let m2 = m.replace("\"PASS\"", "\"FAIL\"");
@@ -558,20 +562,63 @@ mod tests {
         );
         // Documents missing or unparseable.
         let v = verify(None, Some(b"{"), &o);
-        assert!(v
-            .problems
-            .iter()
-            .any(|p| p.kind == ProblemKind::SumsMissing));
-        assert!(v
-            .problems
-            .iter()
-            .any(|p| p.kind == ProblemKind::ManifestInvalid));
+        assert_eq!(
+            kinds(&v),
+            vec![
+                (ProblemKind::ManifestInvalid, MANIFEST_FILE.into()),
+                (ProblemKind::SumsMissing, SUMS_FILE.into()),
+            ]
+        );
         assert!(!v.complete);
         let v = verify(Some(b"zz  a\n"), None, &o);
-        assert!(v
-            .problems
-            .iter()
-            .any(|p| p.kind == ProblemKind::SumsInvalid));
+        assert_eq!(
+            kinds(&v),
+            vec![
+                (ProblemKind::ManifestMissing, MANIFEST_FILE.into()),
+                (ProblemKind::SumsInvalid, SUMS_FILE.into()),
+            ]
+        );
+        assert!(!v.complete && !v.valid);
+    }
+
+    #[test]
+    fn manifest_missing_alone_is_complete_but_invalid() {
+        let (s, _, o) = pack();
+        let v = verify(Some(s.as_bytes()), None, &o);
+        assert_eq!(
+            kinds(&v),
+            vec![(ProblemKind::ManifestMissing, MANIFEST_FILE.into())]
+        );
+        assert_eq!(v.problems[0].message, "MANIFEST.json is missing");
+        assert!(v.complete && !v.valid);
+        assert_eq!(v.verdict, "FAIL");
+        assert_eq!(v.pack_id, None);
+    }
+
+    #[test]
+    fn not_a_file_listed_or_not() {
+        let (s, m, mut o) = pack();
+        // A listed path that is a FIFO/socket/device, and an unlisted one.
+        o[1].kind = EntryKind::Other;
+        o[1].bytes = 0;
+        o[1].sha256 = None;
+        o.push(ObservedFile {
+            path: "pipe".into(),
+            kind: EntryKind::Other,
+            bytes: 0,
+            sha256: None,
+        });
+        let v = verify(Some(s.as_bytes()), Some(m.as_bytes()), &o);
+        assert_eq!(
+            kinds(&v),
+            vec![
+                (ProblemKind::NotAFile, "dir/b.txt".into()),
+                (ProblemKind::Extra, "pipe".into()),
+            ]
+        );
+        assert!(!v.complete && !v.valid);
+        assert!(v.files[0].ok && !v.files[1].ok);
+        assert_eq!(v.total_bytes, 3);
     }
 
     #[test]
