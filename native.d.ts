@@ -535,6 +535,11 @@ export interface ProofpackBuildResult {
   created: string
   /** Generated files present (`toolchain.json`, `replay.sh`, `verify.ps1`, maybe `verify.html`). */
   generated: Array<string>
+  /**
+   * Generic absolute paths found (not this machine's), at most one line per file: packed,
+   * reported. This machine's own paths and names are refused (`ERR_OMEGA_ABSOLUTE_PATH`).
+   */
+  warnings: Array<string>
 }
 
 /** Status of one listed file. */

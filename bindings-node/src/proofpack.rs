@@ -76,6 +76,9 @@ pub struct ProofpackBuildResult {
     pub created: String,
     /// Generated files present (`toolchain.json`, `replay.sh`, `verify.ps1`, maybe `verify.html`).
     pub generated: Vec<String>,
+    /// Generic absolute paths found (not this machine's), at most one line per file: packed,
+    /// reported. This machine's own paths and names are refused (`ERR_OMEGA_ABSOLUTE_PATH`).
+    pub warnings: Vec<String>,
 }
 
 /// Status of one listed file.
@@ -234,6 +237,7 @@ fn to_result(output: &str, r: pfs::BuildReport) -> ProofpackBuildResult {
         total_bytes: r.total_bytes as f64,
         created: r.manifest.created,
         generated: r.generated,
+        warnings: r.warnings,
     }
 }
 
