@@ -24,7 +24,7 @@
 //! build refuses them); generic hits are `leak: false` (the build reports the first one of each
 //! file as a warning). A path needle matches as a whole path prefix (`/work/a` is not found in
 //! `/work/ab`, nor in the relative `x/work/a`); a user name only as a path segment (`/alice/`);
-//! a host name only as a whole word. Generic system directories (`/`, `/tmp`, `/var/tmp`) and
+//! a host name only as a whole word. Generic system directories (`/`, `/tmp`, `/root`, …) and
 //! generic account names (`root`, `runner`, …) identify nobody and are not needles.
 
 use memchr::memmem;
@@ -96,8 +96,17 @@ pub struct MachineInfo {
     pub host: Option<String>,
 }
 
-/// Generic directories: present on every machine, they identify none.
-const GENERIC_DIRS: [&str; 6] = ["/", "/tmp", "/var/tmp", "/private/tmp", "/usr", "/home"];
+/// Generic directories: present on every machine (`/root` is the home of every Unix `root`),
+/// they identify none.
+const GENERIC_DIRS: [&str; 7] = [
+    "/",
+    "/tmp",
+    "/var/tmp",
+    "/private/tmp",
+    "/usr",
+    "/home",
+    "/root",
+];
 /// Generic account names (CI runners, containers): they identify nobody.
 const GENERIC_USERS: [&str; 12] = [
     "root", "user", "admin", "runner", "ubuntu", "node", "nobody", "app", "docker", "vagrant",
@@ -516,6 +525,7 @@ mod tests {
         );
         let generic = machine_needles(&MachineInfo {
             cwd: vec!["/".into()],
+            home: vec!["/root".into()],
             temp: vec!["/tmp/".into()],
             user: Some("root".into()),
             host: Some("localhost".into()),
