@@ -341,6 +341,13 @@ export interface CallCostInfo {
   runTotalUsd: number
 }
 
+/**
+ * Cancels every running and future proofpack build of this process (the CLI calls it on
+ * SIGINT / SIGTERM): each stops at its next 1 MiB chunk, removes its temporary directory and
+ * fails with `ERR_OMEGA_INTERRUPTED`; none is renamed into place.
+ */
+export declare function cancelProofpackBuilds(): void
+
 /** Decisions of calls `start .. start + count`, in typed arrays. */
 export interface ChaosBatch {
   /** First call index. */

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as native from '../native';
 import type { BuildProofpackOptions, ProofpackBuildResult, ToolchainVersions } from '../native';
-import { onCleanup } from './cli/lifecycle';
+import { onCleanup, onInterrupt } from './cli/lifecycle';
 
 /** First line of `cmd --version`, or `null` when the tool is not there. */
 function versionOf(cmd: string, args: string[] = ['--version']): string | null {
@@ -97,15 +97,18 @@ function removePartials(output: string): void {
 }
 
 /**
- * {@link buildProofpack} off the event loop. Should the process exit mid-build (an interrupt:
- * the native build runs on its own thread), its hidden `.<name>.partial-<pid>-<n>` staging
- * folder is removed on the way out.
+ * {@link buildProofpack} off the event loop. On an interrupt (SIGINT / SIGTERM in the CLI) the
+ * native build is cancelled at its next chunk (`ERR_OMEGA_INTERRUPTED`, its temporary folder
+ * removed, nothing renamed into place); should the process exit first, the hidden
+ * `.<name>.partial-<pid>-<n>` folder is removed on the way out.
  */
 export async function buildProofpackAsync(options: BuildProofpackOptions): Promise<ProofpackBuildResult> {
   const unregister = onCleanup(() => removePartials(options.output));
+  const unhook = onInterrupt(() => native.cancelProofpackBuilds());
   try {
     return await native.buildProofpackAsync(withDefaults(options));
   } finally {
+    unhook();
     unregister();
   }
 }

@@ -256,6 +256,14 @@ pub fn build_proofpack(options: BuildProofpackOptions) -> Result<ProofpackBuildR
         .map_err(from_core)
 }
 
+/// Cancels every running and future proofpack build of this process (the CLI calls it on
+/// SIGINT / SIGTERM): each stops at its next 1 MiB chunk, removes its temporary directory and
+/// fails with `ERR_OMEGA_INTERRUPTED`; none is renamed into place.
+#[napi]
+pub fn cancel_proofpack_builds() {
+    pfs::cancel_builds();
+}
+
 /// Async task of `buildProofpackAsync`.
 pub struct BuildTask {
     output: String,

@@ -134,6 +134,12 @@ pub enum Error {
         /// The OS message.
         message: String,
     },
+    /// The work was cancelled (SIGINT / SIGTERM in the CLI): nothing was left behind.
+    #[error("{what} interrupted: cancelled, nothing written")]
+    Interrupted {
+        /// What was cancelled (`proofpack build`).
+        what: String,
+    },
 }
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -160,6 +166,7 @@ impl Error {
             Error::UnsafePath { .. } => "ERR_OMEGA_UNSAFE_PATH",
             Error::OutputNotEmpty { .. } => "ERR_OMEGA_OUTPUT_NOT_EMPTY",
             Error::Io { .. } => "ERR_OMEGA_IO",
+            Error::Interrupted { .. } => "ERR_OMEGA_INTERRUPTED",
         }
     }
 

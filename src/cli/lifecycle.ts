@@ -81,6 +81,29 @@ export function runCleanups(): void {
   }
 }
 
+const interruptHooks = new Set<() => void>();
+
+/**
+ * Registers `fn` to run at once on the first SIGINT / SIGTERM (cancel native work that would
+ * otherwise run to its end: a proofpack build). Returns the function that unregisters it.
+ */
+export function onInterrupt(fn: () => void): () => void {
+  interruptHooks.add(fn);
+  return () => {
+    interruptHooks.delete(fn);
+  };
+}
+
+function runInterruptHooks(): void {
+  for (const fn of [...interruptHooks]) {
+    try {
+      fn();
+    } catch {
+      // One failing hook must not stop the others.
+    }
+  }
+}
+
 const children = new Set<ChildProcess>();
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -145,6 +168,7 @@ export function installSignalHandlers(): void {
       `\nomega-pr: ${signal}: no new work is started; the calls in flight get ${(grace / 1000).toFixed(1)} s to finish (signal again to stop now)\n`,
     );
     controller.abort(new InterruptedError('the command'));
+    runInterruptHooks();
     killChildren('SIGTERM');
     setTimeout(hardExit, grace);
   };

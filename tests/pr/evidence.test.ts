@@ -361,6 +361,39 @@ describe('interrupts and exit', () => {
     expect(partials(dir)).toEqual([]);
   }, 60_000);
 
+  it('SIGINT proofpack build mid-copy → cancelled at once: exit 130, no hidden .partial folder, no output', async () => {
+    const dir = tmp();
+    const src = path.join(dir, 'big-run');
+    fs.mkdirSync(src);
+    const chunk = Buffer.alloc(1 << 20, 97);
+    for (let i = 0; i < 96; i++) fs.writeFileSync(path.join(src, `part-${i}.bin`), chunk);
+    const child = spawn(process.execPath, [BIN, 'proofpack', 'build', '--source', 'big-run', '--output', 'pack', '--type', 'big', '--verdict', 'PASS'], {
+      cwd: dir,
+      env: ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      stderr += d;
+    });
+    // Interrupt as soon as the hidden staging folder exists (the copy is under way).
+    const poll = setInterval(() => {
+      if (fs.readdirSync(dir).some((n) => n.startsWith('.pack.partial-'))) {
+        clearInterval(poll);
+        child.kill('SIGINT');
+      }
+    }, 5);
+    const t0 = Date.now();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    clearInterval(poll);
+    if (code === 0) return; // the build won the race on a fast machine: nothing to clean up
+    expect(code, stderr).toBe(130);
+    expect(Date.now() - t0, 'cancelled, not waited for the 8 s grace').toBeLessThan(6000);
+    expect(stderr).toContain('ERR_OMEGA_INTERRUPTED');
+    expect(fs.readdirSync(dir).filter((n) => n !== 'big-run')).toEqual([]);
+  }, 60_000);
+
   it('a provider with setInterval at top level: stress still exits with its gate code', () => {
     const dir = tmp();
     const r = omega(dir, ['stress', '--count', '3', '--provider', path.join(FIX, 'cli-interval-provider.mjs')], {}, 60_000);

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -387,6 +387,25 @@ impl Drop for TempDir {
 
 static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Set by [`cancel_builds`]: every build of this process stops at its next chunk.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Cancels every running and future [`build`] of this process (an interrupt: the process is
+/// about to exit). A cancelled build fails with [`Error::Interrupted`] and removes its temporary
+/// directory; it never renames a pack into place.
+pub fn cancel_builds() {
+    CANCELLED.store(true, Ordering::SeqCst);
+}
+
+fn check_cancelled() -> Result<()> {
+    if CANCELLED.load(Ordering::SeqCst) {
+        return Err(Error::Interrupted {
+            what: "proofpack build".into(),
+        });
+    }
+    Ok(())
+}
+
 fn display(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -603,6 +622,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     )?;
 
     // Into place. An existing empty output directory is replaced.
+    check_cancelled()?;
     if fs::symlink_metadata(&opts.output).is_ok() {
         fs::remove_dir(&opts.output).map_err(|e| io_err("replace", &out_shown, e))?;
     }
@@ -643,6 +663,7 @@ fn copy_hash_scan(
     let mut scan = PathScanner::with_rules(rel, patterns);
     let mut total = 0u64;
     loop {
+        check_cancelled()?;
         let n = match input.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
