@@ -26,6 +26,7 @@ export const {
   buildProofpack,
   buildProofpackAsync,
   callCost,
+  cancelProofpackBuilds,
   checkCalibration,
   combineSignals,
   defaultCalibrationJson,

@@ -359,6 +359,13 @@ export interface CallCostInfo {
   runTotalUsd: number
 }
 
+/**
+ * Cancels every running and future proofpack build of this process (the CLI calls it on
+ * SIGINT / SIGTERM): each stops at its next 1 MiB chunk, removes its temporary directory and
+ * fails with `ERR_OMEGA_INTERRUPTED`; none is renamed into place.
+ */
+export declare function cancelProofpackBuilds(): void
+
 /** Decisions of calls `start .. start + count`, in typed arrays. */
 export interface ChaosBatch {
   /** First call index. */
@@ -583,6 +590,11 @@ export interface ProofpackBuildResult {
   created: string
   /** Generated files present (`toolchain.json`, `replay.sh`, `verify.ps1`, maybe `verify.html`). */
   generated: Array<string>
+  /**
+   * Generic absolute paths found (not this machine's), at most one line per file: packed,
+   * reported. This machine's own paths and names are refused (`ERR_OMEGA_ABSOLUTE_PATH`).
+   */
+  warnings: Array<string>
 }
 
 /** Status of one listed file. */

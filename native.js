@@ -844,6 +844,7 @@ module.exports.analyzeVariance = nativeBinding.analyzeVariance
 module.exports.buildProofpack = nativeBinding.buildProofpack
 module.exports.buildProofpackAsync = nativeBinding.buildProofpackAsync
 module.exports.callCost = nativeBinding.callCost
+module.exports.cancelProofpackBuilds = nativeBinding.cancelProofpackBuilds
 module.exports.checkCalibration = nativeBinding.checkCalibration
 module.exports.defaultCalibrationJson = nativeBinding.defaultCalibrationJson
 module.exports.failureTypeErrorCode = nativeBinding.failureTypeErrorCode

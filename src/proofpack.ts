@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as native from '../native';
 import type { BuildProofpackOptions, ProofpackBuildResult, ToolchainVersions } from '../native';
+import { onCleanup, onInterrupt } from './cli/lifecycle';
 
 /** First line of `cmd --version`, or `null` when the tool is not there. */
 function versionOf(cmd: string, args: string[] = ['--version']): string | null {
@@ -80,7 +81,34 @@ export function buildProofpack(options: BuildProofpackOptions): ProofpackBuildRe
   return native.buildProofpack(withDefaults(options));
 }
 
-/** {@link buildProofpack} off the event loop. */
-export function buildProofpackAsync(options: BuildProofpackOptions): Promise<ProofpackBuildResult> {
-  return native.buildProofpackAsync(withDefaults(options));
+/** Removes this process's build staging folders (`.<name>.partial-<pid>-*`) beside `output`. */
+function removePartials(output: string): void {
+  const parent = path.dirname(path.resolve(output));
+  const prefix = `.${path.basename(path.resolve(output))}.partial-${process.pid}-`;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (n.startsWith(prefix)) fs.rmSync(path.join(parent, n), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  }
+}
+
+/**
+ * {@link buildProofpack} off the event loop. On an interrupt (SIGINT / SIGTERM in the CLI) the
+ * native build is cancelled at its next chunk (`ERR_OMEGA_INTERRUPTED`, its temporary folder
+ * removed, nothing renamed into place); should the process exit first, the hidden
+ * `.<name>.partial-<pid>-<n>` folder is removed on the way out.
+ */
+export async function buildProofpackAsync(options: BuildProofpackOptions): Promise<ProofpackBuildResult> {
+  const unregister = onCleanup(() => removePartials(options.output));
+  const unhook = onInterrupt(() => native.cancelProofpackBuilds());
+  try {
+    return await native.buildProofpackAsync(withDefaults(options));
+  } finally {
+    unhook();
+    unregister();
+  }
 }

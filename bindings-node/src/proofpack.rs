@@ -76,6 +76,9 @@ pub struct ProofpackBuildResult {
     pub created: String,
     /// Generated files present (`toolchain.json`, `replay.sh`, `verify.ps1`, maybe `verify.html`).
     pub generated: Vec<String>,
+    /// Generic absolute paths found (not this machine's), at most one line per file: packed,
+    /// reported. This machine's own paths and names are refused (`ERR_OMEGA_ABSOLUTE_PATH`).
+    pub warnings: Vec<String>,
 }
 
 /// Status of one listed file.
@@ -235,6 +238,7 @@ fn to_result(output: &str, r: pfs::BuildReport) -> ProofpackBuildResult {
         total_bytes: r.total_bytes as f64,
         created: r.manifest.created,
         generated: r.generated,
+        warnings: r.warnings,
     }
 }
 
@@ -251,6 +255,14 @@ pub fn build_proofpack(options: BuildProofpackOptions) -> Result<ProofpackBuildR
     pfs::build(&opts)
         .map(|r| to_result(&output, r))
         .map_err(from_core)
+}
+
+/// Cancels every running and future proofpack build of this process (the CLI calls it on
+/// SIGINT / SIGTERM): each stops at its next 1 MiB chunk, removes its temporary directory and
+/// fails with `ERR_OMEGA_INTERRUPTED`; none is renamed into place.
+#[napi]
+pub fn cancel_proofpack_builds() {
+    pfs::cancel_builds();
 }
 
 /// Async task of `buildProofpackAsync`.

@@ -155,6 +155,12 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// The work was cancelled (SIGINT / SIGTERM in the CLI): nothing was left behind.
+    #[error("{what} interrupted: cancelled, nothing written")]
+    Interrupted {
+        /// What was cancelled (`proofpack build`).
+        what: String,
+    },
 }
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -184,6 +190,7 @@ impl Error {
             Error::UnsafeNames { .. } => "ERR_OMEGA_UNSAFE_PATH",
             Error::EmptySource { .. } => "ERR_OMEGA_EMPTY_SOURCE",
             Error::ResponseTooLarge { .. } => "ERR_OMEGA_RESPONSE_TOO_LARGE",
+            Error::Interrupted { .. } => "ERR_OMEGA_INTERRUPTED",
         }
     }
 

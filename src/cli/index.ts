@@ -1,9 +1,11 @@
 /**
  * The `omega-pr` command: one subcommand per runbook phase, plus `sprint` for the whole runbook.
- * Exit codes: 0 = gate PASS, 1 = gate FAIL, 2 = usage or input error.
+ * Exit codes: 0 = gate PASS, 1 = gate FAIL, 2 = usage or input error, 130 = interrupted
+ * (SIGINT / SIGTERM).
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT, rel } from './util';
+import { EXIT_INTERRUPTED, InterruptedError, interrupted, interruptedBy } from './lifecycle';
 import { COMMANDS } from './commands';
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -26,6 +28,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
+    if (err instanceof InterruptedError || interrupted()) {
+      process.stderr.write(`omega-pr: ERR_OMEGA_INTERRUPTED: ${err instanceof InterruptedError ? err.message : `interrupted by ${interruptedBy()}`}\n`);
+      return EXIT_INTERRUPTED;
+    }
     if (err instanceof CommanderError) {
       // --help / --version exit 0; every other commander error is a usage error.
       return err.exitCode === 0 ? EXIT.PASS : EXIT.USAGE;
@@ -45,5 +51,6 @@ export async function main(argv: string[]): Promise<number> {
       ? EXIT.USAGE
       : EXIT.FAIL;
   }
-  return exitCode;
+  // Interrupted but the command finished its work anyway: still 130, as shells expect.
+  return interrupted() ? EXIT_INTERRUPTED : exitCode;
 }

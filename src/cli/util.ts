@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { interruptedBy, onCleanup } from './lifecycle';
 
 /** Exit codes of every `omega-pr` command. */
 export const EXIT = { PASS: 0, FAIL: 1, USAGE: 2 } as const;
@@ -85,22 +86,31 @@ export class UsageError extends Error {
 /**
  * A run folder `metrics/pr/PR_RUNS/<name>` written all at once: files go to a staging folder
  * beside it and `commit()` renames it into place, so a failed run never leaves a half-written
- * folder. When the name is taken (two runs in the same second, or a fixed `SOURCE_DATE_EPOCH`),
- * `-2`, `-3`, … is appended.
+ * folder. The final name is claimed atomically at once (`mkdir`, which fails when the name is
+ * taken): when two runs — in this process or any other — want the same name (the same second,
+ * or a fixed `SOURCE_DATE_EPOCH`), the second gets `-2`, `-3`, …, and a committed run is never
+ * overwritten. The staging folder is removed on every exit path, interrupts included
+ * ({@link onCleanup}).
  */
 export class RunDir {
   /** Where the folder will be once committed. */
   readonly path: string;
   private readonly staging: string;
+  private readonly unregister: () => void;
+  private done = false;
 
   constructor(metricsRoot: string, name: string) {
     const runs = path.join(metricsRoot, 'PR_RUNS');
     fs.mkdirSync(runs, { recursive: true });
-    let candidate = path.join(runs, name);
-    for (let i = 2; fs.existsSync(candidate); i++) candidate = path.join(runs, `${name}-${i}`);
-    this.path = candidate;
-    this.staging = `${candidate}.partial-${process.pid}`;
-    fs.mkdirSync(this.staging, { recursive: true });
+    this.path = claimDir(runs, name);
+    this.staging = `${this.path}.partial-${process.pid}`;
+    this.unregister = onCleanup(() => this.abort());
+    try {
+      fs.mkdirSync(this.staging, { recursive: true });
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
   }
 
   /** Path of `file` inside the staging folder (for writers that need a path). */
@@ -118,15 +128,47 @@ export class RunDir {
     fs.writeFileSync(this.stagingPath(file), data);
   }
 
-  /** Moves the folder into place; returns its final path. */
+  /** Moves the folder into place (onto its claimed, empty name); returns its final path. */
   commit(): string {
-    fs.renameSync(this.staging, this.path);
+    try {
+      fs.renameSync(this.staging, this.path);
+    } catch {
+      // Windows does not rename onto an existing (empty) directory.
+      fs.rmdirSync(this.path);
+      fs.renameSync(this.staging, this.path);
+    }
+    this.done = true;
+    this.unregister();
     return this.path;
   }
 
-  /** Removes the staging folder (after a failure). */
+  /** Removes the staging folder and releases the claimed name (after a failure or an interrupt). */
   abort(): void {
+    if (this.done) return;
+    this.done = true;
+    this.unregister();
     fs.rmSync(this.staging, { recursive: true, force: true });
+    try {
+      fs.rmdirSync(this.path);
+    } catch {
+      // Not empty (never ours to delete) or already gone.
+    }
+  }
+}
+
+/**
+ * Claims `<parent>/<name>` (or `<name>-2`, `-3`, …: the first free one) by creating it; `mkdir`
+ * fails atomically when another run holds the name. Returns the claimed path.
+ */
+export function claimDir(parent: string, name: string): string {
+  for (let i = 1; ; i++) {
+    const candidate = path.join(parent, i === 1 ? name : `${name}-${i}`);
+    try {
+      fs.mkdirSync(candidate);
+      return candidate;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 
@@ -147,4 +189,43 @@ export function intOption(name: string, raw: string | undefined, min: number, ma
 /** {@link intOption} for an option without a default: `undefined` when not given. */
 export function optionalInt(name: string, raw: string | undefined, min: number, max?: number): number | undefined {
   return raw === undefined ? undefined : intOption(name, raw, min, max);
+}
+
+/**
+ * What an interrupted phase writes instead of its report (`interrupted-report.json` in its run
+ * folder): the work completed before the signal, marked `complete: false`.
+ */
+export interface InterruptedReport {
+  schema_version: 'OMEGA-INTERRUPTED-1.0';
+  phase: string;
+  complete: false;
+  signal: string;
+  planned: number;
+  completed: number;
+  generated: string;
+  [key: string]: unknown;
+}
+
+/** Writes an interrupted phase's run folder (`interrupted-report.json` + `extra` files); returns it. */
+export function writeInterrupted(
+  metricsRoot: string,
+  name: string,
+  report: Omit<InterruptedReport, 'schema_version' | 'complete' | 'signal' | 'generated'>,
+  extra: Record<string, unknown> = {},
+): string {
+  const dir = new RunDir(metricsRoot, name);
+  try {
+    dir.json('interrupted-report.json', {
+      schema_version: 'OMEGA-INTERRUPTED-1.0',
+      complete: false,
+      signal: interruptedBy() ?? 'unknown',
+      generated: isoNow(),
+      ...report,
+    });
+    for (const [file, data] of Object.entries(extra)) dir.json(file, data);
+    return dir.commit();
+  } catch (err) {
+    dir.abort();
+    throw err;
+  }
 }

@@ -53,6 +53,11 @@ export interface StressConfig {
   cachePath: string | null;
   /** Called after each run completes. */
   onRun?: (done: number, total: number, record: RunRecord) => void;
+  /**
+   * When aborted (an interrupt), no new run and no new scene starts; the calls in flight finish
+   * and the runs completed so far are returned with `complete: false`.
+   */
+  signal?: AbortSignal;
 }
 
 /** Provider calls of a stress run: failed ones counted per error code (keys sorted). */
@@ -77,6 +82,8 @@ export interface StressOutcome {
   chaosLog: ChaosLogDocument | null;
   calls: CallCounts;
   cacheCorruption: number;
+  /** False when an abort stopped the run early: `runs` holds the completed runs only. */
+  complete: boolean;
 }
 
 /** The run indices a shard owns: `r % total == index - 1`. */
@@ -183,9 +190,13 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     }
   };
 
-  const oneRun = async (runIndex: number): Promise<RunRecord> => {
+  const oneRun = async (runIndex: number): Promise<RunRecord | null> => {
     const scenes: SceneResult[] = [];
-    for (let s = 0; s < cfg.scenesPerRun; s++) scenes.push(await oneScene(runIndex, s));
+    for (let s = 0; s < cfg.scenesPerRun; s++) {
+      // Interrupted: a run not finished is not a result.
+      if (cfg.signal?.aborted === true) return null;
+      scenes.push(await oneScene(runIndex, s));
+    }
     const score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
     const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
     const cost = Math.round(scenes.reduce((a, s) => a + s.costUsd, 0) * 1e6) / 1e6;
@@ -207,12 +218,13 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   // The first error (e.g. an invalid score) stops new runs; the runs in flight finish first.
   await runPool(indices, cfg.concurrency, async (runIndex) => {
     const record = await oneRun(runIndex);
+    if (record === null) return;
     records.set(runIndex, record);
     done++;
     cfg.onRun?.(done, indices.length, record);
-  });
+  }, cfg.signal);
 
-  const runs = indices.map((r) => records.get(r) as RunRecord);
+  const runs = indices.filter((r) => records.has(r)).map((r) => records.get(r) as RunRecord);
   let cacheCorruption = cacheErrors;
   if (cache !== null) {
     try {
@@ -242,5 +254,6 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     chaosLog: stack.chaos?.chaosLog() ?? null,
     calls: { total: totalCalls, failed: failedCalls, retries, by_error: sortedCounts(errorCounts) },
     cacheCorruption,
+    complete: runs.length === indices.length,
   };
 }

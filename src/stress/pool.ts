@@ -5,11 +5,17 @@
  * new tasks from starting; the tasks in flight finish (so the caller can clean up a quiet folder)
  * before it is rethrown.
  */
-export async function runPool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function runPool<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+  /** When aborted, no new task starts (the ones in flight finish); no error is thrown for it. */
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | null = null;
   const worker = async () => {
-    while (failure === null && next < items.length) {
+    while (failure === null && signal?.aborted !== true && next < items.length) {
       const item = items[next++] as T;
       try {
         await task(item);

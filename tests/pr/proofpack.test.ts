@@ -128,13 +128,20 @@ describe('proofpack build', () => {
     const src = fresh('abs-src');
     fs.mkdirSync(src);
     fs.writeFileSync(path.join(src, 'ok.json'), '{"path": "runs/tmp/x.json"}\n');
-    fs.writeFileSync(path.join(src, 'log.txt'), 'line one\nwrote /home/alice/project/out.json\nC:\\\\Users\\\\bob\\\\x\n');
+    // Somebody's absolute paths (not this machine's): packed, one warning for the file (issue 10).
+    fs.writeFileSync(path.join(src, 'prose.txt'), 'line one\nwrote /home/alice/project/out.json\nC:\\\\Users\\\\bob\\\\x\n');
+    const warned = buildProofpack({ source: src, output: fresh('abs-ok'), type: 'stress100', verdict: 'PASS', sourceDateEpoch: EPOCH });
+    expect(warned.warnings).toHaveLength(1);
+    expect(warned.warnings[0]).toMatch(/^prose\.txt:2: contains "\/home\/"/);
+    // This machine's working directory and the source directory as given: refused.
+    fs.writeFileSync(path.join(src, 'log.txt'), `line one\nwrote ${process.cwd()}/project/out.json\n${src}/x\n`);
     const out = fresh('abs-out');
     const e = codeOf(() => buildProofpack({ source: src, output: out, type: 'stress100', verdict: 'PASS', sourceDateEpoch: EPOCH }));
     expect(e.code).toBe('ERR_OMEGA_ABSOLUTE_PATH');
     expect(e.message).toContain('log.txt:2');
     expect(e.message).toContain('log.txt:3');
     expect(e.message).not.toContain('ok.json');
+    expect(e.message).not.toContain('prose.txt');
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.readdirSync(root).filter((f) => f.includes('partial'))).toEqual([]);
     expect(scanAbsolutePaths('x', Buffer.from('a\n"/tmp/"\n/tmp/build\n')).map((h) => h.line)).toEqual([3]);
@@ -318,7 +325,7 @@ describe('omega-pr proofpack CLI', () => {
   it('build exits 1 on absolute paths and 2 on usage or input errors', async () => {
     const src = fresh('cli-abs');
     fs.mkdirSync(src);
-    fs.writeFileSync(path.join(src, 'log.txt'), 'cwd=/Users/carol/work\n');
+    fs.writeFileSync(path.join(src, 'log.txt'), `cwd=${process.cwd()}/work\n`);
     const abs = await cli(['proofpack', 'build', '--source', src, '--output', fresh('o'), '--type', 'stress100', '--verdict', 'PASS']);
     expect(abs.code).toBe(1);
     expect(abs.stdout).toContain('log.txt:1');

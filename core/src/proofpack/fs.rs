@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::hash::Sha256;
 use super::manifest::{Manifest, ManifestFile, ManifestInput, MANIFEST_FILE};
 use super::names::{quoted, refused_names};
-use super::pathscan::{PathHit, PathScanner};
+use super::pathscan::{machine_needles, MachineInfo, PathHit, PathScanner, ScanRules};
 use super::scripts::{
     replay_sh, verify_ps1, Toolchain, REPLAY_FILE, TOOLCHAIN_FILE, VERIFY_HTML_FILE,
     VERIFY_PS1_FILE,
@@ -373,6 +373,9 @@ pub struct BuildReport {
     pub total_bytes: u64,
     /// Names of the generated files present, relative to the pack.
     pub generated: Vec<String>,
+    /// Generic absolute-path patterns found (`file:line: contains "/home/"`), at most one per
+    /// file: reported, not refused (they are not this machine's paths).
+    pub warnings: Vec<String>,
     /// The manifest written.
     pub manifest: Manifest,
 }
@@ -392,6 +395,25 @@ impl Drop for TempDir {
 }
 
 static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Set by [`cancel_builds`]: every build of this process stops at its next chunk.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Cancels every running and future [`build`] of this process (an interrupt: the process is
+/// about to exit). A cancelled build fails with [`Error::Interrupted`] and removes its temporary
+/// directory; it never renames a pack into place.
+pub fn cancel_builds() {
+    CANCELLED.store(true, Ordering::SeqCst);
+}
+
+fn check_cancelled() -> Result<()> {
+    if CANCELLED.load(Ordering::SeqCst) {
+        return Err(Error::Interrupted {
+            what: "proofpack build".into(),
+        });
+    }
+    Ok(())
+}
 
 fn display(p: &Path) -> String {
     p.to_string_lossy().into_owned()
@@ -498,7 +520,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     // Copy + hash + scan every source file in one pass, on all cores.
     let sizes: Vec<u64> = entries.iter().map(|e| e.bytes).collect();
     let order = by_size_desc(&sizes);
-    let patterns = &opts.forbidden_patterns;
+    // Generic patterns warn; this machine's own paths and names are refused.
+    let rules = ScanRules::new(
+        &opts.forbidden_patterns,
+        &machine_needles(&MachineInfo::from_env(&opts.source)),
+    );
+    let patterns = &rules;
     let results = parallel(&order, entries.len(), |i, buf| {
         copy_hash_scan(
             &opts.source.join(&entries[i].path),
@@ -535,15 +562,32 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         generated.push((VERIFY_HTML_FILE, html.clone()));
     }
     for (name, text) in &generated {
-        let mut sc = PathScanner::new(name, patterns);
+        let mut sc = PathScanner::with_rules(name, patterns);
         sc.feed(text.as_bytes());
         hits.extend(sc.finish());
     }
-    if !hits.is_empty() {
-        hits.sort_by(|a, b| (a.file.as_bytes(), a.line).cmp(&(b.file.as_bytes(), b.line)));
+    hits.sort_by(|a, b| (a.file.as_bytes(), a.line).cmp(&(b.file.as_bytes(), b.line)));
+    let (leaks, generic): (Vec<PathHit>, Vec<PathHit>) = hits.into_iter().partition(|h| h.leak);
+    if !leaks.is_empty() {
         return Err(Error::AbsolutePath {
-            hits: hits.iter().map(ToString::to_string).collect(),
+            hits: leaks.iter().map(ToString::to_string).collect(),
         });
+    }
+    let mut warnings: Vec<String> = Vec::new();
+    let mut last_file: Option<&str> = None;
+    for h in &generic {
+        if last_file != Some(h.file.as_str()) {
+            let more = generic.iter().filter(|g| g.file == h.file).count() - 1;
+            warnings.push(format!(
+                "{h} (an absolute path, not this machine's: packed{})",
+                if more > 0 {
+                    format!("; {more} more in this file")
+                } else {
+                    String::new()
+                }
+            ));
+            last_file = Some(h.file.as_str());
+        }
     }
     for (name, text) in &generated {
         write_file(
@@ -588,6 +632,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     )?;
 
     // Into place. An existing empty output directory is replaced.
+    check_cancelled()?;
     if fs::symlink_metadata(&opts.output).is_ok() {
         fs::remove_dir(&opts.output).map_err(|e| io_err("replace", &out_shown, e))?;
     }
@@ -600,6 +645,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         listed_count: files.len() as u64,
         total_bytes: manifest.totals.bytes,
         generated: generated.iter().map(|(n, _)| (*n).to_owned()).collect(),
+        warnings,
         manifest,
     })
 }
@@ -617,16 +663,17 @@ fn copy_hash_scan(
     dst: &Path,
     rel: &str,
     src_shown: &str,
-    patterns: &[String],
+    patterns: &ScanRules,
     buf: &mut [u8],
 ) -> CopyResult {
     let shown = format!("{src_shown}/{rel}");
     let mut input = File::open(src).map_err(|e| io_err("open", &shown, e))?;
     let mut out = File::create(dst).map_err(|e| io_err("create", rel, e))?;
     let mut h = Sha256::new();
-    let mut scan = PathScanner::new(rel, patterns);
+    let mut scan = PathScanner::with_rules(rel, patterns);
     let mut total = 0u64;
     loop {
+        check_cancelled()?;
         let n = match input.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -712,12 +759,28 @@ mod tests {
         let v = verify_dir(&out, "pack").unwrap();
         assert!(v.complete && !v.valid);
 
-        // Absolute path refused with file:line, no partial dir left.
-        fs::write(src.join("bad.txt"), b"a\nb /home/alice/x\n").unwrap();
+        // A generic absolute path (not this machine's) packs with one warning per file.
+        fs::write(src.join("prose.txt"), b"a\nb /home/alice/x /home/bob/y\n").unwrap();
+        let out2b = root.join("pack2b");
+        let r = build(&opts(&src, &out2b)).unwrap();
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].starts_with("prose.txt:2:"),
+            "{:?}",
+            r.warnings
+        );
+        // This machine's working directory is refused with file:line, no partial dir left.
+        let cwd = std::env::current_dir().unwrap();
+        fs::write(
+            src.join("bad.txt"),
+            format!("a\nb {}/x\n", cwd.display()).as_bytes(),
+        )
+        .unwrap();
         let out3 = root.join("pack3");
         let err = build(&opts(&src, &out3)).unwrap_err();
         assert_eq!(err.code(), "ERR_OMEGA_ABSOLUTE_PATH");
         assert!(err.to_string().contains("bad.txt:2"), "{err}");
+        assert!(err.to_string().contains("working directory"), "{err}");
         assert!(!out3.exists());
         let leftovers: Vec<_> = fs::read_dir(&root)
             .unwrap()

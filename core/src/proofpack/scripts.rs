@@ -76,55 +76,183 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// `replay.sh`: verifies `SHA256SUMS.txt` against `MANIFEST.json`, every listed file with
-/// `sha256sum -c` (or `shasum -a 256 -c`), refuses extra files and symlinks, then shows how to
-/// re-run the recorded command. Exit 0 when everything verifies, 1 otherwise, 2 without a hasher.
+/// Names a pack may hold beside `SHA256SUMS.txt`, `MANIFEST.json` and the files they list: the
+/// signature of `MANIFEST.json` and the in-toto attestation (both made after the listing).
+pub const UNLISTED_EXTRAS: [&str; 2] = ["MANIFEST.json.minisig", "attestation.intoto.json"];
+
+/// The entry-name rule of a pack, as the generated scripts apply it (the same set as
+/// [`super::sums::check_relative_path`] and the build): refused are an empty name, an absolute
+/// name (leading `/` or a drive letter), a `.`, `..` or empty segment, a backslash, a `:`, a
+/// control character (0x00–0x1f, 0x7f), and a name listed twice. Reason words the scripts print.
+pub const SCRIPT_REFUSALS: [&str; 9] = [
+    "empty name",
+    "absolute name",
+    "drive letter",
+    "dot segment",
+    "empty segment",
+    "backslash",
+    "colon",
+    "control character",
+    "listed twice",
+];
+
+/// `replay.sh`: checks what `omega-pr proofpack verify` checks except signatures — the
+/// manifest's own digest, `SHA256SUMS.txt` against `MANIFEST.json`, the entry-name rule, no
+/// symlink / special / extra file (beyond [`UNLISTED_EXTRAS`]) — then one `sha256sum -c` (or
+/// `shasum -a 256 -c`) over the validated list: linear in the number of files. Prints the
+/// `minisign -Vm` command for a signed pack, then how to re-run the recorded command. Exit 0
+/// when everything verifies, 1 otherwise, 2 without a hasher.
 pub fn replay_sh(command: Option<&str>) -> String {
     let cmd_line = match command {
         Some(c) => format!("RECORDED_COMMAND={}\n", sh_quote(c)),
         None => "RECORDED_COMMAND=''\n".to_owned(),
     };
     let mut s = String::from(
-        r#"#!/bin/sh
-# Verifies this proofpack with POSIX tools only, then shows how to re-run the recorded command.
-# Usage: sh replay.sh
+        r##"#!/bin/sh
+# Verifies this proofpack with POSIX tools only (sh, awk, sed, find, cmp, sha256sum or shasum),
+# then shows how to re-run the recorded command. Checks what `omega-pr proofpack verify` checks:
+#  - MANIFEST.json's manifest_sha256 (SHA-256 of MANIFEST.json with that value set to 64 zeros);
+#  - SHA256SUMS.txt's digest against MANIFEST.json, and the file list of both documents;
+#  - every name in SHA256SUMS.txt against the pack's entry-name rule: refused are an empty name,
+#    an absolute name (leading `/` or a drive letter), a `.`, `..` or empty segment, a backslash,
+#    a `:`, a control character (0x00-0x1f, 0x7f), a name listed twice;
+#  - no symbolic link, special file or unlisted file (beyond MANIFEST.json.minisig and
+#    attestation.intoto.json, which sign MANIFEST.json and are not listed);
+#  - every listed file with one `sha256sum -c` over the validated list (linear time).
+# It cannot check signatures: it prints the minisign command to run.
+# Usage: sh replay.sh     Exit: 0 verified, 1 a check failed, 2 no SHA-256 tool.
 set -u
 cd "$(dirname "$0")" || exit 2
 if command -v sha256sum >/dev/null 2>&1; then
   SHA='sha256sum'
+  CHECK='sha256sum -c --strict'
 elif command -v shasum >/dev/null 2>&1; then
   SHA='shasum -a 256'
+  CHECK='shasum -a 256 -c'
 else
   echo 'x neither sha256sum nor shasum found' >&2
   exit 2
 fi
+LC_ALL=C
+export LC_ALL
+TMP=$(mktemp -d 2>/dev/null || mktemp -d -t omega-replay) || exit 2
+trap 'rm -rf "$TMP"' EXIT
+trap 'rm -rf "$TMP"; exit 130' INT TERM
 fail=0
-want=$(sed -n 's/^  "sha256sums_sha256": "\([0-9a-f]\{64\}\)",\{0,1\}$/\1/p' MANIFEST.json 2>/dev/null)
-got=$($SHA SHA256SUMS.txt 2>/dev/null | cut -c1-64)
-if [ -n "$want" ] && [ "$want" = "$got" ]; then
+for doc in MANIFEST.json SHA256SUMS.txt; do
+  if [ ! -f "$doc" ] || [ -L "$doc" ]; then
+    echo "✗ $doc is missing (or not a regular file)"
+    echo '✗ Verification FAILED'
+    exit 1
+  fi
+done
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
+# 1. MANIFEST.json pins itself: exactly one top-level manifest_sha256 line, and its value.
+mline='^  "manifest_sha256": "[0-9a-f]*"$'
+n=$(grep -c "$mline" MANIFEST.json)
+want=$(sed -n 's/^  "manifest_sha256": "\([0-9a-f]*\)"$/\1/p' MANIFEST.json)
+got=$(sed "s/^  \"manifest_sha256\": \"[0-9a-f]*\"\$/  \"manifest_sha256\": \"$ZERO\"/" MANIFEST.json | $SHA | cut -c1-64)
+if [ "$n" = 1 ] && [ "${#want}" = 64 ] && [ "$want" = "$got" ]; then
+  echo '✓ MANIFEST.json matches its manifest_sha256'
+else
+  echo '✗ MANIFEST.json does not match its manifest_sha256 (MANIFEST.json was edited)'
+  fail=1
+fi
+# 2. MANIFEST.json pins SHA256SUMS.txt, and both list the same files with the same digests.
+n=$(grep -c '^  "sha256sums_sha256": "[0-9a-f]*",$' MANIFEST.json)
+want=$(sed -n 's/^  "sha256sums_sha256": "\([0-9a-f]*\)",$/\1/p' MANIFEST.json)
+got=$($SHA SHA256SUMS.txt | cut -c1-64)
+if [ "$n" = 1 ] && [ "${#want}" = 64 ] && [ "$want" = "$got" ]; then
   echo '✓ SHA256SUMS.txt matches MANIFEST.json'
 else
   echo '✗ SHA256SUMS.txt does not match MANIFEST.json'
   fail=1
 fi
-out=$($SHA -c SHA256SUMS.txt 2>&1) || fail=1
-printf '%s\n' "$out" | sed -e 's/^\(.*\): OK$/✓ \1/' -e 's/^\(.*\): FAILED.*$/✗ \1/'
-listed=$(sed -n 's/^[0-9a-f]\{64\}  //p' SHA256SUMS.txt)
-extra=$(find . ! -type d | sed 's|^\./||' | while IFS= read -r f; do
-  case "$f" in SHA256SUMS.txt|MANIFEST.json) continue ;; esac
-  if [ -L "$f" ]; then echo "✗ $f (symbolic link)"; continue; fi
-  printf '%s\n' "$listed" | grep -qxF -- "$f" || echo "✗ $f (extra file, not listed)"
-done)
-if [ -n "$extra" ]; then
-  printf '%s\n' "$extra"
+awk '
+/^      "path": "/ { p = $0; sub(/^      "path": "/, "", p); sub(/",$/, "", p); gsub(/\\"/, "\"", p); next }
+/^      "sha256": "/ { h = $0; sub(/^      "sha256": "/, "", h); sub(/"$/, "", h); print h "  " p }
+' MANIFEST.json > "$TMP/manifest-list"
+if cmp -s "$TMP/manifest-list" SHA256SUMS.txt; then
+  echo '✓ MANIFEST.json and SHA256SUMS.txt list the same files'
+else
+  echo '✗ MANIFEST.json and SHA256SUMS.txt list different files or digests'
   fail=1
+fi
+# 3. What is on disk: regular files, symbolic links, anything else (never followed).
+{
+  find . -type f | sed 's|^\./|F |'
+  find . -type l | sed 's|^\./|L |'
+  find . ! -type d ! -type f ! -type l | sed 's|^\./|O |'
+} > "$TMP/present"
+# 4. Every line of SHA256SUMS.txt: well formed, an allowed name, listed once, a regular file.
+#    Only the lines that pass go to the hasher; unlisted files are extra.
+awk -v out="$TMP/list" '
+function bad(name, why) { printf "✗ %s (%s)\n", name, why; nbad++ }
+FILENAME != "SHA256SUMS.txt" { kind[substr($0, 3)] = substr($0, 1, 1); next }
+{
+  if (substr($0, 1, 1) == "\\") { bad("SHA256SUMS.txt line " FNR, "escaped name: a backslash or control character"); next }
+  h = substr($0, 1, 64); name = substr($0, 67)
+  if (length($0) < 66 || h ~ /[^0-9a-f]/ || substr($0, 65, 2) != "  ") { bad("SHA256SUMS.txt line " FNR, "malformed line"); next }
+  why = ""
+  if (name == "") why = "empty name"
+  else if (substr(name, 1, 1) == "/") why = "absolute name"
+  else if (name ~ /^[A-Za-z]:/) why = "drive letter"
+  else if (index(name, "\\") > 0) why = "backslash"
+  else if (index(name, ":") > 0) why = "colon"
+  else if (name ~ /[\001-\037\177]/) why = "control character"
+  else {
+    k = split(name, seg, "/")
+    for (i = 1; i <= k; i++) {
+      if (seg[i] == "." || seg[i] == "..") { why = "dot segment"; break }
+      if (seg[i] == "") { why = "empty segment"; break }
+    }
+  }
+  if (why != "") { bad(name, "refused name: " why); next }
+  if (name in seen) { bad(name, "listed twice"); next }
+  seen[name] = 1
+  if (name == "SHA256SUMS.txt" || name == "MANIFEST.json") { bad(name, "lists a document of the pack"); next }
+  t = kind[name]
+  if (t == "") { bad(name, "missing"); next }
+  if (t == "L") { bad(name, "symbolic link"); next }
+  if (t == "O") { bad(name, "not a regular file"); next }
+  print > out
+  listed++
+}
+END {
+  for (p in kind) {
+    if (p in seen || p == "SHA256SUMS.txt" || p == "MANIFEST.json" || p == "MANIFEST.json.minisig" || p == "attestation.intoto.json") {
+      if (kind[p] != "F") bad(p, "not a regular file")
+      continue
+    }
+    bad(p, kind[p] == "L" ? "symbolic link, not listed" : "extra file, not listed")
+  }
+  printf "%d\n", listed + 0 > (out ".count")
+  exit (nbad > 0 ? 1 : 0)
+}
+' "$TMP/present" SHA256SUMS.txt || fail=1
+: >> "$TMP/list"
+# 5. One hasher run over the validated list.
+if [ -s "$TMP/list" ]; then
+  if $CHECK "$TMP/list" > "$TMP/check" 2>&1; then
+    echo "✓ $(cat "$TMP/list.count") listed files match their SHA-256"
+  else
+    fail=1
+    grep -v ': OK$' "$TMP/check" | sed -e 's/^\(.*\): FAILED.*$/✗ \1 (SHA-256 mismatch)/'
+  fi
+fi
+if [ -f MANIFEST.json.minisig ]; then
+  echo '! This script cannot check the signature MANIFEST.json.minisig. Check it with the signer'"'"'s'
+  echo '  public key you trust (a copy you got from the signer, not one from this folder):'
+  echo '    minisign -Vm MANIFEST.json -p <signer.pub>'
+else
+  echo '! UNSIGNED — integrity only: anyone who can write these files could have produced them.'
 fi
 if [ "$fail" -ne 0 ]; then
   echo '✗ Verification FAILED'
   exit 1
 fi
 echo '✓ All files verified successfully'
-"#,
+"##,
     );
     s.push_str(&cmd_line);
     s.push_str(
@@ -138,10 +266,20 @@ exit 0
     s
 }
 
-/// `verify.ps1`: PowerShell 5.1 built-ins only (`Get-FileHash`, `ConvertFrom-Json`). ASCII text;
-/// the ✓/✗ marks are written with `[char]` so the file's encoding does not matter.
+/// `verify.ps1`: the checks of [`replay_sh`] with PowerShell 5.1 built-ins only
+/// (`Get-FileHash`, `ConvertFrom-Json`, .NET SHA-256). ASCII text; the ✓/✗ marks are written
+/// with `[char]` so the file's encoding does not matter.
 pub fn verify_ps1() -> String {
-    r#"# Verifies this proofpack with PowerShell 5.1 built-ins only (Get-FileHash).
+    r##"# Verifies this proofpack with PowerShell 5.1 built-ins only (Get-FileHash, ConvertFrom-Json).
+# Checks what `omega-pr proofpack verify` checks:
+#  - MANIFEST.json's manifest_sha256 (SHA-256 of MANIFEST.json with that value set to 64 zeros);
+#  - SHA256SUMS.txt's digest against MANIFEST.json, and the file list of both documents;
+#  - every name in SHA256SUMS.txt against the pack's entry-name rule: refused are an empty name,
+#    an absolute name (leading / or a drive letter), a '.', '..' or empty segment, a backslash,
+#    a ':', a control character (0x00-0x1f, 0x7f), a name listed twice;
+#  - no symbolic link or unlisted file (beyond MANIFEST.json.minisig and attestation.intoto.json,
+#    which sign MANIFEST.json and are not listed); every listed file's SHA-256.
+# It cannot check signatures: it prints the minisign command to run.
 # Usage: powershell -ExecutionPolicy Bypass -File .\verify.ps1
 $ErrorActionPreference = 'Stop'
 try { [Console]::OutputEncoding = [System.Text.Encoding]::UTF8 } catch { }
@@ -149,42 +287,91 @@ $ok = [char]0x2713
 $ko = [char]0x2717
 $root = $PSScriptRoot
 $fail = 0
+$zero = '0' * 64
 $sumsPath = Join-Path $root 'SHA256SUMS.txt'
 $manifestPath = Join-Path $root 'MANIFEST.json'
 if (-not (Test-Path -LiteralPath $sumsPath -PathType Leaf)) { Write-Output "$ko SHA256SUMS.txt missing"; exit 1 }
 if (-not (Test-Path -LiteralPath $manifestPath -PathType Leaf)) { Write-Output "$ko MANIFEST.json missing"; exit 1 }
-$manifest = [System.IO.File]::ReadAllText($manifestPath) | ConvertFrom-Json
-$sumsHash = (Get-FileHash -LiteralPath $sumsPath -Algorithm SHA256).Hash.ToLowerInvariant()
-if ($sumsHash -ne $manifest.sha256sums_sha256) {
+$utf8 = New-Object System.Text.UTF8Encoding $false
+$sha = [System.Security.Cryptography.SHA256]::Create()
+function Get-HexDigest([byte[]] $bytes) { return (($sha.ComputeHash($bytes) | ForEach-Object { $_.ToString('x2') }) -join '') }
+$manifestBytes = [System.IO.File]::ReadAllBytes($manifestPath)
+$manifestText = $utf8.GetString($manifestBytes)
+$manifest = $manifestText | ConvertFrom-Json
+# MANIFEST.json pins itself: exactly one top-level manifest_sha256 line.
+$selfLine = '(?m)^  "manifest_sha256": "([0-9a-f]{64})"$'
+$selfMatches = [regex]::Matches($manifestText, $selfLine)
+$zeroed = [regex]::Replace($manifestText, $selfLine, ('  "manifest_sha256": "' + $zero + '"'))
+if ($selfMatches.Count -eq 1 -and (Get-HexDigest $utf8.GetBytes($zeroed)) -ceq $selfMatches[0].Groups[1].Value) {
+  Write-Output "$ok MANIFEST.json matches its manifest_sha256"
+} else {
+  Write-Output "$ko MANIFEST.json does not match its manifest_sha256 (MANIFEST.json was edited)"
+  $fail++
+}
+$sumsBytes = [System.IO.File]::ReadAllBytes($sumsPath)
+if ((Get-HexDigest $sumsBytes) -ceq [string]$manifest.sha256sums_sha256) {
+  Write-Output "$ok SHA256SUMS.txt matches MANIFEST.json"
+} else {
   Write-Output "$ko SHA256SUMS.txt does not match MANIFEST.json"
   $fail++
-} else {
-  Write-Output "$ok SHA256SUMS.txt matches MANIFEST.json"
 }
-$listed = @{}
-$text = [System.IO.File]::ReadAllText($sumsPath)
+$fromManifest = (@($manifest.files) | ForEach-Object { [string]$_.sha256 + '  ' + [string]$_.path + [char]10 }) -join ''
+if ($fromManifest -cne $utf8.GetString($sumsBytes)) {
+  Write-Output "$ko MANIFEST.json and SHA256SUMS.txt list different files or digests"
+  $fail++
+} else {
+  Write-Output "$ok MANIFEST.json and SHA256SUMS.txt list the same files"
+}
+$listed = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::Ordinal)
+$text = $utf8.GetString($sumsBytes)
+$lineNo = 0
 foreach ($line in $text.Split([char]10)) {
+  $lineNo++
   if ($line -eq '') { continue }
-  if ($line -cnotmatch '^(\\?)([0-9a-f]{64})  (.+)$') { Write-Output "$ko malformed line in SHA256SUMS.txt"; $fail++; continue }
-  $hash = $Matches[2]
-  $name = $Matches[3]
-  if ($Matches[1] -eq '\') { $name = $name.Replace('\\', [string][char]0).Replace('\n', [string][char]10).Replace('\r', [string][char]13).Replace([string][char]0, '\') }
-  if ($name.StartsWith('/') -or $name.StartsWith('\') -or $name.Contains(':') -or (($name -split '[/\\]') -contains '..')) { Write-Output "$ko $name (unsafe path)"; $fail++; continue }
-  $listed[$name] = $true
+  if ($line.StartsWith('\')) { Write-Output "$ko SHA256SUMS.txt line $lineNo (escaped name: a backslash or control character)"; $fail++; continue }
+  if ($line -cnotmatch '^([0-9a-f]{64})  (.*)$') { Write-Output "$ko SHA256SUMS.txt line $lineNo (malformed line)"; $fail++; continue }
+  $hash = $Matches[1]
+  $name = $Matches[2]
+  $why = ''
+  if ($name -eq '') { $why = 'empty name' }
+  elseif ($name.StartsWith('/')) { $why = 'absolute name' }
+  elseif ($name -cmatch '^[A-Za-z]:') { $why = 'drive letter' }
+  elseif ($name.Contains('\')) { $why = 'backslash' }
+  elseif ($name.Contains(':')) { $why = 'colon' }
+  elseif ($name -cmatch '[\x00-\x1f\x7f]') { $why = 'control character' }
+  else {
+    foreach ($seg in $name.Split('/')) {
+      if ($seg -eq '.' -or $seg -eq '..') { $why = 'dot segment'; break }
+      if ($seg -eq '') { $why = 'empty segment'; break }
+    }
+  }
+  if ($why -ne '') { Write-Output "$ko $name (refused name: $why)"; $fail++; continue }
+  if (-not $listed.Add($name)) { Write-Output "$ko $name (listed twice)"; $fail++; continue }
+  if ($name -ceq 'SHA256SUMS.txt' -or $name -ceq 'MANIFEST.json') { Write-Output "$ko $name (lists a document of the pack)"; $fail++; continue }
   $path = Join-Path $root $name
   if (-not (Test-Path -LiteralPath $path -PathType Leaf)) { Write-Output "$ko $name (missing)"; $fail++; continue }
   $item = Get-Item -LiteralPath $path -Force
   if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) { Write-Output "$ko $name (symbolic link)"; $fail++; continue }
   $got = (Get-FileHash -LiteralPath $path -Algorithm SHA256).Hash.ToLowerInvariant()
-  if ($got -eq $hash) { Write-Output "$ok $name" } else { Write-Output "$ko $name (SHA-256 mismatch)"; $fail++ }
+  if ($got -ceq $hash) { Write-Output "$ok $name" } else { Write-Output "$ko $name (SHA-256 mismatch)"; $fail++ }
 }
+$unlisted = @('SHA256SUMS.txt', 'MANIFEST.json', 'MANIFEST.json.minisig', 'attestation.intoto.json')
 $prefix = (Get-Item -LiteralPath $root).FullName.TrimEnd('\', '/').Length + 1
 Get-ChildItem -LiteralPath $root -Recurse -Force | Where-Object { -not $_.PSIsContainer -or ($_.Attributes -band [System.IO.FileAttributes]::ReparsePoint) } | ForEach-Object {
   $rel = $_.FullName.Substring($prefix).Replace('\', '/')
-  if ($rel -ne 'SHA256SUMS.txt' -and $rel -ne 'MANIFEST.json' -and -not $listed.ContainsKey($rel)) {
+  if ($_.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+    if (-not $listed.Contains($rel)) { Write-Output "$ko $rel (symbolic link, not listed)"; $fail++ }
+  } elseif (-not ($unlisted -ccontains $rel) -and -not $listed.Contains($rel)) {
     Write-Output "$ko $rel (extra file, not listed)"
     $fail++
   }
+}
+if (Test-Path -LiteralPath (Join-Path $root 'MANIFEST.json.minisig') -PathType Leaf) {
+  Write-Output "! This script cannot check the signature MANIFEST.json.minisig. Check it with the signer's"
+  Write-Output '  public key you trust (a copy you got from the signer, not one from this folder):'
+  Write-Output '    minisign -Vm MANIFEST.json -p <signer.pub>'
+} else {
+  Write-Output '! UNSIGNED - integrity only: anyone who can write these files could have produced them.'
 }
 if ($fail -eq 0) {
   Write-Output "$ok All files verified successfully"
@@ -192,7 +379,7 @@ if ($fail -eq 0) {
 }
 Write-Output "$ko Verification FAILED: $fail problem(s)"
 exit 1
-"#
+"##
     .to_owned()
 }
 
@@ -226,5 +413,24 @@ mod tests {
         let s = replay_sh(Some("omega-pr stress --note it's"));
         assert!(s.contains(r"RECORDED_COMMAND='omega-pr stress --note it'\''s'"));
         assert!(verify_ps1().is_ascii());
+    }
+
+    #[test]
+    fn both_scripts_carry_the_one_rule_set_and_the_two_extras() {
+        let (sh, ps) = (replay_sh(None), verify_ps1());
+        for word in SCRIPT_REFUSALS {
+            assert!(sh.contains(word), "replay.sh lacks {word}");
+            assert!(ps.contains(word), "verify.ps1 lacks {word}");
+        }
+        for extra in UNLISTED_EXTRAS {
+            assert!(sh.contains(extra) && ps.contains(extra), "{extra}");
+        }
+        for s in [&sh, &ps] {
+            assert!(s.contains("manifest_sha256"));
+            assert!(s.contains("minisign -Vm MANIFEST.json -p <signer.pub>"));
+        }
+        // Linear: one hasher run over the validated list, no per-file grep.
+        assert!(sh.contains("sha256sum -c --strict"));
+        assert!(!sh.contains("grep -qxF"));
     }
 }

@@ -15,7 +15,8 @@ import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
-import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted } from '../util';
+import { InterruptedError, shutdownSignal } from '../lifecycle';
 
 /** Two-sided 99.9 % normal quantile: the rate tolerance is this many standard errors. */
 const Z_999 = 3.290526731491926;
@@ -112,7 +113,18 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
     }
     done++;
     if (print && (done % 100 === 0 || done === calls)) console.log(`Call ${done}/${calls}...`);
-  });
+  }, shutdownSignal);
+  if (done < calls) {
+    // Interrupted: the calls made so far, marked incomplete; never a verdict.
+    const dir = writeInterrupted(
+      metricsRoot,
+      `chaos_${runStamp()}`,
+      { phase: 'chaos', planned: calls, completed: done, profile: o.profile, seed },
+      { 'chaos-log.json': stack.chaos?.chaosLog() ?? null, 'run-cost.json': budget.finalize() },
+    );
+    if (print) console.log(`Interrupted after ${done}/${calls} calls: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
+    throw new InterruptedError(`chaos (${done}/${calls} calls done)`);
+  }
 
   const log = stack.chaos?.chaosLog() as ChaosLogDocument;
   const runCost = budget.finalize();

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RegisterCommand } from './index';
-import { EXIT, UsageError, intOption, optionalInt, isoNow, rel, runStamp, writeJsonAtomic } from '../util';
+import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { InterruptedError, interrupted, interruptedBy, trackChild } from '../lifecycle';
 
 /** The runbook's `concurrency10-report.json` (plus throughput and lock-wait figures). */
 export interface ConcurrencyReport {
@@ -101,9 +102,12 @@ export async function runConcurrency(opts: ConcurrencyOptions): Promise<Concurre
     releaseGo = resolve;
   });
   const children = Array.from({ length: opts.workers }, (_, id) => {
+    // Each worker leads its own process group, killed as a group on an interrupt.
     const child = spawn(process.execPath, [opts.workerScript ?? WORKER_SCRIPT, ...args, '--worker', String(id)], {
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: process.platform !== 'win32',
     });
+    trackChild(child);
     let out = '';
     let err = '';
     let ready = false;
@@ -218,11 +222,34 @@ export async function runConcurrencyCommand(
   o: Omit<ConcurrencyOptions, 'dir'> & { out: string },
 ): Promise<{ report: ConcurrencyReport; file: string }> {
   const name = `concurrency${o.workers}`;
-  const dir = path.join(o.out, 'PR_RUNS', `${name}_${runStamp()}`);
+  // A folder of its own, claimed atomically: never another run's, never overwritten.
+  const runDir = new RunDir(o.out, `${name}_${runStamp()}`);
   console.log(`${o.workers} writer processes × ${o.updates} updates, durability ${o.durability}…`);
-  const report = await runConcurrency({ ...o, dir });
-  const file = path.join(dir, `${name}-report.json`);
-  writeJsonAtomic(file, report);
+  let report: ConcurrencyReport;
+  let file: string;
+  try {
+    report = await runConcurrency({ ...o, dir: runDir.stagingPath('.') });
+    if (interrupted()) {
+      runDir.json('interrupted-report.json', {
+        schema_version: 'OMEGA-INTERRUPTED-1.0',
+        phase: 'concurrency',
+        complete: false,
+        signal: interruptedBy() ?? 'unknown',
+        planned: report.workers * report.updates_per_worker,
+        completed: report.total_updates,
+        generated: isoNow(),
+        report,
+      });
+      const dir = runDir.commit();
+      console.log(`Interrupted: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
+      throw new InterruptedError(`concurrency (${report.total_updates} updates done)`);
+    }
+    runDir.json(`${name}-report.json`, report);
+    file = path.join(runDir.commit(), `${name}-report.json`);
+  } catch (err) {
+    runDir.abort();
+    throw err;
+  }
   console.log(`Successes: ${report.successes} / ${report.workers}`);
   console.log(`Residual .lock files: ${report.residual_locks}`);
   console.log(`Residual .tmp files: ${report.residual_tmps}`);

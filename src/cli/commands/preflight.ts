@@ -3,12 +3,13 @@
  * Runs the project's test command, reads its result (vitest's JSON reporter, or cargo's / a plain
  * `N passed, N failed` summary) and writes `metrics/pr/PR_PREFLIGHT.json`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RegisterCommand } from './index';
 import { EXIT, optionalInt, rel, writeJsonAtomic } from '../util';
+import { InterruptedError, interrupted, onCleanup, trackChild } from '../lifecycle';
 
 /** The runbook's `PR_PREFLIGHT.json`. */
 export interface PreflightReport {
@@ -66,26 +67,71 @@ export function parseTestSummary(output: string): TestCounts | null {
   return null;
 }
 
-/** Runs the preflight; returns the report and where it was written. */
-export function runPreflight(opts: PreflightOptions): { report: PreflightReport; file: string } {
-  const isVitest = /\bvitest\b/.test(opts.testCmd);
-  const jsonOut = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-preflight-')), 'vitest.json');
-  const cmd = isVitest ? `${opts.testCmd} --reporter=default --reporter=json --outputFile.json=${JSON.stringify(jsonOut)}` : opts.testCmd;
-  const r = spawnSync(cmd, {
-    shell: true,
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FORCE_COLOR: '0' },
+/** Output and status of the test command. */
+interface CommandResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `cmd` in a shell as the leader of its own process group (so an interrupt kills the test
+ * runner and its workers too, not just the shell), collecting its output (at most 256 MiB).
+ */
+function runTestCommand(cmd: string, echo: boolean): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, {
+      shell: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0' },
+      detached: process.platform !== 'win32',
+    });
+    trackChild(child);
+    const limit = 256 * 1024 * 1024;
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      if (stdout.length < limit) stdout += d;
+      if (echo) process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: string) => {
+      if (stderr.length < limit) stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
-  const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
-  if (!opts.quiet) process.stdout.write(r.stdout ?? '');
+}
+
+/** Runs the preflight; returns the report and where it was written. */
+export async function runPreflight(opts: PreflightOptions): Promise<{ report: PreflightReport; file: string }> {
+  const isVitest = /\bvitest\b/.test(opts.testCmd);
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'omega-preflight-'));
+  const dropTmp = onCleanup(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
+  const jsonOut = path.join(tmpDir, 'vitest.json');
+  const cmd = isVitest ? `${opts.testCmd} --reporter=default --reporter=json --outputFile.json=${JSON.stringify(jsonOut)}` : opts.testCmd;
+  let r: CommandResult;
+  try {
+    r = await runTestCommand(cmd, !opts.quiet);
+  } catch (err) {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    dropTmp();
+    throw err;
+  }
+  if (interrupted()) {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    dropTmp();
+    throw new InterruptedError('preflight (the test command was stopped)');
+  }
+  const output = `${r.stdout}\n${r.stderr}`;
   let counts: TestCounts | null = null;
   if (isVitest && fs.existsSync(jsonOut)) {
     const j = JSON.parse(fs.readFileSync(jsonOut, 'utf8')) as { numTotalTests: number; numFailedTests: number };
     counts = { total: j.numTotalTests, failed: j.numFailedTests };
   }
-  fs.rmSync(path.dirname(jsonOut), { recursive: true, force: true });
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+  dropTmp();
   counts ??= parseTestSummary(output);
   const total = counts?.total ?? 0;
   const failed = counts?.failed ?? 0;
@@ -116,9 +162,9 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--expect-total <n>', 'demand exactly this many tests (e.g. 232)')
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .option('--quiet', 'do not echo the test output')
-    .action((o: { testCmd: string; expectTotal?: string; out: string; quiet?: boolean }) => {
+    .action(async (o: { testCmd: string; expectTotal?: string; out: string; quiet?: boolean }) => {
       const expectTotal = optionalInt('--expect-total', o.expectTotal, 1);
-      const { report, file } = runPreflight({ testCmd: o.testCmd, out: o.out, expectTotal, quiet: o.quiet });
+      const { report, file } = await runPreflight({ testCmd: o.testCmd, out: o.out, expectTotal, quiet: o.quiet });
       console.log(`Branch: ${report.branch}  HEAD: ${report.head.slice(0, 12)}`);
       console.log(`Tests: ${report.vitest_total - report.vitest_failed}/${report.vitest_total} passed`);
       console.log(`Report: ${rel(file)}`);

@@ -98,6 +98,7 @@ export const register: RegisterCommand = (program: Command, setExit) => {
         throw err;
       }
       const dir = rel(result.output);
+      for (const w of result.warnings) out(`! ${w}`);
       out(`${OK} Proofpack built: ${result.packId}`);
       out(`${OK} Files: ${result.fileCount}`);
       out(`${OK} SHA256SUMS.txt: ${dir}/SHA256SUMS.txt`);

@@ -7,6 +7,7 @@
  * (`--keep-going` runs the remaining phases anyway).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { verifyProofpackAsync } from '../../../native';
 import type { RunCost } from '../../../report-types';
@@ -18,7 +19,46 @@ import { runPreflight } from './preflight';
 import { runConcurrencyCommand } from './concurrency';
 import { runChaosCommand } from './chaos';
 import { runStressCommand } from './stress';
-import { EXIT, UsageError, intOption, optionalInt, rel, runStamp } from '../util';
+import { EXIT, UsageError, intOption, optionalInt, rel, runStamp, writeInterrupted } from '../util';
+import { InterruptedError, interrupted, interruptedBy, onCleanup } from '../lifecycle';
+
+/**
+ * A path given on the command line as the tool may write it (commands in NCRs, `replay.sh`,
+ * `MANIFEST.json`): relative to the working directory when inside it, else the file name only —
+ * never an absolute path of this machine.
+ */
+export function shownPath(p: string): string {
+  const r = path.relative(process.cwd(), path.resolve(p));
+  if (r !== '' && !r.startsWith('..') && !path.isAbsolute(r)) return r.split(path.sep).join('/');
+  return path.basename(p);
+}
+
+/**
+ * Copies exactly `items` (paths relative to `root`: files or folders) into a fresh staging
+ * folder outside `root` (the temp dir), named like `root`, and returns it: the sprint packs what
+ * its gates judged, never earlier runs or partial folders lying beside them.
+ */
+function stageEvidence(root: string, items: string[]): { dir: string; remove: () => void } {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'omega-sprint-evidence-'));
+  const unregister = onCleanup(() => fs.rmSync(base, { recursive: true, force: true }));
+  const remove = () => {
+    fs.rmSync(base, { recursive: true, force: true });
+    unregister();
+  };
+  try {
+    const dir = path.join(base, path.basename(path.resolve(root)) || 'pr');
+    for (const item of [...new Set(items)].sort()) {
+      const from = path.join(root, item);
+      const to = path.join(dir, item);
+      fs.mkdirSync(path.dirname(to), { recursive: true });
+      fs.cpSync(from, to, { recursive: true, errorOnExist: true, force: false, verbatimSymlinks: true });
+    }
+    return { dir, remove };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}
 
 /** One row of the gate table. */
 export interface GateRow {
@@ -74,6 +114,12 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
   loadCalibration(o.calibrationFile);
   const rows: GateRow[] = [];
   const ncrs: string[] = [];
+  /** What this sprint's gates judged, relative to `o.out`: exactly what `proofpacks/final` holds. */
+  const evidence: string[] = [];
+  const judged = (p: string): string => {
+    evidence.push(path.relative(o.out, p).split(path.sep).join('/'));
+    return p;
+  };
   let stopped = false;
   const gate = async (
     id: string,
@@ -81,7 +127,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     reproduction: string,
     fn: () => Promise<{ pass: boolean; figure: string; report: string; error?: string }>,
   ): Promise<void> => {
-    if (stopped) {
+    if (stopped || interrupted()) {
       rows.push({ gate: id, phase, verdict: 'SKIPPED', figure: '—', report: '—' });
       return;
     }
@@ -92,6 +138,10 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     } catch (err) {
       const e = err as { code?: string; message?: string };
       r = { pass: false, figure: `${e.code ?? 'error'}`, report: '—', error: `${e.code ?? 'Error'}: ${e.message ?? String(err)}` };
+      if (err instanceof InterruptedError || interrupted()) {
+        r.figure = `interrupted (${interruptedBy() ?? 'signal'})`;
+        r.error = `${id} was running when the sprint was interrupted by ${interruptedBy() ?? 'a signal'}: ${e.message ?? String(err)}. Its completed work is in an interrupted-report.json (complete: false).`;
+      }
       console.log(`✗ ${r.error}`);
     }
     rows.push({ gate: id, phase, verdict: r.pass ? 'PASS' : 'FAIL', figure: r.figure, report: r.report });
@@ -108,15 +158,17 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       if (!o.keepGoing) stopped = true;
     }
   };
-  const common = `${o.calibrationFile ? ` --calibration ${o.calibrationFile}` : ''}${o.seed !== undefined ? ` --seed ${o.seed}` : ''}`;
+  // Never the absolute path as given: the commands land in NCRs, MANIFEST.json and replay.sh.
+  const common = `${o.calibrationFile ? ` --calibration ${shownPath(o.calibrationFile)}` : ''}${o.seed !== undefined ? ` --seed ${o.seed}` : ''}`;
 
   // The runbook's schema examples, next to the reports they describe.
   const schemaOut = path.join(o.out, 'schemas');
   fs.mkdirSync(schemaOut, { recursive: true });
-  for (const [from, to] of SCHEMA_EXAMPLES) fs.copyFileSync(path.join(schemasDir(), from), path.join(schemaOut, to));
+  for (const [from, to] of SCHEMA_EXAMPLES) fs.copyFileSync(path.join(schemasDir(), from), judged(path.join(schemaOut, to)));
 
   await gate('PR-G0', 'Pre-flight: baseline tests', `omega-pr preflight --test-cmd ${JSON.stringify(o.testCmd)}`, async () => {
-    const { report, file } = runPreflight({ testCmd: o.testCmd, out: o.out, quiet: true });
+    const { report, file } = await runPreflight({ testCmd: o.testCmd, out: o.out, quiet: true });
+    judged(file);
     const figure = `${report.vitest_total - report.vitest_failed}/${report.vitest_total} tests`;
     console.log(`Tests: ${figure} — VERDICT: ${report.verdict}`);
     return { pass: report.verdict === 'PASS', figure, report: rel(file) };
@@ -124,6 +176,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
 
   await gate('PR-G1', `Concurrency: ${o.workers} writer processes`, `omega-pr concurrency --workers ${o.workers} --updates ${o.updates}`, async () => {
     const { report, file } = await runConcurrencyCommand({ workers: o.workers, updates: o.updates, durability: 'full', out: o.out });
+    judged(path.dirname(file));
     return {
       pass: report.verdict === 'PASS',
       figure: `${report.successes}/${report.workers} ok, ${report.lost_updates} lost, ${report.residual_locks + report.residual_tmps} residual`,
@@ -148,6 +201,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       concurrency: o.concurrency,
       out: o.out,
     });
+    judged(dir);
     const budget = budgetOf(path.join(dir, 'run-cost.json'), `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`);
     budgets.push(budget);
     const figure = `${(summary.observed_rate * 100).toFixed(1)}% injected (expected ${(summary.expected_rate * 100).toFixed(0)}%), ${summary.silent_successes} silent${budget.pass ? '' : ', budget FAIL'}`;
@@ -173,7 +227,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       calibrationFile: o.calibrationFile,
       out: o.out,
     });
-    stressDir = dir;
+    stressDir = judged(dir);
     stressVerdict = report.verdict;
     stressCost = `$${report.cost.total_cost_usd.toFixed(2)}`;
     budgets.push(budgetOf(path.join(dir, 'run-cost.json'), `omega-pr stress${o.count ? ` --count ${o.count}` : ''}${o.stressChaos ? ` --chaos ${o.stressChaos}` : ''}${common}`));
@@ -187,7 +241,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
 
   // PR-G2 is judged on the run-cost.json of every phase that spent money (also when an earlier
   // gate stopped the sprint: an over-budget phase is reported as a budget failure).
-  if (!stopped || budgets.length > 0) {
+  if (!interrupted() && (!stopped || budgets.length > 0)) {
     const pass = budgets.length > 0 && budgets.every((b) => b.pass);
     rows.push({
       gate: 'PR-G2',
@@ -231,13 +285,20 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     const moved = moveAside(finalPack);
     if (moved) console.log(`(previous ${rel(finalPack)} moved to ${rel(moved)})`);
     const allPass = rows.every((r) => r.verdict === 'PASS');
-    const built = await buildProofpackAsync({
-      source: o.out,
-      output: finalPack,
-      type: 'sprint',
-      verdict: allPass ? 'PASS' : 'FAIL',
-      command: 'omega-pr sprint',
-    });
+    // Exactly this sprint's runs and reports, staged outside metrics/pr.
+    const staged = stageEvidence(o.out, evidence);
+    let built;
+    try {
+      built = await buildProofpackAsync({
+        source: staged.dir,
+        output: finalPack,
+        type: 'sprint',
+        verdict: allPass ? 'PASS' : 'FAIL',
+        command: 'omega-pr sprint',
+      });
+    } finally {
+      staged.remove();
+    }
     packs.push(finalPack);
     let files = 0;
     for (const p of packs) {
@@ -256,6 +317,18 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
   console.log('\n=== SPRINT GATES ===');
   console.table(rows.map((r) => ({ gate: r.gate, phase: r.phase, verdict: r.verdict, 'key figure': r.figure, report: r.report })));
   for (const n of ncrs) console.log(`NCR: ${n}`);
+  if (interrupted()) {
+    const done = rows.filter((r) => r.verdict !== 'SKIPPED');
+    const file = writeInterrupted(o.out, `sprint_${runStamp()}`, {
+      phase: 'sprint',
+      planned: rows.length,
+      completed: done.filter((r) => !r.figure.startsWith('interrupted')).length,
+      gates: rows,
+      ncrs: ncrs.map((n) => rel(n)),
+    });
+    console.log(`SPRINT INTERRUPTED: ${rel(path.join(file, 'interrupted-report.json'))} (complete: false); no proofpack built`);
+    throw new InterruptedError('sprint');
+  }
   const pass = rows.every((r) => r.verdict === 'PASS');
   console.log(`SPRINT VERDICT: ${pass ? 'PASS' : 'FAIL'}`);
   return rows;

@@ -18,7 +18,8 @@ import { buildPrReport, mergeShards, type PrReport, type StressMeta } from '../.
 import type { Scorer } from '../../stress/types';
 import type { LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
-import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted } from '../util';
+import { InterruptedError, onCleanup, shutdownSignal } from '../lifecycle';
 
 /** Options of {@link runStressCommand} (the CLI's, parsed). */
 export interface StressCommandOptions {
@@ -168,6 +169,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
       ? new SingleBar({ format: 'Run {value}/{total} [{bar}] {percentage}% | ETA {eta_formatted} | hard pass {rate}', hideCursor: true })
       : null;
   bar?.start(total, 0, { rate: '—' });
+  const stopBar = onCleanup(() => bar?.stop());
   let passes = 0;
   // The answers go through the atomic cache in the staging folder; it is part of the evidence.
   const staging = new RunDir(metricsRoot, `${name}.cache`);
@@ -190,6 +192,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
       providerLatencyOnly: simulated,
       promptTokens: provider instanceof SimulatedProvider ? (r) => (provider as SimulatedProvider).promptTokens(r) : undefined,
       cachePath: o.cache === false ? null : staging.stagingPath('answers-cache.json'),
+      signal: shutdownSignal,
       onRun: (done, all, r) => {
         if (r.hard_pass) passes++;
         if (bar) bar.update(done, { rate: pct(passes / done) });
@@ -198,10 +201,28 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
     });
   } catch (err) {
     bar?.stop();
+    stopBar();
     staging.abort();
     throw err;
   }
   bar?.stop();
+  stopBar();
+  if (!outcome.complete) {
+    // Interrupted: what completed, marked incomplete, in its own run folder; never a verdict.
+    let dir: string;
+    try {
+      dir = writeInterrupted(
+        metricsRoot,
+        name,
+        { phase: 'stress', planned: total, completed: outcome.runs.length, runs: outcome.runs, calls: outcome.calls },
+        { 'run-cost.json': outcome.runCost },
+      );
+    } finally {
+      staging.abort();
+    }
+    if (print) console.log(`Interrupted after ${outcome.runs.length}/${total} runs: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
+    throw new InterruptedError(`stress (${outcome.runs.length}/${total} runs done)`);
+  }
   const meta: StressMeta = {
     provider: providerName,
     scorer: scorerName,
