@@ -607,6 +607,7 @@ mod tests {
             kind: EntryKind::Other,
             bytes: 0,
             sha256: None,
+            read_error: None,
         });
         let v = verify(Some(s.as_bytes()), Some(m.as_bytes()), &o);
         assert_eq!(
