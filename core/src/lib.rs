@@ -39,6 +39,7 @@ pub mod error;
 pub mod money;
 pub mod proofpack;
 pub mod retry;
+pub mod sign;
 pub mod simulate;
 pub mod variance;
 
