@@ -522,7 +522,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         (VERIFY_PS1_FILE, verify_ps1()),
     ];
     if let Some(html) = &opts.verify_html {
-        generated.push((VERIFY_HTML_FILE, html.clone()));
+        // What the pack is (id, type, verdict, file count), shown by the page before files are chosen.
+        let count = files.len() + generated.len() + 1;
+        let html = crate::sign::pack::embed_pack_info(html, &opts.manifest, count as u64);
+        generated.push((VERIFY_HTML_FILE, html));
     }
     for (name, text) in &generated {
         let mut sc = PathScanner::new(name, patterns);

@@ -21,6 +21,35 @@ pub const ATTESTATION_FILE: &str = "attestation.intoto.json";
 /// The only files a pack may hold beyond its listing and `MANIFEST.json`/`SHA256SUMS.txt`.
 pub const SIGNATURE_FILES: [&str; 2] = [MINISIG_FILE, ATTESTATION_FILE];
 
+/// Placeholder of `verify.html` replaced at build time by [`embed_pack_info`].
+pub const PACK_INFO_PLACEHOLDER: &str = "__OMEGA_PACK_INFO__";
+
+/// Replaces [`PACK_INFO_PLACEHOLDER`] in the page by `{pack_id, type, verdict, created, files}`
+/// (JSON, `<` escaped), so the page says what the pack claims to be before files are chosen.
+/// The same values the manifest will hold; the page checks them against it once files are given.
+pub fn embed_pack_info(
+    html: &str,
+    input: &crate::proofpack::manifest::ManifestInput,
+    file_count: u64,
+) -> String {
+    use crate::proofpack::manifest::{iso8601, MIN_EPOCH_SECS};
+    let secs = input
+        .created_epoch_secs
+        .clamp(MIN_EPOCH_SECS, 253_402_300_799);
+    let info = serde_json::json!({
+        "pack_id": format!("{}-{}", input.pack_type, secs * 1000),
+        "type": input.pack_type,
+        "verdict": input.verdict,
+        "created": iso8601(secs),
+        "files": file_count,
+    });
+    html.replacen(
+        PACK_INFO_PLACEHOLDER,
+        &info.to_string().replace('<', "\\u003c"),
+        1,
+    )
+}
+
 /// One gate outcome, for the attestation's passed/failed tests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gate {
