@@ -244,6 +244,7 @@ pub fn statement_subjects(payload: &[u8], file: &str) -> Result<(Vec<Subject>, s
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
     use super::*;
 

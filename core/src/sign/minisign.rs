@@ -589,6 +589,7 @@ pub fn verify(key: &PublicKey, sig: &Signature, message: &[u8], file: &str) -> R
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
     use super::*;
 

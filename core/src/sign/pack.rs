@@ -451,6 +451,7 @@ pub fn verify_pack(inp: &PackInputs<'_>) -> PackVerification {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
     use super::*;
     use crate::proofpack::manifest::{ManifestFile, ManifestInput};
