@@ -149,6 +149,21 @@ describe('keygen → sign → verify, against the real minisign', () => {
   });
 });
 
+describe('sprint --sign', () => {
+  it('signs proofpacks/final, with the gates as the attestation\'s passed tests; minisign accepts it', () => {
+    const r = omega(['sprint', '--test-cmd', "echo '3 passed, 0 failed'", '--count', '20', '--chaos-calls', '200', '--workers', '2', '--updates', '5', '--sign', 'ops.key']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/✓ Signed proofpacks\/final \(key id [0-9A-F]{16}\)/);
+    expect(run('minisign', ['-V', '-p', 'ops.key.pub', '-m', 'proofpacks/final/MANIFEST.json']).stdout).toContain('type:sprint\tverdict:PASS');
+    const v = omega(['proofpack', 'verify', 'proofpacks/final', '--pubkey', 'ops.key.pub', '--require-signature']);
+    expect(v.code, v.stdout).toBe(0);
+    const env = JSON.parse(fs.readFileSync(path.join(dir, 'proofpacks', 'final', 'attestation.intoto.json'), 'utf8')) as { payload: string };
+    const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicate: { passedTests: string[]; failedTests: string[] } };
+    expect(st.predicate.passedTests).toEqual(expect.arrayContaining(['PR-G0', 'PR-G1', 'PR-G2', 'PR-G3', 'PR-G4']));
+    expect(st.predicate.failedTests).toEqual([]);
+  }, 300_000);
+});
+
 describe('the forgery of the issue is refused with the pinned key', () => {
   it('verdict flipped to PASS, every digest recomputed: integrity passes, the signature does not (ours and minisign)', () => {
     expect(pack('forged', 'FAIL', 'ops.key').code).toBe(0);
