@@ -136,3 +136,61 @@ export interface VarianceReport {
     { n: number; mean: number; std: number; min: number; max: number; p50: number; p95: number; cv: number | null }
   >
 }
+
+/** One signature check of a proofpack (`MANIFEST.json.minisig` or `attestation.intoto.json`). */
+export interface ProofpackSignatureCheck {
+  /** `unsigned` (no `.minisig`) / `absent` (no attestation), `not_checked` (present, no pinned
+   * public key given), `verified`, `invalid`. */
+  status: 'unsigned' | 'absent' | 'not_checked' | 'verified' | 'invalid'
+  /** Signer key id: minisign's 16 hex digits for the signature, securesystemslib's key id for the attestation. */
+  key_id: string | null
+  /** The minisign trusted comment (`timestamp:…\tfile:MANIFEST.json\thashed\tpack:…\ttype:…\tverdict:…`). */
+  trusted_comment: string | null
+  /** `ERR_OMEGA_SIGNATURE` / `ERR_OMEGA_KEY` when invalid. */
+  code: string | null
+  message: string
+}
+
+/** Verification of a proofpack — the same object (snake_case, like the reports) from the native
+ * `verifyProofpack` and the wasm `verifySignedPack`. */
+export interface ProofpackVerification {
+  /** Integrity: `PASS` when `valid` (NOT the verdict of the run: see `recorded_verdict`). */
+  verdict: 'PASS' | 'FAIL'
+  /** Every listed file present, every present file listed. */
+  complete: boolean
+  /** Complete, every digest and size matches, MANIFEST.json agrees with SHA256SUMS.txt. */
+  valid: boolean
+  pack_id: string | null
+  pack_type: string | null
+  /** The verdict the run recorded in MANIFEST.json. */
+  recorded_verdict: 'PASS' | 'FAIL' | null
+  manifest_sha256: string | null
+  expected_manifest_sha256: string | null
+  /** Whether the expected digest equals `manifest_sha256` or the SHA-256 of MANIFEST.json (null: not asked). */
+  manifest_sha256_matches: boolean | null
+  files: Array<{ path: string; ok: boolean }>
+  file_count: number
+  total_bytes: number
+  problems: Array<{
+    kind:
+      | 'missing'
+      | 'extra'
+      | 'mismatch'
+      | 'size_mismatch'
+      | 'unsafe_path'
+      | 'symlink'
+      | 'not_a_file'
+      | 'sums_missing'
+      | 'sums_invalid'
+      | 'manifest_missing'
+      | 'manifest_invalid'
+      | 'manifest_mismatch'
+      | 'unreadable'
+    path: string
+    message: string
+  }>
+  signature: ProofpackSignatureCheck
+  attestation: ProofpackSignatureCheck
+  /** Integrity valid, no invalid signature or attestation, expected digest (if any) matches. */
+  ok: boolean
+}

@@ -60,3 +60,19 @@ for spec in $NODE_LINES; do
     [ "$("$bin/node" --version)" = "v$version" ]
   fi
 done
+# Signed proofpacks (tests/pr/proofpack-signing.test.ts): Debian's minisign, and PyPI's
+# securesystemslib (the DSSE verifier) in a git-ignored venv.
+if ! command -v minisign >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq minisign >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq minisign >/dev/null; }
+  else
+    echo "bootstrap: minisign is missing; install it (sudo apt-get install minisign)" >&2
+    exit 1
+  fi
+fi
+if ! .venv-sslib/bin/python -c 'import securesystemslib.dsse, cryptography' >/dev/null 2>&1; then
+  rm -rf .venv-sslib
+  python3 -m venv .venv-sslib
+  .venv-sslib/bin/pip install -q --disable-pip-version-check 'securesystemslib[crypto]==1.6.0'
+fi

@@ -13,5 +13,6 @@ mod chaos;
 mod error;
 mod proofpack;
 mod retry;
+mod sign;
 mod simulate;
 mod variance;

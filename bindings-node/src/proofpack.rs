@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use napi::bindgen_prelude::{AsyncTask, Uint8Array};
 use napi::{Env, JsError, Task};
 use napi_derive::napi;
-use omega_pr_core::proofpack::{fs as pfs, manifest, pathscan, scripts, sums, verify};
+use omega_pr_core::proofpack::{fs as pfs, manifest, pathscan, scripts, sums};
 use serde_json::Value;
 
 use crate::error::{from_core, invalid, Code};
@@ -79,87 +79,6 @@ pub struct ProofpackBuildResult {
     /// Generic absolute paths found (not this machine's), at most one line per file: packed,
     /// reported. This machine's own paths and names are refused (`ERR_OMEGA_ABSOLUTE_PATH`).
     pub warnings: Vec<String>,
-}
-
-/// Status of one listed file.
-#[napi(object)]
-pub struct ProofpackFileStatus {
-    /// Relative path.
-    pub path: String,
-    /// Present and the digest matches.
-    pub ok: bool,
-}
-
-/// One problem found by verification.
-#[napi(object)]
-pub struct ProofpackProblem {
-    /// `missing`, `extra`, `mismatch`, `size_mismatch`, `unsafe_path`, `symlink`, `not_a_file`,
-    /// `sums_missing`, `sums_invalid`, `manifest_missing`, `manifest_invalid`, `manifest_mismatch`,
-    /// `unreadable` (a listed file cannot be read: an I/O problem, not tampering).
-    #[napi(
-        ts_type = "'missing' | 'extra' | 'mismatch' | 'size_mismatch' | 'unsafe_path' | 'symlink' | 'not_a_file' | 'sums_missing' | 'sums_invalid' | 'manifest_missing' | 'manifest_invalid' | 'manifest_mismatch' | 'unreadable'"
-    )]
-    pub kind: String,
-    /// Relative path involved.
-    pub path: String,
-    /// Details.
-    pub message: String,
-}
-
-/// Result of verifying a pack: **complete** (every listed file present, every present file
-/// listed) and **valid** (complete, all digests match, manifest consistent).
-#[napi(object)]
-pub struct ProofpackVerification {
-    /// `PASS` when valid.
-    #[napi(ts_type = "'PASS' | 'FAIL'")]
-    pub verdict: String,
-    /// Every listed file present and every present file listed.
-    pub complete: bool,
-    /// Complete and every check passed.
-    pub valid: bool,
-    /// Pack id from the manifest.
-    pub pack_id: Option<String>,
-    /// Listed files with their status, in `SHA256SUMS.txt` order.
-    pub files: Vec<ProofpackFileStatus>,
-    /// Number of listed files.
-    pub file_count: u32,
-    /// Bytes of the listed files observed.
-    pub total_bytes: f64,
-    /// Every problem.
-    pub problems: Vec<ProofpackProblem>,
-}
-
-impl From<verify::Verification> for ProofpackVerification {
-    fn from(v: verify::Verification) -> Self {
-        Self {
-            verdict: v.verdict,
-            complete: v.complete,
-            valid: v.valid,
-            pack_id: v.pack_id,
-            files: v
-                .files
-                .into_iter()
-                .map(|f| ProofpackFileStatus {
-                    path: f.path,
-                    ok: f.ok,
-                })
-                .collect(),
-            file_count: v.file_count as u32,
-            total_bytes: v.total_bytes as f64,
-            problems: v
-                .problems
-                .into_iter()
-                .map(|p| ProofpackProblem {
-                    kind: serde_json::to_value(p.kind)
-                        .ok()
-                        .and_then(|k| k.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    path: p.path,
-                    message: p.message,
-                })
-                .collect(),
-        }
-    }
 }
 
 fn epoch_now() -> u64 {
@@ -295,45 +214,6 @@ pub fn build_proofpack_async(options: BuildProofpackOptions) -> Result<AsyncTask
     let output = options.output.clone();
     let opts = build_options(options)?;
     Ok(AsyncTask::new(BuildTask { output, opts }))
-}
-
-/// Verifies the proofpack in `dir`: never follows symlinks, hashes the files in parallel in
-/// bounded memory. Findings are in the result (`verdict`, `complete`, `valid`, `problems`); throws
-/// only when `dir` cannot be read (`ERR_OMEGA_IO`).
-#[napi]
-pub fn verify_proofpack(dir: String) -> Result<ProofpackVerification, Code> {
-    pfs::verify_dir(Path::new(&dir), &dir)
-        .map(Into::into)
-        .map_err(from_core)
-}
-
-/// Async task of `verifyProofpackAsync`.
-pub struct VerifyTask {
-    dir: String,
-}
-
-impl Task for VerifyTask {
-    type Output = omega_pr_core::Result<verify::Verification>;
-    type JsValue = ProofpackVerification;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(pfs::verify_dir(Path::new(&self.dir), &self.dir))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        match output {
-            Ok(v) => Ok(v.into()),
-            Err(e) => Err(napi::Error::from(
-                JsError::from(from_core(e)).into_unknown(env),
-            )),
-        }
-    }
-}
-
-/// `verifyProofpack` on the libuv thread pool.
-#[napi(ts_return_type = "Promise<ProofpackVerification>")]
-pub fn verify_proofpack_async(dir: String) -> AsyncTask<VerifyTask> {
-    AsyncTask::new(VerifyTask { dir })
 }
 
 /// One line of `SHA256SUMS.txt`.

@@ -95,3 +95,50 @@ pub fn verify_pack(
         omega_pr_core::proofpack::verify::verify(sums.as_deref(), manifest.as_deref(), &observed);
     to_js(&v)
 }
+
+/// Verifies a pack like [`verify_pack`], plus the recorded verdict, the minisign signature
+/// (`MANIFEST.json.minisig`) and the attestation (`attestation.intoto.json`) with the pinned
+/// public key (`.pub` text or the `RW…` line), and a manifest digest published elsewhere.
+/// Returns the snake_case object of the native `verifyProofpack` (same fields, same values).
+/// Throws `ERR_OMEGA_KEY` when the public key is garbled.
+#[wasm_bindgen(js_name = verifySignedPack)]
+#[allow(clippy::too_many_arguments)]
+pub fn verify_signed_pack(
+    sums: Option<Vec<u8>>,
+    manifest: Option<Vec<u8>>,
+    minisig: Option<Vec<u8>>,
+    attestation: Option<Vec<u8>>,
+    observed: JsValue,
+    pubkey: Option<String>,
+    expect_manifest_sha256: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let observed: Vec<omega_pr_core::proofpack::verify::ObservedFile> =
+        serde_wasm_bindgen::from_value(observed)
+            .map_err(|e| to_js_error(omega_pr_core::Error::invalid("observed", e.to_string())))?;
+    let key = match pubkey.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            omega_pr_core::sign::minisign::PublicKey::parse(text, "pinned public key")
+                .map_err(to_js_error)?,
+        ),
+    };
+    let v = omega_pr_core::sign::pack::verify_pack(&omega_pr_core::sign::pack::PackInputs {
+        sums: sums.as_deref(),
+        manifest: manifest.as_deref(),
+        minisig: minisig.as_deref(),
+        attestation: attestation.as_deref(),
+        observed: &observed,
+        pubkey: key.as_ref(),
+        expect_manifest_sha256: expect_manifest_sha256.as_deref(),
+    });
+    to_js(&v)
+}
+
+/// Key id (minisign's 16 hex digits) of a public key (`.pub` text or `RW…` line); throws
+/// `ERR_OMEGA_KEY` when garbled.
+#[wasm_bindgen(js_name = minisignPublicKeyId)]
+pub fn minisign_public_key_id(pubkey: &str) -> Result<String, JsValue> {
+    omega_pr_core::sign::minisign::PublicKey::parse(pubkey, "pinned public key")
+        .map(|k| k.key_id_hex())
+        .map_err(to_js_error)
+}

@@ -161,6 +161,34 @@ pub enum Error {
         /// What was cancelled (`proofpack build`).
         what: String,
     },
+    /// A signature (minisign `.minisig`, DSSE envelope) is malformed, does not verify, was made by
+    /// another key, or covers other bytes than the pack's `MANIFEST.json`.
+    #[error("signature `{file}`: {reason}: {message}")]
+    Signature {
+        /// The signature file (relative name), e.g. `MANIFEST.json.minisig`.
+        file: String,
+        /// Stable reason: `malformed`, `key_id_mismatch`, `bad_signature`, `bad_comment_signature`,
+        /// `legacy_refused`, `comment_mismatch`, `payload_changed`, `subject_mismatch`.
+        reason: String,
+        /// Details.
+        message: String,
+    },
+    /// A minisign public or secret key is malformed, or its password is wrong.
+    #[error("key `{file}`: {reason}: {message}")]
+    Key {
+        /// The key file (relative name or `--pubkey-string`).
+        file: String,
+        /// Stable reason: `malformed`, `wrong_password`, `unsupported`, `password_required`.
+        reason: String,
+        /// Details.
+        message: String,
+    },
+    /// A signature was required (`--require-signature`) but the pack carries none.
+    #[error("pack `{path}` is not signed (no MANIFEST.json.minisig) but a signature is required")]
+    Unsigned {
+        /// The pack directory, as given.
+        path: String,
+    },
 }
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -191,6 +219,9 @@ impl Error {
             Error::EmptySource { .. } => "ERR_OMEGA_EMPTY_SOURCE",
             Error::ResponseTooLarge { .. } => "ERR_OMEGA_RESPONSE_TOO_LARGE",
             Error::Interrupted { .. } => "ERR_OMEGA_INTERRUPTED",
+            Error::Signature { .. } => "ERR_OMEGA_SIGNATURE",
+            Error::Key { .. } => "ERR_OMEGA_KEY",
+            Error::Unsigned { .. } => "ERR_OMEGA_UNSIGNED",
         }
     }
 

@@ -9,6 +9,7 @@
 //! - [`chaos`]: seeded fault-injection decisions.
 //! - [`retry`]: backoff and retryability decisions.
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
+//! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //!
 //! ```
 //! use omega_pr_core::calibration::default_calibration;
@@ -39,6 +40,7 @@ pub mod error;
 pub mod money;
 pub mod proofpack;
 pub mod retry;
+pub mod sign;
 pub mod simulate;
 pub mod variance;
 

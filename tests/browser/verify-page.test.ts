@@ -11,7 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { buildProofpack, VERIFY_HTML_PATH } from '../../src/proofpack';
+import { minisignKeygen, signProofpack } from '../../src/index';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -30,21 +32,24 @@ function copyPack(name: string): string {
   return dst;
 }
 
-async function verifyInPage(dir: string, shot?: string): Promise<{ verdict: string; text: string }> {
+async function verifyInPage(dir: string, shot?: string, query = ''): Promise<{ verdict: string; text: string; recorded: string; signature: string; headline: string }> {
   const page: Page = await browser.newPage();
   page.on('request', (r) => requests.push(r.url()));
   try {
-    await page.goto(`${origin}/verify.html`);
+    await page.goto(`${origin}/verify.html${query}`);
     await page.waitForFunction(() => (window as unknown as { __omegaReady?: boolean }).__omegaReady === true);
     await page.setInputFiles('#folder', dir);
     await page.waitForSelector('#verdict[data-verdict]', { timeout: 30_000 });
     const verdict = (await page.getAttribute('#verdict', 'data-verdict')) ?? '';
+    const recorded = (await page.getAttribute('#verdict', 'data-recorded')) ?? '';
+    const signature = (await page.getAttribute('#verdict', 'data-signature')) ?? '';
     const text = await page.innerText('body');
+    const headline = await page.innerText('#verdict');
     if (shot) {
       fs.mkdirSync(SHOTS, { recursive: true });
       await page.screenshot({ path: path.join(SHOTS, shot), fullPage: true });
     }
-    return { verdict, text };
+    return { verdict, text, recorded, signature, headline };
   } finally {
     await page.close();
   }
@@ -65,7 +70,7 @@ beforeAll(async () => {
 
   // Serve the pack's own verify.html (the page verifies the pack it came with).
   server = http.createServer((req, res) => {
-    if (req.url === '/verify.html') {
+    if (req.url?.split('?')[0] === '/verify.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(fs.readFileSync(path.join(pack, 'verify.html')));
     } else {
@@ -130,6 +135,70 @@ describe('verify.html in Chromium', () => {
     } finally {
       await page.close();
     }
+  });
+
+  it('a FAIL pack is shown red as "FAIL recorded", never PASS; cold, the page already says what the pack is', async () => {
+    const src = path.join(root, 'stress100_fail');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'PR_REPORT.json'), '{"verdict": "FAIL"}\n');
+    const failPack = path.join(root, 'fail-pack');
+    buildProofpack({ source: src, output: failPack, type: 'stress100', verdict: 'FAIL', sourceDateEpoch: 1_707_748_200 });
+    const page: Page = await browser.newPage();
+    try {
+      await page.goto(`file://${path.join(failPack, 'verify.html')}`);
+      await page.waitForSelector('#cold:not([hidden])', { timeout: 30_000 });
+      const cold = await page.innerText('#cold');
+      expect(cold).toContain('stress100-1707748200000');
+      expect(cold).toContain('FAIL recorded');
+      expect(cold).toMatch(/\d+ files/);
+    } finally {
+      await page.close();
+    }
+    const r = await verifyInPage(failPack, 'proofpack-verify-fail-recorded.png');
+    expect(r.verdict).toBe('FAIL');
+    expect(r.recorded).toBe('FAIL');
+    expect(r.headline).toContain('FAIL recorded');
+    expect(r.headline).not.toContain('PASS');
+    expect(r.text).toContain('UNSIGNED — integrity only');
+  });
+
+  it('signed pack + pinned key (?pubkey=) → PASS signed; the forgery (verdict flipped, digests recomputed) → NOT VERIFIED', async () => {
+    const k = minisignKeygen({ unencrypted: true });
+    const keyFile = path.join(root, 'page.key');
+    fs.writeFileSync(keyFile, k.secretKey, { mode: 0o600 });
+    const src = path.join(root, 'stress100_signed');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'PR_REPORT.json'), '{"verdict": "FAIL"}\n');
+    const signedFail = path.join(root, 'signed-fail');
+    buildProofpack({ source: src, output: signedFail, type: 'stress100', verdict: 'FAIL', sourceDateEpoch: 1_707_748_200 });
+    signProofpack(signedFail, { secretKey: k.secretKey, keyFile: 'page.key' });
+    const q = `?pubkey=${encodeURIComponent(k.publicKeyString)}`;
+    const ok = await verifyInPage(signedFail, undefined, q);
+    expect(ok.signature).toBe('verified');
+    expect(ok.recorded).toBe('FAIL');
+    expect(ok.verdict).toBe('FAIL');
+    expect(ok.headline).toContain('FAIL recorded');
+    // The same pack with '+' left raw in the URL (decoded as spaces) still works.
+    expect((await verifyInPage(signedFail, undefined, `?pubkey=${k.publicKeyString}`)).signature).toBe('verified');
+
+    const forged = path.join(root, 'forged');
+    fs.cpSync(signedFail, forged, { recursive: true });
+    const mf = path.join(forged, 'MANIFEST.json');
+    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as Record<string, unknown>;
+    m.verdict = 'PASS';
+    m.manifest_sha256 = '0'.repeat(64);
+    m.manifest_sha256 = createHash('sha256').update(JSON.stringify(m, null, 2) + '\n').digest('hex');
+    fs.writeFileSync(mf, JSON.stringify(m, null, 2) + '\n');
+    // Without the pinned key the forgery looks like a PASS (integrity only) — with it, it fails.
+    const naive = await verifyInPage(forged);
+    expect(naive.recorded).toBe('PASS');
+    expect(naive.signature).toBe('not_checked');
+    const r = await verifyInPage(forged, 'proofpack-verify-forged.png', q);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.signature).toBe('invalid');
+    expect(r.headline).toContain('NOT VERIFIED');
+    expect(r.text).toContain('ERR_OMEGA_SIGNATURE');
+    expect(r.headline).not.toContain('PASS');
   });
 
   it('no request left the page except for its own asset', () => {

@@ -274,9 +274,19 @@ pub fn hash_files(
     .collect()
 }
 
-/// Verifies the pack in `dir` (named `shown` in errors). Throws only when `dir` cannot be read;
-/// every finding is in the returned [`Verification`].
-pub fn verify_dir(dir: &Path, shown: &str) -> Result<Verification> {
+/// What a pack directory holds: the named documents (when present as regular files) and every
+/// entry observed, the files `SHA256SUMS.txt` lists hashed (all files when it does not parse).
+pub(crate) struct ObservedPack {
+    /// The documents asked for, in the order asked (`None` when absent or not a regular file).
+    pub docs: Vec<Option<Vec<u8>>>,
+    /// Every entry of the directory.
+    pub observed: Vec<ObservedFile>,
+}
+
+/// Reads `dir` (named `shown` in errors) for verification: the documents `doc_names` and every
+/// entry, hashing what the listing names. Throws only when `dir` or a document cannot be read; an
+/// unreadable data file is recorded in [`ObservedFile::read_error`] (an I/O problem, not tampering).
+pub(crate) fn observe_pack(dir: &Path, shown: &str, doc_names: &[&str]) -> Result<ObservedPack> {
     let meta = fs::symlink_metadata(dir).map_err(|e| io_err("stat", shown, e))?;
     if !meta.is_dir() {
         return Err(Error::Io {
@@ -295,7 +305,10 @@ pub fn verify_dir(dir: &Path, shown: &str) -> Result<Verification> {
         }
     };
     let sums_bytes = read_doc(SUMS_FILE)?;
-    let manifest_bytes = read_doc(MANIFEST_FILE)?;
+    let docs = doc_names
+        .iter()
+        .map(|n| read_doc(n))
+        .collect::<Result<Vec<_>>>()?;
     // Hash only what the listing names (when it parses); everything else is reported unhashed.
     let listed: Option<BTreeSet<String>> = sums_bytes
         .as_deref()
@@ -336,10 +349,17 @@ pub fn verify_dir(dir: &Path, shown: &str) -> Result<Verification> {
             Err(other) => observed[index[k]].read_error = Some(other.to_string()),
         }
     }
+    Ok(ObservedPack { docs, observed })
+}
+
+/// Verifies the pack in `dir` (named `shown` in errors). Throws only when `dir` cannot be read;
+/// every finding is in the returned [`Verification`].
+pub fn verify_dir(dir: &Path, shown: &str) -> Result<Verification> {
+    let o = observe_pack(dir, shown, &[SUMS_FILE, MANIFEST_FILE])?;
     Ok(verify(
-        sums_bytes.as_deref(),
-        manifest_bytes.as_deref(),
-        &observed,
+        o.docs[0].as_deref(),
+        o.docs[1].as_deref(),
+        &o.observed,
     ))
 }
 
@@ -559,7 +579,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         (VERIFY_PS1_FILE, verify_ps1()),
     ];
     if let Some(html) = &opts.verify_html {
-        generated.push((VERIFY_HTML_FILE, html.clone()));
+        // What the pack is (id, type, verdict, file count), shown by the page before files are chosen.
+        let count = files.len() + generated.len() + 1;
+        let html = crate::sign::pack::embed_pack_info(html, &opts.manifest, count as u64);
+        generated.push((VERIFY_HTML_FILE, html));
     }
     for (name, text) in &generated {
         let mut sc = PathScanner::with_rules(name, patterns);

@@ -3,8 +3,11 @@
  *
  * build: exit 0 when the pack is built, 1 when the gate fails (an absolute path in a file),
  * 2 on usage/input errors (missing source, non-empty output, symlink, bad type/verdict).
- * verify: exit 0 PASS, 1 FAIL, 2 when the directory or a listed file cannot be read (an I/O
- * problem such as permission denied: the pack cannot be judged, which is not tampering).
+ * verify: exit 0 when the pack verifies and recorded PASS; 1 on a FAIL verdict (unless
+ * --allow-fail-verdict), a broken pack, a bad signature or attestation, an unexpected manifest
+ * digest, or an unsigned pack with --require-signature; 2 when the directory or the key cannot be read.
+ *   A listed file that cannot be read (permission denied) is an I/O problem, not tampering: exit 2.
+ * sign: writes MANIFEST.json.minisig + attestation.intoto.json (exit 0), 2 on a bad key/password.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +15,9 @@ import type { Command } from 'commander';
 import type { RegisterCommand } from './index';
 import { EXIT, UsageError, rel } from '../util';
 import { buildProofpackAsync } from '../../proofpack';
-import { verifyProofpackAsync, type ProofpackVerification } from '../../../native';
+import { verifyProofpackAsync } from '../../../native';
+import type { ProofpackVerification } from '../../../report-types';
+import { readPublicKey, signPack, unlockKey, type UnlockedKey } from '../signing';
 
 const OK = '✓';
 const KO = '✗';
@@ -21,8 +26,20 @@ function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-/** Prints a verification the way the runbook shows it; returns the exit code. */
-export function printVerification(v: ProofpackVerification): number {
+/** What `verify` accepts besides the pack. */
+export interface VerifyPolicy {
+  /** Exit 0 on a recorded FAIL verdict (still printed as FAIL). */
+  allowFailVerdict?: boolean;
+  /** Fail an unsigned pack (and one whose signature was not checked). */
+  requireSignature?: boolean;
+}
+
+/** Renders a verification: files, then what the pack is, integrity, signature, attestation; and the exit code. */
+export function renderVerification(v: ProofpackVerification, policy: VerifyPolicy = {}): { lines: string[]; code: number } {
+  const lines: string[] = [];
+  const out = (line: string): void => {
+    lines.push(line);
+  };
   const byPath = new Map<string, string[]>();
   for (const p of v.problems) {
     const list = byPath.get(p.path) ?? [];
@@ -38,19 +55,73 @@ export function printVerification(v: ProofpackVerification): number {
   for (const p of v.problems) {
     if (!listed.has(p.path)) out(`${KO} ${p.path} (${p.kind}: ${p.message})`);
   }
+  let code: number = EXIT.PASS;
   if (v.verdict === 'PASS') {
     out(`${OK} All files verified successfully`);
-    return EXIT.PASS;
+  } else {
+    out(
+      `${KO} Verification FAILED: ${v.problems.length} problem(s); complete: ${v.complete ? 'yes' : 'no'}, valid: no`,
+    );
+    code = EXIT.FAIL;
   }
   const unreadable = v.problems.filter((p) => p.kind === 'unreadable');
   if (unreadable.length > 0) {
     out(`${KO} Verification INCOMPLETE: ${unreadable.length} file(s) cannot be read (an I/O problem, not a digest mismatch)`);
-    return EXIT.USAGE;
   }
-  out(
-    `${KO} Verification FAILED: ${v.problems.length} problem(s); complete: ${v.complete ? 'yes' : 'no'}, valid: no`,
-  );
-  return EXIT.FAIL;
+  out(`Pack: ${v.pack_id ?? '(unknown)'}  type: ${v.pack_type ?? '(unknown)'}  files: ${v.file_count}`);
+  out(`Recorded verdict: ${v.recorded_verdict ?? '(unknown)'}`);
+  out(`Integrity: ${v.valid ? `${OK} every listed file matches SHA256SUMS.txt and MANIFEST.json` : `${KO} FAILED`}`);
+  const s = v.signature;
+  if (s.status === 'verified') out(`Signature: ${OK} verified, signer key id ${s.key_id ?? '?'} (the pinned public key)`);
+  else if (s.status === 'unsigned') out(`Signature: ${s.message}`);
+  else if (s.status === 'not_checked') out(`Signature: NOT CHECKED — signed by key id ${s.key_id ?? '?'}; pin the public key with --pubkey KEY.pub or --pubkey-string RW…`);
+  else {
+    out(`Signature: ${KO} ${s.code ?? 'ERR_OMEGA_SIGNATURE'}: ${s.message}`);
+    code = EXIT.FAIL;
+  }
+  if (s.trusted_comment) out(`Trusted comment: ${s.trusted_comment}`);
+  const a = v.attestation;
+  if (a.status === 'verified') out(`Attestation: ${OK} attestation.intoto.json verified (in-toto test-result, key id ${a.key_id ?? '?'})`);
+  else if (a.status === 'not_checked') out('Attestation: present, NOT CHECKED (no pinned public key)');
+  else if (a.status === 'invalid') {
+    out(`Attestation: ${KO} ${a.code ?? 'ERR_OMEGA_SIGNATURE'}: ${a.message}`);
+    code = EXIT.FAIL;
+  }
+  if (v.manifest_sha256_matches !== null) {
+    if (v.manifest_sha256_matches) out(`Manifest digest: ${OK} matches the expected ${v.expected_manifest_sha256 ?? ''}`);
+    else {
+      out(`Manifest digest: ${KO} ERR_OMEGA_SIGNATURE: expected ${v.expected_manifest_sha256 ?? ''}, the pack's is ${v.manifest_sha256 ?? '(none)'}`);
+      code = EXIT.FAIL;
+    }
+  }
+  if (policy.requireSignature && s.status !== 'verified') {
+    out(
+      s.status === 'unsigned'
+        ? `${KO} ERR_OMEGA_UNSIGNED: the pack is not signed and --require-signature was given`
+        : `${KO} ERR_OMEGA_UNSIGNED: the signature was not verified and --require-signature was given`,
+    );
+    code = EXIT.FAIL;
+  }
+  if (v.recorded_verdict === 'FAIL') {
+    if (policy.allowFailVerdict) out(`RESULT: ${KO} FAIL recorded by the run (accepted: --allow-fail-verdict)`);
+    else {
+      out(`RESULT: ${KO} FAIL recorded by the run (exit 1; --allow-fail-verdict to accept it)`);
+      code = EXIT.FAIL;
+    }
+  } else if (code === EXIT.PASS) {
+    out(`RESULT: ${OK} PASS recorded${s.status === 'verified' ? ', signature verified' : ' (integrity only)'}`);
+  } else {
+    out(`RESULT: ${KO} the pack does not verify`);
+  }
+  if (unreadable.length > 0) code = EXIT.USAGE;
+  return { lines, code };
+}
+
+/** Prints a verification the way {@link renderVerification} renders it; returns the exit code. */
+export function printVerification(v: ProofpackVerification, policy: VerifyPolicy = {}): number {
+  const r = renderVerification(v, policy);
+  for (const l of r.lines) out(l);
+  return r.code;
 }
 
 function readCalibration(file: string | undefined): unknown {
@@ -75,7 +146,10 @@ export const register: RegisterCommand = (program: Command, setExit) => {
     .option('--command <command>', 'command that produced the run (shown by replay.sh)')
     .option('--calibration <file>', 'calibration file (forbidden path patterns)')
     .option('--no-html', 'do not ship verify.html')
-    .action(async (opts: { source: string; output: string; type: string; verdict: string; command?: string; calibration?: string; html: boolean }) => {
+    .option('--sign <key>', 'sign the pack with this minisign secret key (MANIFEST.json.minisig + attestation.intoto.json)')
+    .action(async (opts: { source: string; output: string; type: string; verdict: string; command?: string; calibration?: string; html: boolean; sign?: string }) => {
+      // The key is unlocked first: a wrong password writes nothing.
+      const key: UnlockedKey | undefined = opts.sign === undefined ? undefined : await unlockKey(opts.sign);
       let result;
       try {
         result = await buildProofpackAsync({
@@ -107,20 +181,56 @@ export const register: RegisterCommand = (program: Command, setExit) => {
       out(`${OK} Bash replay: ${dir}/replay.sh`);
       out(`${OK} PowerShell verify: ${dir}/verify.ps1`);
       if (result.generated.includes('verify.html')) out(`${OK} Browser verify: ${dir}/verify.html`);
+      if (key !== undefined) {
+        const s = signPack(opts.output, key, opts.calibration);
+        out(`${OK} Signed: ${dir}/MANIFEST.json.minisig, ${dir}/attestation.intoto.json (key id ${s.keyId})`);
+      }
+      setExit(EXIT.PASS);
+    });
+
+  pp.command('sign')
+    .description('Sign a built proofpack: MANIFEST.json.minisig (minisign) + attestation.intoto.json (DSSE/in-toto)')
+    .argument('<dir>', 'proofpack directory')
+    .requiredOption('--key <key>', 'minisign secret key (password: OMEGA_PR_KEY_PASSWORD or a prompt)')
+    .option('--calibration <file>', 'calibration file used by the run (its digest goes into the attestation)')
+    .action(async (dir: string, opts: { key: string; calibration?: string }) => {
+      const key = await unlockKey(opts.key);
+      const s = signPack(dir, key, opts.calibration);
+      out(`${OK} Signed ${rel(dir)}: MANIFEST.json.minisig, attestation.intoto.json`);
+      out(`${OK} Key id: ${s.keyId}`);
+      out(`${OK} Trusted comment: ${s.trustedComment}`);
       setExit(EXIT.PASS);
     });
 
   pp.command('verify')
-    .description('Verify a proofpack directory (exit 0 PASS, 1 FAIL)')
+    .description('Verify a proofpack: files, recorded verdict, signature (exit 0 PASS, 1 FAIL, 2 input error)')
     .argument('<dir>', 'proofpack directory')
     .option('--json', 'print the verification as JSON')
-    .action(async (dir: string, opts: { json?: boolean }) => {
-      const v = await verifyProofpackAsync(dir);
-      if (opts.json) {
-        out(JSON.stringify(v, null, 2));
-        setExit(v.verdict === 'PASS' ? EXIT.PASS : v.problems.some((p) => p.kind === 'unreadable') ? EXIT.USAGE : EXIT.FAIL);
-        return;
-      }
-      setExit(printVerification(v));
-    });
+    .option('--pubkey <file>', 'pinned minisign public key file (KEY.pub)')
+    .option('--pubkey-string <base64>', 'pinned minisign public key, the RW… line')
+    .option('--expect-manifest-sha256 <hex>', 'manifest digest published elsewhere (manifest_sha256 or sha256 of MANIFEST.json)')
+    .option('--require-signature', 'fail unless the pack carries a signature verified with the pinned key')
+    .option('--allow-fail-verdict', 'exit 0 on a pack whose recorded verdict is FAIL (it is still shown as FAIL)')
+    .action(
+      async (
+        dir: string,
+        opts: { json?: boolean; pubkey?: string; pubkeyString?: string; expectManifestSha256?: string; requireSignature?: boolean; allowFailVerdict?: boolean },
+      ) => {
+        const key = readPublicKey(opts);
+        if (opts.requireSignature && key.pubkey === undefined) {
+          throw new UsageError('--require-signature needs the pinned public key (--pubkey or --pubkey-string)');
+        }
+        if (opts.expectManifestSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(opts.expectManifestSha256)) {
+          throw new UsageError('--expect-manifest-sha256 must be 64 hex digits', 'ERR_OMEGA_INVALID_ARGUMENT');
+        }
+        const v = await verifyProofpackAsync(dir, { ...key, expectManifestSha256: opts.expectManifestSha256 });
+        const policy = { allowFailVerdict: opts.allowFailVerdict, requireSignature: opts.requireSignature };
+        if (opts.json) {
+          out(JSON.stringify(v, null, 2));
+          setExit(renderVerification(v, policy).code);
+          return;
+        }
+        setExit(printVerification(v, policy));
+      },
+    );
 };

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { verifyProofpackAsync } from '../../../native';
+import { signPack, unlockKey, type UnlockedKey } from '../signing';
 import type { RunCost } from '../../../report-types';
 import { loadCalibration } from '../../index';
 import { buildProofpackAsync } from '../../proofpack';
@@ -86,6 +87,8 @@ export interface SprintOptions {
   out: string;
   proofpacks: string;
   keepGoing: boolean;
+  /** Sign the final pack with this (already unlocked) key. */
+  sign?: UnlockedKey;
 }
 
 const SCHEMA_EXAMPLES: [string, string][] = [
@@ -299,15 +302,20 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     } finally {
       staged.remove();
     }
+    if (o.sign !== undefined) {
+      const gates = rows.map((r) => ({ name: r.gate, passed: r.verdict === 'PASS' }));
+      const signed = signPack(finalPack, o.sign, o.calibrationFile, gates);
+      console.log(`✓ Signed ${rel(finalPack)} (key id ${signed.keyId})`);
+    }
     packs.push(finalPack);
     let files = 0;
     for (const p of packs) {
       const v = await verifyProofpackAsync(p);
-      console.log(`${v.verdict === 'PASS' ? '✓' : '✗'} ${rel(p)}: ${v.fileCount} files ${v.verdict}`);
+      console.log(`${v.verdict === 'PASS' ? '✓' : '✗'} ${rel(p)}: ${v.file_count} files ${v.verdict}`);
       if (v.verdict !== 'PASS') {
         return { pass: false, figure: `${rel(p)} does not verify`, report: rel(p), error: v.problems.map((x) => `${x.kind} ${x.path}: ${x.message}`).join('\n') };
       }
-      files += v.fileCount;
+      files += v.file_count;
     }
     console.log(`✓ Proofpack built: ${built.packId}`);
     return { pass: true, figure: `${packs.length} packs, ${files} files verified`, report: rel(finalPack) };
@@ -354,8 +362,11 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .option('--proofpacks <dir>', 'proofpacks root', 'proofpacks')
     .option('--keep-going', 'run every phase even after a gate fails')
+    .option('--sign <key>', 'sign proofpacks/final with this minisign secret key (unlocked before any phase runs)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
+      const sign = typeof o.sign === 'string' ? await unlockKey(o.sign) : undefined;
       const rows = await runSprint({
+        sign,
         testCmd: o.testCmd as string,
         count: optionalInt('--count', o.count as string | undefined, 1),
         workers: intOption('--workers', o.workers as string, 1),
