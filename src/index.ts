@@ -21,9 +21,7 @@ export type { RunScore, Scorer, ScorerInput, SceneResult } from './stress/types'
 // Types of the report files the CLI writes (snake_case, the runbook's names).
 export type { PrReport, StressMeta } from './stress/report';
 export type { RunRecord } from './stress/engine';
-export type { PreflightReport } from './cli/commands/preflight';
-export type { ConcurrencyReport } from './cli/commands/concurrency';
-export type { ChaosSummary } from './cli/commands/chaos';
+export type { PreflightReport, ConcurrencyReport, ChaosSummary } from './report/types';
 // These replace the native functions of the same name: they fill in the probed toolchain versions
 // and ship the self-contained `verify.html`.
 export { buildProofpack, buildProofpackAsync, probeToolchain, loadVerifyHtml, VERIFY_HTML_PATH } from './proofpack';

@@ -6,6 +6,7 @@
 //!
 //! - [`calibration`]: the validated thresholds of the sprint (`budgets/calibration.json`).
 //! - [`budget`]: integer micro-USD accounting with reserve/settle.
+//! - [`faults`]: the kinds of fault and their rules (shared by calibration, chaos, retry).
 //! - [`chaos`]: seeded fault-injection decisions.
 //! - [`retry`]: backoff and retryability decisions.
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
@@ -36,6 +37,7 @@ pub mod budget;
 pub mod calibration;
 pub mod chaos;
 pub mod error;
+pub mod faults;
 pub mod money;
 pub mod proofpack;
 pub mod retry;

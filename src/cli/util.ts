@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Command } from 'commander';
 
 /** Exit codes of every `omega-pr` command. */
 export const EXIT = { PASS: 0, FAIL: 1, USAGE: 2 } as const;
@@ -61,6 +62,9 @@ export function writeFileAtomic(file: string, text: string): void {
     throw err;
   }
 }
+
+/** Registers one subcommand on the program (`setExit` records the gate's exit code). */
+export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
 
 /** An error the CLI reports as a usage/input problem (exit 2), with a stable code. */
 export class UsageError extends Error {

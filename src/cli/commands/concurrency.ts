@@ -7,30 +7,11 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
+import type { ConcurrencyReport } from '../../report/types';
 import { EXIT, UsageError, intOption, optionalInt, isoNow, rel, runStamp, writeJsonAtomic } from '../util';
 
-/** The runbook's `concurrency10-report.json` (plus throughput and lock-wait figures). */
-export interface ConcurrencyReport {
-  workers: number;
-  successes: number;
-  failures: number;
-  residual_locks: number;
-  residual_tmps: number;
-  cache_valid: boolean;
-  verdict: 'PASS' | 'FAIL';
-  lost_updates: number;
-  updates_per_worker: number;
-  total_updates: number;
-  durability: 'full' | 'none';
-  lock_timeout_ms: number | null;
-  lock_wait_ms: { p50: number; p99: number; max: number };
-  updates_per_sec: number;
-  duration_ms: number;
-  cache_file: string;
-  worker_errors: string[];
-  timestamp: string;
-}
+export type { ConcurrencyReport };
 
 /** Options of {@link runConcurrency}. */
 export interface ConcurrencyOptions {

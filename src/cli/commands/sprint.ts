@@ -13,7 +13,7 @@ import type { RunCost } from '../../../report-types';
 import { loadCalibration } from '../../index';
 import { buildProofpackAsync } from '../../proofpack';
 import { writeNcr } from '../ncr';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
 import { runPreflight } from './preflight';
 import { runConcurrencyCommand } from './concurrency';
 import { runChaosCommand } from './chaos';

@@ -17,7 +17,7 @@ import { loadProvider, loadScorer } from '../../stress/modules';
 import { buildPrReport, mergeShards, type PrReport, type StressMeta } from '../../stress/report';
 import type { Scorer } from '../../stress/types';
 import type { LlmProvider } from '../../providers/types';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
 import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
 
 /** Options of {@link runStressCommand} (the CLI's, parsed). */
