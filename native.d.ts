@@ -460,6 +460,12 @@ export declare function checkCalibration(calibration: unknown): Array<Calibratio
 export declare function defaultCalibrationJson(): string
 
 /**
+ * Every `ERR_OMEGA_…` code the package can throw, in registry order (the core's
+ * `ERROR_CODES`): `src/error-codes.ts` and the README's error table are checked against it.
+ */
+export declare function errorCodes(): Array<string>
+
+/**
  * The `ERR_OMEGA_…` code a provider throws for a failure type (`null` for `latency`, which is
  * a delay then success). Throws `ERR_OMEGA_INVALID_ARGUMENT` for an unknown name.
  */

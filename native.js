@@ -846,6 +846,7 @@ module.exports.buildProofpackAsync = nativeBinding.buildProofpackAsync
 module.exports.callCost = nativeBinding.callCost
 module.exports.checkCalibration = nativeBinding.checkCalibration
 module.exports.defaultCalibrationJson = nativeBinding.defaultCalibrationJson
+module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.failureTypeErrorCode = nativeBinding.failureTypeErrorCode
 module.exports.isRetryable = nativeBinding.isRetryable
 module.exports.isRetryableStatus = nativeBinding.isRetryableStatus

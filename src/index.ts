@@ -9,9 +9,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as native from '../native';
 import type { CalibrationDocument } from '../report-types';
+import { OmegaError } from './errors';
 
 export * from '../native';
 export type * from '../report-types';
+export * from './errors';
 export * from './providers/types';
 export * from './providers/errors';
 export * from './providers/chaos';
@@ -42,11 +44,8 @@ export function loadCalibration(file?: string): CalibrationDocument {
   } catch (err) {
     // Node's message repeats the path as given (maybe absolute): keep only the file name and errno code.
     const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    const e = new Error(`cannot read calibration \`${path.basename(target)}\`: ${reason}`) as Error & {
-      code: string;
-    };
-    e.code = 'ERR_OMEGA_IO';
-    throw e;
+    const name = path.basename(target);
+    throw new OmegaError('ERR_OMEGA_IO', `cannot read calibration \`${name}\`: ${reason}`, { path: name });
   }
   return native.parseCalibrationJson(text, path.basename(target)) as CalibrationDocument;
 }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { OmegaError, type OmegaErrorCode } from '../errors';
 
 /** Exit codes of every `omega-pr` command. */
 export const EXIT = { PASS: 0, FAIL: 1, USAGE: 2 } as const;
@@ -67,13 +68,10 @@ export function writeFileAtomic(file: string, text: string): void {
 export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
 
 /** An error the CLI reports as a usage/input problem (exit 2), with a stable code. */
-export class UsageError extends Error {
-  /** Stable error code. */
-  readonly code: string;
-  constructor(message: string, code = 'ERR_OMEGA_USAGE') {
-    super(message);
+export class UsageError extends OmegaError {
+  constructor(message: string, code: OmegaErrorCode = 'ERR_OMEGA_USAGE') {
+    super(code, message);
     this.name = 'UsageError';
-    this.code = code;
   }
 }
 

@@ -7,6 +7,7 @@
  * `cause` is the signal's reason.
  */
 import type { ChaosDecision, TokenUsage } from '../../native';
+import { OmegaError } from '../errors';
 import type { SleepFn } from './types';
 
 /** The failure types chaos can inject. */
@@ -56,10 +57,10 @@ export interface OmegaProviderErrorDetails {
   cause?: unknown;
 }
 
-/** A provider failure with a stable `code`. */
-export class OmegaProviderError extends Error {
+/** A provider failure with a stable `code` (an {@link OmegaError}). */
+export class OmegaProviderError extends OmegaError {
   /** Stable code. */
-  readonly code: OmegaProviderErrorCode;
+  declare readonly code: OmegaProviderErrorCode;
   /** Whether chaos injected the failure. */
   readonly injected: boolean;
   /** Whether retrying may help. */
@@ -78,9 +79,8 @@ export class OmegaProviderError extends Error {
   attempts?: number;
 
   constructor(code: OmegaProviderErrorCode, message: string, details: OmegaProviderErrorDetails) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(code, message, { cause: details.cause });
     this.name = code === 'ERR_OMEGA_ABORTED' ? 'AbortError' : 'OmegaProviderError';
-    this.code = code;
     this.injected = details.injected;
     this.retryable = details.retryable;
     if (details.failureType !== undefined) this.failureType = details.failureType;

@@ -6,6 +6,7 @@
 import { AtomicCache, BudgetTracker, callCost } from '../../native';
 import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
+import { OmegaError } from '../errors';
 import type { GenerateRequest, LlmProvider } from '../providers/types';
 import { runPool } from './pool';
 import { buildStack } from './stack';
@@ -95,11 +96,8 @@ function isFiniteScore(x: unknown): x is number {
 
 function checkScore(score: RunScore, runIndex: number): RunScore {
   const bad = (field: string, v: unknown) => {
-    const e = new Error(`scorer returned an invalid ${field} for run ${runIndex}: ${JSON.stringify(v)} (expected a number in [0, 1] / a boolean)`) as Error & {
-      code: string;
-    };
-    e.code = 'ERR_OMEGA_SCORER';
-    return e;
+    const message = `scorer returned an invalid ${field} for run ${runIndex}: ${JSON.stringify(v)} (expected a number in [0, 1] / a boolean)`;
+    return new OmegaError('ERR_OMEGA_SCORER', message, { field });
   };
   if (score === null || typeof score !== 'object') throw bad('result', score);
   if (!isFiniteScore(score.hardScore)) throw bad('hardScore', score.hardScore);

@@ -15,7 +15,7 @@ use napi::{Env, JsError, JsValue, Task};
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::error::{invalid, js_error, Code};
+use crate::error::{from_core, invalid, js_error, Code};
 use doc::Doc;
 use napi::Result;
 use store::{raw, CacheError, Durability, MutationInfo, Store, WaitMode};
@@ -23,8 +23,9 @@ use store::{raw, CacheError, Durability, MutationInfo, Store, WaitMode};
 /// Lock-wait samples kept per handle (a ring beyond that).
 const MAX_SAMPLES: usize = 1 << 16;
 
+/// The one conversion of a store error: to the core error, then to JS.
 fn cache_error(e: CacheError) -> napi::Error<Code> {
-    js_error(e.code(), e.to_string())
+    from_core(omega_pr_core::Error::from(&e))
 }
 
 /// Options of `AtomicCache.open`.
@@ -222,7 +223,10 @@ where
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         match self.op.take() {
-            Some(Ok(op)) => Ok(op(&self.inner).map_err(|e| (e.code(), e.to_string()))),
+            Some(Ok(op)) => Ok(op(&self.inner).map_err(|e| {
+                let e = omega_pr_core::Error::from(&e);
+                (e.code(), e.to_string())
+            })),
             Some(Err(e)) => Ok(Err((code_of(&e), e.reason.clone()))),
             None => Err(napi::Error::from_reason("cache task ran twice")),
         }
