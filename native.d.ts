@@ -512,6 +512,9 @@ export declare function mergeRunCosts(parts: RunCost[], calibration?: Calibratio
  */
 export declare function mergeVarianceStates(states: Array<VarianceShardState>): VarianceShardState
 
+/** Nearest-rank percentile (`p` in 0..=100) of values sorted ascending; 0 for none. */
+export declare function nearestRankPercentile(sorted: Array<number>, p: number): number
+
 /**
  * Validates calibration JSON text; `sourceName` (a file name) is quoted in errors. Returns the
  * parsed document. Throws `ERR_OMEGA_CALIBRATION` listing **every** problem with its JSON path.
@@ -524,6 +527,13 @@ export declare function parseCalibrationJson(text: string, sourceName?: string |
  * `empty_segment`, `empty_path`, `nul`, `crlf`, `invalid_utf8`, `nfc_collision`.
  */
 export declare function parseSha256Sums(text: Uint8Array): Array<Sha256SumEntry>
+
+/**
+ * `SOURCE_DATE_EPOCH` as whole seconds, or `null` when `value` is missing or not a plain
+ * non-negative integer (≤ 2^53 − 1): the one parser of the variable. Pass
+ * `process.env.SOURCE_DATE_EPOCH`.
+ */
+export declare function parseSourceDateEpoch(value?: string | undefined | null): number | null
 
 /** A built pack. */
 export interface ProofpackBuildResult {

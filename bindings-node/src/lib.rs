@@ -13,5 +13,6 @@ mod chaos;
 mod error;
 mod proofpack;
 mod retry;
+mod rules;
 mod simulate;
 mod variance;

@@ -40,6 +40,7 @@ pub mod error;
 pub mod faults;
 pub mod money;
 pub mod proofpack;
+pub mod report_rules;
 pub mod retry;
 pub mod simulate;
 pub mod variance;

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { parseSourceDateEpoch } from '../../native';
 import { OmegaError, type OmegaErrorCode } from '../errors';
 
 /** Exit codes of every `omega-pr` command. */
@@ -15,12 +16,8 @@ export const EXIT = { PASS: 0, FAIL: 1, USAGE: 2 } as const;
  * wall clock otherwise.
  */
 export function reportDate(): Date {
-  const sde = process.env.SOURCE_DATE_EPOCH;
-  if (sde !== undefined && sde !== '') {
-    const secs = Number(sde);
-    if (Number.isInteger(secs) && secs >= 0) return new Date(secs * 1000);
-  }
-  return new Date();
+  const secs = parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+  return secs === null ? new Date() : new Date(secs * 1000);
 }
 
 /** ISO-8601 timestamp of {@link reportDate}. */

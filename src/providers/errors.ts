@@ -6,7 +6,7 @@
  * `ERR_OMEGA_ABORTED` and `name` is `'AbortError'` (so `err.name === 'AbortError'` checks work);
  * `cause` is the signal's reason.
  */
-import type { ChaosDecision, TokenUsage } from '../../native';
+import { failureTypeErrorCode, type ChaosDecision, type TokenUsage } from '../../native';
 import { OmegaError } from '../errors';
 import type { SleepFn } from './types';
 
@@ -25,17 +25,25 @@ export type OmegaProviderErrorCode =
   | 'ERR_OMEGA_MALFORMED_JSON'
   | 'ERR_OMEGA_ABORTED';
 
-/** The error code thrown for each failure type (`latency` is a delay, then success). */
-export const FAILURE_TYPE_CODES: Readonly<Record<Exclude<FailureTypeName, 'latency'>, OmegaProviderErrorCode>> = {
-  timeout: 'ERR_OMEGA_PROVIDER_TIMEOUT',
-  rate_limit: 'ERR_OMEGA_RATE_LIMIT',
-  server_error: 'ERR_OMEGA_SERVER_ERROR',
-  overloaded: 'ERR_OMEGA_OVERLOADED',
-  connection_reset: 'ERR_OMEGA_CONNECTION_RESET',
-  empty_response: 'ERR_OMEGA_EMPTY_RESPONSE',
-  truncated_response: 'ERR_OMEGA_TRUNCATED_RESPONSE',
-  malformed_json: 'ERR_OMEGA_MALFORMED_JSON',
-};
+type FaultName = Exclude<FailureTypeName, 'latency'>;
+const FAULTS: FaultName[] = [
+  'timeout',
+  'rate_limit',
+  'server_error',
+  'overloaded',
+  'connection_reset',
+  'empty_response',
+  'truncated_response',
+  'malformed_json',
+];
+
+/**
+ * The error code thrown for each failure type (`latency` is a delay, then success): the core's
+ * rule (`FailureType::error_code`), read once through `failureTypeErrorCode`.
+ */
+export const FAILURE_TYPE_CODES: Readonly<Record<FaultName, OmegaProviderErrorCode>> = Object.freeze(
+  Object.fromEntries(FAULTS.map((t) => [t, failureTypeErrorCode(t) as OmegaProviderErrorCode])) as Record<FaultName, OmegaProviderErrorCode>,
+);
 
 /** Details of an `OmegaProviderError`. */
 export interface OmegaProviderErrorDetails {

@@ -186,7 +186,8 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     for (let s = 0; s < cfg.scenesPerRun; s++) scenes.push(await oneScene(runIndex, s));
     const score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
     const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
-    const cost = Math.round(scenes.reduce((a, s) => a + s.costUsd, 0) * 1e6) / 1e6;
+    // Integer µUSD inside (each scene's cost is an exact µUSD amount from the core), dollars at the edge.
+    const cost = scenes.reduce((a, s) => a + Math.round(s.costUsd * 1e6), 0) / 1e6;
     return {
       run_index: runIndex,
       hard_score: score.hardScore,

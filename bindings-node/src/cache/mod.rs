@@ -13,6 +13,7 @@ use std::time::Duration;
 use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName, Undefined, Unknown};
 use napi::{Env, JsError, JsValue, Task};
 use napi_derive::napi;
+use omega_pr_core::report_rules::nearest_rank;
 use serde_json::Value;
 
 use crate::error::{from_core, invalid, js_error, Code};
@@ -115,15 +116,6 @@ impl Stats {
         }
         self.count += 1;
     }
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 struct Inner {
@@ -541,8 +533,8 @@ impl AtomicCache {
                 } else {
                     s.total_wait / s.count as f64
                 },
-                p50: percentile(&sorted, 50.0),
-                p99: percentile(&sorted, 99.0),
+                p50: nearest_rank(&sorted, 50.0),
+                p99: nearest_rank(&sorted, 99.0),
                 max: s.max_wait,
                 last: s.last_wait,
             },

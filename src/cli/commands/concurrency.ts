@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { nearestRankPercentile } from '../../../native';
 import type { RegisterCommand } from '../util';
 import type { ConcurrencyReport } from '../../report/types';
 import { EXIT, UsageError, intOption, optionalInt, isoNow, rel, runStamp, writeJsonAtomic } from '../util';
@@ -42,11 +43,9 @@ interface WorkerResult {
 /** The worker script (compiled next to this CLI). */
 export const WORKER_SCRIPT = path.join(__dirname, '..', 'concurrency-worker.js');
 
-/** Nearest-rank percentile. */
+/** Nearest-rank percentile (the core's rule). */
 export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+  return nearestRankPercentile(sorted, p);
 }
 
 const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
