@@ -18,6 +18,7 @@ import { runPreflight } from './preflight';
 import { runConcurrencyCommand } from './concurrency';
 import { runChaosCommand } from './chaos';
 import { runStressCommand } from './stress';
+import { renderTable } from '../table';
 import { EXIT, UsageError, intOption, optionalInt, rel, runStamp } from '../util';
 
 /** One row of the gate table. */
@@ -254,7 +255,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
 
   rows.sort((a, b) => a.gate.localeCompare(b.gate));
   console.log('\n=== SPRINT GATES ===');
-  console.table(rows.map((r) => ({ gate: r.gate, phase: r.phase, verdict: r.verdict, 'key figure': r.figure, report: r.report })));
+  console.log(renderTable(['gate', 'phase', 'verdict', 'key figure', 'report'], rows.map((r) => [r.gate, r.phase, r.verdict, r.figure, r.report])));
   for (const n of ncrs) console.log(`NCR: ${n}`);
   const pass = rows.every((r) => r.verdict === 'PASS');
   console.log(`SPRINT VERDICT: ${pass ? 'PASS' : 'FAIL'}`);
