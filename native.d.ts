@@ -509,6 +509,12 @@ export declare function checkCalibration(calibration: unknown): Array<Calibratio
 export declare function defaultCalibrationJson(): string
 
 /**
+ * Every `ERR_OMEGA_…` code the package can throw, in registry order (the core's
+ * `ERROR_CODES`): `src/error-codes.ts` and the README's error table are checked against it.
+ */
+export declare function errorCodes(): Array<string>
+
+/**
  * The `ERR_OMEGA_…` code a provider throws for a failure type (`null` for `latency`, which is
  * a delay then success). Throws `ERR_OMEGA_INVALID_ARGUMENT` for an unknown name.
  */
@@ -612,6 +618,9 @@ export declare function minisignPublicKeyId(publicKey: string, file: string): st
  */
 export declare function minisignUnlockKey(secretKey: string, file: string, password?: string | undefined | null): string
 
+/** Nearest-rank percentile (`p` in 0..=100) of values sorted ascending; 0 for none. */
+export declare function nearestRankPercentile(sorted: Array<number>, p: number): number
+
 /**
  * Validates calibration JSON text; `sourceName` (a file name) is quoted in errors. Returns the
  * parsed document. Throws `ERR_OMEGA_CALIBRATION` listing **every** problem with its JSON path.
@@ -624,6 +633,13 @@ export declare function parseCalibrationJson(text: string, sourceName?: string |
  * `empty_segment`, `empty_path`, `nul`, `crlf`, `invalid_utf8`, `nfc_collision`.
  */
 export declare function parseSha256Sums(text: Uint8Array): Array<Sha256SumEntry>
+
+/**
+ * `SOURCE_DATE_EPOCH` as whole seconds, or `null` when `value` is missing or not a plain
+ * non-negative integer (≤ 2^53 − 1): the one parser of the variable. Pass
+ * `process.env.SOURCE_DATE_EPOCH`.
+ */
+export declare function parseSourceDateEpoch(value?: string | undefined | null): number | null
 
 /** A built pack. */
 export interface ProofpackBuildResult {

@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import os from 'node:os';
+import { createRequire } from 'node:module';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2];
@@ -36,4 +37,6 @@ const table = rows.map((r) => ({
   goal: r.goal ?? '',
 }));
 console.log('\n=== SUMMARY (ratio = omega-pr vs peer, >1 means omega-pr is better) ===');
-console.table(table);
+// Aligned, ≤ 100 columns, no `(index)` column: the CLI's table (needs `npm run build:ts`).
+const { renderObjects } = createRequire(import.meta.url)('../dist/cli/table.js');
+console.log(renderObjects(table));

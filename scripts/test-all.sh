@@ -29,8 +29,9 @@ cargo test --workspace 2>&1 | tee "$results/cargo.log"
 
 step "native addon (napi) + generated index d.ts is committed"
 npm run build:native
-if ! git diff --exit-code -- native.d.ts native.js; then
-  echo "native.d.ts / native.js differ from the committed ones: run 'npm run build:native' and commit them" >&2
+node scripts/gen-error-codes.mjs
+if ! git diff --exit-code -- native.d.ts native.js src/error-codes.ts; then
+  echo "native.d.ts / native.js / src/error-codes.ts differ from the committed ones: run 'npm run build:native && npm run build:ts' and commit them" >&2
   exit 1
 fi
 

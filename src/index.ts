@@ -9,9 +9,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as native from '../native';
 import type { CalibrationDocument } from '../report-types';
+import { OmegaError } from './errors';
 
 export * from '../native';
 export type * from '../report-types';
+export * from './errors';
 export * from './providers/types';
 export * from './providers/errors';
 export * from './providers/chaos';
@@ -21,9 +23,7 @@ export type { RunScore, Scorer, ScorerInput, SceneResult } from './stress/types'
 // Types of the report files the CLI writes (snake_case, the runbook's names).
 export type { PrReport, StressMeta } from './stress/report';
 export type { RunRecord } from './stress/engine';
-export type { PreflightReport } from './cli/commands/preflight';
-export type { ConcurrencyReport } from './cli/commands/concurrency';
-export type { ChaosSummary } from './cli/commands/chaos';
+export type { PreflightReport, ConcurrencyReport, ChaosSummary } from './report/types';
 // These replace the native functions of the same name: they fill in the probed toolchain versions
 // and ship the self-contained `verify.html`.
 export { buildProofpack, buildProofpackAsync, probeToolchain, loadVerifyHtml, VERIFY_HTML_PATH } from './proofpack';
@@ -44,11 +44,8 @@ export function loadCalibration(file?: string): CalibrationDocument {
   } catch (err) {
     // Node's message repeats the path as given (maybe absolute): keep only the file name and errno code.
     const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    const e = new Error(`cannot read calibration \`${path.basename(target)}\`: ${reason}`) as Error & {
-      code: string;
-    };
-    e.code = 'ERR_OMEGA_IO';
-    throw e;
+    const name = path.basename(target);
+    throw new OmegaError('ERR_OMEGA_IO', `cannot read calibration \`${name}\`: ${reason}`, { path: name });
   }
   return native.parseCalibrationJson(text, path.basename(target)) as CalibrationDocument;
 }

@@ -207,8 +207,7 @@ impl BudgetTracker {
     /// `budget_verdict`, `violations`, `per_model`, `call_count`, …
     #[napi(ts_return_type = "RunCost")]
     pub fn finalize(&self) -> Result<Value, Code> {
-        serde_json::to_value(self.inner.finalize())
-            .map_err(|e| crate::error::js_error("ERR_OMEGA_INTERNAL", e.to_string()))
+        serde_json::to_value(self.inner.finalize()).map_err(crate::error::internal)
     }
 }
 
@@ -267,6 +266,5 @@ pub fn merge_run_costs(parts: Vec<Value>, calibration: Option<Value>) -> Result<
         })
         .collect::<Result<Vec<_>, Code>>()?;
     let merged = budget::RunCost::merge(&parsed, run_cap).map_err(from_core)?;
-    serde_json::to_value(merged)
-        .map_err(|e| crate::error::js_error("ERR_OMEGA_INTERNAL", e.to_string()))
+    serde_json::to_value(merged).map_err(crate::error::internal)
 }

@@ -26,6 +26,23 @@ pub fn from_core(err: omega_pr_core::Error) -> Error<Code> {
     js_error(err.code(), err.to_string())
 }
 
+/// An internal error (`ERR_OMEGA_INTERNAL`): a bug or an N-API/serialisation failure.
+pub fn internal(message: impl std::fmt::Display) -> Error<Code> {
+    from_core(omega_pr_core::Error::Internal {
+        message: message.to_string(),
+    })
+}
+
+/// Every `ERR_OMEGA_…` code the package can throw, in registry order (the core's
+/// `ERROR_CODES`): `src/error-codes.ts` and the README's error table are checked against it.
+#[napi_derive::napi]
+pub fn error_codes() -> Vec<String> {
+    omega_pr_core::error::ERROR_CODES
+        .iter()
+        .map(|(code, _)| (*code).to_owned())
+        .collect()
+}
+
 /// An invalid-argument error naming the field.
 pub fn invalid(field: &str, message: impl std::fmt::Display) -> Error<Code> {
     from_core(omega_pr_core::Error::invalid(field, message.to_string()))

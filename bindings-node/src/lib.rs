@@ -13,6 +13,7 @@ mod chaos;
 mod error;
 mod proofpack;
 mod retry;
+mod rules;
 mod sign;
 mod simulate;
 mod variance;

@@ -82,10 +82,12 @@ pub struct ProofpackBuildResult {
 }
 
 fn epoch_now() -> u64 {
-    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        if let Ok(v) = s.trim().parse::<u64>() {
-            return v;
-        }
+    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .as_deref()
+        .and_then(omega_pr_core::report_rules::parse_source_date_epoch)
+    {
+        return v;
     }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -11,7 +11,7 @@ use napi_derive::napi;
 use omega_pr_core::variance::{self, Accumulator, Analysis, AnalysisState, RunSample};
 use serde_json::Value;
 
-use crate::error::{from_core, invalid, js_error, whole, Code};
+use crate::error::{from_core, internal, invalid, whole, Code};
 use napi::Result;
 
 /// One stress run, as the engine reports it.
@@ -84,10 +84,6 @@ pub struct VarianceShardState {
     pub soft_passes: f64,
     /// Samples per metric (`hard_score`, `soft_score`, and every other metric given).
     pub metrics: BTreeMap<String, Vec<f64>>,
-}
-
-fn internal(e: impl std::fmt::Display) -> napi::Error<Code> {
-    js_error("ERR_OMEGA_INTERNAL", e.to_string())
 }
 
 fn finite(field: impl FnOnce() -> String, x: f64) -> Result<f64, Code> {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::budget::{BudgetSettings, ModelPrice};
-use crate::chaos::{ChaosProfile, FailureType, FaultSettings};
 use crate::error::{Error, Problem, Result};
+use crate::faults::{ChaosProfile, FailureType, FaultSettings};
 use crate::money::{usd_per_token_to_pico, usd_to_micro};
 use crate::retry::RetryPolicy;
 use crate::variance::{Envelope, EnvelopeStatistic};

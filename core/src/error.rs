@@ -189,7 +189,211 @@ pub enum Error {
         /// The pack directory, as given.
         path: String,
     },
+    /// The lock of an atomic cache file was not obtained within `LOCK_TIMEOUT_MS`.
+    #[error("lock of cache `{file}` not obtained within {waited_ms} ms (LOCK_TIMEOUT_MS)")]
+    LockTimeout {
+        /// The cache file as given.
+        file: String,
+        /// Time waited, ms.
+        waited_ms: u64,
+    },
+    /// An atomic cache file is not valid JSON or not an object; it is never overwritten.
+    #[error("cache file `{path}` is corrupt ({reason}); it was not modified — inspect it or call AtomicCache.repair() to move it aside")]
+    CacheCorrupt {
+        /// The cache file as given.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The directory of a cache file does not exist (or is not a directory). Code `ERR_OMEGA_IO`.
+    #[error("cache directory `{dir}` does not exist; nothing was written")]
+    CacheDirMissing {
+        /// The directory.
+        dir: String,
+    },
+    /// The directory of a cache file cannot be written. Code `ERR_OMEGA_IO`.
+    #[error("cache directory `{dir}` is not writable ({reason}); nothing was written")]
+    CacheDirReadOnly {
+        /// The directory.
+        dir: String,
+        /// The OS message.
+        reason: String,
+    },
+    /// A command line that cannot be run: unknown flag, missing value, bad combination (exit 2).
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, naming the flag or file.
+        message: String,
+    },
+    /// A user module (engine, scorer, scenes) cannot be loaded or lacks what is needed.
+    #[error("{file}: {message}")]
+    Module {
+        /// The module file (base name).
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Shard results that do not belong to one run (or overlap / leave gaps) cannot be merged.
+    #[error("{message}")]
+    Merge {
+        /// What does not fit, naming the shard.
+        message: String,
+    },
+    /// A scorer returned something that is not a valid score.
+    #[error("{message}")]
+    Scorer {
+        /// What is wrong, naming the field and run.
+        message: String,
+    },
+    /// A provider failed with an error that carries no code of its own.
+    #[error("{message}")]
+    Provider {
+        /// The provider's message.
+        message: String,
+    },
+    /// A provider fault (injected by chaos or real); the code follows the failure type.
+    #[error("{message}")]
+    ProviderFault {
+        /// The kind of fault (never `latency`, which is a delay, then success).
+        failure_type: crate::faults::FailureType,
+        /// What happened.
+        message: String,
+    },
+    /// A call or backoff sleep was aborted by its signal.
+    #[error("{message}")]
+    Aborted {
+        /// What was aborted.
+        message: String,
+    },
+    /// A bug or an unexpected runtime failure (N-API, serialisation); never an input problem.
+    #[error("{message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
 }
+
+/// Every code an omega-pr error can carry, with what it means (the registry: the README's error
+/// table is checked against it, and TS reads it through `errorCodes()`).
+pub const ERROR_CODES: &[(&str, &str)] = &[
+    (
+        "ERR_OMEGA_CALIBRATION",
+        "invalid calibration (every problem, with JSON paths)",
+    ),
+    (
+        "ERR_OMEGA_INVALID_ARGUMENT",
+        "an invalid argument or option (the field is named)",
+    ),
+    (
+        "ERR_OMEGA_UNKNOWN_MODEL",
+        "a model without a price: never counted as $0",
+    ),
+    (
+        "ERR_OMEGA_BUDGET_EXCEEDED",
+        "a reservation would pass the per-call or per-run cap",
+    ),
+    (
+        "ERR_OMEGA_UNKNOWN_RESERVATION",
+        "settle/release of an id that is not open",
+    ),
+    (
+        "ERR_OMEGA_UNKNOWN_PROFILE",
+        "a chaos profile the calibration does not define",
+    ),
+    (
+        "ERR_OMEGA_SEED_RANGE",
+        "a seed that is not a safe non-negative integer",
+    ),
+    ("ERR_OMEGA_EMPTY_RUNS", "statistics over no runs"),
+    (
+        "ERR_OMEGA_PARSE",
+        "a SHA256SUMS / MANIFEST that cannot be parsed",
+    ),
+    (
+        "ERR_OMEGA_ABSOLUTE_PATH",
+        "an absolute path in a file to publish",
+    ),
+    (
+        "ERR_OMEGA_UNSAFE_PATH",
+        "a symlink, special file or reserved name in a pack",
+    ),
+    (
+        "ERR_OMEGA_OUTPUT_NOT_EMPTY",
+        "a proofpack output folder that is not empty",
+    ),
+    (
+        "ERR_OMEGA_IO",
+        "a file that cannot be read or written (the path is named)",
+    ),
+    (
+        "ERR_OMEGA_LOCK_TIMEOUT",
+        "the atomic cache lock was not obtained in time",
+    ),
+    (
+        "ERR_OMEGA_CACHE_CORRUPT",
+        "an atomic cache file that is not a JSON object",
+    ),
+    ("ERR_OMEGA_USAGE", "a command line that cannot be run"),
+    ("ERR_OMEGA_MODULE", "a user module that cannot be loaded"),
+    ("ERR_OMEGA_MERGE", "shards that do not belong to one run"),
+    (
+        "ERR_OMEGA_SCORER",
+        "a scorer result that is not a valid score",
+    ),
+    (
+        "ERR_OMEGA_PROVIDER",
+        "a provider failure without a code of its own",
+    ),
+    ("ERR_OMEGA_PROVIDER_TIMEOUT", "provider fault: timeout"),
+    (
+        "ERR_OMEGA_RATE_LIMIT",
+        "provider fault: rate limit (HTTP 429)",
+    ),
+    (
+        "ERR_OMEGA_SERVER_ERROR",
+        "provider fault: server error (HTTP 500/503)",
+    ),
+    (
+        "ERR_OMEGA_OVERLOADED",
+        "provider fault: overloaded (HTTP 529)",
+    ),
+    (
+        "ERR_OMEGA_CONNECTION_RESET",
+        "provider fault: connection reset",
+    ),
+    ("ERR_OMEGA_EMPTY_RESPONSE", "provider fault: empty response"),
+    (
+        "ERR_OMEGA_TRUNCATED_RESPONSE",
+        "provider fault: truncated response",
+    ),
+    ("ERR_OMEGA_MALFORMED_JSON", "provider fault: malformed JSON"),
+    ("ERR_OMEGA_ABORTED", "a call or sleep aborted by its signal"),
+    ("ERR_OMEGA_INTERNAL", "a bug or unexpected runtime failure"),
+    (
+        "ERR_OMEGA_EMPTY_SOURCE",
+        "a proofpack source without a single file",
+    ),
+    (
+        "ERR_OMEGA_RESPONSE_TOO_LARGE",
+        "a provider answer above calibration max_response_bytes",
+    ),
+    (
+        "ERR_OMEGA_INTERRUPTED",
+        "SIGINT / SIGTERM: the command stopped (exit 130)",
+    ),
+    (
+        "ERR_OMEGA_SIGNATURE",
+        "a signature or attestation that does not verify with the pinned key",
+    ),
+    (
+        "ERR_OMEGA_KEY",
+        "a minisign key that is malformed, or a wrong password",
+    ),
+    (
+        "ERR_OMEGA_UNSIGNED",
+        "an unsigned pack where a signature is required",
+    ),
+];
 
 fn source_suffix(source: &Option<String>) -> String {
     match source {
@@ -222,6 +426,19 @@ impl Error {
             Error::Signature { .. } => "ERR_OMEGA_SIGNATURE",
             Error::Key { .. } => "ERR_OMEGA_KEY",
             Error::Unsigned { .. } => "ERR_OMEGA_UNSIGNED",
+            Error::LockTimeout { .. } => "ERR_OMEGA_LOCK_TIMEOUT",
+            Error::CacheCorrupt { .. } => "ERR_OMEGA_CACHE_CORRUPT",
+            Error::CacheDirMissing { .. } | Error::CacheDirReadOnly { .. } => "ERR_OMEGA_IO",
+            Error::Usage { .. } => "ERR_OMEGA_USAGE",
+            Error::Module { .. } => "ERR_OMEGA_MODULE",
+            Error::Merge { .. } => "ERR_OMEGA_MERGE",
+            Error::Scorer { .. } => "ERR_OMEGA_SCORER",
+            Error::Provider { .. } => "ERR_OMEGA_PROVIDER",
+            Error::ProviderFault { failure_type, .. } => {
+                failure_type.error_code().unwrap_or("ERR_OMEGA_PROVIDER")
+            }
+            Error::Aborted { .. } => "ERR_OMEGA_ABORTED",
+            Error::Internal { .. } => "ERR_OMEGA_INTERNAL",
         }
     }
 
@@ -262,5 +479,40 @@ mod tests {
         assert!(text.contains("$.SEED: is null"));
         assert!(text.contains("$.budget.max_per_run_usd"));
         assert_eq!(err.code(), "ERR_OMEGA_CALIBRATION");
+    }
+
+    /// Every `ERR_OMEGA_…` literal of this file (the codes `code()` returns) and of the
+    /// failure-type map is in the registry, once.
+    #[test]
+    fn every_code_is_registered_once() {
+        let codes: Vec<&str> = ERROR_CODES.iter().map(|(c, _)| *c).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), codes.len(), "duplicate code in ERROR_CODES");
+        let sources = [include_str!("error.rs"), include_str!("faults.rs")];
+        let mut seen = 0;
+        for text in sources {
+            for (i, _) in text.match_indices("\"ERR_OMEGA_") {
+                let rest = &text[i + 1..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                    .unwrap_or(rest.len());
+                let code = &rest[..end];
+                if code.ends_with('_') {
+                    continue; // this test's own search pattern
+                }
+                assert!(codes.contains(&code), "{code} is not in ERROR_CODES");
+                seen += 1;
+            }
+        }
+        assert!(seen > ERROR_CODES.len());
+        for t in crate::faults::FailureType::ALL {
+            let e = Error::ProviderFault {
+                failure_type: t,
+                message: String::new(),
+            };
+            assert!(codes.contains(&e.code()), "{t:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! - [`calibration`]: the validated thresholds of the sprint (`budgets/calibration.json`).
 //! - [`budget`]: integer micro-USD accounting with reserve/settle.
+//! - [`faults`]: the kinds of fault and their rules (shared by calibration, chaos, retry).
 //! - [`chaos`]: seeded fault-injection decisions.
 //! - [`retry`]: backoff and retryability decisions.
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
@@ -37,8 +38,10 @@ pub mod budget;
 pub mod calibration;
 pub mod chaos;
 pub mod error;
+pub mod faults;
 pub mod money;
 pub mod proofpack;
+pub mod report_rules;
 pub mod retry;
 pub mod sign;
 pub mod simulate;

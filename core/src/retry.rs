@@ -5,7 +5,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::chaos::FailureType;
+use crate::faults::FailureType;
 
 /// The retry policy, from calibration `retry`.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { interruptedBy, onCleanup } from './lifecycle';
+import type { Command } from 'commander';
+import { parseSourceDateEpoch } from '../../native';
+import { OmegaError, type OmegaErrorCode } from '../errors';
 
 /** Exit codes of every `omega-pr` command. */
 export const EXIT = { PASS: 0, FAIL: 1, USAGE: 2 } as const;
@@ -14,12 +17,8 @@ export const EXIT = { PASS: 0, FAIL: 1, USAGE: 2 } as const;
  * wall clock otherwise.
  */
 export function reportDate(): Date {
-  const sde = process.env.SOURCE_DATE_EPOCH;
-  if (sde !== undefined && sde !== '') {
-    const secs = Number(sde);
-    if (Number.isInteger(secs) && secs >= 0) return new Date(secs * 1000);
-  }
-  return new Date();
+  const secs = parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+  return secs === null ? new Date() : new Date(secs * 1000);
 }
 
 /** ISO-8601 timestamp of {@link reportDate}. */
@@ -72,14 +71,14 @@ export function writeFileAtomic(file: string, text: string): void {
   }
 }
 
+/** Registers one subcommand on the program (`setExit` records the gate's exit code). */
+export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
+
 /** An error the CLI reports as a usage/input problem (exit 2), with a stable code. */
-export class UsageError extends Error {
-  /** Stable error code. */
-  readonly code: string;
-  constructor(message: string, code = 'ERR_OMEGA_USAGE') {
-    super(message);
+export class UsageError extends OmegaError {
+  constructor(message: string, code: OmegaErrorCode = 'ERR_OMEGA_USAGE') {
+    super(code, message);
     this.name = 'UsageError';
-    this.code = code;
   }
 }
 

@@ -14,7 +14,7 @@
  * Every call is recorded; `chaosLog()` / `chaosLogJson()` give `chaos-log.json` (built by the
  * core: runbook field names, entries sorted by call index, byte-identical for the same seed).
  */
-import { ChaosEngine, type ChaosDecision, type ChaosLogDocument, type ChaosLogEntryInput } from '../../native';
+import { ChaosEngine, parseSourceDateEpoch, type ChaosDecision, type ChaosLogDocument, type ChaosLogEntryInput } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
 import {
   FAILURE_TYPE_CODES,
@@ -45,9 +45,8 @@ export interface ChaosProviderOptions {
 
 /** Default clock: `SOURCE_DATE_EPOCH` (seconds) when set, else now, as ISO 8601. */
 export function defaultClock(): string {
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  if (epoch !== undefined && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
-  return new Date().toISOString();
+  const secs = parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+  return (secs === null ? new Date() : new Date(secs * 1000)).toISOString();
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -152,8 +151,8 @@ export class ChaosProvider implements LlmProvider {
       case 'rate_limit':
         throw new OmegaProviderError(
           code,
-          `chaos-injected rate limit (call ${callIndex}): HTTP 429, retry after ${decision.retryAfterMs} ms`,
-          { ...base, status: 429, retryAfterMs: decision.retryAfterMs },
+          `chaos-injected rate limit (call ${callIndex}): HTTP ${decision.status}, retry after ${decision.retryAfterMs} ms`,
+          { ...base, status: decision.status, retryAfterMs: decision.retryAfterMs },
         );
       case 'server_error':
         throw new OmegaProviderError(code, `chaos-injected server error (call ${callIndex}): HTTP ${decision.status}`, {
@@ -161,7 +160,10 @@ export class ChaosProvider implements LlmProvider {
           status: decision.status,
         });
       case 'overloaded':
-        throw new OmegaProviderError(code, `chaos-injected overload (call ${callIndex}): HTTP 529`, { ...base, status: 529 });
+        throw new OmegaProviderError(code, `chaos-injected overload (call ${callIndex}): HTTP ${decision.status}`, {
+          ...base,
+          status: decision.status,
+        });
       case 'connection_reset':
         throw new OmegaProviderError(code, `chaos-injected connection reset (call ${callIndex})`, base);
       default: {

@@ -6,7 +6,8 @@
  * `ERR_OMEGA_ABORTED` and `name` is `'AbortError'` (so `err.name === 'AbortError'` checks work);
  * `cause` is the signal's reason.
  */
-import type { ChaosDecision, TokenUsage } from '../../native';
+import { failureTypeErrorCode, type ChaosDecision, type TokenUsage } from '../../native';
+import { OmegaError } from '../errors';
 import type { SleepFn } from './types';
 
 /** The failure types chaos can inject. */
@@ -25,17 +26,25 @@ export type OmegaProviderErrorCode =
   | 'ERR_OMEGA_ABORTED'
   | 'ERR_OMEGA_RESPONSE_TOO_LARGE';
 
-/** The error code thrown for each failure type (`latency` is a delay, then success). */
-export const FAILURE_TYPE_CODES: Readonly<Record<Exclude<FailureTypeName, 'latency'>, OmegaProviderErrorCode>> = {
-  timeout: 'ERR_OMEGA_PROVIDER_TIMEOUT',
-  rate_limit: 'ERR_OMEGA_RATE_LIMIT',
-  server_error: 'ERR_OMEGA_SERVER_ERROR',
-  overloaded: 'ERR_OMEGA_OVERLOADED',
-  connection_reset: 'ERR_OMEGA_CONNECTION_RESET',
-  empty_response: 'ERR_OMEGA_EMPTY_RESPONSE',
-  truncated_response: 'ERR_OMEGA_TRUNCATED_RESPONSE',
-  malformed_json: 'ERR_OMEGA_MALFORMED_JSON',
-};
+type FaultName = Exclude<FailureTypeName, 'latency'>;
+const FAULTS: FaultName[] = [
+  'timeout',
+  'rate_limit',
+  'server_error',
+  'overloaded',
+  'connection_reset',
+  'empty_response',
+  'truncated_response',
+  'malformed_json',
+];
+
+/**
+ * The error code thrown for each failure type (`latency` is a delay, then success): the core's
+ * rule (`FailureType::error_code`), read once through `failureTypeErrorCode`.
+ */
+export const FAILURE_TYPE_CODES: Readonly<Record<FaultName, OmegaProviderErrorCode>> = Object.freeze(
+  Object.fromEntries(FAULTS.map((t) => [t, failureTypeErrorCode(t) as OmegaProviderErrorCode])) as Record<FaultName, OmegaProviderErrorCode>,
+);
 
 /** Details of an `OmegaProviderError`. */
 export interface OmegaProviderErrorDetails {
@@ -57,10 +66,10 @@ export interface OmegaProviderErrorDetails {
   cause?: unknown;
 }
 
-/** A provider failure with a stable `code`. */
-export class OmegaProviderError extends Error {
+/** A provider failure with a stable `code` (an {@link OmegaError}). */
+export class OmegaProviderError extends OmegaError {
   /** Stable code. */
-  readonly code: OmegaProviderErrorCode;
+  declare readonly code: OmegaProviderErrorCode;
   /** Whether chaos injected the failure. */
   readonly injected: boolean;
   /** Whether retrying may help. */
@@ -79,9 +88,8 @@ export class OmegaProviderError extends Error {
   attempts?: number;
 
   constructor(code: OmegaProviderErrorCode, message: string, details: OmegaProviderErrorDetails) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(code, message, { cause: details.cause });
     this.name = code === 'ERR_OMEGA_ABORTED' ? 'AbortError' : 'OmegaProviderError';
-    this.code = code;
     this.injected = details.injected;
     this.retryable = details.retryable;
     if (details.failureType !== undefined) this.failureType = details.failureType;

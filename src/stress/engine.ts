@@ -6,6 +6,7 @@
 import { AtomicCache, BudgetTracker, callCost } from '../../native';
 import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
+import { OmegaError } from '../errors';
 import type { GenerateRequest, LlmProvider } from '../providers/types';
 import { runPool } from './pool';
 import { buildStack } from './stack';
@@ -102,11 +103,8 @@ function isFiniteScore(x: unknown): x is number {
 
 function checkScore(score: RunScore, runIndex: number): RunScore {
   const bad = (field: string, v: unknown) => {
-    const e = new Error(`scorer returned an invalid ${field} for run ${runIndex}: ${JSON.stringify(v)} (expected a number in [0, 1] / a boolean)`) as Error & {
-      code: string;
-    };
-    e.code = 'ERR_OMEGA_SCORER';
-    return e;
+    const message = `scorer returned an invalid ${field} for run ${runIndex}: ${JSON.stringify(v)} (expected a number in [0, 1] / a boolean)`;
+    return new OmegaError('ERR_OMEGA_SCORER', message, { field });
   };
   if (score === null || typeof score !== 'object') throw bad('result', score);
   if (!isFiniteScore(score.hardScore)) throw bad('hardScore', score.hardScore);
@@ -199,7 +197,8 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     }
     const score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
     const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
-    const cost = Math.round(scenes.reduce((a, s) => a + s.costUsd, 0) * 1e6) / 1e6;
+    // Integer µUSD inside (each scene's cost is an exact µUSD amount from the core), dollars at the edge.
+    const cost = scenes.reduce((a, s) => a + Math.round(s.costUsd * 1e6), 0) / 1e6;
     return {
       run_index: runIndex,
       hard_score: score.hardScore,

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CalibrationDocument } from '../../report-types';
+import { OmegaError } from '../errors';
 import type { LlmProvider } from '../providers/types';
 import type { Scorer } from './types';
 
@@ -21,10 +22,9 @@ export interface ModuleContext {
 // modules (.mjs, "type": "module") load too.
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
 
-function moduleError(file: string, message: string): Error & { code: string } {
-  const e = new Error(`${path.basename(file)}: ${message}`) as Error & { code: string };
-  e.code = 'ERR_OMEGA_MODULE';
-  return e;
+function moduleError(file: string, message: string): OmegaError {
+  const name = path.basename(file);
+  return new OmegaError('ERR_OMEGA_MODULE', `${name}: ${message}`, { path: name });
 }
 
 async function load(file: string, names: string[], method: string, ctx: ModuleContext): Promise<unknown> {

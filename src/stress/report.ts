@@ -5,6 +5,7 @@
 import { ChaosEngine, analyzeVariance, mergeRunCosts } from '../../native';
 import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
 import type { CalibrationDocument, RunCost, VarianceReport } from '../../report-types';
+import { OmegaError } from '../errors';
 import { sortedCounts, type CallCounts, type RunRecord } from './engine';
 
 /** Schema version of `PR_REPORT.json`. */
@@ -95,10 +96,8 @@ export interface ShardParts {
   chaosLog: ChaosLogDocument | null;
 }
 
-function mergeError(message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = 'ERR_OMEGA_MERGE';
-  return e;
+function mergeError(message: string): OmegaError {
+  return new OmegaError('ERR_OMEGA_MERGE', message);
 }
 
 /**

@@ -25,10 +25,9 @@ fn status(code: sys::napi_status, what: &str) -> Result<(), Code> {
     if code == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(crate::error::js_error(
-            "ERR_OMEGA_INTERNAL",
-            format!("N-API call failed while reading {what} (status {code})"),
-        ))
+        Err(crate::error::internal(format!(
+            "N-API call failed while reading {what} (status {code})"
+        )))
     }
 }
 

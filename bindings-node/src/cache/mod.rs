@@ -14,9 +14,10 @@ use std::time::Duration;
 use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName, Undefined, Unknown};
 use napi::{Env, JsError, JsValue, Task};
 use napi_derive::napi;
+use omega_pr_core::report_rules::nearest_rank;
 use serde_json::Value;
 
-use crate::error::{invalid, js_error, Code};
+use crate::error::{from_core, invalid, js_error, Code};
 use doc::Doc;
 use napi::Result;
 use store::{raw, CacheError, Durability, MutationInfo, Store, WaitMode};
@@ -24,8 +25,9 @@ use store::{raw, CacheError, Durability, MutationInfo, Store, WaitMode};
 /// Lock-wait samples kept per handle (a ring beyond that).
 const MAX_SAMPLES: usize = 1 << 16;
 
+/// The one conversion of a store error: to the core error, then to JS.
 fn cache_error(e: CacheError) -> napi::Error<Code> {
-    js_error(e.code(), e.to_string())
+    from_core(omega_pr_core::Error::from(&e))
 }
 
 /// Options of `AtomicCache.open`.
@@ -119,15 +121,6 @@ impl Stats {
         }
         self.count += 1;
     }
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 struct Inner {
@@ -241,7 +234,10 @@ where
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         match self.op.take() {
-            Some(Ok(op)) => Ok(op(&self.inner).map_err(|e| (e.code(), e.to_string()))),
+            Some(Ok(op)) => Ok(op(&self.inner).map_err(|e| {
+                let e = omega_pr_core::Error::from(&e);
+                (e.code(), e.to_string())
+            })),
             Some(Err(e)) => Ok(Err((code_of(&e), e.reason.clone()))),
             None => Err(napi::Error::from_reason("cache task ran twice")),
         }
@@ -604,8 +600,8 @@ impl AtomicCache {
                 } else {
                     s.total_wait / s.count as f64
                 },
-                p50: percentile(&sorted, 50.0),
-                p99: percentile(&sorted, 99.0),
+                p50: nearest_rank(&sorted, 50.0),
+                p99: nearest_rank(&sorted, 99.0),
                 max: s.max_wait,
                 last: s.last_wait,
             },

@@ -120,39 +120,43 @@ pub enum CacheError {
     },
 }
 
-impl CacheError {
-    /// The stable JS error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            CacheError::LockTimeout { .. } => "ERR_OMEGA_LOCK_TIMEOUT",
-            CacheError::Corrupt { .. } => "ERR_OMEGA_CACHE_CORRUPT",
-            CacheError::MissingDir { .. } | CacheError::ReadOnly { .. } | CacheError::Io { .. } => {
-                "ERR_OMEGA_IO"
-            }
+/// Codes and messages live in the core's one error registry: a store error is a core error.
+impl From<&CacheError> for omega_pr_core::Error {
+    fn from(e: &CacheError) -> Self {
+        use omega_pr_core::Error;
+        match e {
+            CacheError::LockTimeout { file, waited_ms } => Error::LockTimeout {
+                file: file.clone(),
+                waited_ms: *waited_ms,
+            },
+            CacheError::Corrupt { path, reason } => Error::CacheCorrupt {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            CacheError::MissingDir { dir } => Error::CacheDirMissing { dir: dir.clone() },
+            CacheError::ReadOnly { dir, reason } => Error::CacheDirReadOnly {
+                dir: dir.clone(),
+                reason: reason.clone(),
+            },
+            CacheError::Io { op, path, reason } => Error::Io {
+                op: format!("cannot {op}"),
+                path: path.clone(),
+                message: reason.clone(),
+            },
         }
+    }
+}
+
+impl CacheError {
+    /// The stable JS error code (from the core's registry).
+    pub fn code(&self) -> &'static str {
+        omega_pr_core::Error::from(self).code()
     }
 }
 
 impl std::fmt::Display for CacheError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CacheError::LockTimeout { file, waited_ms } => write!(
-                f,
-                "lock of cache `{file}` not obtained within {waited_ms} ms (LOCK_TIMEOUT_MS)"
-            ),
-            CacheError::Corrupt { path, reason } => write!(
-                f,
-                "cache file `{path}` is corrupt ({reason}); it was not modified — inspect it or call AtomicCache.repair() to move it aside"
-            ),
-            CacheError::MissingDir { dir } => {
-                write!(f, "cache directory `{dir}` does not exist; nothing was written")
-            }
-            CacheError::ReadOnly { dir, reason } => write!(
-                f,
-                "cache directory `{dir}` is not writable ({reason}); nothing was written"
-            ),
-            CacheError::Io { op, path, reason } => write!(f, "cannot {op} `{path}`: {reason}"),
-        }
+        omega_pr_core::Error::from(self).fmt(f)
     }
 }
 

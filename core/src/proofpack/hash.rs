@@ -1,9 +1,24 @@
-//! Streaming SHA-256 (the `sha2` crate; on x86/x86_64 and aarch64 it picks the SHA extensions
-//! at run time when the CPU has them).
+//! The one hashing module: SHA-256 of bytes ([`sha256_hex`]), streaming SHA-256 ([`Sha256`]) and
+//! lowercase hex ([`to_hex`]). The `sha2` crate; on x86/x86_64 and aarch64 it picks the SHA
+//! extensions at run time when the CPU has them.
 
 use sha2::Digest;
 
-use super::manifest::to_hex;
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    to_hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Lowercase hex of bytes.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
 
 /// An incremental SHA-256 hasher.
 #[derive(Clone, Default)]
@@ -38,7 +53,7 @@ impl Sha256 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
-    use super::super::manifest::sha256_hex;
+    use super::sha256_hex;
     use super::*;
 
     // FIPS 180-2 / NIST CAVS known answers.

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+// Hashing lives in `hash`; re-exported here for the paths callers already use.
+pub use super::hash::{sha256_hex, to_hex};
 use super::sums::{self, SumEntry};
 use crate::error::{Error, Result};
 
@@ -88,23 +90,6 @@ pub struct ManifestInput {
     pub source_run: String,
     /// Command that produced the run.
     pub command: Option<String>,
-}
-
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    to_hex(&Sha256::digest(bytes))
-}
-
-/// Lowercase hex of bytes.
-pub fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
 }
 
 /// ISO 8601 UTC (`YYYY-MM-DDTHH:MM:SSZ`) of seconds since the Unix epoch.

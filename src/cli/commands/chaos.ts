@@ -14,42 +14,15 @@ import { runPool } from '../../stress/pool';
 import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
+import type { ChaosSummary } from '../../report/types';
 import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted } from '../util';
 import { InterruptedError, shutdownSignal } from '../lifecycle';
 
+export type { ChaosSummary };
+
 /** Two-sided 99.9 % normal quantile: the rate tolerance is this many standard errors. */
 const Z_999 = 3.290526731491926;
-
-/** `chaos-summary.json`: the PR-G3 gate. */
-export interface ChaosSummary {
-  schema_version: 'OMEGA-CHAOS-SUMMARY-1.0';
-  provider: string;
-  profile: string;
-  seed: number;
-  calls: number;
-  attempts: number;
-  injected: number;
-  expected_rate: number;
-  observed_rate: number;
-  /** |observed − expected| allowed: 3.29 standard errors of a binomial proportion (99.9 %). */
-  rate_tolerance: number;
-  rate_ok: boolean;
-  calls_succeeded: number;
-  calls_failed: number;
-  faults_recovered_by_retry: number;
-  faults_surfaced_to_caller: number;
-  /** Injected (non-latency) faults whose attempt returned a success: must be 0. */
-  silent_successes: number;
-  /** Calls that "succeeded" with empty text: must be 0. */
-  empty_successes: number;
-  json_valid: boolean;
-  budget_verdict: 'PASS' | 'FAIL';
-  verdict: 'PASS' | 'FAIL';
-  /** Why PR-G3 failed (empty on PASS): judged by the core (`judgeChaosGate`). */
-  verdict_reasons: string[];
-  generated: string;
-}
 
 /** Options of {@link runChaosCommand}. */
 export interface ChaosCommandOptions {

@@ -7,31 +7,13 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RegisterCommand } from './index';
+import { nearestRankPercentile } from '../../../native';
+import type { RegisterCommand } from '../util';
+import type { ConcurrencyReport } from '../../report/types';
 import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
 import { InterruptedError, interrupted, interruptedBy, trackChild } from '../lifecycle';
 
-/** The runbook's `concurrency10-report.json` (plus throughput and lock-wait figures). */
-export interface ConcurrencyReport {
-  workers: number;
-  successes: number;
-  failures: number;
-  residual_locks: number;
-  residual_tmps: number;
-  cache_valid: boolean;
-  verdict: 'PASS' | 'FAIL';
-  lost_updates: number;
-  updates_per_worker: number;
-  total_updates: number;
-  durability: 'full' | 'none';
-  lock_timeout_ms: number | null;
-  lock_wait_ms: { p50: number; p99: number; max: number };
-  updates_per_sec: number;
-  duration_ms: number;
-  cache_file: string;
-  worker_errors: string[];
-  timestamp: string;
-}
+export type { ConcurrencyReport };
 
 /** Options of {@link runConcurrency}. */
 export interface ConcurrencyOptions {
@@ -62,11 +44,9 @@ interface WorkerResult {
 /** The worker script (compiled next to this CLI). */
 export const WORKER_SCRIPT = path.join(__dirname, '..', 'concurrency-worker.js');
 
-/** Nearest-rank percentile. */
+/** Nearest-rank percentile (the core's rule). */
 export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+  return nearestRankPercentile(sorted, p);
 }
 
 const round = (n: number, digits = 3): number => Number(n.toFixed(digits));

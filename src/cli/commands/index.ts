@@ -2,7 +2,7 @@
  * The registry of subcommands. Each module exports `register(program, setExit)`; `setExit`
  * records the gate's exit code (0 PASS, 1 FAIL).
  */
-import type { Command } from 'commander';
+import type { RegisterCommand } from '../util';
 import { register as preflight } from './preflight';
 import { register as concurrency } from './concurrency';
 import { register as chaos } from './chaos';
@@ -11,8 +11,7 @@ import { register as proofpack } from './proofpack';
 import { register as sprint } from './sprint';
 import { register as keygen } from './keygen';
 
-/** Registers one subcommand on the program. */
-export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
+export type { RegisterCommand };
 
 /** Every subcommand, in runbook order. */
 export const COMMANDS: RegisterCommand[] = [preflight, concurrency, chaos, stress, proofpack, sprint, keygen];

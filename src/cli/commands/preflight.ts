@@ -7,22 +7,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
+import type { PreflightReport } from '../../report/types';
 import { EXIT, optionalInt, rel, writeJsonAtomic } from '../util';
 import { InterruptedError, interrupted, onCleanup, trackChild } from '../lifecycle';
 
-/** The runbook's `PR_PREFLIGHT.json`. */
-export interface PreflightReport {
-  schema_version: 'PR-PREFLIGHT-1.0';
-  branch: string;
-  head: string;
-  vitest_pass: boolean;
-  vitest_total: number;
-  vitest_failed: number;
-  verdict: 'PASS' | 'FAIL';
-  test_command: string;
-  expected_total: number | null;
-}
+export type { PreflightReport };
 
 /** Options of {@link runPreflight}. */
 export interface PreflightOptions {

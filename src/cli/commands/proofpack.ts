@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
 import { EXIT, UsageError, rel } from '../util';
 import { buildProofpackAsync } from '../../proofpack';
 import { verifyProofpackAsync } from '../../../native';

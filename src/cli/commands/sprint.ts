@@ -15,11 +15,12 @@ import type { RunCost } from '../../../report-types';
 import { loadCalibration } from '../../index';
 import { buildProofpackAsync } from '../../proofpack';
 import { writeNcr } from '../ncr';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
 import { runPreflight } from './preflight';
 import { runConcurrencyCommand } from './concurrency';
 import { runChaosCommand } from './chaos';
 import { runStressCommand } from './stress';
+import { renderTable } from '../table';
 import { EXIT, UsageError, intOption, optionalInt, rel, runStamp, writeInterrupted } from '../util';
 import { InterruptedError, interrupted, interruptedBy, onCleanup } from '../lifecycle';
 
@@ -323,7 +324,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
 
   rows.sort((a, b) => a.gate.localeCompare(b.gate));
   console.log('\n=== SPRINT GATES ===');
-  console.table(rows.map((r) => ({ gate: r.gate, phase: r.phase, verdict: r.verdict, 'key figure': r.figure, report: r.report })));
+  console.log(renderTable(['gate', 'phase', 'verdict', 'key figure', 'report'], rows.map((r) => [r.gate, r.phase, r.verdict, r.figure, r.report])));
   for (const n of ncrs) console.log(`NCR: ${n}`);
   if (interrupted()) {
     const done = rows.filter((r) => r.verdict !== 'SKIPPED');

@@ -17,7 +17,8 @@ import { loadProvider, loadScorer } from '../../stress/modules';
 import { buildPrReport, mergeShards, type PrReport, type StressMeta } from '../../stress/report';
 import type { Scorer } from '../../stress/types';
 import type { LlmProvider } from '../../providers/types';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
+import { progressMilestone, renderTable } from '../table';
 import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted } from '../util';
 import { InterruptedError, onCleanup, shutdownSignal } from '../lifecycle';
 
@@ -79,11 +80,9 @@ export function printAnalysis(report: PrReport): void {
   for (const v of report.variance_violations) {
     console.log(`  variance violation: ${v.metric} ${v.statistic} = ${v.value ?? 'n/a'} > ${v.max} (${v.reason})`);
   }
-  const rows: Record<string, Record<string, string | number>> = {};
-  for (const [name, m] of Object.entries(report.analysis.metrics)) {
-    rows[name] = { n: m.n, mean: +m.mean.toFixed(4), std: +m.std.toFixed(4), p50: +m.p50.toFixed(4), p95: +m.p95.toFixed(4), min: +m.min.toFixed(4), max: +m.max.toFixed(4) };
-  }
-  console.table(rows);
+  const f = (x: number): string => x.toFixed(4);
+  const rows = Object.entries(report.analysis.metrics).map(([name, m]) => [name, m.n, f(m.mean), f(m.std), f(m.p50), f(m.p95), f(m.min), f(m.max)]);
+  console.log(renderTable(['metric', 'n', 'mean', 'std', 'p50', 'p95', 'min', 'max'], rows));
   console.log(`VERDICT: ${report.verdict}`);
 }
 
@@ -171,6 +170,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   bar?.start(total, 0, { rate: '—' });
   const stopBar = onCleanup(() => bar?.stop());
   let passes = 0;
+  let lastPrint = Date.now();
   // The answers go through the atomic cache in the staging folder; it is part of the evidence.
   const staging = new RunDir(metricsRoot, `${name}.cache`);
   let outcome: StressOutcome;
@@ -196,7 +196,11 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
       onRun: (done, all, r) => {
         if (r.hard_pass) passes++;
         if (bar) bar.update(done, { rate: pct(passes / done) });
-        else if (print) console.log(`Run ${done}/${all}... run ${r.run_index}: hard ${r.hard_score.toFixed(3)} ${r.hard_pass ? 'PASS' : 'FAIL'}`);
+        else if (print && progressMilestone(done, all, Date.now() - lastPrint)) {
+          // Not a TTY (CI, a log file): the runbook's `Run i/N...` line every 10 % (and at least every 10 s).
+          lastPrint = Date.now();
+          console.log(`Run ${done}/${all}... run ${r.run_index}: hard ${r.hard_score.toFixed(3)} ${r.hard_pass ? 'PASS' : 'FAIL'}`);
+        }
       },
     });
   } catch (err) {
