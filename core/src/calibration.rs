@@ -62,6 +62,9 @@ pub struct Calibration {
     pub variance_envelopes: BTreeMap<String, Envelope>,
     /// Substrings that mark an absolute path in a proofpack file.
     pub forbidden_path_patterns: Vec<String>,
+    /// Optional per-case floor of gate PR-G4 (`CASE_PASS_MIN`): a case of the cases file whose
+    /// pass rate is below it is a variance violation, whatever the pooled rate.
+    pub case_pass_min: Option<f64>,
 }
 
 impl Calibration {
@@ -367,7 +370,7 @@ impl Checker {
             "VARIANCE_ENVELOPES",
             "proofpack",
         ];
-        let map = self.object(root, "$", KEYS, &["$schema", "$comment"])?;
+        let map = self.object(root, "$", KEYS, &["$schema", "$comment", "CASE_PASS_MIN"])?;
         let p = "$";
         if let Some(version) = self.string(map, p, "schema_version") {
             if version != SCHEMA_VERSION {
@@ -401,6 +404,11 @@ impl Checker {
         let budget = self.budget(map);
         let variance_envelopes = self.envelopes(map);
         let forbidden_path_patterns = self.proofpack(map);
+        let case_pass_min = if map.contains_key("CASE_PASS_MIN") {
+            Some(self.number(map, p, "CASE_PASS_MIN", 0.0, 1.0)?)
+        } else {
+            None
+        };
         Some(Calibration {
             seed: seed?,
             stress_count: u32::try_from(stress_count?).ok()?,
@@ -415,6 +423,7 @@ impl Checker {
             budget: budget?,
             variance_envelopes: variance_envelopes?,
             forbidden_path_patterns: forbidden_path_patterns?,
+            case_pass_min,
         })
     }
 

@@ -124,6 +124,18 @@ pub enum Error {
         /// The output path, as given.
         path: String,
     },
+    /// A cases file (`--input cases.json`) is invalid: names the case and the check index.
+    #[error("cases{}: case `{case_id}`{}: {message}", source_suffix(.source_name), .index.map(|i| format!(" assert[{i}]")).unwrap_or_default())]
+    Cases {
+        /// File name (relative) the cases came from, if any.
+        source_name: Option<String>,
+        /// Id of the offending case (`#<n>` when it has none).
+        case_id: String,
+        /// Index of the offending check in the case's `assert` list, if the problem is a check.
+        index: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
     /// An I/O failure, with the (relative or caller-given) path.
     #[error("{op} `{path}`: {message}")]
     Io {
@@ -160,6 +172,7 @@ impl Error {
             Error::UnsafePath { .. } => "ERR_OMEGA_UNSAFE_PATH",
             Error::OutputNotEmpty { .. } => "ERR_OMEGA_OUTPUT_NOT_EMPTY",
             Error::Io { .. } => "ERR_OMEGA_IO",
+            Error::Cases { .. } => "ERR_OMEGA_CASES",
         }
     }
 

@@ -9,6 +9,7 @@
 //! - [`chaos`]: seeded fault-injection decisions.
 //! - [`retry`]: backoff and retryability decisions.
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
+//! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
 //!
 //! ```
 //! use omega_pr_core::calibration::default_calibration;
@@ -34,6 +35,7 @@
 
 pub mod budget;
 pub mod calibration;
+pub mod cases;
 pub mod chaos;
 pub mod error;
 pub mod money;

@@ -2,9 +2,9 @@
  * `PR_REPORT.json` (runbook phase 5, gate PR-G4) from a stress run's records: the statistics are
  * the core's (`analyzeVariance`); this file only lays the document out and merges shard reports.
  */
-import { ChaosEngine, analyzeVariance, mergeRunCosts } from '../../native';
+import { ChaosEngine, analyzeCases, analyzeVariance, mergeRunCosts } from '../../native';
 import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
-import type { CalibrationDocument, RunCost, VarianceReport } from '../../report-types';
+import type { CalibrationDocument, CaseReport, CaseViolation, RunCost, VarianceReport } from '../../report-types';
 import { sortedCounts, type CallCounts, type RunRecord } from './engine';
 
 /** Schema version of `PR_REPORT.json`. */
@@ -25,6 +25,12 @@ export interface StressMeta {
   shard: { index: number; total: number } | null;
   /** Score at or above which the scorer passes a run, when known. */
   hard_pass_score: number | null;
+  /** The engine module's name (`--engine`), or null for one call per case / scene. */
+  engine?: string | null;
+  /** The cases file's name (`--input`), or null for the simulated scenes. */
+  cases_file?: string | null;
+  /** Ids of the cases, in file order (per-case statistics follow it). */
+  case_ids?: string[] | null;
 }
 
 /** `PR_REPORT.json`: the runbook's fields first, then the rest. */
@@ -35,13 +41,16 @@ export type PrReport = {
   total_runs: number;
   hard_pass_rate: number;
   variance_verdict: 'PASS' | 'FAIL';
-  variance_violations: VarianceReport['variance_violations'];
+  /** Envelope violations, then (with a cases file and `CASE_PASS_MIN`) the cases below the floor. */
+  variance_violations: (VarianceReport['variance_violations'][number] | CaseViolation)[];
   downgrade_flag: 'DOWNGRADE_VARIANCE' | null;
   cache_corruption: number;
   generated: string;
   calls: CallCounts;
   cost: { total_cost_usd: number; budget_verdict: 'PASS' | 'FAIL'; violations: number };
   analysis: VarianceReport;
+  /** Per-case statistics (runs of a cases file or an engine). */
+  case_analysis?: CaseReport;
   runs: RunRecord[];
 } & StressMeta;
 
@@ -65,14 +74,27 @@ export function buildPrReport(args: {
     })),
     args.calibration,
   );
-  const verdict = analysis.variance_verdict === 'PASS' && args.cacheCorruption === 0 ? 'PASS' : 'FAIL';
-  return {
+  // Per-case statistics come from the core too; a case under CASE_PASS_MIN fails the gate even
+  // when the pooled rate passes (it cannot hide in the pool).
+  const caseIds = args.meta.case_ids ?? null;
+  const caseAnalysis: CaseReport | undefined =
+    caseIds === null
+      ? undefined
+      : analyzeCases(
+          caseIds,
+          args.runs.map((r) => (r.cases ?? []).map((c) => ({ id: c.id, hardPass: c.hard_pass, failedChecks: c.failed_checks }))),
+          args.calibration,
+        );
+  const caseViolations = caseAnalysis?.violations ?? [];
+  const varianceVerdict = analysis.variance_verdict === 'PASS' && caseViolations.length === 0 ? 'PASS' : 'FAIL';
+  const verdict = varianceVerdict === 'PASS' && args.cacheCorruption === 0 ? 'PASS' : 'FAIL';
+  const report: PrReport = {
     schema_version: PR_REPORT_SCHEMA_VERSION,
     verdict,
     total_runs: analysis.total_runs,
     hard_pass_rate: analysis.hard_pass_rate,
-    variance_verdict: analysis.variance_verdict,
-    variance_violations: analysis.variance_violations,
+    variance_verdict: varianceVerdict,
+    variance_violations: [...analysis.variance_violations, ...caseViolations],
     downgrade_flag: analysis.downgrade_flag,
     cache_corruption: args.cacheCorruption,
     generated: args.generated,
@@ -86,6 +108,13 @@ export function buildPrReport(args: {
     analysis,
     runs: args.runs,
   };
+  if (caseAnalysis !== undefined) {
+    // Keep `runs` last in the document.
+    delete (report as Partial<PrReport>).runs;
+    report.case_analysis = caseAnalysis;
+    report.runs = args.runs;
+  }
+  return report;
 }
 
 /** What one shard directory holds. */
@@ -113,7 +142,7 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
   for (const p of parts) {
     const m = p.report;
     if (m.shard === null) throw mergeError('a merged input is not a shard (its PR_REPORT.json has "shard": null)');
-    for (const key of ['seed', 'provider', 'scorer', 'chaos_profile', 'scenes_per_run', 'model', 'planned_runs'] as const) {
+    for (const key of ['seed', 'provider', 'scorer', 'chaos_profile', 'scenes_per_run', 'model', 'planned_runs', 'engine', 'cases_file'] as const) {
       if (m[key] !== first.report[key]) throw mergeError(`shards disagree on ${key}: ${JSON.stringify(m[key])} vs ${JSON.stringify(first.report[key])}`);
     }
     if (m.shard.total !== total) throw mergeError(`shards disagree on the shard count: ${m.shard.total} vs ${total}`);
@@ -175,5 +204,8 @@ function pickMeta(r: PrReport): StressMeta {
     planned_runs: r.planned_runs,
     shard: r.shard,
     hard_pass_score: r.hard_pass_score,
+    ...(r.engine !== undefined ? { engine: r.engine } : {}),
+    ...(r.cases_file !== undefined ? { cases_file: r.cases_file } : {}),
+    ...(r.case_ids !== undefined ? { case_ids: r.case_ids } : {}),
   };
 }
