@@ -275,6 +275,13 @@ export declare function analyzeCases(caseIds: string[], runs: CaseRunInput[][], 
  */
 export declare function analyzeVariance(runs: RunInput[], calibration?: CalibrationDocument | undefined | null): VarianceReport
 
+/**
+ * The text an outcome fault delivers instead of `text` (`truncated`: the first half; `refusal`;
+ * `malformed_json`; `renamed_key`: the first key of a JSON object renamed; `empty_billed`: empty;
+ * `latency_spike`: unchanged).
+ */
+export declare function applyOutcomeFault(fault: string, text: string): string
+
 /** Options of `AtomicCache.open`. */
 export interface AtomicCacheOptions {
   /**
@@ -510,6 +517,12 @@ export interface ChaosLogEntryRecord {
 /** Every problem of a calibration object (empty when valid), without throwing. */
 export declare function checkCalibration(calibration: unknown): Array<CalibrationProblem>
 
+/**
+ * Whether attempt `attempt` of call `callIndex` gets an outcome fault (an answer that arrives
+ * corrupted): a pure function of (seed, call, attempt) and the settings.
+ */
+export declare function decideOutcome(seed: number, callIndex: number, attempt: number, settings: OutcomeFaultSettings, spikeMinMs: number, spikeMaxMs: number): OutcomeDecisionResult
+
 /** The shipped default calibration document (`budgets/calibration.json`) as JSON text. */
 export declare function defaultCalibrationJson(): string
 
@@ -583,6 +596,25 @@ export declare function mergeRunCosts(parts: RunCost[], calibration?: Calibratio
  * fractional counts, more passes than runs, sample counts that do not match).
  */
 export declare function mergeVarianceStates(states: Array<VarianceShardState>): VarianceShardState
+
+/** The outcome decision of one attempt. */
+export interface OutcomeDecisionResult {
+  /** The fault to deliver, if any. */
+  fault?: string
+  /** Extra delay of a latency spike, ms. */
+  latencyMs?: number
+}
+
+/** Outcome-fault settings of a chaos profile (`outcome_faults` in the calibration). */
+export interface OutcomeFaultSettings {
+  /** Probability in [0, 1] that an attempt without a thrown fault gets an outcome fault. */
+  rate: number
+  /**
+   * Relative weights per fault (`truncated`, `refusal`, `malformed_json`, `renamed_key`,
+   * `empty_billed`, `latency_spike`).
+   */
+  weights: Record<string, number>
+}
 
 /**
  * Validates calibration JSON text; `sourceName` (a file name) is quoted in errors. Returns the

@@ -9,6 +9,14 @@ export interface CalibrationChaosProfile {
   rate: number
   failure_types: string[]
   description?: string
+  /**
+   * Outcome faults (answers that arrive corrupted instead of throwing): the probability that an
+   * attempt without a thrown fault gets one, and relative weights per fault.
+   */
+  outcome_faults?: {
+    rate: number
+    weights: Partial<Record<'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike', number>>
+  }
 }
 
 /** The price of one model, USD per token (LiteLLM's field names). */

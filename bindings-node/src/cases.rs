@@ -223,3 +223,83 @@ pub fn analyze_cases(
         .map_err(from_core)?;
     serde_json::to_value(report).map_err(internal)
 }
+
+/// Outcome-fault settings of a chaos profile (`outcome_faults` in the calibration).
+#[napi(object)]
+pub struct OutcomeFaultSettings {
+    /// Probability in [0, 1] that an attempt without a thrown fault gets an outcome fault.
+    pub rate: f64,
+    /// Relative weights per fault (`truncated`, `refusal`, `malformed_json`, `renamed_key`,
+    /// `empty_billed`, `latency_spike`).
+    pub weights: std::collections::HashMap<String, f64>,
+}
+
+/// The outcome decision of one attempt.
+#[napi(object)]
+pub struct OutcomeDecisionResult {
+    /// The fault to deliver, if any.
+    pub fault: Option<String>,
+    /// Extra delay of a latency spike, ms.
+    pub latency_ms: Option<f64>,
+}
+
+/// Whether attempt `attempt` of call `callIndex` gets an outcome fault (an answer that arrives
+/// corrupted): a pure function of (seed, call, attempt) and the settings.
+#[napi]
+pub fn decide_outcome(
+    seed: f64,
+    call_index: f64,
+    attempt: u32,
+    settings: OutcomeFaultSettings,
+    spike_min_ms: f64,
+    spike_max_ms: f64,
+) -> Result<OutcomeDecisionResult, Code> {
+    use omega_pr_core::outcome::{self, OutcomeFault, OutcomeSettings};
+    let seed = crate::error::seed(seed)?;
+    let call = crate::error::whole("callIndex", call_index)?;
+    let lo = crate::error::whole("spikeMinMs", spike_min_ms)?;
+    let hi = crate::error::whole("spikeMaxMs", spike_max_ms)?;
+    if !(0.0..=1.0).contains(&settings.rate) {
+        return Err(invalid(
+            "settings.rate",
+            format!("must be in [0, 1], got {}", settings.rate),
+        ));
+    }
+    let mut weights = Vec::new();
+    for (name, w) in settings.weights {
+        let fault = OutcomeFault::parse(&name)
+            .ok_or_else(|| invalid(&format!("settings.weights.{name}"), "unknown outcome fault"))?;
+        if !(w >= 0.0 && w.is_finite()) {
+            return Err(invalid(
+                &format!("settings.weights.{name}"),
+                format!("must be ≥ 0, got {w}"),
+            ));
+        }
+        weights.push((fault, w));
+    }
+    weights.sort_by_key(|(f, _)| *f);
+    let d = outcome::decide(
+        seed,
+        call,
+        attempt,
+        &OutcomeSettings {
+            rate: settings.rate,
+            weights,
+        },
+        (lo, hi.max(lo)),
+    );
+    Ok(OutcomeDecisionResult {
+        fault: d.fault.map(|f| f.as_str().to_owned()),
+        latency_ms: d.latency_ms.map(|x| x as f64),
+    })
+}
+
+/// The text an outcome fault delivers instead of `text` (`truncated`: the first half; `refusal`;
+/// `malformed_json`; `renamed_key`: the first key of a JSON object renamed; `empty_billed`: empty;
+/// `latency_spike`: unchanged).
+#[napi]
+pub fn apply_outcome_fault(fault: String, text: String) -> Result<String, Code> {
+    let f = omega_pr_core::outcome::OutcomeFault::parse(&fault)
+        .ok_or_else(|| invalid("fault", format!("unknown outcome fault {fault:?}")))?;
+    Ok(omega_pr_core::outcome::apply(f, &text))
+}

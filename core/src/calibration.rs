@@ -62,6 +62,8 @@ pub struct Calibration {
     pub variance_envelopes: BTreeMap<String, Envelope>,
     /// Substrings that mark an absolute path in a proofpack file.
     pub forbidden_path_patterns: Vec<String>,
+    /// Outcome-fault settings per chaos profile (`chaos_profiles.<name>.outcome_faults`).
+    pub outcome_faults: BTreeMap<String, crate::outcome::OutcomeSettings>,
     /// Optional per-case floor of gate PR-G4 (`CASE_PASS_MIN`): a case of the cases file whose
     /// pass rate is below it is a variance violation, whatever the pooled rate.
     pub case_pass_min: Option<f64>,
@@ -129,6 +131,7 @@ pub fn default_calibration() -> Result<Calibration> {
 #[derive(Default)]
 struct Checker {
     problems: Vec<Problem>,
+    outcome: BTreeMap<String, crate::outcome::OutcomeSettings>,
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -424,6 +427,7 @@ impl Checker {
             variance_envelopes: variance_envelopes?,
             forbidden_path_patterns: forbidden_path_patterns?,
             case_pass_min,
+            outcome_faults: std::mem::take(&mut self.outcome),
         })
     }
 
@@ -460,14 +464,25 @@ impl Checker {
         }
         for (name, profile) in profiles {
             let path = format!("$.chaos_profiles.{name}");
-            let Some(pm) =
-                self.object(profile, &path, &["rate", "failure_types"], &["description"])
-            else {
+            let Some(pm) = self.object(
+                profile,
+                &path,
+                &["rate", "failure_types"],
+                &["description", "outcome_faults"],
+            ) else {
                 ok = false;
                 continue;
             };
             let rate = self.number(pm, &path, "rate", 0.0, 1.0);
             let types = self.failure_types(pm, &path);
+            if pm.contains_key("outcome_faults") {
+                match self.outcome_faults(pm, &path) {
+                    Some(settings) => {
+                        self.outcome.insert(name.clone(), settings);
+                    }
+                    None => ok = false,
+                }
+            }
             match (rate, types) {
                 (Some(rate), Some(failure_types)) => {
                     out.insert(
@@ -482,6 +497,59 @@ impl Checker {
             }
         }
         ok.then_some(out)
+    }
+
+    fn outcome_faults(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+    ) -> Option<crate::outcome::OutcomeSettings> {
+        let v = self.field(map, path, "outcome_faults")?;
+        let p = format!("{path}.outcome_faults");
+        let om = self.object(v, &p, &["rate", "weights"], &["description"])?;
+        let rate = self.number(om, &p, "rate", 0.0, 1.0);
+        let wv = self.field(om, &p, "weights")?;
+        let wp = format!("{p}.weights");
+        let wm = self.expect_object(wv, &wp)?;
+        let mut weights = Vec::new();
+        let mut ok = true;
+        for (name, w) in wm {
+            let Some(fault) = crate::outcome::OutcomeFault::parse(name) else {
+                self.problem(
+                    &format!("{wp}.{name}"),
+                    format!(
+                        "unknown outcome fault (known: {})",
+                        crate::outcome::ALL_OUTCOME_FAULTS
+                            .iter()
+                            .map(|f| f.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                ok = false;
+                continue;
+            };
+            match w.as_f64() {
+                Some(x) if x >= 0.0 && x.is_finite() => weights.push((fault, x)),
+                _ => {
+                    self.problem(
+                        &format!("{wp}.{name}"),
+                        format!("must be a number ≥ 0, got {w}"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if ok && weights.iter().all(|(_, w)| *w <= 0.0) {
+            self.problem(&wp, "needs at least one weight > 0");
+            ok = false;
+        }
+        weights.sort_by_key(|(f, _)| *f);
+        Some(crate::outcome::OutcomeSettings {
+            rate: rate?,
+            weights,
+        })
+        .filter(|_| ok)
     }
 
     fn failure_types(&mut self, map: &Map<String, Value>, path: &str) -> Option<Vec<FailureType>> {

@@ -39,6 +39,7 @@ pub mod cases;
 pub mod chaos;
 pub mod error;
 pub mod money;
+pub mod outcome;
 pub mod proofpack;
 pub mod retry;
 pub mod simulate;

@@ -16,6 +16,8 @@ export interface StressPageInput {
   casesFile?: string | null;
   /** Per-case pass rates (with a cases file). */
   cases?: { id: string; passRate: number; low: number; high: number; status: string }[];
+  /** Outcome faults delivered and caught, per fault. */
+  outcomeChaos?: { fault: string; delivered: number; caught: number }[];
   seed: number;
   totalRuns: number;
   hardScores: number[];
@@ -43,7 +45,13 @@ function casesTable(input: StressPageInput): string {
   const body = rows
     .map((c) => `<tr><td>${esc(c.id)}</td><td>${pc(c.passRate)}</td><td>${pc(c.low)} – ${pc(c.high)}</td><td>${esc(c.status)}</td></tr>`)
     .join('\n');
-  return `<h2>Per case</h2>\n<table>\n<tr><th>case</th><th>pass rate</th><th>Wilson 95 %</th><th>status</th></tr>\n${body}\n</table>\n`;
+  let out = `<h2>Per case</h2>\n<table>\n<tr><th>case</th><th>pass rate</th><th>Wilson 95 %</th><th>status</th></tr>\n${body}\n</table>\n`;
+  const oc = input.outcomeChaos ?? [];
+  if (oc.length > 0) {
+    const rowsOc = oc.map((f) => `<tr><td>${esc(f.fault)}</td><td>${f.delivered}</td><td>${f.caught}</td><td>${pc(f.delivered === 0 ? 0 : f.caught / f.delivered)}</td></tr>`).join('\n');
+    out += `<h2>Outcome chaos: detection</h2>\n<table>\n<tr><th>fault</th><th>delivered</th><th>caught</th><th>detection rate</th></tr>\n${rowsOc}\n</table>\n`;
+  }
+  return out;
 }
 
 /** Counts of `values` in `bins` equal bins over [0, 1] (1.0 falls in the last bin). */

@@ -30,6 +30,17 @@ export interface RunRecord {
   error?: string;
   /** Per-case results (runs of a cases file or an engine). */
   cases?: CaseRunRecord[];
+  /** Outcome faults delivered to this run and who caught them (chaos profiles with `outcome_faults`). */
+  outcome_faults?: OutcomeFaultRecord[];
+}
+
+/** One outcome fault delivered in a run and what caught it. */
+export interface OutcomeFaultRecord {
+  call_index: number;
+  attempt: number;
+  fault: string;
+  /** `retry` (the stack retried past it), `engine` (the engine asked again), `case_failed`, `run_failed`, or null: accepted. */
+  caught: 'retry' | 'engine' | 'case_failed' | 'run_failed' | null;
 }
 
 /** One case of one run, as `PR_REPORT.json` lists it. */
@@ -234,6 +245,24 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   let lateCalls = 0;
 
   /** A run of a cases file or an engine: per-case results, scored by the checks or the user's scorer. */
+  const outcomeFaults = (scenes: SceneResult[], results: CaseResult[], runError: string | null): OutcomeFaultRecord[] | undefined => {
+    const chaos = stack.chaos;
+    if (chaos === null || !chaos.hasOutcomeFaults) return undefined;
+    const byCall = new Map(scenes.map((s) => [s.callIndex, s]));
+    return chaos.delivered
+      .filter((d) => byCall.has(d.call_index))
+      .sort((a, b) => a.call_index - b.call_index || a.attempt - b.attempt)
+      .map((d) => {
+        const s = byCall.get(d.call_index) as SceneResult;
+        let caught: OutcomeFaultRecord['caught'] = null;
+        if (d.attempt < s.attempts || !s.ok) caught = 'retry';
+        else if (runError !== null) caught = 'run_failed';
+        else if (scenes.some((o) => o.sceneId === s.sceneId && o.callIndex > s.callIndex)) caught = 'engine';
+        else if (results.find((r) => r.id === s.sceneId)?.hard_pass === false) caught = 'case_failed';
+        return { call_index: d.call_index, attempt: d.attempt, fault: d.fault, caught };
+      });
+  };
+
   const judge = async (runIndex: number, scenes: SceneResult[], results: CaseResult[], runError: string | null): Promise<RunRecord> => {
     const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
     const cost = Math.round(scenes.reduce((a, s) => a + s.costUsd, 0) * 1e6) / 1e6;
@@ -280,6 +309,8 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       if (failures.length > 0) c.failures = failures;
       return c;
     });
+    const faults = outcomeFaults(scenes, results, error);
+    if (faults !== undefined) record.outcome_faults = faults;
     return record;
   };
 

@@ -6,6 +6,7 @@ import { ChaosEngine, analyzeCases, analyzeVariance, mergeRunCosts } from '../..
 import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
 import type { CalibrationDocument, CaseReport, CaseViolation, RunCost, VarianceReport } from '../../report-types';
 import { sortedCounts, type CallCounts, type RunRecord } from './engine';
+import { sortDelivered, type DeliveredFault } from '../providers/chaos';
 
 /** Schema version of `PR_REPORT.json`. */
 export const PR_REPORT_SCHEMA_VERSION = 'OMEGA-PR-REPORT-1.0';
@@ -51,6 +52,8 @@ export type PrReport = {
   analysis: VarianceReport;
   /** Per-case statistics (runs of a cases file or an engine). */
   case_analysis?: CaseReport;
+  /** Outcome chaos: faults delivered (answers that arrived corrupted) and how many were caught. */
+  outcome_chaos?: OutcomeChaosReport;
   runs: RunRecord[];
 } & StressMeta;
 
@@ -108,13 +111,52 @@ export function buildPrReport(args: {
     analysis,
     runs: args.runs,
   };
-  if (caseAnalysis !== undefined) {
+  const oc = outcomeChaos(args.runs);
+  if (caseAnalysis !== undefined || oc !== undefined) {
     // Keep `runs` last in the document.
     delete (report as Partial<PrReport>).runs;
-    report.case_analysis = caseAnalysis;
+    if (caseAnalysis !== undefined) report.case_analysis = caseAnalysis;
+    if (oc !== undefined) report.outcome_chaos = oc;
     report.runs = args.runs;
   }
   return report;
+}
+
+/** Outcome faults delivered vs caught (by the stack's retry, the engine, or a failed case/run). */
+export interface OutcomeChaosReport {
+  delivered: number;
+  caught: number;
+  /** caught / delivered (null when none was delivered). */
+  detection_rate: number | null;
+  by_fault: Record<string, { delivered: number; caught: number; detection_rate: number | null }>;
+  by_catcher: Record<string, number>;
+}
+
+/** Counts the outcome faults of the runs (independent of run order: shards merge exactly). */
+export function outcomeChaos(runs: RunRecord[]): OutcomeChaosReport | undefined {
+  if (!runs.some((r) => r.outcome_faults !== undefined)) return undefined;
+  const byFault: Record<string, { delivered: number; caught: number; detection_rate: number | null }> = {};
+  const byCatcher: Record<string, number> = {};
+  let delivered = 0;
+  let caught = 0;
+  for (const r of runs) {
+    for (const f of r.outcome_faults ?? []) {
+      const e = (byFault[f.fault] ??= { delivered: 0, caught: 0, detection_rate: null });
+      e.delivered++;
+      delivered++;
+      if (f.caught !== null) {
+        e.caught++;
+        caught++;
+        byCatcher[f.caught] = (byCatcher[f.caught] ?? 0) + 1;
+      }
+    }
+  }
+  const sorted: OutcomeChaosReport['by_fault'] = {};
+  for (const k of Object.keys(byFault).sort()) {
+    const e = byFault[k] as { delivered: number; caught: number; detection_rate: number | null };
+    sorted[k] = { delivered: e.delivered, caught: e.caught, detection_rate: e.delivered === 0 ? null : e.caught / e.delivered };
+  }
+  return { delivered, caught, detection_rate: delivered === 0 ? null : caught / delivered, by_fault: sorted, by_catcher: sortedCounts(byCatcher) };
 }
 
 /** What one shard directory holds. */
@@ -188,6 +230,12 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
     );
     // The text form, as ChaosProvider.chaosLog() reads it: the object form's key order differs.
     chaosLog = JSON.parse(engine.buildLogJson(entries)) as ChaosLogDocument;
+    const withDelivered = parts.filter((p) => (p.chaosLog as { delivered_faults?: unknown } | null)?.delivered_faults !== undefined);
+    if (withDelivered.length > 0) {
+      (chaosLog as ChaosLogDocument & { delivered_faults?: DeliveredFault[] }).delivered_faults = sortDelivered(
+        withDelivered.flatMap((p) => (p.chaosLog as ChaosLogDocument & { delivered_faults: DeliveredFault[] }).delivered_faults),
+      );
+    }
   }
   return { report, runCost, chaosLog };
 }

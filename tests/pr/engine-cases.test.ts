@@ -305,3 +305,55 @@ describe('omega-pr stress --engine (CLI): shards merge per case exactly', () => 
     expect(report.case_ids).toEqual(['harbor-prose', 'harbor-meta', 'archive-prose', 'archive-meta', 'finale-prose']);
   });
 });
+
+describe('outcome chaos: faults that return, and the detection rate', () => {
+  const outcomeCal = loadCalibration(path.join(EXAMPLE, 'calibration-outcome.json'));
+  const chaosSchema = ajv.compile(readJson(path.join(ROOT, 'schemas', 'chaos-log.schema.json')));
+
+  it('the example engine under profile "outcome": delivered faults logged, detection rate deterministic for a seed', async () => {
+    const offline = async () => ((await import(path.join(EXAMPLE, 'offline-provider.mjs'))) as { createProvider: (c: { seed: number }) => LlmProvider }).createProvider({ seed: 42 });
+    const opts = { engine: path.join(EXAMPLE, 'engine.mjs'), cases: path.join(EXAMPLE, 'cases.json'), calibration: outcomeCal, chaos: 'outcome', count: 30, timeScale: 0, clock: () => '2023-11-14T22:13:20.000Z', names: { provider: 'offline-provider.mjs' } };
+    const a = await runStress({ ...opts, provider: await offline() });
+    const b = await runStress({ ...opts, provider: await offline(), concurrency: 2 });
+    expect(JSON.stringify({ ...a.report, concurrency: 2 })).toBe(JSON.stringify(b.report));
+    expect(JSON.stringify(a.chaosLog)).toBe(JSON.stringify(b.chaosLog));
+    expectValidReport(a.report);
+    expect(chaosSchema(a.chaosLog), ajv.errorsText(chaosSchema.errors)).toBe(true);
+    const oc = a.report.outcome_chaos;
+    expect(oc).toBeDefined();
+    const delivered = (a.chaosLog as unknown as { delivered_faults: { fault: string; delivered: boolean }[] }).delivered_faults;
+    expect(delivered.length).toBe(oc?.delivered);
+    expect(delivered.every((d) => d.delivered === true)).toBe(true);
+    // ~20 % of ~200 calls: every fault type shows up, each counted delivered vs caught.
+    expect(oc?.delivered).toBeGreaterThan(20);
+    expect(Object.keys(oc?.by_fault ?? {}).sort()).toEqual(['empty_billed', 'latency_spike', 'malformed_json', 'refusal', 'renamed_key', 'truncated']);
+    // Empty answers are caught by the stack (retried); refusals by the engine or the refusal checks.
+    expect(oc?.by_fault.empty_billed?.caught).toBe(oc?.by_fault.empty_billed?.delivered);
+    expect(oc?.by_fault.refusal?.caught).toBe(oc?.by_fault.refusal?.delivered);
+    expect(oc?.detection_rate).toBeGreaterThan(0);
+    expect(oc?.detection_rate).toBeLessThan(1);
+    console.log(`outcome chaos figures: ${JSON.stringify(oc)}`);
+  });
+});
+
+describe('PR-G0 on the user\'s project; sprint input errors before any gate', () => {
+  it('preflight --expect-branch / --require-clean say why they FAIL; sprint --chaos-profile nope / a bad --input exit 2 at once', () => {
+    const dir = tmp();
+    spawnSync('git', ['init', '-q', '-b', 'work'], { cwd: dir });
+    fs.writeFileSync(path.join(dir, 'dirty.txt'), 'x\n');
+    const cmd = "node -e \"console.log('3 passed, 0 failed'); console.error('stderr tail line')\"";
+    const r = omega(dir, ['preflight', '--test-cmd', cmd, '--expect-branch', 'main', '--require-clean', '--expect-total', '4']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('count mismatch: 3 tests, expected 4');
+    expect(r.stdout).toContain('expected main');
+    expect(r.stdout).toMatch(/dirty tree: \d+ changed file\(s\)/);
+    expect(r.stdout).toContain('stderr tail line');
+    const s = omega(dir, ['sprint', '--test-cmd', cmd, '--chaos-profile', 'nope']);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toContain('ERR_OMEGA_UNKNOWN_PROFILE');
+    const s2 = omega(dir, ['sprint', '--test-cmd', cmd, '--input', 'missing-cases.json']);
+    expect(s2.code).toBe(2);
+    expect(s2.stderr).toContain('ERR_OMEGA_CASES');
+    expect(s.stdout + s2.stdout).not.toContain('PR-G0');
+  });
+});

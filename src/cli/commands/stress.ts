@@ -93,6 +93,13 @@ export function printAnalysis(report: PrReport): void {
     const pk = Object.entries(ca.pass_k_mean).map(([k, v]) => `pass^${k} ${v.toFixed(3)}`).join(', ');
     if (pk) console.log(`  mean over cases: ${pk}`);
   }
+  const oc = report.outcome_chaos;
+  if (oc) {
+    console.log(`Outcome chaos: ${oc.caught} of ${oc.delivered} corrupted answers caught${oc.detection_rate === null ? '' : ` (detection rate ${pct(oc.detection_rate)})`}`);
+    for (const [fault, f] of Object.entries(oc.by_fault)) {
+      console.log(`  ${fault}: caught ${f.caught} of ${f.delivered}${f.delivered > f.caught ? ` — accepted ${f.delivered - f.caught}` : ''}`);
+    }
+  }
   const failedRuns = report.runs.filter((r) => r.error !== undefined);
   if (failedRuns.length > 0) {
     console.log(`Failed runs: ${failedRuns.length} (first: run ${failedRuns[0]?.run_index}: ${failedRuns[0]?.error})`);
@@ -132,6 +139,9 @@ function writeRunFolder(
         scorer: report.scorer,
         casesFile: report.cases_file ?? null,
         cases: report.case_analysis?.cases.map((c) => ({ id: c.id, passRate: c.pass_rate, low: c.pass_ci95.low, high: c.pass_ci95.high, status: c.status })) ?? [],
+        outcomeChaos: report.outcome_chaos
+          ? Object.entries(report.outcome_chaos.by_fault).map(([fault, f]) => ({ fault, delivered: f.delivered, caught: f.caught }))
+          : [],
         seed: report.seed,
         totalRuns: report.total_runs,
         hardScores: report.runs.map((r) => r.hard_score),
