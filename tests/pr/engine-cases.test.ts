@@ -336,6 +336,17 @@ describe('outcome chaos: faults that return, and the detection rate', () => {
   });
 });
 
+describe('chaos --input: the chaos phase sends the cases', () => {
+  it('call i sends case i mod n; the chaos log names the cases', () => {
+    const dir = tmp();
+    const r = omega(dir, ['chaos', '--calls', '40', '--profile', 'light', '--input', path.join(EXAMPLE, 'cases.json'), '--provider', path.join(EXAMPLE, 'offline-provider.mjs'), '--time-scale', '0']);
+    expect(r.code, r.stderr).not.toBe(2);
+    const [run] = runDirs(dir, /^chaos_/);
+    const log = readJson(path.join(run as string, 'chaos-log.json'));
+    expect(log.entries.find((e: { call_index: number }) => e.call_index === 6).scene_id).toBe('harbor-meta');
+  });
+});
+
 describe('PR-G0 on the user\'s project; sprint input errors before any gate', () => {
   it('preflight --expect-branch / --require-clean say why they FAIL; sprint --chaos-profile nope / a bad --input exit 2 at once', () => {
     const dir = tmp();

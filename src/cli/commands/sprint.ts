@@ -174,6 +174,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       calibrationFile: o.calibrationFile,
       concurrency: o.concurrency,
       out: o.out,
+      input: o.input,
     });
     const budget = budgetOf(path.join(dir, 'run-cost.json'), `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`);
     budgets.push(budget);
