@@ -9,6 +9,14 @@ export interface CalibrationChaosProfile {
   rate: number
   failure_types: string[]
   description?: string
+  /**
+   * Outcome faults (answers that arrive corrupted instead of throwing): the probability that an
+   * attempt without a thrown fault gets one, and relative weights per fault.
+   */
+  outcome_faults?: {
+    rate: number
+    weights: Partial<Record<'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike', number>>
+  }
 }
 
 /** The price of one model, USD per token (LiteLLM's field names). */
@@ -36,6 +44,8 @@ export interface CalibrationDocument {
   STRESS_COUNT: number
   PASS_RATIO_MIN: number
   PASS_K: number[]
+  /** Optional per-case floor of gate PR-G4: a case whose pass rate is below it is a variance violation. */
+  CASE_PASS_MIN?: number
   LOCK_TIMEOUT_MS: number
   CACHE_DURABILITY: 'full' | 'none'
   CHAOS_RATE: number
@@ -193,4 +203,91 @@ export interface ProofpackVerification {
   attestation: ProofpackSignatureCheck
   /** Integrity valid, no invalid signature or attestation, expected digest (if any) matches. */
   ok: boolean
+}
+
+/** One check of a case, normalized (`level` and `weight` filled in). */
+export interface CaseCheck {
+  type: string
+  level: 'hard' | 'soft'
+  weight: number
+  value: unknown
+}
+
+/** One case of a cases file, normalized (prompt rendered with its `vars`). */
+export interface CaseDocument {
+  id: string
+  prompt: string
+  messages?: { role: 'system' | 'user' | 'assistant'; content: string }[]
+  vars: Record<string, unknown>
+  model?: string
+  max_output_tokens?: number
+  assert: CaseCheck[]
+}
+
+/** A validated cases file (`--input cases.json`), normalized. */
+export interface CasesDocument {
+  hard_pass_score: number
+  soft_pass_score: number
+  cases: CaseDocument[]
+}
+
+/** The result of one check of one case. */
+export interface CheckResult {
+  type: string
+  level: 'hard' | 'soft'
+  weight: number
+  pass: boolean
+  message?: string
+}
+
+/** The result of one case in one run. */
+export interface CaseResult {
+  id: string
+  ok: boolean
+  hard_pass: boolean
+  soft_pass: boolean
+  hard_score: number
+  soft_score: number
+  failed_checks: string[]
+  checks: CheckResult[]
+}
+
+/** The scores of one run from its case results. */
+export interface CaseRunScore {
+  hard_score: number
+  soft_score: number
+  hard_pass: boolean
+  soft_pass: boolean
+}
+
+/** Statistics of one case over the runs of a stress run. */
+export interface CaseStats {
+  id: string
+  runs: number
+  passes: number
+  pass_rate: number
+  pass_ci95: { low: number; high: number }
+  pass_k: Record<string, number>
+  status: 'always_passes' | 'flaky' | 'always_fails'
+  failing_checks: Record<string, number>
+}
+
+/** A case below the calibration's `CASE_PASS_MIN`. */
+export interface CaseViolation {
+  metric: string
+  statistic: 'case_pass_rate'
+  value: number
+  min: number
+  reason: 'below_min'
+}
+
+/** Per-case statistics of a stress run (`PR_REPORT.json` `case_analysis`). */
+export interface CaseReport {
+  cases: CaseStats[]
+  pass_k_mean: Record<string, number>
+  flaky: string[]
+  always_failing: string[]
+  case_pass_min: number | null
+  violations: CaseViolation[]
+  failing_checks: Record<string, number>
 }

@@ -41,6 +41,12 @@ export const ERROR_CODES = [
   'ERR_OMEGA_SIGNATURE', // a signature or attestation that does not verify with the pinned key
   'ERR_OMEGA_KEY', // a minisign key that is malformed, or a wrong password
   'ERR_OMEGA_UNSIGNED', // an unsigned pack where a signature is required
+  'ERR_OMEGA_CASES', // an invalid cases file (the case id and check index are named)
+  'ERR_OMEGA_NO_SCORER', // a run with a real provider or engine and nothing that judges the answers
+  'ERR_OMEGA_RUN_TIMEOUT', // an engine run that did not finish within its timeout
+  'ERR_OMEGA_RUN_ENDED', // an LLM call made by an engine after its run ended
+  'ERR_OMEGA_ENGINE_OUTPUT', // an engine run that returned nothing usable
+  'ERR_OMEGA_TOO_MANY_CALLS', // an engine run that made more LLM calls than a run may
 ] as const;
 
 /** Every code an omega-pr error can carry. */

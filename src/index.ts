@@ -20,9 +20,13 @@ export * from './providers/chaos';
 export * from './providers/retry';
 export { SimulatedProvider, SimulatedScorer, type SimulatedProviderOptions, type SimulatedResponse } from './sim';
 export type { RunScore, Scorer, ScorerInput, SceneResult } from './stress/types';
+export type { EngineCheck, EngineContext, EngineModule, EngineOutputs, EngineRequest, EngineResponse } from './stress/types';
+export { runStress, resolveStress, type RunStressOptions, type RunStressResult, type ResolvedStress } from './stress/api';
+export { loadCases, evaluateCase, type LoadedCases, type JsCheck, type JsCheckContext, type CaseAnswer } from './stress/cases';
+export { loadEngine } from './stress/modules';
 // Types of the report files the CLI writes (snake_case, the runbook's names).
 export type { PrReport, StressMeta } from './stress/report';
-export type { RunRecord } from './stress/engine';
+export type { RunRecord, CaseRunRecord } from './stress/engine';
 export type { PreflightReport, ConcurrencyReport, ChaosSummary } from './report/types';
 // These replace the native functions of the same name: they fill in the probed toolchain versions
 // and ship the self-contained `verify.html`.

@@ -9,6 +9,7 @@
 mod budget;
 mod cache;
 mod calibration;
+mod cases;
 mod chaos;
 mod error;
 mod proofpack;

@@ -65,6 +65,11 @@ pub struct Calibration {
     /// Largest provider answer accepted, bytes of UTF-8 text: a larger answer is the fault
     /// `ERR_OMEGA_RESPONSE_TOO_LARGE` (not retryable) and is never kept.
     pub max_response_bytes: u64,
+    /// Outcome-fault settings per chaos profile (`chaos_profiles.<name>.outcome_faults`).
+    pub outcome_faults: BTreeMap<String, crate::outcome::OutcomeSettings>,
+    /// Optional per-case floor of gate PR-G4 (`CASE_PASS_MIN`): a case of the cases file whose
+    /// pass rate is below it is a variance violation, whatever the pooled rate.
+    pub case_pass_min: Option<f64>,
 }
 
 /// Default of `max_response_bytes`: 4 MiB of text per answer.
@@ -177,6 +182,7 @@ const TEXT_KEYS: [&str; 3] = ["$schema", "$comment", "description"];
 #[derive(Default)]
 struct Checker {
     problems: Vec<Problem>,
+    outcome: BTreeMap<String, crate::outcome::OutcomeSettings>,
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -434,7 +440,7 @@ impl Checker {
             "proofpack",
             "max_response_bytes",
         ];
-        let map = self.object(root, "$", KEYS, &["$schema", "$comment"])?;
+        let map = self.object(root, "$", KEYS, &["$schema", "$comment", "CASE_PASS_MIN"])?;
         let p = "$";
         if let Some(version) = self.string(map, p, "schema_version") {
             if version != SCHEMA_VERSION {
@@ -470,6 +476,11 @@ impl Checker {
         let forbidden_path_patterns = self.proofpack(map);
         let max_response_bytes =
             self.integer(map, p, "max_response_bytes", 1, MAX_MAX_RESPONSE_BYTES);
+        let case_pass_min = if map.contains_key("CASE_PASS_MIN") {
+            Some(self.number(map, p, "CASE_PASS_MIN", 0.0, 1.0)?)
+        } else {
+            None
+        };
         Some(Calibration {
             seed: seed?,
             stress_count: u32::try_from(stress_count?).ok()?,
@@ -485,6 +496,8 @@ impl Checker {
             variance_envelopes: variance_envelopes?,
             forbidden_path_patterns: forbidden_path_patterns?,
             max_response_bytes: max_response_bytes?,
+            case_pass_min,
+            outcome_faults: std::mem::take(&mut self.outcome),
         })
     }
 
@@ -521,14 +534,25 @@ impl Checker {
         }
         for (name, profile) in profiles {
             let path = format!("$.chaos_profiles.{name}");
-            let Some(pm) =
-                self.object(profile, &path, &["rate", "failure_types"], &["description"])
-            else {
+            let Some(pm) = self.object(
+                profile,
+                &path,
+                &["rate", "failure_types"],
+                &["description", "outcome_faults"],
+            ) else {
                 ok = false;
                 continue;
             };
             let rate = self.number(pm, &path, "rate", 0.0, 1.0);
             let types = self.failure_types(pm, &path);
+            if pm.contains_key("outcome_faults") {
+                match self.outcome_faults(pm, &path) {
+                    Some(settings) => {
+                        self.outcome.insert(name.clone(), settings);
+                    }
+                    None => ok = false,
+                }
+            }
             match (rate, types) {
                 (Some(rate), Some(failure_types)) => {
                     out.insert(
@@ -543,6 +567,59 @@ impl Checker {
             }
         }
         ok.then_some(out)
+    }
+
+    fn outcome_faults(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+    ) -> Option<crate::outcome::OutcomeSettings> {
+        let v = self.field(map, path, "outcome_faults")?;
+        let p = format!("{path}.outcome_faults");
+        let om = self.object(v, &p, &["rate", "weights"], &["description"])?;
+        let rate = self.number(om, &p, "rate", 0.0, 1.0);
+        let wv = self.field(om, &p, "weights")?;
+        let wp = format!("{p}.weights");
+        let wm = self.expect_object(wv, &wp)?;
+        let mut weights = Vec::new();
+        let mut ok = true;
+        for (name, w) in wm {
+            let Some(fault) = crate::outcome::OutcomeFault::parse(name) else {
+                self.problem(
+                    &format!("{wp}.{name}"),
+                    format!(
+                        "unknown outcome fault (known: {})",
+                        crate::outcome::ALL_OUTCOME_FAULTS
+                            .iter()
+                            .map(|f| f.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                ok = false;
+                continue;
+            };
+            match w.as_f64() {
+                Some(x) if x >= 0.0 && x.is_finite() => weights.push((fault, x)),
+                _ => {
+                    self.problem(
+                        &format!("{wp}.{name}"),
+                        format!("must be a number ≥ 0, got {w}"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if ok && weights.iter().all(|(_, w)| *w <= 0.0) {
+            self.problem(&wp, "needs at least one weight > 0");
+            ok = false;
+        }
+        weights.sort_by_key(|(f, _)| *f);
+        Some(crate::outcome::OutcomeSettings {
+            rate: rate?,
+            weights,
+        })
+        .filter(|_| ok)
     }
 
     fn failure_types(&mut self, map: &Map<String, Value>, path: &str) -> Option<Vec<FailureType>> {

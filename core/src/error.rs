@@ -124,6 +124,18 @@ pub enum Error {
         /// The output path, as given.
         path: String,
     },
+    /// A cases file (`--input cases.json`) is invalid: names the case and the check index.
+    #[error("cases{}: case `{case_id}`{}: {message}", source_suffix(.source_name), .index.map(|i| format!(" assert[{i}]")).unwrap_or_default())]
+    Cases {
+        /// File name (relative) the cases came from, if any.
+        source_name: Option<String>,
+        /// Id of the offending case (`#<n>` when it has none).
+        case_id: String,
+        /// Index of the offending check in the case's `assert` list, if the problem is a check.
+        index: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
     /// An I/O failure, with the (relative or caller-given) path.
     #[error("{op} `{path}`: {message}")]
     Io {
@@ -393,6 +405,30 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
         "ERR_OMEGA_UNSIGNED",
         "an unsigned pack where a signature is required",
     ),
+    (
+        "ERR_OMEGA_CASES",
+        "an invalid cases file (the case id and check index are named)",
+    ),
+    (
+        "ERR_OMEGA_NO_SCORER",
+        "a run with a real provider or engine and nothing that judges the answers",
+    ),
+    (
+        "ERR_OMEGA_RUN_TIMEOUT",
+        "an engine run that did not finish within its timeout",
+    ),
+    (
+        "ERR_OMEGA_RUN_ENDED",
+        "an LLM call made by an engine after its run ended",
+    ),
+    (
+        "ERR_OMEGA_ENGINE_OUTPUT",
+        "an engine run that returned nothing usable",
+    ),
+    (
+        "ERR_OMEGA_TOO_MANY_CALLS",
+        "an engine run that made more LLM calls than a run may",
+    ),
 ];
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -439,6 +475,7 @@ impl Error {
             }
             Error::Aborted { .. } => "ERR_OMEGA_ABORTED",
             Error::Internal { .. } => "ERR_OMEGA_INTERNAL",
+            Error::Cases { .. } => "ERR_OMEGA_CASES",
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`retry`]: backoff and retryability decisions.
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
+//! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
 //!
 //! ```
 //! use omega_pr_core::calibration::default_calibration;
@@ -36,10 +37,12 @@
 
 pub mod budget;
 pub mod calibration;
+pub mod cases;
 pub mod chaos;
 pub mod error;
 pub mod faults;
 pub mod money;
+pub mod outcome;
 pub mod proofpack;
 pub mod report_rules;
 pub mod retry;

@@ -14,7 +14,7 @@
  * Every call is recorded; `chaosLog()` / `chaosLogJson()` give `chaos-log.json` (built by the
  * core: runbook field names, entries sorted by call index, byte-identical for the same seed).
  */
-import { ChaosEngine, parseSourceDateEpoch, type ChaosDecision, type ChaosLogDocument, type ChaosLogEntryInput } from '../../native';
+import { ChaosEngine, applyOutcomeFault, decideOutcome, parseSourceDateEpoch, type ChaosDecision, type ChaosLogDocument, type ChaosLogEntryInput } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
 import {
   FAILURE_TYPE_CODES,
@@ -25,6 +25,19 @@ import {
   type FailureTypeName,
 } from './errors';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from './types';
+
+/** Outcome faults: answers that arrive, corrupted (profile `outcome_faults` of the calibration). */
+export type OutcomeFaultName = 'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike';
+
+/** One outcome fault delivered (logged in `chaos-log.json` → `delivered_faults`). */
+export interface DeliveredFault {
+  call_index: number;
+  attempt: number;
+  scene_id?: string;
+  fault: OutcomeFaultName;
+  delivered: true;
+  latency_ms?: number;
+}
 
 /** What became of a call, as the chaos log records it. */
 export type ChaosOutcome = 'passed' | 'recovered' | 'surfaced' | 'failed';
@@ -65,6 +78,10 @@ export class ChaosProvider implements LlmProvider {
   private readonly sleep: SleepFn;
   private nextIndex = 0;
   private readonly entries: ChaosLogEntryInput[] = [];
+  private readonly outcome: { rate: number; weights: Record<string, number> } | null;
+  private readonly spikeMs: [number, number];
+  /** Outcome faults delivered so far. */
+  readonly delivered: DeliveredFault[] = [];
 
   /**
    * Throws `ERR_OMEGA_UNKNOWN_PROFILE` for an unknown profile, `ERR_OMEGA_SEED_RANGE` for a bad
@@ -75,6 +92,10 @@ export class ChaosProvider implements LlmProvider {
     this.engine = new ChaosEngine({ profile: options.profile, seed: options.seed, calibration: options.calibration });
     this.clock = options.clock ?? defaultClock;
     this.sleep = options.sleep ?? realSleep;
+    const profile = options.profile === undefined ? undefined : options.calibration?.chaos_profiles[options.profile];
+    this.outcome = profile?.outcome_faults ?? null;
+    const max = options.calibration?.chaos_faults.latency_ms_max ?? 1500;
+    this.spikeMs = [max, max * 4];
   }
 
   /** Profile name (`default` without one). */
@@ -90,6 +111,11 @@ export class ChaosProvider implements LlmProvider {
   /** Seed. */
   get seed(): number {
     return this.engine.seed;
+  }
+
+  /** Whether the profile delivers outcome faults (`outcome_faults` in the calibration). */
+  get hasOutcomeFaults(): boolean {
+    return this.outcome !== null;
   }
 
   /** Calls recorded so far. */
@@ -115,6 +141,15 @@ export class ChaosProvider implements LlmProvider {
       this.entries.push(entry);
     };
     try {
+      const thrown = decision.injected && decision.failureType !== 'latency';
+      if (!thrown && this.outcome !== null) {
+        const od = decideOutcome(this.engine.seed, callIndex, attempt ?? 1, this.outcome, this.spikeMs[0], this.spikeMs[1]);
+        if (od.fault !== undefined && od.fault !== null) {
+          const response = await this.deliver(request, options, decision, od.fault as OutcomeFaultName, od.latencyMs ?? 0, callIndex, attempt ?? 1);
+          record(decision.injected ? 'recovered' : 'passed');
+          return response;
+        }
+      }
       const response = await this.run(request, options, decision, callIndex);
       record(decision.injected ? 'recovered' : 'passed');
       return response;
@@ -123,6 +158,32 @@ export class ChaosProvider implements LlmProvider {
       record(injected ? 'surfaced' : 'failed', err);
       throw err;
     }
+  }
+
+  /** Calls the inner provider and delivers its answer corrupted by `fault` (it returns, never throws). */
+  private async deliver(
+    request: GenerateRequest,
+    options: GenerateOptions | undefined,
+    decision: ChaosDecision,
+    fault: OutcomeFaultName,
+    spikeMs: number,
+    callIndex: number,
+    attempt: number,
+  ): Promise<GenerateResponse> {
+    if (decision.injected && decision.failureType === 'latency') await this.sleep(decision.latencyMs ?? 0, options?.signal);
+    if (fault === 'latency_spike') await this.sleep(spikeMs, options?.signal);
+    const response = await this.inner.generate(request, options);
+    if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+    const entry: DeliveredFault = { call_index: callIndex, attempt, fault, delivered: true };
+    if (request.sceneId !== undefined) entry.scene_id = request.sceneId;
+    if (fault === 'latency_spike') entry.latency_ms = spikeMs;
+    this.delivered.push(entry);
+    const out = { ...response, text: applyOutcomeFault(fault, response.text), outcomeFault: fault } as GenerateResponse & { outcomeFault: OutcomeFaultName; latencyMs?: number };
+    const reported = (response as { latencyMs?: unknown }).latencyMs;
+    if (fault === 'latency_spike' && typeof reported === 'number') out.latencyMs = reported + spikeMs;
+    // `empty_billed` returns an empty text with the usage billed: the retry layer turns it into
+    // ERR_OMEGA_EMPTY_RESPONSE (billed) and retries — the stack catches it.
+    return out;
   }
 
   private async run(
@@ -187,11 +248,18 @@ export class ChaosProvider implements LlmProvider {
 
   /** The `chaos-log.json` object (snake_case, runbook key order, entries sorted by call index). */
   chaosLog(): ChaosLogDocument {
-    return JSON.parse(this.chaosLogJson()) as ChaosLogDocument;
+    const log = JSON.parse(this.chaosLogJson()) as ChaosLogDocument & { delivered_faults?: DeliveredFault[] };
+    if (this.outcome !== null) log.delivered_faults = sortDelivered(this.delivered);
+    return log;
   }
 
   /** `chaos-log.json` text (byte-identical for the same seed, calls and clock). */
   chaosLogJson(): string {
     return this.engine.buildLogJson(this.entries);
   }
+}
+
+/** Delivered outcome faults in (call index, attempt) order: the same whatever the completion order. */
+export function sortDelivered(list: DeliveredFault[]): DeliveredFault[] {
+  return [...list].sort((a, b) => a.call_index - b.call_index || a.attempt - b.attempt);
 }

@@ -8,6 +8,16 @@
 export interface StressPageInput {
   title: string;
   provider: string;
+  /** The engine module, or null (one call per case / simulated scenes). */
+  engine?: string | null;
+  /** What scored the runs. */
+  scorer?: string;
+  /** The cases file, or null. */
+  casesFile?: string | null;
+  /** Per-case pass rates (with a cases file). */
+  cases?: { id: string; passRate: number; low: number; high: number; status: string }[];
+  /** Outcome faults delivered and caught, per fault. */
+  outcomeChaos?: { fault: string; delivered: number; caught: number }[];
   seed: number;
   totalRuns: number;
   hardScores: number[];
@@ -27,6 +37,22 @@ export interface StressPageInput {
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
 const f3 = (x: number) => x.toFixed(3);
+
+function casesTable(input: StressPageInput): string {
+  const rows = input.cases ?? [];
+  if (rows.length === 0) return '';
+  const pc = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const body = rows
+    .map((c) => `<tr><td>${esc(c.id)}</td><td>${pc(c.passRate)}</td><td>${pc(c.low)} – ${pc(c.high)}</td><td>${esc(c.status)}</td></tr>`)
+    .join('\n');
+  let out = `<h2>Per case</h2>\n<table>\n<tr><th>case</th><th>pass rate</th><th>Wilson 95 %</th><th>status</th></tr>\n${body}\n</table>\n`;
+  const oc = input.outcomeChaos ?? [];
+  if (oc.length > 0) {
+    const rowsOc = oc.map((f) => `<tr><td>${esc(f.fault)}</td><td>${f.delivered}</td><td>${f.caught}</td><td>${pc(f.delivered === 0 ? 0 : f.caught / f.delivered)}</td></tr>`).join('\n');
+    out += `<h2>Outcome chaos: detection</h2>\n<table>\n<tr><th>fault</th><th>delivered</th><th>caught</th><th>detection rate</th></tr>\n${rowsOc}\n</table>\n`;
+  }
+  return out;
+}
 
 /** Counts of `values` in `bins` equal bins over [0, 1] (1.0 falls in the last bin). */
 export function histogram(values: number[], bins: number): number[] {
@@ -135,7 +161,9 @@ table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: lef
 <table>
 <tr><th>runs</th><td>${input.totalRuns}</td></tr>
 <tr><th>provider</th><td>${esc(input.provider)}</td></tr>
-<tr><th>seed</th><td>${input.seed}</td></tr>
+<tr><th>engine</th><td>${esc(input.engine ?? 'none')}</td></tr>
+<tr><th>scorer</th><td>${esc(input.scorer ?? 'unknown')}</td></tr>
+${input.casesFile ? `<tr><th>cases</th><td>${esc(input.casesFile)}</td></tr>\n` : ''}<tr><th>seed</th><td>${input.seed}</td></tr>
 <tr><th>hard pass rate</th><td>${(input.hardPassRate * 100).toFixed(1)} %</td></tr>
 <tr><th>soft pass rate</th><td>${(input.softPassRate * 100).toFixed(1)} %</td></tr>
 <tr><th>generated</th><td>${esc(input.generated)}</td></tr>
@@ -145,7 +173,7 @@ table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: lef
 ${histogramSvg(input)}
 <h2>Gate PR-G4</h2>
 ${passRateSvg(input)}
-</body>
+${casesTable(input)}</body>
 </html>
 `;
 }

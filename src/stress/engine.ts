@@ -7,10 +7,13 @@ import { AtomicCache, BudgetTracker, callCost } from '../../native';
 import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
 import { OmegaError } from '../errors';
-import type { GenerateRequest, LlmProvider } from '../providers/types';
+import type { CaseResult } from '../../report-types';
+import type { EngineCheckInput } from '../../native';
+import type { GenerateRequest, GenerateResponse, LlmProvider } from '../providers/types';
+import { evaluateCase, type LoadedCases } from './cases';
 import { runPool } from './pool';
 import { buildStack } from './stack';
-import type { RunScore, SceneResult, Scorer } from './types';
+import type { EngineCheck, EngineContext, EngineModule, EngineOutputs, EngineRequest, EngineResponse, RunScore, SceneResult, Scorer } from './types';
 
 /** One run as `PR_REPORT.json` lists it. */
 export interface RunRecord {
@@ -24,6 +27,34 @@ export interface RunRecord {
   latency_ms: number;
   cost_usd: number;
   metrics: Record<string, number>;
+  /** The run failed as a whole (engine threw, timed out, returned nothing; scorer threw; budget exceeded): why. */
+  error?: string;
+  /** Per-case results (runs of a cases file or an engine). */
+  cases?: CaseRunRecord[];
+  /** Outcome faults delivered to this run and who caught them (chaos profiles with `outcome_faults`). */
+  outcome_faults?: OutcomeFaultRecord[];
+}
+
+/** One outcome fault delivered in a run and what caught it. */
+export interface OutcomeFaultRecord {
+  call_index: number;
+  attempt: number;
+  fault: string;
+  /** `retry` (the stack retried past it), `engine` (the engine asked again), `case_failed`, `run_failed`, or null: accepted. */
+  caught: 'retry' | 'engine' | 'case_failed' | 'run_failed' | null;
+}
+
+/** One case of one run, as `PR_REPORT.json` lists it. */
+export interface CaseRunRecord {
+  id: string;
+  ok: boolean;
+  hard_pass: boolean;
+  soft_pass: boolean;
+  hard_score: number;
+  soft_score: number;
+  failed_checks: string[];
+  /** Messages of the failed checks (`type: message`), absent when every check passed. */
+  failures?: string[];
 }
 
 /** Configuration of one stress run (or one shard of it). */
@@ -54,11 +85,34 @@ export interface StressConfig {
   cachePath: string | null;
   /** Called after each run completes. */
   onRun?: (done: number, total: number, record: RunRecord) => void;
+  /** The cases file: each case is one call per run (without `engine`), or the engine's input. */
+  cases?: LoadedCases | null;
+  /** The user's engine module: `run(ctx)` once per run. */
+  engine?: EngineModule | null;
+  /** Whether `scorer` is the user's (else the runs are scored by the cases' checks). */
+  userScorer?: boolean;
+  /** Timeout of one engine run, ms (default 600 000). */
+  runTimeoutMs?: number;
   /**
-   * When aborted (an interrupt), no new run and no new scene starts; the calls in flight finish
-   * and the runs completed so far are returned with `complete: false`.
+   * When aborted (an interrupt), no new run and no new scene starts; runs in flight are told
+   * through `ctx.signal`, and the runs completed so far are returned with `complete: false`.
    */
   signal?: AbortSignal;
+}
+
+/** Call indices of one engine run: run r uses `r * ENGINE_CALLS_PER_RUN + k` for its k-th call. */
+export const ENGINE_CALLS_PER_RUN = 1000;
+
+function codedError(code: string, message: string): Error & { code: string } {
+  const e = new Error(message) as Error & { code: string };
+  e.code = code;
+  return e;
+}
+
+function errorText(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const msg = typeof e?.message === 'string' ? e.message : String(err);
+  return typeof e?.code === 'string' && e.code !== '' ? `${e.code}: ${msg}` : msg;
 }
 
 /** Provider calls of a stress run: failed ones counted per error code (keys sorted). */
@@ -85,6 +139,8 @@ export interface StressOutcome {
   cacheCorruption: number;
   /** False when an abort stopped the run early: `runs` holds the completed runs only. */
   complete: boolean;
+  /** Calls an engine made after its run had ended (refused). */
+  lateCalls: number;
 }
 
 /** The run indices a shard owns: `r % total == index - 1`. */
@@ -142,34 +198,34 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   const errorCounts: Record<string, number> = {};
   let totalCalls = 0;
 
-  const oneScene = async (runIndex: number, s: number): Promise<SceneResult> => {
-    const callIndex = runIndex * cfg.scenesPerRun + s;
+  const oneScene = (runIndex: number, s: number): Promise<SceneResult> => {
     const id = sceneId(s);
+    return oneCall(runIndex, { model: cfg.model, prompt: `Write scene ${id} of run ${runIndex}.`, sceneId: id, callIndex: runIndex * cfg.scenesPerRun + s }, `run-${runIndex}/${id}`);
+  };
+
+  const oneCall = async (runIndex: number, request: GenerateRequest, cacheKey: string | null, signal?: AbortSignal): Promise<SceneResult & { response?: GenerateResponse }> => {
+    const callIndex = request.callIndex as number;
+    const id = request.sceneId ?? `CALL-${callIndex}`;
     const started = performance.now();
     let attempts = 1;
     totalCalls++;
     try {
-      const request: GenerateRequest = {
-        model: cfg.model,
-        prompt: `Write scene ${id} of run ${runIndex}.`,
-        sceneId: id,
-        callIndex,
-      };
       const inputTokens = cfg.promptTokens?.(request);
       if (inputTokens !== undefined) request.inputTokens = inputTokens;
-      const res = await stack.provider.generate(request);
+      const res = await stack.provider.generate(request, signal ? { signal } : undefined);
       const reported = (res as { latencyMs?: unknown }).latencyMs;
       const latencyMs = typeof reported === 'number' ? reported : cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started);
       const cost = callCost(res.model ?? cfg.model, res.usage, cfg.calibration).costUsd;
       attempts = 1 + (retriesByCall.get(callIndex) ?? 0);
-      if (cache !== null) {
+      if (cache !== null && cacheKey !== null) {
         try {
-          await cache.setAsync(`run-${runIndex}/${id}`, { call_index: callIndex, text: res.text });
+          await cache.setAsync(cacheKey, { call_index: callIndex, text: res.text });
+          writtenKeys.set(cacheKey, callIndex);
         } catch {
           cacheErrors++;
         }
       }
-      return { sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: cost };
+      return { sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: cost, response: { ...res, latencyMs } as GenerateResponse };
     } catch (err) {
       failedCalls++;
       const e = err as { code?: string; message?: string; attempts?: number };
@@ -188,11 +244,229 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     }
   };
 
+  const writtenKeys = new Map<string, number>();
+  let lateCalls = 0;
+
+  /** A run of a cases file or an engine: per-case results, scored by the checks or the user's scorer. */
+  const outcomeFaults = (scenes: SceneResult[], results: CaseResult[], runError: string | null): OutcomeFaultRecord[] | undefined => {
+    const chaos = stack.chaos;
+    if (chaos === null || !chaos.hasOutcomeFaults) return undefined;
+    const byCall = new Map(scenes.map((s) => [s.callIndex, s]));
+    return chaos.delivered
+      .filter((d) => byCall.has(d.call_index))
+      .sort((a, b) => a.call_index - b.call_index || a.attempt - b.attempt)
+      .map((d) => {
+        const s = byCall.get(d.call_index) as SceneResult;
+        let caught: OutcomeFaultRecord['caught'] = null;
+        if (d.attempt < s.attempts || !s.ok) caught = 'retry';
+        else if (runError !== null) caught = 'run_failed';
+        else if (scenes.some((o) => o.sceneId === s.sceneId && o.callIndex > s.callIndex)) caught = 'engine';
+        else if (results.find((r) => r.id === s.sceneId)?.hard_pass === false) caught = 'case_failed';
+        return { call_index: d.call_index, attempt: d.attempt, fault: d.fault, caught };
+      });
+  };
+
+  const judge = async (runIndex: number, scenes: SceneResult[], results: CaseResult[], runError: string | null): Promise<RunRecord> => {
+    const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
+    const cost = Math.round(scenes.reduce((a, s) => a + s.costUsd, 0) * 1e6) / 1e6;
+    let score: RunScore;
+    let error = runError;
+    if (error !== null) {
+      score = { hardScore: 0, softScore: 0, hardPass: false, softPass: false };
+    } else if (cfg.userScorer) {
+      try {
+        score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
+      } catch (err) {
+        // A scorer that throws for one run fails that run only.
+        error = `scorer threw: ${errorText(err)}`;
+        score = { hardScore: 0, softScore: 0, hardPass: false, softPass: false };
+      }
+    } else {
+      const s = (cfg.cases as LoadedCases).suite.scoreRun(results);
+      score = { hardScore: s.hard_score, softScore: s.soft_score, hardPass: s.hard_pass, softPass: s.soft_pass };
+    }
+    const record: RunRecord = {
+      run_index: runIndex,
+      hard_score: score.hardScore,
+      soft_score: score.softScore,
+      hard_pass: score.hardPass,
+      soft_pass: score.softPass,
+      failed_scenes: scenes.filter((s) => !s.ok).length,
+      attempts: scenes.reduce((a, s) => a + s.attempts, 0),
+      latency_ms: latency,
+      cost_usd: cost,
+      metrics: { latency_ms: latency, cost_usd: cost, ...(score.metrics ?? {}) },
+    };
+    if (error !== null) record.error = error;
+    record.cases = results.map((r) => {
+      const c: CaseRunRecord = {
+        id: r.id,
+        ok: r.ok,
+        hard_pass: error === null && r.hard_pass,
+        soft_pass: error === null && r.soft_pass,
+        hard_score: r.hard_score,
+        soft_score: r.soft_score,
+        failed_checks: error === null ? r.failed_checks : ['run_failed', ...r.failed_checks],
+      };
+      const failures = r.checks.filter((k) => !k.pass).map((k) => `${k.type}: ${k.message ?? 'failed'}`);
+      if (failures.length > 0) c.failures = failures;
+      return c;
+    });
+    const faults = outcomeFaults(scenes, results, error);
+    if (faults !== undefined) record.outcome_faults = faults;
+    return record;
+  };
+
+  const casesRun = async (runIndex: number): Promise<RunRecord> => {
+    const loaded = cfg.cases as LoadedCases;
+    const n = loaded.doc.cases.length;
+    const scenes: SceneResult[] = [];
+    const results: CaseResult[] = [];
+    for (const [i, c] of loaded.doc.cases.entries()) {
+      const request: GenerateRequest = { model: c.model ?? cfg.model, prompt: c.prompt, sceneId: c.id, callIndex: runIndex * n + i };
+      if (c.max_output_tokens !== undefined) request.maxOutputTokens = c.max_output_tokens;
+      if (c.messages !== undefined) (request as GenerateRequest & { messages?: unknown }).messages = c.messages;
+      const r = await oneCall(runIndex, request, `run-${runIndex}/${c.id}`);
+      delete r.response;
+      scenes.push(r);
+      results.push(
+        await evaluateCase(
+          loaded,
+          i,
+          { text: r.ok ? (r.text as string) : null, error: r.ok ? null : `${r.errorCode}: ${r.errorMessage}`, latencyMs: r.latencyMs, costUsd: r.costUsd },
+          runIndex,
+        ),
+      );
+    }
+    return judge(runIndex, scenes, results, null);
+  };
+
+  const engineRun = async (runIndex: number): Promise<RunRecord> => {
+    const engine = cfg.engine as EngineModule;
+    const loaded = cfg.cases as LoadedCases;
+    const controller = new AbortController();
+    const onOuter = () => controller.abort(cfg.signal?.reason);
+    cfg.signal?.addEventListener('abort', onOuter, { once: true });
+    let ended = false;
+    let k = 0;
+    const scenes: SceneResult[] = [];
+    let budgetError: string | null = null;
+    const logs: string[] = [];
+    const llm = {
+      generate: async (req: EngineRequest): Promise<EngineResponse> => {
+        if (ended) {
+          lateCalls++;
+          throw codedError('ERR_OMEGA_RUN_ENDED', `run ${runIndex} has ended: the engine called llm.generate after its run returned (or timed out)`);
+        }
+        if (k >= ENGINE_CALLS_PER_RUN) throw codedError('ERR_OMEGA_TOO_MANY_CALLS', `run ${runIndex} made more than ${ENGINE_CALLS_PER_RUN} LLM calls`);
+        if (req === null || typeof req !== 'object' || typeof req.prompt !== 'string') throw codedError('ERR_OMEGA_INVALID_ARGUMENT', 'llm.generate(request) needs { prompt: string }');
+        const callIndex = runIndex * ENGINE_CALLS_PER_RUN + k++;
+        const request: GenerateRequest = { model: req.model ?? cfg.model, prompt: req.prompt, sceneId: req.caseId ?? `CALL-${callIndex - runIndex * ENGINE_CALLS_PER_RUN}`, callIndex };
+        if (req.maxOutputTokens !== undefined) request.maxOutputTokens = req.maxOutputTokens;
+        if (req.messages !== undefined) (request as GenerateRequest & { messages?: unknown }).messages = req.messages;
+        const r = await oneCall(runIndex, request, `run-${runIndex}/call-${callIndex - runIndex * ENGINE_CALLS_PER_RUN}`, controller.signal);
+        const res = r.response;
+        delete r.response;
+        scenes.push(r);
+        if (!r.ok || res === undefined) {
+          if (r.errorCode === 'ERR_OMEGA_BUDGET_EXCEEDED') budgetError ??= `budget exceeded mid-run: ${r.errorMessage}`;
+          throw codedError(r.errorCode ?? 'ERR_OMEGA_PROVIDER', r.errorMessage ?? 'call failed');
+        }
+        return { ...res, callIndex, attempts: r.attempts, latencyMs: r.latencyMs, costUsd: r.costUsd };
+      },
+    };
+    const engineCache = cache === null ? null : {
+      get: (key: string): unknown => cache.get(`engine/${key}`),
+      set: (key: string, value: unknown): Promise<void> => cache.setAsync(`engine/${key}`, value),
+    };
+    const ctx: EngineContext = {
+      runIndex,
+      seed: cfg.seed,
+      cases: loaded.doc.cases,
+      llm,
+      cache: engineCache,
+      signal: controller.signal,
+      log: (msg: string) => {
+        logs.push(String(msg));
+      },
+    };
+    const timeoutMs = cfg.runTimeoutMs ?? 600_000;
+    let timer: NodeJS.Timeout | undefined;
+    let outputs: unknown;
+    let runError: string | null = null;
+    try {
+      outputs = await Promise.race([
+        Promise.resolve().then(() => engine.run(ctx)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const e = codedError('ERR_OMEGA_RUN_TIMEOUT', `engine run ${runIndex} did not finish within ${timeoutMs} ms`);
+            controller.abort(e);
+            reject(e);
+          }, timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      runError = `engine threw: ${errorText(err)}`;
+    } finally {
+      clearTimeout(timer);
+      ended = true;
+      cfg.signal?.removeEventListener('abort', onOuter);
+      if (!controller.signal.aborted) controller.abort(codedError('ERR_OMEGA_RUN_ENDED', `run ${runIndex} has ended`));
+    }
+    // Over budget fails closed, whatever the engine made of the refusal.
+    if (runError === null && budgetError !== null) runError = budgetError;
+    let normalized: { texts: Map<string, string>; checks: EngineCheck[] } = { texts: new Map(), checks: [] };
+    if (runError === null) {
+      try {
+        normalized = normalizeOutputs(outputs, loaded);
+      } catch (err) {
+        runError = (err as Error).message;
+      }
+    }
+    if (runError === null && !cfg.userScorer && !loaded.suite.hasChecks && normalized.checks.length === 0) {
+      throw codedError(
+        'ERR_OMEGA_NO_SCORER',
+        `nothing scores the runs of engine ${engine.name ?? 'module'}: add \`assert\` checks to the cases (--input), a scorer module (--scorer), or return \`checks\` from run(ctx)`,
+      );
+    }
+    const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
+    const cost = scenes.reduce((a, s) => a + s.costUsd, 0);
+    const results: CaseResult[] = [];
+    for (const [i, c] of loaded.doc.cases.entries()) {
+      const own = scenes.filter((s) => s.sceneId === c.id);
+      const attributed = own.length > 0;
+      const text = normalized.texts.get(c.id) ?? null;
+      const checks: EngineCheckInput[] = normalized.checks
+        .filter((x) => x.case === undefined || x.case === c.id)
+        .map((x) => ({ name: x.name, pass: x.pass, level: x.level, weight: x.weight, message: x.message }));
+      results.push(
+        await evaluateCase(
+          loaded,
+          i,
+          {
+            text: runError === null ? text : null,
+            error: runError ?? (text === null ? `engine gave no output for case ${c.id}` : null),
+            latencyMs: attributed ? own.reduce((a, s) => a + s.latencyMs, 0) : latency,
+            costUsd: attributed ? own.reduce((a, s) => a + s.costUsd, 0) : cost,
+          },
+          runIndex,
+          runError === null ? checks : [],
+        ),
+      );
+    }
+    return judge(runIndex, scenes, results, runError);
+  };
+
+  const aborted = (): boolean => cfg.signal?.aborted === true;
   const oneRun = async (runIndex: number): Promise<RunRecord | null> => {
+    // Interrupted: a run not started is not a result.
+    if (aborted()) return null;
+    if (cfg.engine) return engineRun(runIndex);
+    if (cfg.cases) return casesRun(runIndex);
     const scenes: SceneResult[] = [];
     for (let s = 0; s < cfg.scenesPerRun; s++) {
       // Interrupted: a run not finished is not a result.
-      if (cfg.signal?.aborted === true) return null;
+      if (aborted()) return null;
       scenes.push(await oneScene(runIndex, s));
     }
     const score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
@@ -225,7 +499,19 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
 
   const runs = indices.filter((r) => records.has(r)).map((r) => records.get(r) as RunRecord);
   let cacheCorruption = cacheErrors;
-  if (cache !== null) {
+  if (cache !== null && (cfg.cases || cfg.engine)) {
+    try {
+      const stored = new Map(AtomicCache.open(cfg.cachePath as string).entries());
+      for (const [key, callIndex] of writtenKeys) {
+        const v = stored.get(key) as { call_index?: number } | undefined;
+        if (v === undefined || v.call_index !== callIndex) cacheCorruption++;
+      }
+      const answers = [...stored.keys()].filter((k) => k.startsWith('run-')).length;
+      if (answers !== writtenKeys.size) cacheCorruption += Math.abs(answers - writtenKeys.size);
+    } catch {
+      cacheCorruption++;
+    }
+  } else if (cache !== null) {
     try {
       const stored = new Map(AtomicCache.open(cfg.cachePath as string).entries());
       for (const run of runs) {
@@ -254,5 +540,49 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     calls: { total: totalCalls, failed: failedCalls, retries, by_error: sortedCounts(errorCounts) },
     cacheCorruption,
     complete: runs.length === indices.length,
+    lateCalls,
   };
+}
+
+/**
+ * What `run(ctx)` returned, as texts per case id and the engine's own checks. Accepted: a string
+ * (the one case's answer), an array of strings aligned with the cases, `{ outputs, checks }`
+ * with `outputs` a record by case id (strings or `{ text }`) or such an array.
+ */
+export function normalizeOutputs(value: unknown, loaded: LoadedCases): { texts: Map<string, string>; checks: EngineCheck[] } {
+  const ids = loaded.doc.cases.map((c) => c.id);
+  const texts = new Map<string, string>();
+  if (value === undefined || value === null) throw codedError('ERR_OMEGA_ENGINE_OUTPUT', 'engine returned nothing (return { outputs: { <case id>: text }, checks? })');
+  const asText = (v: unknown): string | null => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { text?: unknown }).text === 'string' ? (v as { text: string }).text : null);
+  let outputs: unknown = value;
+  let checks: unknown = [];
+  if (typeof value === 'object' && !Array.isArray(value) && ('outputs' in value || 'checks' in value)) {
+    outputs = (value as EngineOutputs).outputs ?? {};
+    checks = (value as EngineOutputs).checks ?? [];
+  }
+  if (typeof outputs === 'string') {
+    if (ids.length !== 1) throw codedError('ERR_OMEGA_ENGINE_OUTPUT', `engine returned one text for ${ids.length} cases (return { outputs: { <case id>: text } })`);
+    texts.set(ids[0] as string, outputs);
+  } else if (Array.isArray(outputs)) {
+    outputs.forEach((v, i) => {
+      const t = asText(v);
+      if (t !== null && i < ids.length) texts.set(ids[i] as string, t);
+    });
+  } else if (outputs && typeof outputs === 'object') {
+    for (const [id, v] of Object.entries(outputs)) {
+      const t = asText(v);
+      if (t !== null) texts.set(id, t);
+    }
+  } else {
+    throw codedError('ERR_OMEGA_ENGINE_OUTPUT', `engine returned ${typeof outputs} as outputs (expected a record of texts by case id)`);
+  }
+  if (!Array.isArray(checks)) throw codedError('ERR_OMEGA_ENGINE_OUTPUT', '`checks` returned by the engine must be an array');
+  const out: EngineCheck[] = [];
+  for (const [i, c] of (checks as unknown[]).entries()) {
+    const x = c as Partial<EngineCheck>;
+    if (!x || typeof x !== 'object' || typeof x.pass !== 'boolean') throw codedError('ERR_OMEGA_ENGINE_OUTPUT', `checks[${i}] returned by the engine needs \`pass: boolean\``);
+    if (x.case !== undefined && !ids.includes(x.case)) throw codedError('ERR_OMEGA_ENGINE_OUTPUT', `checks[${i}] names unknown case ${JSON.stringify(x.case)}`);
+    out.push({ name: typeof x.name === 'string' ? x.name : `check ${i}`, pass: x.pass, case: x.case, level: x.level === 'soft' ? 'soft' : 'hard', weight: typeof x.weight === 'number' && x.weight > 0 ? x.weight : 1, message: typeof x.message === 'string' ? x.message : undefined });
+  }
+  return { texts, checks: out };
 }

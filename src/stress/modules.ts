@@ -6,11 +6,12 @@
  * exports an object with `score(input)` or a factory (`default`, `scorer` or `createScorer`).
  */
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CalibrationDocument } from '../../report-types';
 import { OmegaError } from '../errors';
 import type { LlmProvider } from '../providers/types';
-import type { Scorer } from './types';
+import type { EngineModule, Scorer } from './types';
 
 /** What a factory export is called with. */
 export interface ModuleContext {
@@ -20,7 +21,22 @@ export interface ModuleContext {
 
 // tsc compiles `import()` to `require()` under CommonJS; this keeps a real dynamic import so ESM
 // modules (.mjs, "type": "module") load too.
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
+const nativeImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
+
+/**
+ * Imports a module by file URL. Where the host gives `new Function` no dynamic-import hook (a
+ * vitest/vm context), falls back to `require` (Node ≥ 20.19 requires ES modules too).
+ */
+export async function importModule(href: string): Promise<Record<string, unknown>> {
+  try {
+    return await nativeImport(href);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING') throw err;
+    const req = createRequire(path.join(process.cwd(), 'omega-pr-loader.js'));
+    return req(fileURLToPath(href)) as Record<string, unknown>;
+  }
+}
+const dynamicImport = importModule;
 
 function moduleError(file: string, message: string): OmegaError {
   const name = path.basename(file);
@@ -58,4 +74,51 @@ export async function loadProvider(file: string, ctx: ModuleContext): Promise<{ 
 export async function loadScorer(file: string, ctx: ModuleContext): Promise<{ scorer: Scorer; name: string }> {
   const scorer = (await load(file, ['scorer', 'createScorer'], 'score', ctx)) as Scorer;
   return { scorer, name: scorer.name ?? path.basename(file) };
+}
+
+function isClass(fn: unknown): boolean {
+  return typeof fn === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+/**
+ * Checks an engine given as an object (`{ run }`) or a function (`run` itself); throws
+ * `ERR_OMEGA_MODULE` for a class or anything else.
+ */
+export function asEngine(value: unknown, name: string): EngineModule {
+  if (isClass(value)) throw moduleError(name, 'exports a class: export a function `run(ctx)` (or an object with `run`) instead');
+  if (typeof value === 'function') return { name, run: value as EngineModule['run'] };
+  if (value && typeof value === 'object' && typeof (value as { run?: unknown }).run === 'function') {
+    const run = (value as { run: EngineModule['run'] }).run;
+    if (isClass(run)) throw moduleError(name, '`run` is a class: make it a function `run(ctx)`');
+    const own = (value as { name?: unknown }).name;
+    return { name: typeof own === 'string' && own !== '' ? own : name, run: run.bind(value) as EngineModule['run'] };
+  }
+  throw moduleError(name, 'is not an engine: give a function `run(ctx)` or an object with `run`');
+}
+
+/**
+ * Loads an engine module (`--engine ./engine.mjs`): it exports `run(ctx)` (named), a default
+ * object with `run`, a default function (taken as `run`), or a factory `createEngine(context)`
+ * returning an object with `run`. A class, or no such export, is `ERR_OMEGA_MODULE`.
+ */
+export async function loadEngine(file: string, ctx: ModuleContext): Promise<EngineModule> {
+  const abs = path.resolve(file);
+  const name = path.basename(file);
+  let mod: Record<string, unknown>;
+  try {
+    mod = await dynamicImport(pathToFileURL(abs).href);
+  } catch (err) {
+    throw moduleError(file, `cannot load module: ${(err as Error).message.split('\n')[0]}`);
+  }
+  for (const key of ['run', 'default', 'engine']) {
+    const c = mod[key];
+    if (c === undefined) continue;
+    if (isClass(c)) throw moduleError(file, `exports a class as \`${key}\`: export a function \`run(ctx)\` (or an object with \`run\`) instead`);
+    if (typeof c === 'function' || (c && typeof c === 'object' && typeof (c as { run?: unknown }).run === 'function')) return asEngine(c, name);
+  }
+  if (typeof mod.createEngine === 'function') {
+    if (isClass(mod.createEngine)) throw moduleError(file, 'exports a class as `createEngine`: make it a factory function');
+    return asEngine(await (mod.createEngine as (c: ModuleContext) => unknown)(ctx), name);
+  }
+  throw moduleError(file, 'exports no engine: export `async function run(ctx)` (or a default object with `run`, or `createEngine`)');
 }

@@ -2,11 +2,12 @@
  * `PR_REPORT.json` (runbook phase 5, gate PR-G4) from a stress run's records: the statistics are
  * the core's (`analyzeVariance`); this file only lays the document out and merges shard reports.
  */
-import { ChaosEngine, analyzeVariance, mergeRunCosts } from '../../native';
+import { ChaosEngine, analyzeCases, analyzeVariance, mergeRunCosts } from '../../native';
 import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
-import type { CalibrationDocument, RunCost, VarianceReport } from '../../report-types';
+import type { CalibrationDocument, CaseReport, CaseViolation, RunCost, VarianceReport } from '../../report-types';
 import { OmegaError } from '../errors';
 import { sortedCounts, type CallCounts, type RunRecord } from './engine';
+import { sortDelivered, type DeliveredFault } from '../providers/chaos';
 
 /** Schema version of `PR_REPORT.json`. */
 export const PR_REPORT_SCHEMA_VERSION = 'OMEGA-PR-REPORT-1.0';
@@ -26,6 +27,12 @@ export interface StressMeta {
   shard: { index: number; total: number } | null;
   /** Score at or above which the scorer passes a run, when known. */
   hard_pass_score: number | null;
+  /** The engine module's name (`--engine`), or null for one call per case / scene. */
+  engine?: string | null;
+  /** The cases file's name (`--input`), or null for the simulated scenes. */
+  cases_file?: string | null;
+  /** Ids of the cases, in file order (per-case statistics follow it). */
+  case_ids?: string[] | null;
 }
 
 /** `PR_REPORT.json`: the runbook's fields first, then the rest. */
@@ -36,13 +43,18 @@ export type PrReport = {
   total_runs: number;
   hard_pass_rate: number;
   variance_verdict: 'PASS' | 'FAIL';
-  variance_violations: VarianceReport['variance_violations'];
+  /** Envelope violations, then (with a cases file and `CASE_PASS_MIN`) the cases below the floor. */
+  variance_violations: (VarianceReport['variance_violations'][number] | CaseViolation)[];
   downgrade_flag: 'DOWNGRADE_VARIANCE' | null;
   cache_corruption: number;
   generated: string;
   calls: CallCounts;
   cost: { total_cost_usd: number; budget_verdict: 'PASS' | 'FAIL'; violations: number };
   analysis: VarianceReport;
+  /** Per-case statistics (runs of a cases file or an engine). */
+  case_analysis?: CaseReport;
+  /** Outcome chaos: faults delivered (answers that arrived corrupted) and how many were caught. */
+  outcome_chaos?: OutcomeChaosReport;
   runs: RunRecord[];
 } & StressMeta;
 
@@ -66,14 +78,27 @@ export function buildPrReport(args: {
     })),
     args.calibration,
   );
-  const verdict = analysis.variance_verdict === 'PASS' && args.cacheCorruption === 0 ? 'PASS' : 'FAIL';
-  return {
+  // Per-case statistics come from the core too; a case under CASE_PASS_MIN fails the gate even
+  // when the pooled rate passes (it cannot hide in the pool).
+  const caseIds = args.meta.case_ids ?? null;
+  const caseAnalysis: CaseReport | undefined =
+    caseIds === null
+      ? undefined
+      : analyzeCases(
+          caseIds,
+          args.runs.map((r) => (r.cases ?? []).map((c) => ({ id: c.id, hardPass: c.hard_pass, failedChecks: c.failed_checks }))),
+          args.calibration,
+        );
+  const caseViolations = caseAnalysis?.violations ?? [];
+  const varianceVerdict = analysis.variance_verdict === 'PASS' && caseViolations.length === 0 ? 'PASS' : 'FAIL';
+  const verdict = varianceVerdict === 'PASS' && args.cacheCorruption === 0 ? 'PASS' : 'FAIL';
+  const report: PrReport = {
     schema_version: PR_REPORT_SCHEMA_VERSION,
     verdict,
     total_runs: analysis.total_runs,
     hard_pass_rate: analysis.hard_pass_rate,
-    variance_verdict: analysis.variance_verdict,
-    variance_violations: analysis.variance_violations,
+    variance_verdict: varianceVerdict,
+    variance_violations: [...analysis.variance_violations, ...caseViolations],
     downgrade_flag: analysis.downgrade_flag,
     cache_corruption: args.cacheCorruption,
     generated: args.generated,
@@ -87,6 +112,52 @@ export function buildPrReport(args: {
     analysis,
     runs: args.runs,
   };
+  const oc = outcomeChaos(args.runs);
+  if (caseAnalysis !== undefined || oc !== undefined) {
+    // Keep `runs` last in the document.
+    delete (report as Partial<PrReport>).runs;
+    if (caseAnalysis !== undefined) report.case_analysis = caseAnalysis;
+    if (oc !== undefined) report.outcome_chaos = oc;
+    report.runs = args.runs;
+  }
+  return report;
+}
+
+/** Outcome faults delivered vs caught (by the stack's retry, the engine, or a failed case/run). */
+export interface OutcomeChaosReport {
+  delivered: number;
+  caught: number;
+  /** caught / delivered (null when none was delivered). */
+  detection_rate: number | null;
+  by_fault: Record<string, { delivered: number; caught: number; detection_rate: number | null }>;
+  by_catcher: Record<string, number>;
+}
+
+/** Counts the outcome faults of the runs (independent of run order: shards merge exactly). */
+export function outcomeChaos(runs: RunRecord[]): OutcomeChaosReport | undefined {
+  if (!runs.some((r) => r.outcome_faults !== undefined)) return undefined;
+  const byFault: Record<string, { delivered: number; caught: number; detection_rate: number | null }> = {};
+  const byCatcher: Record<string, number> = {};
+  let delivered = 0;
+  let caught = 0;
+  for (const r of runs) {
+    for (const f of r.outcome_faults ?? []) {
+      const e = (byFault[f.fault] ??= { delivered: 0, caught: 0, detection_rate: null });
+      e.delivered++;
+      delivered++;
+      if (f.caught !== null) {
+        e.caught++;
+        caught++;
+        byCatcher[f.caught] = (byCatcher[f.caught] ?? 0) + 1;
+      }
+    }
+  }
+  const sorted: OutcomeChaosReport['by_fault'] = {};
+  for (const k of Object.keys(byFault).sort()) {
+    const e = byFault[k] as { delivered: number; caught: number; detection_rate: number | null };
+    sorted[k] = { delivered: e.delivered, caught: e.caught, detection_rate: e.delivered === 0 ? null : e.caught / e.delivered };
+  }
+  return { delivered, caught, detection_rate: delivered === 0 ? null : caught / delivered, by_fault: sorted, by_catcher: sortedCounts(byCatcher) };
 }
 
 /** What one shard directory holds. */
@@ -112,7 +183,7 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
   for (const p of parts) {
     const m = p.report;
     if (m.shard === null) throw mergeError('a merged input is not a shard (its PR_REPORT.json has "shard": null)');
-    for (const key of ['seed', 'provider', 'scorer', 'chaos_profile', 'scenes_per_run', 'model', 'planned_runs'] as const) {
+    for (const key of ['seed', 'provider', 'scorer', 'chaos_profile', 'scenes_per_run', 'model', 'planned_runs', 'engine', 'cases_file'] as const) {
       if (m[key] !== first.report[key]) throw mergeError(`shards disagree on ${key}: ${JSON.stringify(m[key])} vs ${JSON.stringify(first.report[key])}`);
     }
     if (m.shard.total !== total) throw mergeError(`shards disagree on the shard count: ${m.shard.total} vs ${total}`);
@@ -158,6 +229,12 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
     );
     // The text form, as ChaosProvider.chaosLog() reads it: the object form's key order differs.
     chaosLog = JSON.parse(engine.buildLogJson(entries)) as ChaosLogDocument;
+    const withDelivered = parts.filter((p) => (p.chaosLog as { delivered_faults?: unknown } | null)?.delivered_faults !== undefined);
+    if (withDelivered.length > 0) {
+      (chaosLog as ChaosLogDocument & { delivered_faults?: DeliveredFault[] }).delivered_faults = sortDelivered(
+        withDelivered.flatMap((p) => (p.chaosLog as ChaosLogDocument & { delivered_faults: DeliveredFault[] }).delivered_faults),
+      );
+    }
   }
   return { report, runCost, chaosLog };
 }
@@ -174,5 +251,8 @@ function pickMeta(r: PrReport): StressMeta {
     planned_runs: r.planned_runs,
     shard: r.shard,
     hard_pass_score: r.hard_pass_score,
+    ...(r.engine !== undefined ? { engine: r.engine } : {}),
+    ...(r.cases_file !== undefined ? { cases_file: r.cases_file } : {}),
+    ...(r.case_ids !== undefined ? { case_ids: r.case_ids } : {}),
   };
 }

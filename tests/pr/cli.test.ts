@@ -619,7 +619,7 @@ describe('calibration with a null', () => {
 describe('--provider / --scorer modules', () => {
   it('a provider that always throws a coded non-retryable error → runs fail, exit 1, no retry', () => {
     const dir = tmp();
-    const r = omega(dir, ['stress', '--count', '3', '--provider', path.join(FIX, 'cli-throwing-provider.js')]);
+    const r = omega(dir, ['stress', '--count', '3', '--provider', path.join(FIX, 'cli-throwing-provider.js'), '--scorer', path.join(FIX, 'cli-scorer.js')]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^VERDICT: FAIL$/m);
     expect(r.stdout).toContain('Failed calls: 9 of 9 (ERR_FIXTURE_AUTH × 9)');
@@ -634,7 +634,7 @@ describe('--provider / --scorer modules', () => {
 
   it('a provider answering empty text → ERR_OMEGA_EMPTY_RESPONSE counted (retried, then failed), never a success', () => {
     const dir = tmp();
-    const r = omega(dir, ['stress', '--count', '3', '--provider', path.join(FIX, 'cli-empty-provider.js'), '--time-scale', '0.01']);
+    const r = omega(dir, ['stress', '--count', '3', '--provider', path.join(FIX, 'cli-empty-provider.js'), '--scorer', path.join(FIX, 'cli-scorer.js'), '--time-scale', '0.01']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('Failed calls: 9 of 9 (ERR_OMEGA_EMPTY_RESPONSE × 9)');
     const [run] = runDirs(dir, /^stress3_/);
@@ -669,6 +669,8 @@ describe('--provider / --scorer modules', () => {
       '3',
       '--provider',
       path.join(FIX, 'cli-hanging-provider.js'),
+      '--scorer',
+      path.join(FIX, 'cli-scorer.js'),
       '--call-timeout-ms',
       '50',
       '--calibration',

@@ -13,6 +13,7 @@ import { SimulatedProvider } from '../../sim';
 import { runPool } from '../../stress/pool';
 import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
+import { loadCases } from '../../stress/cases';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from '../util';
 import type { ChaosSummary } from '../../report/types';
@@ -37,6 +38,8 @@ export interface ChaosCommandOptions {
   callTimeoutMs?: number;
   out?: string;
   print?: boolean;
+  /** Cases file: call i sends case i mod n (its prompt, model, completion cap). */
+  input?: string;
 }
 
 /** Runs the chaos phase; returns the summary and the run folder. */
@@ -60,6 +63,10 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   else provider = new SimulatedProvider({ seed, timeScale: o.timeScale ?? 0.001 });
   const simulated = o.provider === undefined;
   const model = o.model ?? (simulated ? 'simulated-scribe' : 'claude-sonnet-4-5');
+  const cases = o.input === undefined ? null : (await loadCases(o.input)).doc.cases;
+  for (const m of new Set([model, ...(cases ?? []).map((c) => c.model).filter((x): x is string => x !== undefined)])) {
+    if (!(m in calibration.budget.models)) throw new UsageError(`model \`${m}\` has no price in calibration \`budget.models\``, 'ERR_OMEGA_UNKNOWN_MODEL');
+  }
   const budget = new BudgetTracker(calibration);
   const stack = buildStack({
     provider,
@@ -76,7 +83,11 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   const indices = Array.from({ length: calls }, (_, i) => i);
   await runPool(indices, o.concurrency ?? 8, async (i) => {
     try {
-      const request: GenerateRequest = { model, prompt: `chaos call ${i}`, sceneId: `SCN-${String((i % 10) + 1).padStart(2, '0')}`, callIndex: i };
+      const c = cases === null ? null : cases[i % cases.length];
+      const request: GenerateRequest = c
+        ? { model: c.model ?? model, prompt: c.prompt, sceneId: c.id, callIndex: i }
+        : { model, prompt: `chaos call ${i}`, sceneId: `SCN-${String((i % 10) + 1).padStart(2, '0')}`, callIndex: i };
+      if (c?.max_output_tokens !== undefined) request.maxOutputTokens = c.max_output_tokens;
       // The simulated model bills a system prompt too: reserve what it will really bill.
       if (provider instanceof SimulatedProvider) request.inputTokens = provider.promptTokens(request);
       const res = await stack.provider.generate(request);
@@ -203,6 +214,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--calibration <file>', 'calibration file (default: the shipped one)')
     .option('--call-timeout-ms <ms>', 'timeout of one provider attempt', '30000')
     .option('--time-scale <x>', 'real time per simulated ms (simulated provider; default 0.001)')
+    .option('--input <cases.json>', 'cases file: call i sends case i mod n')
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .action(async (o: Record<string, string | undefined>) => {
       const timeScale = o.timeScale === undefined ? undefined : Number(o.timeScale);
@@ -218,6 +230,7 @@ export const register: RegisterCommand = (program, setExit) => {
         callTimeoutMs: intOption('--call-timeout-ms', o.callTimeoutMs as string, 1),
         timeScale,
         out: o.out,
+        input: o.input,
       });
       // Over budget is a FAIL (gate PR-G2), never a warning.
       setExit(summary.verdict === 'PASS' && summary.budget_verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);

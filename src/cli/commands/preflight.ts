@@ -24,6 +24,10 @@ export interface PreflightOptions {
   expectTotal?: number;
   /** Print the test command's output. */
   quiet?: boolean;
+  /** The gate also demands this git branch (the runbook's pre-flight), when set. */
+  expectBranch?: string;
+  /** The gate also demands a clean working tree (`git status --porcelain` empty). */
+  requireClean?: boolean;
 }
 
 function git(args: string[]): string {
@@ -94,8 +98,10 @@ function runTestCommand(cmd: string, echo: boolean): Promise<CommandResult> {
   });
 }
 
-/** Runs the preflight; returns the report and where it was written. */
-export async function runPreflight(opts: PreflightOptions): Promise<{ report: PreflightReport; file: string }> {
+/** Runs the preflight; returns the report, where it was written, and why it failed (empty on PASS). */
+export async function runPreflight(
+  opts: PreflightOptions,
+): Promise<{ report: PreflightReport; file: string; problems: string[]; stderrTail: string }> {
   const isVitest = /\bvitest\b/.test(opts.testCmd);
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'omega-preflight-'));
   const dropTmp = onCleanup(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
@@ -125,11 +131,25 @@ export async function runPreflight(opts: PreflightOptions): Promise<{ report: Pr
   counts ??= parseTestSummary(output);
   const total = counts?.total ?? 0;
   const failed = counts?.failed ?? 0;
-  const pass =
-    r.status === 0 && counts !== null && total > 0 && failed === 0 && (opts.expectTotal === undefined || total === opts.expectTotal);
+  const branch = git(['rev-parse', '--abbrev-ref', 'HEAD']);
+  const problems: string[] = [];
+  if (r.status !== 0) problems.push(`test command exited with ${r.status ?? 'a signal'}`);
+  if (counts === null) problems.push('no test count found in the output');
+  else if (total === 0) problems.push('0 tests ran');
+  if (failed > 0) problems.push(`${failed} of ${total} tests failed`);
+  if (opts.expectTotal !== undefined && total !== opts.expectTotal) problems.push(`count mismatch: ${total} tests, expected ${opts.expectTotal}`);
+  if (opts.expectBranch !== undefined && branch !== opts.expectBranch) problems.push(`on branch ${branch}, expected ${opts.expectBranch}`);
+  if (opts.requireClean) {
+    const st = spawnSync('git', ['status', '--porcelain'], { encoding: 'utf8' });
+    const dirty = st.status === 0 ? st.stdout.split('\n').filter((l) => l.trim() !== '') : null;
+    if (dirty === null) problems.push('cannot read git status (not a git work tree?)');
+    else if (dirty.length > 0) problems.push(`dirty tree: ${dirty.length} changed file(s) (${dirty.slice(0, 3).map((l) => l.slice(3)).join(', ')}${dirty.length > 3 ? ', …' : ''})`);
+  }
+  const pass = problems.length === 0;
+  const stderrTail = r.stderr.split('\n').filter((l) => l.trim() !== '').slice(-10).join('\n');
   const report: PreflightReport = {
     schema_version: 'PR-PREFLIGHT-1.0',
-    branch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
+    branch,
     head: git(['rev-parse', 'HEAD']),
     vitest_pass: pass,
     vitest_total: total,
@@ -140,7 +160,7 @@ export async function runPreflight(opts: PreflightOptions): Promise<{ report: Pr
   };
   const file = path.join(opts.out, 'PR_PREFLIGHT.json');
   writeJsonAtomic(file, report);
-  return { report, file };
+  return { report, file, problems, stderrTail };
 }
 
 /** Registers `omega-pr preflight`. */
@@ -150,11 +170,22 @@ export const register: RegisterCommand = (program, setExit) => {
     .description('Phase 0 (gate PR-G0): run the baseline tests, write metrics/pr/PR_PREFLIGHT.json')
     .option('--test-cmd <cmd>', 'shell command that runs the tests', 'npx vitest run')
     .option('--expect-total <n>', 'demand exactly this many tests (e.g. 232)')
+    .option('--expect-branch <name>', 'demand this git branch')
+    .option('--require-clean', 'demand a clean git working tree')
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .option('--quiet', 'do not echo the test output')
-    .action(async (o: { testCmd: string; expectTotal?: string; out: string; quiet?: boolean }) => {
+    .action(async (o: { testCmd: string; expectTotal?: string; expectBranch?: string; requireClean?: boolean; out: string; quiet?: boolean }) => {
       const expectTotal = optionalInt('--expect-total', o.expectTotal, 1);
-      const { report, file } = await runPreflight({ testCmd: o.testCmd, out: o.out, expectTotal, quiet: o.quiet });
+      const { report, file, problems, stderrTail } = await runPreflight({
+        testCmd: o.testCmd,
+        out: o.out,
+        expectTotal,
+        expectBranch: o.expectBranch,
+        requireClean: o.requireClean,
+        quiet: o.quiet,
+      });
+      for (const p of problems) console.log(`✗ ${p}`);
+      if (problems.length > 0 && stderrTail !== '') console.log(`Last lines of the test command's stderr:\n${stderrTail}`);
       console.log(`Branch: ${report.branch}  HEAD: ${report.head.slice(0, 12)}`);
       console.log(`Tests: ${report.vitest_total - report.vitest_failed}/${report.vitest_total} passed`);
       console.log(`Report: ${rel(file)}`);

@@ -20,6 +20,7 @@ import { runPreflight } from './preflight';
 import { runConcurrencyCommand } from './concurrency';
 import { runChaosCommand } from './chaos';
 import { runStressCommand } from './stress';
+import { resolveStress } from '../../stress/api';
 import { renderTable } from '../table';
 import { EXIT, UsageError, intOption, optionalInt, rel, runStamp, writeInterrupted } from '../util';
 import { InterruptedError, interrupted, interruptedBy, onCleanup } from '../lifecycle';
@@ -85,6 +86,16 @@ export interface SprintOptions {
   calibrationFile?: string;
   provider?: string;
   scorer?: string;
+  /** The user's engine module for the stress phase (`--engine`). */
+  engine?: string;
+  /** Cases file for the stress phase (`--input`). */
+  input?: string;
+  /** PR-G0: demand exactly this many tests. */
+  expectTotal?: number;
+  /** PR-G0: demand this git branch. */
+  expectBranch?: string;
+  /** PR-G0: demand a clean working tree. */
+  requireClean?: boolean;
   out: string;
   proofpacks: string;
   keepGoing: boolean;
@@ -114,8 +125,15 @@ function moveAside(dir: string): string | null {
 
 /** Runs the sprint; returns the gate rows. */
 export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
-  // A bad calibration is an input error (exit 2) before any phase runs, not a failed gate.
-  loadCalibration(o.calibrationFile);
+  // Input errors (calibration, profiles, cases, modules, models, no scorer) are exit 2 before any
+  // phase runs, not a failed gate with an NCR.
+  const calibration = loadCalibration(o.calibrationFile);
+  for (const [flag, profile] of [['--chaos-profile', o.chaosProfile], ['--stress-chaos', o.stressChaos]] as const) {
+    if (profile !== null && profile !== 'default' && !(profile in calibration.chaos_profiles)) {
+      throw new UsageError(`${flag}: unknown chaos profile "${profile}" (known: ${Object.keys(calibration.chaos_profiles).join(', ')}, default)`, 'ERR_OMEGA_UNKNOWN_PROFILE');
+    }
+  }
+  await resolveStress({ engine: o.engine ?? null, cases: o.input ?? null, provider: o.provider ?? null, scorer: o.scorer ?? null, calibration, seed: o.seed });
   const rows: GateRow[] = [];
   const ncrs: string[] = [];
   /** What this sprint's gates judged, relative to `o.out`: exactly what `proofpacks/final` holds. */
@@ -171,11 +189,20 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
   for (const [from, to] of SCHEMA_EXAMPLES) fs.copyFileSync(path.join(schemasDir(), from), judged(path.join(schemaOut, to)));
 
   await gate('PR-G0', 'Pre-flight: baseline tests', `omega-pr preflight --test-cmd ${JSON.stringify(o.testCmd)}`, async () => {
-    const { report, file } = await runPreflight({ testCmd: o.testCmd, out: o.out, quiet: true });
+    const { report, file, problems, stderrTail } = await runPreflight({
+      testCmd: o.testCmd,
+      out: o.out,
+      quiet: true,
+      expectTotal: o.expectTotal,
+      expectBranch: o.expectBranch,
+      requireClean: o.requireClean,
+    });
     judged(file);
     const figure = `${report.vitest_total - report.vitest_failed}/${report.vitest_total} tests`;
     console.log(`Tests: ${figure} — VERDICT: ${report.verdict}`);
-    return { pass: report.verdict === 'PASS', figure, report: rel(file) };
+    for (const p of problems) console.log(`✗ ${p}`);
+    if (problems.length > 0 && stderrTail !== '') console.log(`Last lines of the test command's stderr:\n${stderrTail}`);
+    return { pass: report.verdict === 'PASS', figure, report: rel(file), error: problems.length > 0 ? `${problems.join('; ')}${stderrTail ? `\n${stderrTail}` : ''}` : undefined };
   });
 
   await gate('PR-G1', `Concurrency: ${o.workers} writer processes`, `omega-pr concurrency --workers ${o.workers} --updates ${o.updates}`, async () => {
@@ -204,6 +231,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       calibrationFile: o.calibrationFile,
       concurrency: o.concurrency,
       out: o.out,
+      input: o.input,
     });
     judged(dir);
     const budget = budgetOf(path.join(dir, 'run-cost.json'), `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`);
@@ -228,6 +256,8 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       concurrency: o.concurrency,
       provider: o.provider,
       scorer: o.scorer,
+      engine: o.engine,
+      input: o.input,
       calibrationFile: o.calibrationFile,
       out: o.out,
     });
@@ -359,7 +389,12 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--seed <s>', 'seed (default: calibration SEED)')
     .option('--calibration <file>', 'calibration file (default: the shipped one)')
     .option('--provider <module>', 'your provider module (default: simulated)')
-    .option('--scorer <module>', 'your scorer module (default: simulated)')
+    .option('--scorer <module>', 'your scorer module (default: the cases\' checks; simulated only with the simulated provider)')
+    .option('--engine <module>', 'your engine module for the stress phase (run(ctx) once per run)')
+    .option('--input <cases.json>', 'cases file for the stress phase')
+    .option('--expect-total <n>', 'PR-G0: demand exactly this many tests (e.g. 232)')
+    .option('--expect-branch <name>', 'PR-G0: demand this git branch')
+    .option('--require-clean', 'PR-G0: demand a clean git working tree')
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .option('--proofpacks <dir>', 'proofpacks root', 'proofpacks')
     .option('--keep-going', 'run every phase even after a gate fails')
@@ -380,6 +415,11 @@ export const register: RegisterCommand = (program, setExit) => {
         calibrationFile: o.calibration as string | undefined,
         provider: o.provider as string | undefined,
         scorer: o.scorer as string | undefined,
+        engine: o.engine as string | undefined,
+        input: o.input as string | undefined,
+        expectTotal: optionalInt('--expect-total', o.expectTotal as string | undefined, 1),
+        expectBranch: o.expectBranch as string | undefined,
+        requireClean: o.requireClean === true,
         out: o.out as string,
         proofpacks: o.proofpacks as string,
         keepGoing: o.keepGoing === true,

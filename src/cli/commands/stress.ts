@@ -10,13 +10,10 @@ import { SingleBar } from 'cli-progress';
 import type { CalibrationDocument } from '../../../report-types';
 import type { ChaosLogDocument } from '../../../native';
 import { loadCalibration } from '../../index';
-import { SimulatedProvider, SimulatedScorer } from '../../sim';
 import { renderStressHtml } from '../../report/html';
-import { runStress, shardRuns, type StressOutcome } from '../../stress/engine';
-import { loadProvider, loadScorer } from '../../stress/modules';
-import { buildPrReport, mergeShards, type PrReport, type StressMeta } from '../../stress/report';
-import type { Scorer } from '../../stress/types';
-import type { LlmProvider } from '../../providers/types';
+import { StressAbortedError, resolveStress, runStress, type RunStressResult } from '../../stress/api';
+import { shardRuns } from '../../stress/engine';
+import { mergeShards, type PrReport } from '../../stress/report';
 import type { RegisterCommand } from '../util';
 import { progressMilestone, renderTable } from '../table';
 import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted } from '../util';
@@ -32,6 +29,12 @@ export interface StressCommandOptions {
   calibrationFile?: string;
   provider?: string;
   scorer?: string;
+  /** The user's engine module (`--engine`). */
+  engine?: string;
+  /** The cases file (`--input`). */
+  input?: string;
+  /** Timeout of one engine run, ms. */
+  runTimeoutMs?: number;
   scenes?: number;
   model?: string;
   callTimeoutMs?: number;
@@ -65,6 +68,7 @@ function pct(x: number): string {
 export function printAnalysis(report: PrReport): void {
   const hard = report.analysis.metrics.hard_score;
   console.log('\n=== ANALYSIS ===');
+  console.log(`Provider: ${report.provider} | Engine: ${report.engine ?? 'none (one call per case)'} | Scorer: ${report.scorer}${report.cases_file ? ` | Cases: ${report.cases_file}` : ''}`);
   console.log(`Hard Pass Rate: ${pct(report.hard_pass_rate)}`);
   console.log(`Soft Pass Rate: ${pct(report.analysis.soft_pass_rate)}`);
   if (hard) console.log(`Mean Hard Score: ${hard.mean.toFixed(3)} ± ${hard.std.toFixed(3)}`);
@@ -78,7 +82,29 @@ export function printAnalysis(report: PrReport): void {
   console.log(`Cache corruption: ${report.cache_corruption}`);
   if (report.downgrade_flag) console.log(`Downgrade: ${report.downgrade_flag}`);
   for (const v of report.variance_violations) {
-    console.log(`  variance violation: ${v.metric} ${v.statistic} = ${v.value ?? 'n/a'} > ${v.max} (${v.reason})`);
+    if ('min' in v) console.log(`  variance violation: ${v.metric} ${v.statistic} = ${v.value} < ${v.min} (${v.reason})`);
+    else console.log(`  variance violation: ${v.metric} ${v.statistic} = ${v.value ?? 'n/a'} > ${v.max} (${v.reason})`);
+  }
+  const ca = report.case_analysis;
+  if (ca) {
+    console.log('Per case (hard pass rate, Wilson 95%):');
+    for (const c of ca.cases) {
+      const failing = Object.entries(c.failing_checks).map(([t, n]) => `${t} × ${n}`).join(', ');
+      console.log(`  ${c.id}: ${pct(c.pass_rate)} [${pct(c.pass_ci95.low)}, ${pct(c.pass_ci95.high)}] ${c.status}${failing ? ` — failing: ${failing}` : ''}`);
+    }
+    const pk = Object.entries(ca.pass_k_mean).map(([k, v]) => `pass^${k} ${v.toFixed(3)}`).join(', ');
+    if (pk) console.log(`  mean over cases: ${pk}`);
+  }
+  const oc = report.outcome_chaos;
+  if (oc) {
+    console.log(`Outcome chaos: ${oc.caught} of ${oc.delivered} corrupted answers caught${oc.detection_rate === null ? '' : ` (detection rate ${pct(oc.detection_rate)})`}`);
+    for (const [fault, f] of Object.entries(oc.by_fault)) {
+      console.log(`  ${fault}: caught ${f.caught} of ${f.delivered}${f.delivered > f.caught ? ` — accepted ${f.delivered - f.caught}` : ''}`);
+    }
+  }
+  const failedRuns = report.runs.filter((r) => r.error !== undefined);
+  if (failedRuns.length > 0) {
+    console.log(`Failed runs: ${failedRuns.length} (first: run ${failedRuns[0]?.run_index}: ${failedRuns[0]?.error})`);
   }
   const f = (x: number): string => x.toFixed(4);
   const rows = Object.entries(report.analysis.metrics).map(([name, m]) => [name, m.n, f(m.mean), f(m.std), f(m.p50), f(m.p95), f(m.min), f(m.max)]);
@@ -109,6 +135,13 @@ function writeRunFolder(
       renderStressHtml({
         title: `omega-pr stress — ${report.total_runs} runs`,
         provider: report.provider,
+        engine: report.engine ?? null,
+        scorer: report.scorer,
+        casesFile: report.cases_file ?? null,
+        cases: report.case_analysis?.cases.map((c) => ({ id: c.id, passRate: c.pass_rate, low: c.pass_ci95.low, high: c.pass_ci95.high, status: c.status })) ?? [],
+        outcomeChaos: report.outcome_chaos
+          ? Object.entries(report.outcome_chaos.by_fault).map(([fault, f]) => ({ fault, delivered: f.delivered, caught: f.caught }))
+          : [],
         seed: report.seed,
         totalRuns: report.total_runs,
         hardScores: report.runs.map((r) => r.hard_score),
@@ -145,23 +178,31 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
     const e = new UsageError(`unknown chaos profile "${chaosProfile}" (known: ${Object.keys(calibration.chaos_profiles).join(', ')}, default)`, 'ERR_OMEGA_UNKNOWN_PROFILE');
     throw e;
   }
-  const ctx = { seed, calibration };
-  let provider: LlmProvider;
-  let providerName: string;
-  if (o.provider) ({ provider, name: providerName } = await loadProvider(o.provider, ctx));
-  else ({ provider, name: providerName } = { provider: new SimulatedProvider({ seed, timeScale: o.timeScale ?? 0.001 }), name: 'simulated' });
-  let scorer: Scorer;
-  let scorerName: string;
-  if (o.scorer) ({ scorer, name: scorerName } = await loadScorer(o.scorer, ctx));
-  else ({ scorer, name: scorerName } = { scorer: new SimulatedScorer(), name: 'simulated' });
-  const simulated = o.provider === undefined;
-  const model = o.model ?? (simulated ? 'simulated-scribe' : 'claude-sonnet-4-5');
-  const scenesPerRun = o.scenes ?? 3;
   const concurrency = o.concurrency ?? 8;
   const metricsRoot = o.out ?? path.join('metrics', 'pr');
   const name = `stress${count}_${runStamp()}${shard ? `_shard${shard.index}of${shard.total}` : ''}`;
   const total = shardRuns(count, shard).length;
   const print = o.print ?? true;
+  const options = {
+    engine: o.engine ?? null,
+    cases: o.input ?? null,
+    provider: o.provider ?? null,
+    scorer: o.scorer ?? null,
+    calibration,
+    count,
+    chaos: chaosProfile,
+    concurrency,
+    seed,
+    model: o.model,
+    scenes: o.scenes ?? 3,
+    shard,
+    callTimeoutMs: o.callTimeoutMs ?? 30_000,
+    runTimeoutMs: o.runTimeoutMs,
+    timeScale: o.timeScale,
+    clock: isoNow,
+  };
+  // Input errors (cases, modules, models, no scorer) surface before any run starts.
+  const resolved = await resolveStress(options);
 
   const bar =
     print && process.stdout.isTTY
@@ -173,46 +214,34 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   let lastPrint = Date.now();
   // The answers go through the atomic cache in the staging folder; it is part of the evidence.
   const staging = new RunDir(metricsRoot, `${name}.cache`);
-  let outcome: StressOutcome;
+  let result: RunStressResult;
   try {
-    outcome = await runStress({
-      count,
-      concurrency,
-      seed,
-      chaosProfile,
-      calibration,
-      provider,
-      scorer,
-      scenesPerRun,
-      model,
-      shard,
-      callTimeoutMs: o.callTimeoutMs ?? 30_000,
-      timeScale: simulated ? (o.timeScale ?? 0.001) : (o.timeScale ?? 1),
-      clock: isoNow,
-      providerLatencyOnly: simulated,
-      promptTokens: provider instanceof SimulatedProvider ? (r) => (provider as SimulatedProvider).promptTokens(r) : undefined,
-      cachePath: o.cache === false ? null : staging.stagingPath('answers-cache.json'),
-      signal: shutdownSignal,
-      onRun: (done, all, r) => {
-        if (r.hard_pass) passes++;
-        if (bar) bar.update(done, { rate: pct(passes / done) });
-        else if (print && progressMilestone(done, all, Date.now() - lastPrint)) {
-          // Not a TTY (CI, a log file): the runbook's `Run i/N...` line every 10 % (and at least every 10 s).
-          lastPrint = Date.now();
-          console.log(`Run ${done}/${all}... run ${r.run_index}: hard ${r.hard_score.toFixed(3)} ${r.hard_pass ? 'PASS' : 'FAIL'}`);
-        }
+    result = await runStress(
+      {
+        ...options,
+        cachePath: o.cache === false ? null : staging.stagingPath('answers-cache.json'),
+        signal: shutdownSignal,
+        onProgress: (done, all, r) => {
+          if (r.hard_pass) passes++;
+          if (bar) bar.update(done, { rate: pct(passes / done) });
+          else if (print && progressMilestone(done, all, Date.now() - lastPrint)) {
+            // Not a TTY (CI, a log file): the runbook's `Run i/N...` line every 10 % (and at least every 10 s).
+            lastPrint = Date.now();
+            console.log(`Run ${done}/${all}... run ${r.run_index}: hard ${r.hard_score.toFixed(3)} ${r.hard_pass ? 'PASS' : 'FAIL'}${r.error ? ` (${r.error})` : ''}`);
+          }
+        },
       },
-    });
+      resolved,
+    );
   } catch (err) {
     bar?.stop();
     stopBar();
-    staging.abort();
-    throw err;
-  }
-  bar?.stop();
-  stopBar();
-  if (!outcome.complete) {
+    if (!(err instanceof StressAbortedError)) {
+      staging.abort();
+      throw err;
+    }
     // Interrupted: what completed, marked incomplete, in its own run folder; never a verdict.
+    const outcome = err.outcome;
     let dir: string;
     try {
       dir = writeInterrupted(
@@ -227,30 +256,12 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
     if (print) console.log(`Interrupted after ${outcome.runs.length}/${total} runs: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
     throw new InterruptedError(`stress (${outcome.runs.length}/${total} runs done)`);
   }
-  const meta: StressMeta = {
-    provider: providerName,
-    scorer: scorerName,
-    seed,
-    chaos_profile: chaosProfile,
-    concurrency,
-    scenes_per_run: scenesPerRun,
-    model,
-    planned_runs: count,
-    shard,
-    hard_pass_score: scorer.hardPassScore ?? null,
-  };
-  const report = buildPrReport({
-    meta,
-    runs: outcome.runs,
-    runCost: outcome.runCost,
-    calls: outcome.calls,
-    cacheCorruption: outcome.cacheCorruption,
-    calibration,
-    generated: isoNow(),
-  });
+  bar?.stop();
+  stopBar();
+  const { report, runCost, chaosLog } = result;
   let dir: string;
   try {
-    dir = writeRunFolder(metricsRoot, name, report, outcome.runCost, outcome.chaosLog, calibration, (d) => {
+    dir = writeRunFolder(metricsRoot, name, report, runCost, chaosLog, calibration, (d) => {
       const cacheFile = staging.stagingPath('answers-cache.json');
       if (fs.existsSync(cacheFile)) fs.copyFileSync(cacheFile, d.stagingPath('answers-cache.json'));
     });
@@ -307,7 +318,10 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--scenes <n>', 'scenes (provider calls) per run', '3')
     .option('--model <name>', 'model name (priced in calibration)')
     .option('--provider <module>', 'your provider module (default: the built-in simulated provider)')
-    .option('--scorer <module>', 'your scorer module (default: the built-in simulated scorer)')
+    .option('--scorer <module>', 'your scorer module (default: the cases\' checks; the simulated scorer only with the simulated provider)')
+    .option('--engine <module>', 'your engine module: run(ctx) once per run, its LLM calls through the stack')
+    .option('--input <cases.json>', 'cases file (schemas/cases.schema.json): prompts and their checks')
+    .option('--run-timeout-ms <ms>', 'timeout of one engine run', '600000')
     .option('--calibration <file>', 'calibration file (default: the shipped budgets/calibration.json)')
     .option('--call-timeout-ms <ms>', 'timeout of one provider attempt', '30000')
     .option('--time-scale <x>', 'real time per simulated ms (simulated provider; default 0.001)')
@@ -328,6 +342,9 @@ export const register: RegisterCommand = (program, setExit) => {
         model: o.model as string | undefined,
         provider: o.provider as string | undefined,
         scorer: o.scorer as string | undefined,
+        engine: o.engine as string | undefined,
+        input: o.input as string | undefined,
+        runTimeoutMs: intOption('--run-timeout-ms', o.runTimeoutMs as string, 1),
         calibrationFile: o.calibration as string | undefined,
         callTimeoutMs: intOption('--call-timeout-ms', o.callTimeoutMs as string, 1),
         timeScale,

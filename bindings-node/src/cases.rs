@@ -1,0 +1,305 @@
+//! The cases file for JS (see `omega_pr_core::cases`): validation (`CaseSuite.fromJson`), the
+//! deterministic checks of one answer (`evaluate`), the run score (`scoreRun`) and the per-case
+//! statistics of a stress run (`analyzeCases`).
+
+use napi_derive::napi;
+use omega_pr_core::cases::{self, CaseRun, CaseSet, EngineCheck, External, Level, Output};
+use serde_json::Value;
+
+use crate::error::{from_core, invalid, js_error, Code};
+use napi::Result;
+
+fn internal(e: impl std::fmt::Display) -> napi::Error<Code> {
+    js_error("ERR_OMEGA_INTERNAL", e.to_string())
+}
+
+/// The answer a case is judged on.
+#[napi(object)]
+pub struct CaseOutput {
+    /// The answer text; absent (or null) when no answer arrived.
+    pub text: Option<String>,
+    /// Why there is no answer (error code and message).
+    pub error: Option<String>,
+    /// Latency of the case's calls, ms.
+    pub latency_ms: f64,
+    /// Cost of the case's calls, USD.
+    pub cost_usd: f64,
+}
+
+/// The result of a check evaluated in JS (`json-schema`, `js`), by its index in `assert`.
+#[napi(object)]
+pub struct ExternalCheckResult {
+    /// Index of the check in the case's `assert`.
+    pub index: u32,
+    /// Whether it passed.
+    pub pass: bool,
+    /// Why it failed.
+    pub message: Option<String>,
+}
+
+/// One of the engine's own checks of a case (its parser, validators, …).
+#[napi(object)]
+pub struct EngineCheckInput {
+    /// Name of the check.
+    pub name: String,
+    /// Whether it passed.
+    pub pass: bool,
+    /// `hard` (default) or `soft`.
+    #[napi(ts_type = "'hard' | 'soft'")]
+    pub level: Option<String>,
+    /// Weight (default 1).
+    pub weight: Option<f64>,
+    /// Why it failed.
+    pub message: Option<String>,
+}
+
+/// One case of one run, for `analyzeCases`.
+#[napi(object)]
+pub struct CaseRunInput {
+    /// Case id.
+    pub id: String,
+    /// Whether the case passed its hard checks.
+    pub hard_pass: bool,
+    /// Types of the checks that failed.
+    pub failed_checks: Vec<String>,
+}
+
+/// A validated cases file (`--input cases.json`).
+#[napi]
+pub struct CaseSuite {
+    inner: CaseSet,
+}
+
+#[napi]
+impl CaseSuite {
+    /// Parses and validates a cases document; `sourceName` (a file name) is quoted in errors.
+    /// Throws `ERR_OMEGA_CASES` naming the case id and check index (unknown check type, bad
+    /// regex, missing prompt, unknown `{{var}}`, …).
+    #[napi(factory)]
+    pub fn from_json(text: String, source_name: Option<String>) -> Result<CaseSuite, Code> {
+        let inner = CaseSet::from_json_str(&text, source_name.as_deref()).map_err(from_core)?;
+        Ok(CaseSuite { inner })
+    }
+
+    /// The normalized document: rendered prompts, `level` and `weight` filled in.
+    #[napi(ts_return_type = "CasesDocument")]
+    pub fn document(&self) -> Value {
+        self.inner.to_value()
+    }
+
+    /// Whether any case has a check.
+    #[napi(getter)]
+    pub fn has_checks(&self) -> bool {
+        self.inner.has_checks()
+    }
+
+    /// Judges one answer of case `caseIndex` by its checks, with the results of the checks
+    /// evaluated in JS and the engine's own checks.
+    #[napi(ts_return_type = "CaseResult")]
+    pub fn evaluate(
+        &self,
+        case_index: u32,
+        output: CaseOutput,
+        external: Option<Vec<ExternalCheckResult>>,
+        engine: Option<Vec<EngineCheckInput>>,
+    ) -> Result<Value, Code> {
+        let case = self
+            .inner
+            .cases
+            .get(case_index as usize)
+            .ok_or_else(|| invalid("caseIndex", format!("no case {case_index}")))?;
+        if !(output.latency_ms.is_finite() && output.cost_usd.is_finite()) {
+            return Err(invalid(
+                "output",
+                "latencyMs and costUsd must be finite numbers",
+            ));
+        }
+        let ext: Vec<External> = external
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| External {
+                index: e.index as usize,
+                pass: e.pass,
+                message: e.message,
+            })
+            .collect();
+        let mut eng = Vec::new();
+        for (i, e) in engine.unwrap_or_default().into_iter().enumerate() {
+            let level = match e.level.as_deref() {
+                None | Some("hard") => Level::Hard,
+                Some("soft") => Level::Soft,
+                Some(other) => {
+                    return Err(invalid(
+                        &format!("engineChecks[{i}].level"),
+                        format!("must be hard or soft, got {other:?}"),
+                    ))
+                }
+            };
+            let weight = e.weight.unwrap_or(1.0);
+            if !(weight > 0.0 && weight.is_finite()) {
+                return Err(invalid(
+                    &format!("engineChecks[{i}].weight"),
+                    format!("must be > 0, got {weight}"),
+                ));
+            }
+            eng.push(EngineCheck {
+                name: e.name,
+                pass: e.pass,
+                level,
+                weight,
+                message: e.message,
+            });
+        }
+        let out = Output {
+            text: output.text,
+            error: output.error,
+            latency_ms: output.latency_ms,
+            cost_usd: output.cost_usd,
+        };
+        serde_json::to_value(case.evaluate(&out, &ext, &eng)).map_err(internal)
+    }
+
+    /// The scores of a run from its case results (`hard_score` / `soft_score` of each): their
+    /// means against the file's `hard_pass_score` / `soft_pass_score`.
+    #[napi(
+        ts_args_type = "results: CaseResult[]",
+        ts_return_type = "CaseRunScore"
+    )]
+    pub fn score_run(&self, results: Vec<Value>) -> Result<Value, Code> {
+        let mut parsed = Vec::with_capacity(results.len());
+        for (i, r) in results.iter().enumerate() {
+            let num = |k: &str| -> Result<f64, Code> {
+                r.get(k)
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| invalid(&format!("results[{i}].{k}"), "must be a number"))
+            };
+            parsed.push(cases::CaseResult {
+                id: r.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
+                ok: true,
+                hard_pass: false,
+                soft_pass: false,
+                hard_score: num("hard_score")?,
+                soft_score: num("soft_score")?,
+                failed_checks: Vec::new(),
+                checks: Vec::new(),
+            });
+        }
+        let s = cases::score_run(
+            &parsed,
+            self.inner.hard_pass_score,
+            self.inner.soft_pass_score,
+        );
+        serde_json::to_value(s).map_err(internal)
+    }
+}
+
+/// Per-case statistics of a stress run: for each case (in `caseIds` order) its pass rate with a
+/// Wilson 95 % interval, pass^k for the calibration's `PASS_K`, flaky / always failing, failed
+/// checks by type; cases under the calibration's optional `CASE_PASS_MIN` as violations.
+/// Independent of the order of the runs (shards merge exactly).
+#[napi(
+    ts_args_type = "caseIds: string[], runs: CaseRunInput[][], calibration?: CalibrationDocument | undefined | null",
+    ts_return_type = "CaseReport"
+)]
+pub fn analyze_cases(
+    case_ids: Vec<String>,
+    runs: Vec<Vec<CaseRunInput>>,
+    calibration: Option<Value>,
+) -> Result<Value, Code> {
+    let cal = crate::calibration::parse(calibration)?;
+    let runs: Vec<Vec<CaseRun>> = runs
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|c| CaseRun {
+                    id: c.id,
+                    hard_pass: c.hard_pass,
+                    failed_checks: c.failed_checks,
+                })
+                .collect()
+        })
+        .collect();
+    let report = cases::analyze_cases(&case_ids, &runs, &cal.pass_k, cal.case_pass_min)
+        .map_err(from_core)?;
+    serde_json::to_value(report).map_err(internal)
+}
+
+/// Outcome-fault settings of a chaos profile (`outcome_faults` in the calibration).
+#[napi(object)]
+pub struct OutcomeFaultSettings {
+    /// Probability in [0, 1] that an attempt without a thrown fault gets an outcome fault.
+    pub rate: f64,
+    /// Relative weights per fault (`truncated`, `refusal`, `malformed_json`, `renamed_key`,
+    /// `empty_billed`, `latency_spike`).
+    pub weights: std::collections::HashMap<String, f64>,
+}
+
+/// The outcome decision of one attempt.
+#[napi(object)]
+pub struct OutcomeDecisionResult {
+    /// The fault to deliver, if any.
+    pub fault: Option<String>,
+    /// Extra delay of a latency spike, ms.
+    pub latency_ms: Option<f64>,
+}
+
+/// Whether attempt `attempt` of call `callIndex` gets an outcome fault (an answer that arrives
+/// corrupted): a pure function of (seed, call, attempt) and the settings.
+#[napi]
+pub fn decide_outcome(
+    seed: f64,
+    call_index: f64,
+    attempt: u32,
+    settings: OutcomeFaultSettings,
+    spike_min_ms: f64,
+    spike_max_ms: f64,
+) -> Result<OutcomeDecisionResult, Code> {
+    use omega_pr_core::outcome::{self, OutcomeFault, OutcomeSettings};
+    let seed = crate::error::seed(seed)?;
+    let call = crate::error::whole("callIndex", call_index)?;
+    let lo = crate::error::whole("spikeMinMs", spike_min_ms)?;
+    let hi = crate::error::whole("spikeMaxMs", spike_max_ms)?;
+    if !(0.0..=1.0).contains(&settings.rate) {
+        return Err(invalid(
+            "settings.rate",
+            format!("must be in [0, 1], got {}", settings.rate),
+        ));
+    }
+    let mut weights = Vec::new();
+    for (name, w) in settings.weights {
+        let fault = OutcomeFault::parse(&name)
+            .ok_or_else(|| invalid(&format!("settings.weights.{name}"), "unknown outcome fault"))?;
+        if !(w >= 0.0 && w.is_finite()) {
+            return Err(invalid(
+                &format!("settings.weights.{name}"),
+                format!("must be ≥ 0, got {w}"),
+            ));
+        }
+        weights.push((fault, w));
+    }
+    weights.sort_by_key(|(f, _)| *f);
+    let d = outcome::decide(
+        seed,
+        call,
+        attempt,
+        &OutcomeSettings {
+            rate: settings.rate,
+            weights,
+        },
+        (lo, hi.max(lo)),
+    );
+    Ok(OutcomeDecisionResult {
+        fault: d.fault.map(|f| f.as_str().to_owned()),
+        latency_ms: d.latency_ms.map(|x| x as f64),
+    })
+}
+
+/// The text an outcome fault delivers instead of `text` (`truncated`: the first half; `refusal`;
+/// `malformed_json`; `renamed_key`: the first key of a JSON object renamed; `empty_billed`: empty;
+/// `latency_spike`: unchanged).
+#[napi]
+pub fn apply_outcome_fault(fault: String, text: String) -> Result<String, Code> {
+    let f = omega_pr_core::outcome::OutcomeFault::parse(&fault)
+        .ok_or_else(|| invalid("fault", format!("unknown outcome fault {fault:?}")))?;
+    Ok(omega_pr_core::outcome::apply(f, &text))
+}

@@ -1,0 +1,219 @@
+//! Outcome chaos (Polly/Simmy's "outcome" strategies): faults that *return* instead of throwing —
+//! a truncated answer, a refusal, malformed JSON, a renamed key, an empty answer that is still
+//! billed, a latency spike. Whether attempt `a` of call `i` gets one, and which, is a pure function
+//! of (seed, call, attempt) and the profile's `outcome_faults` settings, drawn from ChaCha8
+//! streams of their own (the thrown-fault decisions of [`crate::chaos`] are unchanged by them).
+//! The corruption of the text is a pure function too.
+
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+/// One outcome fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeFault {
+    /// The answer is cut in half (finish reason `length`).
+    Truncated,
+    /// The answer is replaced by a refusal.
+    Refusal,
+    /// The answer loses its closing characters so it no longer parses as JSON.
+    MalformedJson,
+    /// The first key of a JSON answer is renamed (schema drift).
+    RenamedKey,
+    /// The answer is empty, its usage still billed.
+    EmptyBilled,
+    /// The answer arrives intact, late.
+    LatencySpike,
+}
+
+/// Every outcome fault, in a fixed order (the weights' order).
+pub const ALL_OUTCOME_FAULTS: [OutcomeFault; 6] = [
+    OutcomeFault::Truncated,
+    OutcomeFault::Refusal,
+    OutcomeFault::MalformedJson,
+    OutcomeFault::RenamedKey,
+    OutcomeFault::EmptyBilled,
+    OutcomeFault::LatencySpike,
+];
+
+impl OutcomeFault {
+    /// The name in calibrations and logs (`truncated`, `refusal`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeFault::Truncated => "truncated",
+            OutcomeFault::Refusal => "refusal",
+            OutcomeFault::MalformedJson => "malformed_json",
+            OutcomeFault::RenamedKey => "renamed_key",
+            OutcomeFault::EmptyBilled => "empty_billed",
+            OutcomeFault::LatencySpike => "latency_spike",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(name: &str) -> Option<Self> {
+        ALL_OUTCOME_FAULTS
+            .iter()
+            .copied()
+            .find(|f| f.as_str() == name)
+    }
+}
+
+/// The outcome-fault settings of a chaos profile (`chaos_profiles.<name>.outcome_faults`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeSettings {
+    /// Probability in [0, 1] that an attempt that got no thrown fault gets an outcome fault.
+    pub rate: f64,
+    /// Relative weights (≥ 0, not all 0) per fault.
+    pub weights: Vec<(OutcomeFault, f64)>,
+}
+
+/// The outcome decision of one attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeDecision {
+    /// Call index.
+    pub call_index: u64,
+    /// Attempt (1-based).
+    pub attempt: u32,
+    /// The fault, if any.
+    pub fault: Option<OutcomeFault>,
+    /// Extra delay of a latency spike, ms.
+    pub latency_ms: Option<u64>,
+}
+
+/// Stream offset of the outcome draws (far from the thrown-fault streams `2(a−1)`, `2(a−1)+1`).
+const OUTCOME_STREAM_BASE: u64 = 1 << 40;
+
+/// Decides attempt `attempt` of call `call_index`. `spike_ms` bounds the latency spike.
+pub fn decide(
+    seed: u64,
+    call_index: u64,
+    attempt: u32,
+    settings: &OutcomeSettings,
+    spike_ms: (u64, u64),
+) -> OutcomeDecision {
+    let attempt = attempt.max(1);
+    let mut out = OutcomeDecision {
+        call_index,
+        attempt,
+        fault: None,
+        latency_ms: None,
+    };
+    let total: f64 = settings.weights.iter().map(|(_, w)| *w).sum();
+    if settings.rate <= 0.0 || total <= 0.0 {
+        return out;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(OUTCOME_STREAM_BASE + u64::from(attempt));
+    rng.set_word_pos(u128::from(call_index) * 4);
+    let hit = f64::from(rng.next_u32()) / 4_294_967_296.0;
+    if hit >= settings.rate {
+        return out;
+    }
+    let pick = f64::from(rng.next_u32()) / 4_294_967_296.0 * total;
+    let mut acc = 0.0;
+    let mut chosen = None;
+    for (f, w) in &settings.weights {
+        if *w <= 0.0 {
+            continue;
+        }
+        acc += w;
+        chosen = Some(*f);
+        if pick < acc {
+            break;
+        }
+    }
+    out.fault = chosen;
+    if chosen == Some(OutcomeFault::LatencySpike) {
+        let (lo, hi) = spike_ms;
+        let span = hi.saturating_sub(lo).saturating_add(1);
+        out.latency_ms = Some(lo + u64::from(rng.next_u32()) % span.max(1));
+    }
+    out
+}
+
+/// The text a fault delivers instead of `text`.
+pub fn apply(fault: OutcomeFault, text: &str) -> String {
+    match fault {
+        OutcomeFault::Truncated => {
+            let n = text.chars().count() / 2;
+            text.chars().take(n).collect()
+        }
+        OutcomeFault::Refusal => "I'm sorry, but I can't help with that request.".to_owned(),
+        OutcomeFault::MalformedJson => {
+            let trimmed = text.trim_end();
+            let cut: String = trimmed
+                .chars()
+                .take(trimmed.chars().count().saturating_sub(1))
+                .collect();
+            if cut.trim_start().starts_with(['{', '[']) {
+                format!("{cut},")
+            } else {
+                format!("{{\"text\": \"{}", cut.replace('"', "'"))
+            }
+        }
+        OutcomeFault::RenamedKey => match serde_json::from_str::<serde_json::Value>(text.trim()) {
+            Ok(serde_json::Value::Object(map)) => {
+                let mut out = serde_json::Map::new();
+                for (i, (k, v)) in map.into_iter().enumerate() {
+                    out.insert(if i == 0 { format!("{k}_v2") } else { k }, v);
+                }
+                serde_json::Value::Object(out).to_string()
+            }
+            // Not a JSON object: a renamed key cannot apply; the text drifts in its first word.
+            _ => text.replacen(' ', "_ ", 1),
+        },
+        OutcomeFault::EmptyBilled => String::new(),
+        OutcomeFault::LatencySpike => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
+mod tests {
+    use super::*;
+
+    fn settings(rate: f64) -> OutcomeSettings {
+        OutcomeSettings {
+            rate,
+            weights: ALL_OUTCOME_FAULTS.iter().map(|f| (*f, 1.0)).collect(),
+        }
+    }
+
+    #[test]
+    fn deterministic_and_near_rate() {
+        let s = settings(0.3);
+        let a: Vec<_> = (0..4000)
+            .map(|i| decide(42, i, 1, &s, (2000, 8000)))
+            .collect();
+        let b: Vec<_> = (0..4000)
+            .rev()
+            .map(|i| decide(42, i, 1, &s, (2000, 8000)))
+            .collect();
+        let mut b2 = b.clone();
+        b2.reverse();
+        assert_eq!(a, b2);
+        let hits = a.iter().filter(|d| d.fault.is_some()).count() as f64 / 4000.0;
+        assert!((hits - 0.3).abs() < 0.03, "{hits}");
+        for f in ALL_OUTCOME_FAULTS {
+            assert!(a.iter().any(|d| d.fault == Some(f)), "{f:?} never drawn");
+        }
+        assert_eq!(decide(42, 1, 1, &settings(0.0), (1, 2)).fault, None);
+    }
+
+    #[test]
+    fn faults_corrupt_the_text() {
+        assert_eq!(apply(OutcomeFault::Truncated, "abcdef"), "abc");
+        assert!(serde_json::from_str::<serde_json::Value>(&apply(
+            OutcomeFault::MalformedJson,
+            "{\"a\":1}"
+        ))
+        .is_err());
+        assert_eq!(
+            apply(OutcomeFault::RenamedKey, "{\"mood\":\"x\",\"t\":1}"),
+            "{\"mood_v2\":\"x\",\"t\":1}"
+        );
+        assert_eq!(apply(OutcomeFault::EmptyBilled, "x"), "");
+        assert!(crate::cases::is_refusal(&apply(OutcomeFault::Refusal, "x")));
+    }
+}

@@ -1,0 +1,260 @@
+/**
+ * `runStress` — the stress gate (PR-G4) as a library function, so an engine team can run it from
+ * a test file. The CLI (`omega-pr stress`) is a thin layer over it: options, progress, files.
+ *
+ * ```ts
+ * const { report } = await runStress({ engine: './engine.mjs', cases: './cases.json', provider: myProvider, count: 20 });
+ * expect(report.verdict).toBe('PASS');
+ * ```
+ */
+import * as path from 'node:path';
+import type { CalibrationDocument, RunCost } from '../../report-types';
+import type { ChaosLogDocument } from '../../native';
+import { SimulatedProvider, SimulatedScorer } from '../sim';
+import { OmegaError } from '../errors';
+import type { LlmProvider } from '../providers/types';
+import { loadCases, type LoadedCases } from './cases';
+import { runStress as executeStress, shardRuns, type RunRecord, type StressOutcome } from './engine';
+import { asEngine, loadEngine, loadProvider, loadScorer } from './modules';
+import { buildPrReport, type PrReport, type StressMeta } from './report';
+import type { EngineModule, Scorer } from './types';
+
+/** Options of {@link runStress}. */
+export interface RunStressOptions {
+  /** The engine: a module path, an object with `run(ctx)`, or `run` itself. Omitted: one call per case. */
+  engine?: string | EngineModule | EngineModule['run'] | null;
+  /** The cases: a file path, a cases document, or loaded cases. Omitted: the simulated scenes (or one case for an engine). */
+  cases?: string | LoadedCases | { cases: unknown[] } | unknown[] | null;
+  /** The provider: a module path or an object with `generate`. Omitted: the simulated provider. */
+  provider?: string | LlmProvider | null;
+  /** A scorer: a module path or an object with `score`. Omitted: the cases' checks / the engine's checks. */
+  scorer?: string | Scorer | null;
+  /** Calibration document (from `loadCalibration`). */
+  calibration: CalibrationDocument;
+  /** Runs (default calibration `STRESS_COUNT`). */
+  count?: number;
+  /** Chaos profile, `default`, or null (default) for none. */
+  chaos?: string | null;
+  /** Runs in flight at once (default 8). */
+  concurrency?: number;
+  /** Seed (default calibration `SEED`). */
+  seed?: number;
+  /** Aborts the stress run. */
+  signal?: AbortSignal;
+  /** Called after each run. */
+  onProgress?: (done: number, total: number, run: RunRecord) => void;
+  /** Model (default `simulated-scribe` with the simulated provider, else `claude-sonnet-4-5`). */
+  model?: string;
+  /** Scenes per run of the simulated scenes (default 3; ignored with cases or an engine). */
+  scenes?: number;
+  /** One shard `{ index, total }` of the runs, or null. */
+  shard?: { index: number; total: number } | null;
+  /** Timeout of one provider attempt, ms (default 30 000). */
+  callTimeoutMs?: number;
+  /** Timeout of one engine run, ms (default 600 000). */
+  runTimeoutMs?: number;
+  /** Real time per simulated ms (simulated provider; default 0.001, else 1). */
+  timeScale?: number;
+  /** Atomic cache file the answers are written through, or null (default). */
+  cachePath?: string | null;
+  /** Timestamp of the report and chaos log (default: now, or `SOURCE_DATE_EPOCH`). */
+  clock?: () => string;
+  /** Names recorded in the report (default: module file names / `name` properties). */
+  names?: { provider?: string; scorer?: string; engine?: string };
+}
+
+/** What {@link runStress} produced. */
+export interface RunStressResult {
+  /** `PR_REPORT.json`. */
+  report: PrReport;
+  /** `run-cost.json`. */
+  runCost: RunCost;
+  /** `chaos-log.json` (null without chaos). */
+  chaosLog: ChaosLogDocument | null;
+  /** The raw outcome (runs, calls, cache). */
+  outcome: StressOutcome;
+}
+
+/**
+ * `runStress` stopped by its `signal` before every run finished: no verdict is derived from a
+ * partial run. `outcome` holds the runs that completed (and their calls and costs).
+ */
+export class StressAbortedError extends OmegaError {
+  /** What completed before the abort. */
+  readonly outcome: StressOutcome;
+  constructor(outcome: StressOutcome) {
+    super('ERR_OMEGA_ABORTED', `stress aborted after ${outcome.runs.length} completed run(s): no verdict`);
+    this.name = 'StressAbortedError';
+    this.outcome = outcome;
+  }
+}
+
+function usage(code: string, message: string): Error & { code: string } {
+  const e = new Error(message) as Error & { code: string };
+  e.code = code;
+  return e;
+}
+
+function defaultClock(): string {
+  const sde = process.env.SOURCE_DATE_EPOCH;
+  if (sde !== undefined && sde !== '' && Number.isInteger(Number(sde)) && Number(sde) >= 0) return new Date(Number(sde) * 1000).toISOString();
+  return new Date().toISOString();
+}
+
+/** Resolved inputs of a stress run (shared by {@link runStress} and the CLI's early checks). */
+export interface ResolvedStress {
+  provider: LlmProvider;
+  providerName: string;
+  simulated: boolean;
+  scorer: Scorer;
+  scorerName: string;
+  userScorer: boolean;
+  engine: EngineModule | null;
+  engineName: string | null;
+  cases: LoadedCases | null;
+  model: string;
+}
+
+/**
+ * Loads and checks the inputs: modules, cases, models, and that something real scores the runs
+ * (`ERR_OMEGA_NO_SCORER` otherwise — the simulated scorer only goes with the simulated provider).
+ */
+export async function resolveStress(o: RunStressOptions): Promise<ResolvedStress> {
+  const calibration = o.calibration;
+  const seed = o.seed ?? calibration.SEED;
+  const ctx = { seed, calibration };
+  let provider: LlmProvider;
+  let providerName: string;
+  if (typeof o.provider === 'string') ({ provider, name: providerName } = await loadProvider(o.provider, ctx));
+  else if (o.provider) {
+    provider = o.provider;
+    providerName = o.names?.provider ?? ((o.provider as { name?: unknown }).name as string | undefined) ?? 'provider';
+  } else {
+    provider = new SimulatedProvider({ seed, timeScale: o.timeScale ?? 0.001 });
+    providerName = 'simulated';
+  }
+  const simulated = provider instanceof SimulatedProvider;
+  let engine: EngineModule | null = null;
+  if (typeof o.engine === 'string') engine = await loadEngine(o.engine, ctx);
+  else if (o.engine) engine = asEngine(o.engine, o.names?.engine ?? 'engine');
+  const engineName = engine === null ? null : (o.names?.engine ?? engine.name ?? (typeof o.engine === 'string' ? path.basename(o.engine) : 'engine'));
+  let cases: LoadedCases | null = null;
+  if (o.cases) {
+    if (typeof o.cases === 'object' && 'suite' in (o.cases as object)) cases = o.cases as LoadedCases;
+    else cases = await loadCases(o.cases);
+  } else if (engine !== null) {
+    // An engine without a cases file runs once per run on one case, `run`.
+    cases = await loadCases({ cases: [{ id: 'run', prompt: '(engine run)' }] });
+  }
+  let scorer: Scorer;
+  let scorerName: string;
+  let userScorer = false;
+  if (typeof o.scorer === 'string') {
+    ({ scorer, name: scorerName } = await loadScorer(o.scorer, ctx));
+    userScorer = true;
+  } else if (o.scorer) {
+    scorer = o.scorer;
+    scorerName = o.names?.scorer ?? scorer.name ?? 'scorer';
+    userScorer = !(scorer instanceof SimulatedScorer);
+    if (!userScorer && (!simulated || engine !== null || cases !== null)) {
+      throw usage('ERR_OMEGA_NO_SCORER', `the simulated scorer only goes with the simulated provider and scenes: it ignores the answers of ${engineName ?? providerName}`);
+    }
+  } else if (cases !== null && cases.suite.hasChecks) {
+    scorer = new SimulatedScorer(); // not used: the cases' checks score the runs
+    scorerName = `assertions:${cases.name}`;
+  } else if (engine !== null) {
+    scorer = new SimulatedScorer(); // not used: the engine's own checks score the runs (checked per run)
+    scorerName = `engine-checks:${engineName}`;
+  } else if (simulated && cases === null) {
+    scorer = new SimulatedScorer();
+    scorerName = 'simulated';
+  } else {
+    throw usage(
+      'ERR_OMEGA_NO_SCORER',
+      `nothing would judge the answers of provider ${providerName}${cases ? ` on ${cases.name} (its cases have no \`assert\` checks)` : ''}: ` +
+        'the simulated scorer ignores answers and only goes with the simulated provider. Add `assert` checks to your cases (--input cases.json), ' +
+        'a scorer module (--scorer ./scorer.mjs), or an engine whose run(ctx) returns its own checks (--engine ./engine.mjs)',
+    );
+  }
+  const model = o.model ?? (simulated ? 'simulated-scribe' : 'claude-sonnet-4-5');
+  const priced = calibration.budget.models;
+  const models = new Set([model, ...(cases?.doc.cases.map((c) => c.model).filter((m): m is string => m !== undefined) ?? [])]);
+  for (const m of models) {
+    if (!(m in priced)) throw usage('ERR_OMEGA_UNKNOWN_MODEL', `model \`${m}\` has no price in calibration \`budget.models\` (known: ${Object.keys(priced).join(', ')})`);
+  }
+  return { provider, providerName, simulated, scorer, scorerName, userScorer, engine, engineName, cases, model };
+}
+
+/**
+ * Runs the stress gate: `count` runs (of the engine, of one call per case, or of the simulated
+ * scenes) through the provider stack, scored, analysed by the core. Never throws for a failing
+ * run (an engine or scorer that throws fails that run); throws coded errors for bad input
+ * (`ERR_OMEGA_CASES`, `ERR_OMEGA_MODULE`, `ERR_OMEGA_NO_SCORER`, `ERR_OMEGA_UNKNOWN_MODEL`, …).
+ */
+export async function runStress(o: RunStressOptions, resolved?: ResolvedStress): Promise<RunStressResult> {
+  const r = resolved ?? (await resolveStress(o));
+  const calibration = o.calibration;
+  const count = o.count ?? calibration.STRESS_COUNT;
+  const seed = o.seed ?? calibration.SEED;
+  const chaosProfile = o.chaos ?? null;
+  if (chaosProfile !== null && chaosProfile !== 'default' && !(chaosProfile in calibration.chaos_profiles)) {
+    throw usage('ERR_OMEGA_UNKNOWN_PROFILE', `unknown chaos profile "${chaosProfile}" (known: ${Object.keys(calibration.chaos_profiles).join(', ')}, default)`);
+  }
+  const concurrency = o.concurrency ?? 8;
+  const shard = o.shard ?? null;
+  const clock = o.clock ?? defaultClock;
+  const scenesPerRun = r.cases !== null ? r.cases.doc.cases.length : (o.scenes ?? 3);
+  const provider = r.provider;
+  const outcome = await executeStress({
+    count,
+    concurrency,
+    seed,
+    chaosProfile,
+    calibration,
+    provider,
+    scorer: r.scorer,
+    scenesPerRun,
+    model: r.model,
+    shard,
+    callTimeoutMs: o.callTimeoutMs ?? 30_000,
+    timeScale: r.simulated ? (o.timeScale ?? 0.001) : (o.timeScale ?? 1),
+    clock,
+    providerLatencyOnly: r.simulated,
+    promptTokens: provider instanceof SimulatedProvider ? (req) => provider.promptTokens(req) : undefined,
+    cachePath: o.cachePath ?? null,
+    onRun: o.onProgress,
+    cases: r.engine === null && r.cases === null ? null : r.cases,
+    engine: r.engine,
+    userScorer: r.userScorer,
+    runTimeoutMs: o.runTimeoutMs,
+    signal: o.signal,
+  });
+  if (!outcome.complete) throw new StressAbortedError(outcome);
+  const meta: StressMeta = {
+    provider: r.providerName,
+    scorer: r.scorerName,
+    seed,
+    chaos_profile: chaosProfile,
+    concurrency,
+    scenes_per_run: scenesPerRun,
+    model: r.model,
+    planned_runs: count,
+    shard,
+    hard_pass_score: r.cases !== null && !r.userScorer ? r.cases.doc.hard_pass_score : (r.scorer.hardPassScore ?? null),
+    engine: r.engineName,
+    cases_file: o.cases && r.cases !== null ? r.cases.name : null,
+  };
+  if (r.cases !== null) meta.case_ids = r.cases.doc.cases.map((c) => c.id);
+  const report = buildPrReport({
+    meta,
+    runs: outcome.runs,
+    runCost: outcome.runCost,
+    calls: outcome.calls,
+    cacheCorruption: outcome.cacheCorruption,
+    calibration,
+    generated: clock(),
+  });
+  return { report, runCost: outcome.runCost, chaosLog: outcome.chaosLog, outcome };
+}
+
+export { shardRuns };

@@ -1,0 +1,171 @@
+/**
+ * The cases file (`--input cases.json`, schema `schemas/cases.schema.json`). Validation, prompt
+ * rendering, the deterministic checks and the run score are the core's (`CaseSuite`); this file
+ * reads the file, prepares the two checks that need JavaScript — `json-schema` (ajv) and `js` (a
+ * function in the user's module) — and runs them, then hands their results to the core.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Ajv, { type ValidateFunction } from 'ajv';
+import { CaseSuite } from '../../native';
+import type { EngineCheckInput, ExternalCheckResult } from '../../native';
+import type { CaseDocument, CaseResult, CasesDocument } from '../../report-types';
+import { importModule } from './modules';
+
+/** What a `js` check function is given besides the answer. */
+export interface JsCheckContext {
+  /** The case (normalized). */
+  case: CaseDocument;
+  /** Index of the run. */
+  runIndex: number;
+  /** The check's own settings (`value` of the check). */
+  value: unknown;
+}
+
+/** A `js` check: true/false, or `{ pass, reason }`; may be async. */
+export type JsCheck = (output: string, ctx: JsCheckContext) => boolean | { pass: boolean; reason?: string } | Promise<boolean | { pass: boolean; reason?: string }>;
+
+type Prepared = { index: number; kind: 'schema'; validate: ValidateFunction } | { index: number; kind: 'js'; fn: JsCheck };
+
+/** A loaded, validated cases file with its JavaScript checks ready. */
+export interface LoadedCases {
+  /** The core's handle (evaluation, run score). */
+  suite: CaseSuite;
+  /** The normalized document. */
+  doc: CasesDocument;
+  /** File name for reports (relative), or `inline`. */
+  name: string;
+  /** Per case: the prepared `json-schema` / `js` checks. */
+  prepared: Prepared[][];
+}
+
+function casesError(message: string): Error & { code: string } {
+  const e = new Error(message) as Error & { code: string };
+  e.code = 'ERR_OMEGA_CASES';
+  return e;
+}
+
+const dynamicImport = importModule;
+
+/**
+ * Loads cases from a file path (JSON) or an already-parsed document. Relative schema and module
+ * paths in checks are resolved against the file's folder (or `baseDir`). Throws `ERR_OMEGA_CASES`
+ * naming the case id and check index.
+ */
+export async function loadCases(input: string | unknown, baseDir?: string): Promise<LoadedCases> {
+  let text: string;
+  let name: string;
+  let dir: string;
+  if (typeof input === 'string') {
+    try {
+      text = fs.readFileSync(input, 'utf8');
+    } catch (err) {
+      throw casesError(`cannot read cases file \`${path.basename(input)}\`: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+    name = path.basename(input);
+    dir = baseDir ?? path.dirname(path.resolve(input));
+  } else {
+    text = JSON.stringify(input);
+    name = 'inline';
+    dir = baseDir ?? process.cwd();
+  }
+  const suite = CaseSuite.fromJson(text, name);
+  const doc = suite.document();
+  const ajv = new Ajv({ allErrors: false, strict: false });
+  const prepared: Prepared[][] = [];
+  for (const c of doc.cases) {
+    const list: Prepared[] = [];
+    for (const [index, check] of c.assert.entries()) {
+      const where = `cases \`${name}\`: case \`${c.id}\` assert[${index}]`;
+      if (check.type === 'json-schema') {
+        let schema = check.value;
+        if (typeof schema === 'string') {
+          const file = path.resolve(dir, schema);
+          try {
+            schema = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+          } catch (err) {
+            const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+            throw casesError(`${where}: cannot read schema file \`${check.value as string}\`: ${reason}`);
+          }
+        }
+        try {
+          list.push({ index, kind: 'schema', validate: ajv.compile(schema as object) });
+        } catch (err) {
+          throw casesError(`${where}: invalid JSON Schema: ${(err as Error).message}`);
+        }
+      } else if (check.type === 'js') {
+        const [file, exportName] = (check.value as string).split('#') as [string, string | undefined];
+        let mod: Record<string, unknown>;
+        try {
+          mod = await dynamicImport(pathToFileURL(path.resolve(dir, file)).href);
+        } catch (err) {
+          throw casesError(`${where}: cannot load check module \`${file}\`: ${(err as Error).message.split('\n')[0]}`);
+        }
+        const fn = exportName ? mod[exportName] : (mod.default ?? mod.check);
+        if (typeof fn !== 'function') {
+          throw casesError(`${where}: \`${check.value as string}\` exports no check function (${exportName ? `\`${exportName}\`` : 'default or `check`'})`);
+        }
+        list.push({ index, kind: 'js', fn: fn as JsCheck });
+      }
+    }
+    prepared.push(list);
+  }
+  return { suite, doc, name, prepared };
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text.trim()) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** The answer of one case, as the core judges it. */
+export interface CaseAnswer {
+  text: string | null;
+  error: string | null;
+  latencyMs: number;
+  costUsd: number;
+}
+
+/**
+ * Judges one answer of case `caseIndex`: runs its `json-schema` and `js` checks here, the rest in
+ * the core. A `js` check that throws fails (its message recorded); it never stops the run.
+ */
+export async function evaluateCase(
+  cases: LoadedCases,
+  caseIndex: number,
+  answer: CaseAnswer,
+  runIndex: number,
+  engineChecks: EngineCheckInput[] = [],
+): Promise<CaseResult> {
+  const external: ExternalCheckResult[] = [];
+  const c = cases.doc.cases[caseIndex] as CaseDocument;
+  if (answer.text !== null) {
+    for (const p of cases.prepared[caseIndex] ?? []) {
+      if (p.kind === 'schema') {
+        const parsed = parseJson(answer.text);
+        if (!parsed.ok) external.push({ index: p.index, pass: false, message: 'not valid JSON' });
+        else if (p.validate(parsed.value)) external.push({ index: p.index, pass: true });
+        else external.push({ index: p.index, pass: false, message: `schema: ${p.validate.errors?.map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ') ?? 'invalid'}` });
+      } else {
+        try {
+          const r = await p.fn(answer.text, { case: c, runIndex, value: c.assert[p.index]?.value });
+          const pass = typeof r === 'boolean' ? r : Boolean(r?.pass);
+          const reason = typeof r === 'object' && r !== null ? r.reason : undefined;
+          external.push({ index: p.index, pass, message: pass ? undefined : (reason ?? 'js check returned false') });
+        } catch (err) {
+          external.push({ index: p.index, pass: false, message: `js check threw: ${(err as Error)?.message ?? String(err)}` });
+        }
+      }
+    }
+  }
+  return cases.suite.evaluate(
+    caseIndex,
+    { text: answer.text ?? undefined, error: answer.error ?? undefined, latencyMs: answer.latencyMs, costUsd: answer.costUsd },
+    external,
+    engineChecks,
+  );
+}
