@@ -134,6 +134,23 @@ pub enum Error {
         /// The OS message.
         message: String,
     },
+    /// A provider reported token usage that cannot be trusted (NaN, negative, fractional, a
+    /// string, missing): the call is charged at its reservation, never at $0.
+    #[error("invalid usage `{field}`: {message}")]
+    InvalidUsage {
+        /// The usage field, e.g. `usage.inputTokens`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A price file (LiteLLM `model_prices_and_context_window.json` format) is invalid.
+    #[error("invalid price file{}: {}", source_suffix(.source_name), .message)]
+    PriceFile {
+        /// File name (relative) of the price file, if any.
+        source_name: Option<String>,
+        /// What is wrong, naming the entry and key.
+        message: String,
+    },
 }
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -160,6 +177,8 @@ impl Error {
             Error::UnsafePath { .. } => "ERR_OMEGA_UNSAFE_PATH",
             Error::OutputNotEmpty { .. } => "ERR_OMEGA_OUTPUT_NOT_EMPTY",
             Error::Io { .. } => "ERR_OMEGA_IO",
+            Error::InvalidUsage { .. } => "ERR_OMEGA_INVALID_USAGE",
+            Error::PriceFile { .. } => "ERR_OMEGA_PRICE_FILE",
         }
     }
 

@@ -37,6 +37,7 @@ pub mod calibration;
 pub mod chaos;
 pub mod error;
 pub mod money;
+pub mod prices;
 pub mod proofpack;
 pub mod retry;
 pub mod simulate;

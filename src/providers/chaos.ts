@@ -20,7 +20,8 @@ import {
   FAILURE_TYPE_CODES,
   OmegaProviderError,
   emptyResponseError,
-  isEmptyText,
+  isEmptyResponse,
+  toProviderError,
   sleep as realSleep,
   type FailureTypeName,
 } from './errors';
@@ -113,13 +114,16 @@ export class ChaosProvider implements LlmProvider {
       entry.outcome = outcome;
       const code = errorCode(err);
       if (code !== undefined) entry.errorCode = code;
+      // The provider's own failure keeps its words (a plain Error's message, the API's message).
+      if (outcome === 'failed' && err instanceof Error && err.message !== '') entry.errorMessage = err.message;
       this.entries.push(entry);
     };
     try {
       const response = await this.run(request, options, decision, callIndex);
       record(decision.injected ? 'recovered' : 'passed');
       return response;
-    } catch (err) {
+    } catch (caught) {
+      const err = toProviderError(caught, callIndex);
       const injected = err instanceof OmegaProviderError && err.injected;
       record(injected ? 'surfaced' : 'failed', err);
       throw err;
@@ -135,13 +139,13 @@ export class ChaosProvider implements LlmProvider {
     const type = decision.failureType as FailureTypeName | undefined;
     if (!decision.injected || type === undefined) {
       const response = await this.inner.generate(request, options);
-      if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+      if (isEmptyResponse(response)) throw emptyResponseError(callIndex, response?.usage, false);
       return response;
     }
     if (type === 'latency') {
       await this.sleep(decision.latencyMs ?? 0, options?.signal);
       const response = await this.inner.generate(request, options);
-      if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+      if (isEmptyResponse(response)) throw emptyResponseError(callIndex, response?.usage, false);
       return response;
     }
     const code = FAILURE_TYPE_CODES[type];

@@ -16,6 +16,7 @@ import { loadProvider } from '../../stress/modules';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
 import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { DEFAULT_REAL_MODEL, checkModel } from './prices';
 
 /** Two-sided 99.9 % normal quantile: the rate tolerance is this many standard errors. */
 const Z_999 = 3.290526731491926;
@@ -83,7 +84,8 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   if (o.provider) ({ provider, name: providerName } = await loadProvider(o.provider, { seed, calibration }));
   else provider = new SimulatedProvider({ seed, timeScale: o.timeScale ?? 0.001 });
   const simulated = o.provider === undefined;
-  const model = o.model ?? (simulated ? 'simulated-scribe' : 'claude-sonnet-4-5');
+  const model = o.model ?? (simulated ? 'simulated-scribe' : DEFAULT_REAL_MODEL);
+  checkModel(model, calibration, isoNow().slice(0, 10));
   const budget = new BudgetTracker(calibration);
   const stack = buildStack({
     provider,

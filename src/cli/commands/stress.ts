@@ -19,6 +19,7 @@ import type { Scorer } from '../../stress/types';
 import type { LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from './index';
 import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { DEFAULT_REAL_MODEL, checkModel } from './prices';
 
 /** Options of {@link runStressCommand} (the CLI's, parsed). */
 export interface StressCommandOptions {
@@ -155,7 +156,8 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   if (o.scorer) ({ scorer, name: scorerName } = await loadScorer(o.scorer, ctx));
   else ({ scorer, name: scorerName } = { scorer: new SimulatedScorer(), name: 'simulated' });
   const simulated = o.provider === undefined;
-  const model = o.model ?? (simulated ? 'simulated-scribe' : 'claude-sonnet-4-5');
+  const model = o.model ?? (simulated ? 'simulated-scribe' : DEFAULT_REAL_MODEL);
+  checkModel(model, calibration, isoNow().slice(0, 10));
   const scenesPerRun = o.scenes ?? 3;
   const concurrency = o.concurrency ?? 8;
   const metricsRoot = o.out ?? path.join('metrics', 'pr');
