@@ -10,7 +10,11 @@ import { RetryProvider } from '../providers/retry';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from '../providers/types';
 import type { RetryEvent } from '../providers/retry';
 
-/** Fails an attempt that takes longer than `ms` with `ERR_OMEGA_PROVIDER_TIMEOUT` (retryable). */
+/**
+ * Fails an attempt that takes longer than `ms` with `ERR_OMEGA_PROVIDER_TIMEOUT` (retryable). The
+ * request was sent and may be billed (a stalled stream, a slow answer): the budget charges the
+ * attempt its reservation (`billedUnknown`), never $0.
+ */
 export class TimeoutProvider implements LlmProvider {
   constructor(
     private readonly inner: LlmProvider,
@@ -28,7 +32,7 @@ export class TimeoutProvider implements LlmProvider {
         const err = new OmegaProviderError(
           'ERR_OMEGA_PROVIDER_TIMEOUT',
           `provider did not answer within ${this.ms} ms (call ${request.callIndex ?? '?'}, scene ${request.sceneId ?? '?'})`,
-          { injected: false, retryable: true, callIndex: request.callIndex },
+          { injected: false, retryable: true, callIndex: request.callIndex, billedUnknown: true },
         );
         controller.abort(err);
         reject(err);

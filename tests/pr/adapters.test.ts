@@ -11,6 +11,11 @@ import { BudgetTracker, RetryProvider, loadCalibration, type OmegaProviderError 
 import { anthropicProvider } from '../../src/adapters/anthropic';
 import { omegaMiddleware, type OmegaCallInfo } from '../../src/adapters/ai-sdk';
 import { openaiProvider } from '../../src/adapters/openai';
+import { TimeoutProvider } from '../../src/stress/stack';
+import { AtomicCache } from '../../native';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { WireServer } from './helpers/wire-server';
 
 const server = new WireServer();
@@ -128,6 +133,17 @@ describe('omega-pr/openai (Chat Completions)', () => {
     expect(err.code).toBe('ERR_OMEGA_INVALID_USAGE');
     expect(err.message).toContain('usage.inputTokens');
     expect(budget.finalize().total_cost_micro_usd).toBe(2500 + 1000);
+  });
+});
+
+describe('stalls', () => {
+  it('a stalled stream times out (retryable), is charged its reservation, and the retry succeeds', async () => {
+    server.script({ stall: true }, { sse: chatChunks(['ok'], OPENAI_USAGE) });
+    const budget = new BudgetTracker(calibration);
+    const p = new RetryProvider(new TimeoutProvider(openaiProvider(openai()), 300), { budget, calibration, sleep: fast });
+    const res = await p.generate({ model: 'gpt-4o', prompt: 'x', stream: true, inputTokens: 1200, maxOutputTokens: 400 });
+    expect(res.text).toBe('ok');
+    expect(budget.finalize().total_cost_micro_usd).toBe(7000 + OPENAI_MICRO);
   });
 });
 
@@ -272,6 +288,43 @@ describe('omega-pr/ai-sdk (LanguageModelMiddleware)', () => {
     const c2 = b2.finalize();
     expect(c2.total_cost_micro_usd).toBeGreaterThan(0);
     expect(c2.open_reservations).toBe(0);
+  });
+});
+
+describe('omega-pr/ai-sdk: chaos and cache', () => {
+  it('injected faults are retried under the seeded policy; a cached answer costs nothing and makes no call', async () => {
+    const { wrapLanguageModel, generateText } = await import('ai');
+    const { MockLanguageModelV4 } = await import('ai/test');
+    const usage = { inputTokens: { total: 1200, noCache: 200, cacheRead: 1000, cacheWrite: 0 }, outputTokens: { total: 300, text: 200, reasoning: 100 } };
+    let calls = 0;
+    const mock = new MockLanguageModelV4({
+      modelId: 'gpt-4o',
+      doGenerate: async () => {
+        calls++;
+        return { content: [{ type: 'text', text: `answer ${calls}` }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
+      },
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omega-aisdk-'));
+    try {
+      const cache = AtomicCache.open(path.join(dir, 'cache.json'), { calibration });
+      const budget = new BudgetTracker(calibration);
+      const mw = omegaMiddleware({ budget, calibration, seed: 3, chaosProfile: 'hellfire', cache, sleep: fast, retry: { maxAttempts: 10 } });
+      const model = wrapLanguageModel({ model: mock, middleware: mw as never });
+      for (let i = 0; i < 6; i++) {
+        const g = await generateText({ model, prompt: `Scene ${i}?`, maxRetries: 0 });
+        expect(g.text).toMatch(/^answer \d+$/);
+      }
+      // hellfire injects at 50 %: some answers needed retries; the seeded run is reproducible.
+      const spent = budget.finalize().total_cost_micro_usd;
+      expect(spent).toBeGreaterThanOrEqual(6 * OPENAI_MICRO);
+      const before = calls;
+      const again = await generateText({ model, prompt: 'Scene 0?', maxRetries: 0 });
+      expect(again.text).toMatch(/^answer \d+$/);
+      expect(calls).toBe(before);
+      expect(budget.finalize().total_cost_micro_usd).toBe(spent);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
