@@ -9,6 +9,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BudgetTracker, RetryProvider, toProviderError, type OmegaProviderError } from '../../src/index';
 
@@ -45,6 +47,15 @@ function runDir(dir: string): string {
 
 const json = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8'));
 
+const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+addFormats(ajv);
+/** Validates a report file against `schemas/<name>.schema.json`. */
+function expectValid(file: string, name: string): void {
+  const v = ajv.getSchema(name) ?? (ajv.addSchema(json(path.join(ROOT, 'schemas', `${name}.schema.json`)), name), ajv.getSchema(name));
+  const ok = v?.(json(file));
+  expect(ok, `${path.basename(file)}: ${ajv.errorsText(v?.errors)}`).toBe(true);
+}
+
 describe('untrusted usage is charged, not forgiven (item 5)', () => {
   it('NaN, string, negative and fractional counts: ERR_OMEGA_INVALID_USAGE naming the field, booked at the reservation, violations in run-cost.json', () => {
     const dir = tmp();
@@ -56,6 +67,8 @@ describe('untrusted usage is charged, not forgiven (item 5)', () => {
     expect(report.calls.by_error).toEqual({ ERR_OMEGA_INVALID_USAGE: 4 });
     expect(report.calls.error_samples.ERR_OMEGA_INVALID_USAGE).toBe('invalid usage `usage.inputTokens`: must be a finite number of tokens, got NaN');
     const cost = json(path.join(run, 'run-cost.json'));
+    expectValid(path.join(run, 'run-cost.json'), 'run-cost');
+    expectValid(path.join(run, 'PR_REPORT.json'), 'pr-report');
     expect(cost.budget_verdict).toBe('FAIL');
     expect(cost.open_reservations).toBe(0);
     expect(cost.call_count).toBe(4);
@@ -113,6 +126,8 @@ describe('plain Errors and HTTP faults are classified (item 4)', () => {
     // The successful calls are priced as gpt-4o: 1,000 × $2.50/M + 100 × $10/M = $0.0035 each.
     expect(report.runs.map((x: { cost_usd: number }) => x.cost_usd)).toEqual([0.0035, 0.0035]);
     const log = json(path.join(run, 'chaos-log.json'));
+    expectValid(path.join(run, 'chaos-log.json'), 'chaos-log');
+    expectValid(path.join(run, 'PR_REPORT.json'), 'pr-report');
     const failed = log.entries.filter((e: { outcome?: string }) => e.outcome === 'failed');
     expect(failed.map((e: { error_code: string }) => e.error_code).sort()).toContain('ERR_OMEGA_CONNECTION_RESET');
     expect(failed.find((e: { error_code: string }) => e.error_code === 'ERR_OMEGA_PROVIDER').error_message).toMatch(/^upstream refused scene SCN-02: content policy$/);
