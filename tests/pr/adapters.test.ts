@@ -328,6 +328,17 @@ describe('omega-pr/ai-sdk: chaos and cache', () => {
   });
 });
 
+describe('subpath exports', () => {
+  it('omega-pr/openai, omega-pr/anthropic and omega-pr/ai-sdk resolve (CJS and ESM) through package.json exports', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const root = path.resolve(__dirname, '..', '..');
+    const esm = spawnSync(process.execPath, ['--input-type=module', '-e', "import { openaiProvider } from 'omega-pr/openai'; import { anthropicProvider } from 'omega-pr/anthropic'; import { omegaMiddleware } from 'omega-pr/ai-sdk'; console.log([openaiProvider, anthropicProvider, omegaMiddleware].map((f) => typeof f).join(','))"], { cwd: root, encoding: 'utf8' });
+    expect(esm.stdout.trim()).toBe('function,function,function');
+    const cjs = spawnSync(process.execPath, ['-e', "console.log(typeof require('omega-pr/openai').openaiProvider)"], { cwd: root, encoding: 'utf8' });
+    expect(cjs.stdout.trim()).toBe('function');
+  });
+});
+
 describe('adapter overhead', () => {
   it('per call, vs a bare SDK call on the local server (µs, medians)', async () => {
     server.otherwise(() => ({ json: chatAnswer(OPENAI_USAGE) }));
