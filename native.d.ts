@@ -105,8 +105,24 @@ export declare class BudgetTracker {
    * for an unpriced model.
    */
   reserve(options: ReserveOptions): ReservationInfo
-  /** Replaces reservation `id` with the real cost of `usage`. */
+  /**
+   * Replaces reservation `id` with the real cost of `usage`. Usage that cannot be trusted
+   * (NaN, negative, fractional or string counts, parts above their whole) throws
+   * `ERR_OMEGA_INVALID_USAGE` naming the field; the call is then **charged at its
+   * reservation** and recorded as an `invalid_usage` violation (never $0).
+   */
   settle(id: number, usage: TokenUsage): CallCostInfo
+  /**
+   * The cost of `usage` with `model`'s price (matched by name, provider prefix, alias or
+   * snapshot date), without tracking it. Throws `ERR_OMEGA_UNKNOWN_MODEL` when unpriced,
+   * `ERR_OMEGA_INVALID_USAGE` for untrusted usage.
+   */
+  cost(model: string, usage: TokenUsage): CallCostInfo
+  /**
+   * Settles reservation `id` at its full reserved amount: the call was made but its usage is
+   * unknown (e.g. a stream cut before the API reported usage). Conservative, never $0.
+   */
+  chargeReservation(id: number): CallCostInfo
   /** Cancels reservation `id` at no cost (the call was not billed). */
   release(id: number): void
   /** Accounts a call made without a reservation. */
@@ -535,6 +551,8 @@ export interface ChaosLogEntryInput {
   outcome?: 'passed' | 'recovered' | 'surfaced' | 'failed'
   /** Code of the error the call ended with. */
   errorCode?: string
+  /** Message of the error, for failures of the provider itself (not injected). */
+  errorMessage?: string
 }
 
 /** One entry of `chaos-log.json` (the runbook's snake_case names). */
@@ -555,6 +573,8 @@ export interface ChaosLogEntryRecord {
   outcome?: 'passed' | 'recovered' | 'surfaced' | 'failed'
   /** Code of the error the call ended with. */
   error_code?: string
+  /** Message of the error, for failures of the provider itself (not injected). */
+  error_message?: string
   /** Injected latency, ms. */
   latency_ms?: number
   /** Injected retry-after hint, ms. */
@@ -565,6 +585,13 @@ export interface ChaosLogEntryRecord {
 
 /** Every problem of a calibration object (empty when valid), without throwing. */
 export declare function checkCalibration(calibration: unknown): Array<CalibrationProblem>
+
+/**
+ * Classifies a failure that did not come from omega-pr (the core's one rule): HTTP 429/529/
+ * 500/502/503/504/408 and network-ish codes (`ECONNRESET`, `ETIMEDOUT`, `EAI_AGAIN`, …) are
+ * retryable; 400/401/403/404 and unknown errors are not.
+ */
+export declare function classifyFailure(facts: FailureFactsInput): FailureClassInfo
 
 /**
  * Whether attempt `attempt` of call `callIndex` gets an outcome fault (an answer that arrives
@@ -605,6 +632,32 @@ export interface ExternalCheckResult {
   message?: string
 }
 
+/** The class of a failure. */
+export interface FailureClassInfo {
+  /** Stable code (`ERR_OMEGA_RATE_LIMIT`, `ERR_OMEGA_CONNECTION_RESET`, …, or the failure's own). */
+  code: string
+  /** Whether retrying may help. */
+  retryable: boolean
+  /** Wait the server asked for, ms. */
+  retryAfterMs?: number
+}
+
+/** What is known of a foreign failure (a plain `Error`, an SDK's HTTP error). */
+export interface FailureFactsInput {
+  /** `err.code`. */
+  code?: string
+  /** `err.cause.code`. */
+  causeCode?: string
+  /** HTTP status. */
+  status?: number
+  /** `err.name`. */
+  name?: string
+  /** `retry-after-ms` header value. */
+  retryAfterMsHeader?: string
+  /** `retry-after` header value (seconds). */
+  retryAfterHeader?: string
+}
+
 /**
  * The `ERR_OMEGA_…` code a provider throws for a failure type (`null` for `latency`, which is
  * a delay then success). Throws `ERR_OMEGA_INVALID_ARGUMENT` for an unknown name.
@@ -618,6 +671,12 @@ export interface GateOutcome {
   /** Whether it passed. */
   passed: boolean
 }
+
+/**
+ * Reads a LiteLLM `model_prices_and_context_window.json` text (`budget.prices_file`). Throws
+ * `ERR_OMEGA_PRICE_FILE` naming the entry and key of a malformed price.
+ */
+export declare function importPrices(text: string, sourceName?: string | undefined | null): PriceImportInfo
 
 /**
  * Whether a failure is retryable, by chaos failure type (`timeout`, …; `latency` is not a
@@ -709,6 +768,18 @@ export declare function minisignPublicKeyId(publicKey: string, file: string): st
  */
 export declare function minisignUnlockKey(secretKey: string, file: string, password?: string | undefined | null): string
 
+/** How a model name matched a price. */
+export interface ModelMatchInfo {
+  /** The name asked for. */
+  requested: string
+  /** The priced name it resolved to. */
+  matched: string
+  /** `exact`, `provider_prefix`, `alias`, `alias_pattern` or `dated_snapshot`. */
+  rule: string
+  /** The model's `deprecation_date` (`YYYY-MM-DD`), if any. */
+  deprecationDate?: string
+}
+
 /** Nearest-rank percentile (`p` in 0..=100) of values sorted ascending; 0 for none. */
 export declare function nearestRankPercentile(sorted: Array<number>, p: number): number
 
@@ -750,6 +821,22 @@ export declare function parseSha256Sums(text: Uint8Array): Array<Sha256SumEntry>
  * `process.env.SOURCE_DATE_EPOCH`.
  */
 export declare function parseSourceDateEpoch(value?: string | undefined | null): number | null
+
+/** What importing a LiteLLM price file gave. */
+export interface PriceImportInfo {
+  /** Imported entries as calibration `budget.models` entries (LiteLLM key names, pruned). */
+  models: any
+  /** `alias_of` entries: alias → model. */
+  aliases: any
+  /** Entries skipped, by reason (`mode:<mode>`, `no_token_price`, `doc`). */
+  skipped: any
+  /** Entries in the file. */
+  totalEntries: number
+  /** Entries imported. */
+  imported: number
+  /** The pruned price file (LiteLLM format, keys sorted, deterministic). */
+  prunedJson: string
+}
 
 /** A built pack. */
 export interface ProofpackBuildResult {
@@ -818,6 +905,13 @@ export interface ReserveOptions {
   /** Cap of completion tokens; defaults to calibration `budget.max_output_tokens`. */
   maxOutputTokens?: number
 }
+
+/**
+ * Resolves `model` to its price entry in `calibration` (exact name, then without a provider
+ * prefix, then an alias, then without a snapshot date, then the longest `*` alias pattern).
+ * Throws `ERR_OMEGA_UNKNOWN_MODEL` when nothing matches: check it **before** any call.
+ */
+export declare function resolveModel(model: string, calibration?: CalibrationDocument | undefined | null): ModelMatchInfo
 
 /** A retry decision. */
 export interface RetryDecision {
@@ -978,6 +1072,7 @@ export declare function summarize(values: Float64Array): VarianceSummary
 /**
  * Token usage of one call. `inputTokens` includes cached-read and cache-write tokens;
  * `outputTokens` includes reasoning tokens (nothing is counted twice).
+ * (The TS type of usage arguments: the functions take the raw JS value, see [`raw_usage`].)
  */
 export interface TokenUsage {
   /** All prompt tokens. */
@@ -986,6 +1081,8 @@ export interface TokenUsage {
   cachedInputTokens?: number
   /** Of which written to the provider's prompt cache. */
   cacheWriteTokens?: number
+  /** Of the cache-write tokens, those written with a 1-hour TTL (the rest: 5 minutes). */
+  cacheWrite1hTokens?: number
   /** All completion tokens. */
   outputTokens: number
   /** Of which reasoning tokens. */

@@ -26,6 +26,12 @@ export interface CalibrationModelPrice {
   cache_creation_input_token_cost: number
   output_cost_per_token: number
   output_cost_per_reasoning_token?: number
+  /** 1-hour cache writes (LiteLLM `cache_creation_input_token_cost_above_1hr`). */
+  cache_creation_input_token_cost_above_1hr?: number
+  /** LiteLLM `YYYY-MM-DD`: a run using the model afterwards warns. */
+  deprecation_date?: string
+  /** Other LiteLLM price keys: `*_above_<N>k_tokens` tiers, `*_batches`, … (USD per token). */
+  [key: string]: number | string | undefined
 }
 
 /** A variance envelope: `statistic(metric) <= max`. */
@@ -68,6 +74,10 @@ export interface CalibrationDocument {
     max_per_run_usd: number
     max_output_tokens: number
     models: Record<string, CalibrationModelPrice>
+    /** LiteLLM price file, relative to the calibration file (merged into `models` by `loadCalibration`). */
+    prices_file?: string
+    /** Model name (or prefix pattern ending in `*`) → priced model name. */
+    aliases?: Record<string, string>
   }
   VARIANCE_ENVELOPES: Record<string, CalibrationEnvelope>
   proofpack: { forbidden_path_patterns: string[] }
@@ -77,7 +87,7 @@ export interface CalibrationDocument {
 
 /** One budget violation of `run-cost.json`. */
 export interface BudgetViolation {
-  kind: 'per_call' | 'per_run' | 'unpriced_model'
+  kind: 'per_call' | 'per_run' | 'unpriced_model' | 'invalid_usage'
   phase: 'reserve' | 'settle'
   call_id: string
   scene_id: string | null
@@ -92,6 +102,8 @@ export interface ModelCostTotals {
   input_tokens: number
   cached_input_tokens: number
   cache_write_tokens: number
+  /** Of the cache writes, 1-hour ones (absent when 0). */
+  cache_write_1h_tokens?: number
   output_tokens: number
   reasoning_tokens: number
   cost_usd: number

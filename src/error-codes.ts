@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'ERR_OMEGA_RUN_ENDED', // an LLM call made by an engine after its run ended
   'ERR_OMEGA_ENGINE_OUTPUT', // an engine run that returned nothing usable
   'ERR_OMEGA_TOO_MANY_CALLS', // an engine run that made more LLM calls than a run may
+  'ERR_OMEGA_INVALID_USAGE', // token usage that cannot be trusted: charged at the reservation
+  'ERR_OMEGA_PRICE_FILE', // an invalid price file (LiteLLM format; the entry and key are named)
 ] as const;
 
 /** Every code an omega-pr error can carry. */

@@ -51,5 +51,39 @@ export function loadCalibration(file?: string): CalibrationDocument {
     const name = path.basename(target);
     throw new OmegaError('ERR_OMEGA_IO', `cannot read calibration \`${name}\`: ${reason}`, { path: name });
   }
-  return native.parseCalibrationJson(text, path.basename(target)) as CalibrationDocument;
+  const doc = native.parseCalibrationJson(text, path.basename(target)) as CalibrationDocument;
+  return withPriceFile(doc, path.dirname(target));
+}
+
+/**
+ * Applies calibration `budget.prices_file` (a LiteLLM `model_prices_and_context_window.json`, or
+ * a file written by `omega-pr prices import`; the path is relative to the calibration file's
+ * folder): its chat/responses/completion entries with per-token prices join `budget.models`
+ * (entries of the calibration itself take precedence) and its `alias_of` entries join
+ * `budget.aliases`. Throws `ERR_OMEGA_IO` (unreadable) or `ERR_OMEGA_PRICE_FILE` naming the
+ * entry and key of a malformed price.
+ */
+export function withPriceFile(doc: CalibrationDocument, baseDir: string): CalibrationDocument {
+  const budget = doc.budget as CalibrationDocument['budget'] & { prices_file?: string; aliases?: Record<string, string> };
+  if (typeof budget.prices_file !== 'string') return doc;
+  const file = path.resolve(baseDir, budget.prices_file);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    const e = new Error(`cannot read budget.prices_file \`${budget.prices_file}\`: ${reason}`) as Error & { code: string };
+    e.code = 'ERR_OMEGA_IO';
+    throw e;
+  }
+  const imported = native.importPrices(text, path.basename(file));
+  const merged = {
+    ...doc,
+    budget: {
+      ...budget,
+      models: { ...(imported.models as Record<string, unknown>), ...budget.models },
+      aliases: { ...(imported.aliases as Record<string, string>), ...(budget.aliases ?? {}) },
+    },
+  } as CalibrationDocument;
+  return native.validateCalibration(merged) as CalibrationDocument;
 }

@@ -1,7 +1,9 @@
 //! `BudgetTracker` for JS: reserve the worst case before a call, settle the real usage after.
 
+use napi::bindgen_prelude::{Object, Unknown};
+use napi::ValueType;
 use napi_derive::napi;
-use omega_pr_core::budget::{self, ReserveRequest, Usage};
+use omega_pr_core::budget::{self, RawCount, RawUsage, ReserveRequest, Usage};
 use omega_pr_core::money::micro_to_usd;
 use serde_json::Value;
 
@@ -10,7 +12,9 @@ use napi::Result;
 
 /// Token usage of one call. `inputTokens` includes cached-read and cache-write tokens;
 /// `outputTokens` includes reasoning tokens (nothing is counted twice).
+/// (The TS type of usage arguments: the functions take the raw JS value, see [`raw_usage`].)
 #[napi(object)]
+#[allow(dead_code)]
 pub struct TokenUsage {
     /// All prompt tokens.
     pub input_tokens: f64,
@@ -18,31 +22,71 @@ pub struct TokenUsage {
     pub cached_input_tokens: Option<f64>,
     /// Of which written to the provider's prompt cache.
     pub cache_write_tokens: Option<f64>,
+    /// Of the cache-write tokens, those written with a 1-hour TTL (the rest: 5 minutes).
+    #[napi(js_name = "cacheWrite1hTokens")]
+    pub cache_write_1h_tokens: Option<f64>,
     /// All completion tokens.
     pub output_tokens: f64,
     /// Of which reasoning tokens.
     pub reasoning_tokens: Option<f64>,
 }
 
-impl TokenUsage {
-    fn to_core(&self) -> Result<Usage, Code> {
-        Ok(Usage {
-            input_tokens: whole("usage.inputTokens", self.input_tokens)?,
-            cached_input_tokens: whole(
-                "usage.cachedInputTokens",
-                self.cached_input_tokens.unwrap_or(0.0),
-            )?,
-            cache_write_tokens: whole(
-                "usage.cacheWriteTokens",
-                self.cache_write_tokens.unwrap_or(0.0),
-            )?,
-            output_tokens: whole("usage.outputTokens", self.output_tokens)?,
-            reasoning_tokens: whole(
-                "usage.reasoningTokens",
-                self.reasoning_tokens.unwrap_or(0.0),
-            )?,
+/// Reads a usage object as the provider gave it, without trusting any field: the core
+/// validates it (`ERR_OMEGA_INVALID_USAGE` naming the field), so napi's own type errors
+/// (`NumberExpected`) never reach a user.
+pub fn raw_usage(usage: &Unknown<'_>) -> Result<RawUsage, Code> {
+    let not_object = |kind: &str| {
+        from_core(omega_pr_core::Error::InvalidUsage {
+            field: "usage".into(),
+            message: format!("must be an object of token counts, got {kind}"),
         })
+    };
+    let ty = usage.get_type().map_err(|e| not_object(&e.reason))?;
+    if ty != ValueType::Object {
+        // Still charged (at the reservation) by the core, like any untrusted usage.
+        let what = format!(
+            "{} instead of a usage object",
+            ty.to_string().to_lowercase()
+        );
+        return Ok(RawUsage {
+            input_tokens: RawCount::Other(what),
+            ..RawUsage::default()
+        });
     }
+    // SAFETY: the value was just checked to be an object.
+    let obj = unsafe { usage.cast::<Object>() }.map_err(|e| not_object(&e.reason))?;
+    let field = |name: &str| -> Result<RawCount, Code> {
+        let v = obj
+            .get::<Unknown>(name)
+            .map_err(|e| not_object(&e.reason))?;
+        let Some(v) = v else {
+            return Ok(RawCount::Missing);
+        };
+        let ty = v.get_type().map_err(|e| not_object(&e.reason))?;
+        // SAFETY: each cast matches the type just read.
+        Ok(match ty {
+            ValueType::Undefined | ValueType::Null => RawCount::Missing,
+            ValueType::Number => {
+                RawCount::Number(unsafe { v.cast::<f64>() }.map_err(|e| not_object(&e.reason))?)
+            }
+            ValueType::String => {
+                RawCount::Text(unsafe { v.cast::<String>() }.map_err(|e| not_object(&e.reason))?)
+            }
+            other => RawCount::Other(other.to_string().to_lowercase()),
+        })
+    };
+    Ok(RawUsage {
+        input_tokens: field("inputTokens")?,
+        cached_input_tokens: field("cachedInputTokens")?,
+        cache_write_tokens: field("cacheWriteTokens")?,
+        cache_write_1h_tokens: field("cacheWrite1hTokens")?,
+        output_tokens: field("outputTokens")?,
+        reasoning_tokens: field("reasoningTokens")?,
+    })
+}
+
+fn trusted(usage: &Unknown<'_>) -> Result<Usage, Code> {
+    raw_usage(usage)?.to_usage().map_err(from_core)
 }
 
 /// What to reserve before a call.
@@ -159,12 +203,39 @@ impl BudgetTracker {
         })
     }
 
-    /// Replaces reservation `id` with the real cost of `usage`.
-    #[napi]
-    pub fn settle(&mut self, id: u32, usage: TokenUsage) -> Result<CallCostInfo, Code> {
-        let usage = usage.to_core()?;
+    /// Replaces reservation `id` with the real cost of `usage`. Usage that cannot be trusted
+    /// (NaN, negative, fractional or string counts, parts above their whole) throws
+    /// `ERR_OMEGA_INVALID_USAGE` naming the field; the call is then **charged at its
+    /// reservation** and recorded as an `invalid_usage` violation (never $0).
+    #[napi(ts_args_type = "id: number, usage: TokenUsage")]
+    pub fn settle(&mut self, id: u32, usage: Unknown<'_>) -> Result<CallCostInfo, Code> {
+        let raw = raw_usage(&usage)?;
         self.inner
-            .settle(u64::from(id), &usage)
+            .settle_raw(u64::from(id), &raw)
+            .map(Into::into)
+            .map_err(from_core)
+    }
+
+    /// The cost of `usage` with `model`'s price (matched by name, provider prefix, alias or
+    /// snapshot date), without tracking it. Throws `ERR_OMEGA_UNKNOWN_MODEL` when unpriced,
+    /// `ERR_OMEGA_INVALID_USAGE` for untrusted usage.
+    #[napi(ts_args_type = "model: string, usage: TokenUsage")]
+    pub fn cost(&self, model: String, usage: Unknown<'_>) -> Result<CallCostInfo, Code> {
+        let usage = trusted(&usage)?;
+        let micro = self.inner.cost(&model, &usage).map_err(from_core)?;
+        Ok(CallCostInfo {
+            cost_usd: micro_to_usd(micro),
+            cost_micro_usd: micro as f64,
+            run_total_usd: micro_to_usd(self.inner.spent_micro()),
+        })
+    }
+
+    /// Settles reservation `id` at its full reserved amount: the call was made but its usage is
+    /// unknown (e.g. a stream cut before the API reported usage). Conservative, never $0.
+    #[napi]
+    pub fn charge_reservation(&mut self, id: u32) -> Result<CallCostInfo, Code> {
+        self.inner
+            .charge_reservation(u64::from(id))
             .map(Into::into)
             .map_err(from_core)
     }
@@ -176,11 +247,15 @@ impl BudgetTracker {
     }
 
     /// Accounts a call made without a reservation.
-    #[napi]
-    pub fn record(&mut self, call: RecordOptions, usage: TokenUsage) -> Result<CallCostInfo, Code> {
-        let usage = usage.to_core()?;
+    #[napi(ts_args_type = "call: RecordOptions, usage: TokenUsage")]
+    pub fn record(
+        &mut self,
+        call: RecordOptions,
+        usage: Unknown<'_>,
+    ) -> Result<CallCostInfo, Code> {
+        let raw = raw_usage(&usage)?;
         self.inner
-            .record(&call.call_id, call.scene_id, &call.model, &usage)
+            .record_raw(&call.call_id, call.scene_id, &call.model, &raw)
             .map(Into::into)
             .map_err(from_core)
     }
@@ -218,13 +293,12 @@ impl BudgetTracker {
 )]
 pub fn call_cost(
     model: String,
-    usage: TokenUsage,
+    usage: Unknown<'_>,
     calibration: Option<Value>,
 ) -> Result<CallCostInfo, Code> {
     let cal = crate::calibration::parse(calibration)?;
-    let usage = usage.to_core()?;
-    usage.validate().map_err(from_core)?;
-    let price = cal.budget.models.get(&model).ok_or_else(|| {
+    let usage = trusted(&usage)?;
+    let (price, _) = cal.budget.resolve(&model).ok_or_else(|| {
         from_core(omega_pr_core::Error::UnknownModel {
             model: model.clone(),
         })
@@ -267,4 +341,72 @@ pub fn merge_run_costs(parts: Vec<Value>, calibration: Option<Value>) -> Result<
         .collect::<Result<Vec<_>, Code>>()?;
     let merged = budget::RunCost::merge(&parsed, run_cap).map_err(from_core)?;
     serde_json::to_value(merged).map_err(crate::error::internal)
+}
+
+/// How a model name matched a price.
+#[napi(object)]
+pub struct ModelMatchInfo {
+    /// The name asked for.
+    pub requested: String,
+    /// The priced name it resolved to.
+    pub matched: String,
+    /// `exact`, `provider_prefix`, `alias`, `alias_pattern` or `dated_snapshot`.
+    pub rule: String,
+    /// The model's `deprecation_date` (`YYYY-MM-DD`), if any.
+    pub deprecation_date: Option<String>,
+}
+
+/// Resolves `model` to its price entry in `calibration` (exact name, then without a provider
+/// prefix, then an alias, then without a snapshot date, then the longest `*` alias pattern).
+/// Throws `ERR_OMEGA_UNKNOWN_MODEL` when nothing matches: check it **before** any call.
+#[napi(ts_args_type = "model: string, calibration?: CalibrationDocument | undefined | null")]
+pub fn resolve_model(model: String, calibration: Option<Value>) -> Result<ModelMatchInfo, Code> {
+    let cal = crate::calibration::parse(calibration)?;
+    let (_, m) = cal.budget.resolve(&model).ok_or_else(|| {
+        from_core(omega_pr_core::Error::UnknownModel {
+            model: model.clone(),
+        })
+    })?;
+    Ok(ModelMatchInfo {
+        requested: m.requested,
+        matched: m.matched,
+        rule: m.rule.to_owned(),
+        deprecation_date: m.deprecation_date,
+    })
+}
+
+/// What importing a LiteLLM price file gave.
+#[napi(object)]
+pub struct PriceImportInfo {
+    /// Imported entries as calibration `budget.models` entries (LiteLLM key names, pruned).
+    pub models: Value,
+    /// `alias_of` entries: alias → model.
+    pub aliases: Value,
+    /// Entries skipped, by reason (`mode:<mode>`, `no_token_price`, `doc`).
+    pub skipped: Value,
+    /// Entries in the file.
+    pub total_entries: u32,
+    /// Entries imported.
+    pub imported: u32,
+    /// The pruned price file (LiteLLM format, keys sorted, deterministic).
+    pub pruned_json: String,
+}
+
+/// Reads a LiteLLM `model_prices_and_context_window.json` text (`budget.prices_file`). Throws
+/// `ERR_OMEGA_PRICE_FILE` naming the entry and key of a malformed price.
+#[napi]
+pub fn import_prices(text: String, source_name: Option<String>) -> Result<PriceImportInfo, Code> {
+    let imp =
+        omega_pr_core::prices::import_litellm(&text, source_name.as_deref()).map_err(from_core)?;
+    let to = |v: serde_json::Result<Value>| {
+        v.map_err(|e| crate::error::js_error("ERR_OMEGA_INTERNAL", e.to_string()))
+    };
+    Ok(PriceImportInfo {
+        models: Value::Object(imp.entries.clone()),
+        aliases: to(serde_json::to_value(&imp.aliases))?,
+        skipped: to(serde_json::to_value(&imp.skipped))?,
+        total_entries: u32::try_from(imp.total_entries).unwrap_or(u32::MAX),
+        imported: u32::try_from(imp.models.len()).unwrap_or(u32::MAX),
+        pruned_json: imp.pruned_json(),
+    })
 }

@@ -91,6 +91,8 @@ pub struct ChaosLogEntryInput {
     pub outcome: Option<String>,
     /// Code of the error the call ended with.
     pub error_code: Option<String>,
+    /// Message of the error, for failures of the provider itself (not injected).
+    pub error_message: Option<String>,
 }
 
 /// One entry of `chaos-log.json` (the runbook's snake_case names).
@@ -120,6 +122,9 @@ pub struct ChaosLogEntryRecord {
     /// Code of the error the call ended with.
     #[napi(js_name = "error_code")]
     pub error_code: Option<String>,
+    /// Message of the error, for failures of the provider itself (not injected).
+    #[napi(js_name = "error_message")]
+    pub error_message: Option<String>,
     /// Injected latency, ms.
     #[napi(js_name = "latency_ms")]
     pub latency_ms: Option<f64>,
@@ -270,6 +275,7 @@ impl ChaosEngine {
                 })?),
             };
             entry.error_code = e.error_code;
+            entry.error_message = e.error_message;
             log.push(entry);
         }
         Ok(log.finish())
@@ -322,6 +328,7 @@ impl ChaosEngine {
                     attempt: e.attempt,
                     outcome: e.outcome.map(|o| o.as_str().to_owned()),
                     error_code: e.error_code,
+                    error_message: e.error_message,
                     latency_ms: e.latency_ms.map(|v| v as f64),
                     retry_after_ms: e.retry_after_ms.map(|v| v as f64),
                     status: e.status.map(u32::from),

@@ -200,3 +200,51 @@ pub fn is_retryable(kind: String) -> bool {
 pub fn is_retryable_status(status: u32) -> bool {
     u16::try_from(status).is_ok_and(retry::classify_status)
 }
+
+/// What is known of a foreign failure (a plain `Error`, an SDK's HTTP error).
+#[napi(object)]
+pub struct FailureFactsInput {
+    /// `err.code`.
+    pub code: Option<String>,
+    /// `err.cause.code`.
+    pub cause_code: Option<String>,
+    /// HTTP status.
+    pub status: Option<u32>,
+    /// `err.name`.
+    pub name: Option<String>,
+    /// `retry-after-ms` header value.
+    pub retry_after_ms_header: Option<String>,
+    /// `retry-after` header value (seconds).
+    pub retry_after_header: Option<String>,
+}
+
+/// The class of a failure.
+#[napi(object)]
+pub struct FailureClassInfo {
+    /// Stable code (`ERR_OMEGA_RATE_LIMIT`, `ERR_OMEGA_CONNECTION_RESET`, …, or the failure's own).
+    pub code: String,
+    /// Whether retrying may help.
+    pub retryable: bool,
+    /// Wait the server asked for, ms.
+    pub retry_after_ms: Option<f64>,
+}
+
+/// Classifies a failure that did not come from omega-pr (the core's one rule): HTTP 429/529/
+/// 500/502/503/504/408 and network-ish codes (`ECONNRESET`, `ETIMEDOUT`, `EAI_AGAIN`, …) are
+/// retryable; 400/401/403/404 and unknown errors are not.
+#[napi]
+pub fn classify_failure(facts: FailureFactsInput) -> FailureClassInfo {
+    let c = retry::classify_failure(&retry::FailureFacts {
+        code: facts.code,
+        cause_code: facts.cause_code,
+        status: facts.status.and_then(|s| u16::try_from(s).ok()),
+        name: facts.name,
+        retry_after_ms_header: facts.retry_after_ms_header,
+        retry_after_header: facts.retry_after_header,
+    });
+    FailureClassInfo {
+        code: c.code,
+        retryable: c.retryable,
+        retry_after_ms: c.retry_after_ms.map(|v| v as f64),
+    }
+}

@@ -17,18 +17,65 @@ use crate::money::{micro_to_usd, pico_to_micro_ceil};
 pub const RUN_COST_SCHEMA_VERSION: &str = "OMEGA-RUN-COST-1.0";
 
 /// The price of one model, pico-USD per token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelPrice {
     /// Uncached input tokens.
     pub input_pico: u64,
     /// Input tokens read from the provider's prompt cache.
     pub cache_read_pico: u64,
-    /// Input tokens written to the provider's prompt cache.
+    /// Input tokens written to the provider's prompt cache (5-minute TTL, the default).
     pub cache_write_pico: u64,
     /// Output tokens.
     pub output_pico: u64,
     /// Reasoning tokens, when priced apart; otherwise they are output tokens.
     pub reasoning_pico: Option<u64>,
+    /// Input tokens written to the prompt cache with a 1-hour TTL (LiteLLM
+    /// `cache_creation_input_token_cost_above_1hr`); `None`: the 5-minute write price.
+    pub cache_write_1h_pico: Option<u64>,
+    /// Long-context tiers (`*_above_<N>k_tokens`), ascending by threshold: when the prompt
+    /// exceeds a tier's threshold, that tier's rates apply to **all** tokens of the call.
+    pub tiers: Vec<PriceTier>,
+    /// Batch-API prices (`*_batches`), input and output, when the file gives them.
+    pub batch: Option<(u64, u64)>,
+    /// LiteLLM `deprecation_date` (`YYYY-MM-DD`), when the model is scheduled to retire.
+    pub deprecation_date: Option<String>,
+}
+
+/// The rates of one long-context tier, pico-USD per token. A missing cache rate falls back to
+/// the tier's input rate (never cheaper than LiteLLM).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriceTier {
+    /// The tier applies when the prompt has **more** than this many tokens.
+    pub above_tokens: u64,
+    /// Uncached input.
+    pub input_pico: u64,
+    /// Output.
+    pub output_pico: u64,
+    /// Cache reads.
+    pub cache_read_pico: Option<u64>,
+    /// 5-minute cache writes.
+    pub cache_write_pico: Option<u64>,
+    /// 1-hour cache writes.
+    pub cache_write_1h_pico: Option<u64>,
+    /// Reasoning output.
+    pub reasoning_pico: Option<u64>,
+}
+
+/// The per-token rates that apply to one call (after choosing the tier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    /// Uncached input.
+    pub input: u64,
+    /// Cache reads.
+    pub cache_read: u64,
+    /// 5-minute cache writes.
+    pub cache_write: u64,
+    /// 1-hour cache writes.
+    pub cache_write_1h: u64,
+    /// Output.
+    pub output: u64,
+    /// Reasoning output, when priced apart.
+    pub reasoning: Option<u64>,
 }
 
 /// Budget limits and the price table, from calibration `budget`.
@@ -42,9 +89,106 @@ pub struct BudgetSettings {
     pub max_output_tokens: u64,
     /// Prices by model name.
     pub models: BTreeMap<String, ModelPrice>,
+    /// Explicit aliases (calibration `budget.aliases`, LiteLLM `alias_of`): a name, or a prefix
+    /// pattern ending in `*`, mapped to a priced model name.
+    pub aliases: BTreeMap<String, String>,
+}
+
+/// How a requested model name was matched to a price (see [`BudgetSettings::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelMatch {
+    /// The name that was asked for.
+    pub requested: String,
+    /// The priced name it resolved to.
+    pub matched: String,
+    /// `exact`, `provider_prefix`, `alias`, `alias_pattern` or `dated_snapshot`.
+    pub rule: &'static str,
+    /// The priced model's `deprecation_date`, if any.
+    pub deprecation_date: Option<String>,
+}
+
+/// Strips a trailing snapshot date: `-2024-08-06`, `-20250219`, `@20250219`.
+fn strip_snapshot_date(model: &str) -> Option<&str> {
+    let b = model.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    if b.len() > 11 {
+        let (head, tail) = b.split_at(b.len() - 11);
+        if tail[0] == b'-'
+            && digits(&tail[1..5])
+            && tail[5] == b'-'
+            && digits(&tail[6..8])
+            && tail[8] == b'-'
+            && digits(&tail[9..11])
+            && !head.is_empty()
+        {
+            return model.get(..model.len() - 11);
+        }
+    }
+    if b.len() > 9 {
+        let tail = &b[b.len() - 9..];
+        if (tail[0] == b'-' || tail[0] == b'@') && digits(&tail[1..]) && tail[1] == b'2' {
+            return model.get(..model.len() - 9);
+        }
+    }
+    None
 }
 
 impl BudgetSettings {
+    fn lookup_plain(&self, name: &str) -> Option<(String, &'static str)> {
+        if self.models.contains_key(name) {
+            return Some((name.to_owned(), "exact"));
+        }
+        // Provider-prefixed: `anthropic/claude-…`, `openrouter/openai/gpt-…` → the rest.
+        let mut rest = name;
+        while let Some((_, tail)) = rest.split_once('/') {
+            if self.models.contains_key(tail) {
+                return Some((tail.to_owned(), "provider_prefix"));
+            }
+            rest = tail;
+        }
+        if let Some(target) = self.aliases.get(name) {
+            if self.models.contains_key(target) {
+                return Some((target.clone(), "alias"));
+            }
+        }
+        None
+    }
+
+    /// Finds the price of `model`. Matching, first hit wins: the exact name; the name without a
+    /// provider prefix (`anthropic/claude-x` → `claude-x`, each `/` from the left); an explicit
+    /// alias; the same three for the name without a snapshot date (`gpt-4o-2024-08-06` →
+    /// `gpt-4o`, only when the dated name is not itself priced); finally alias patterns ending in
+    /// `*` (prefix match; the longest pattern wins). `None` when nothing matches.
+    pub fn resolve(&self, model: &str) -> Option<(&ModelPrice, ModelMatch)> {
+        let found = self.lookup_plain(model).or_else(|| {
+            strip_snapshot_date(model)
+                .and_then(|base| self.lookup_plain(base))
+                .map(|(m, _)| (m, "dated_snapshot"))
+        });
+        let found = found.or_else(|| {
+            self.aliases
+                .iter()
+                .filter_map(|(pat, target)| {
+                    let prefix = pat.strip_suffix('*')?;
+                    (model.starts_with(prefix) && self.models.contains_key(target))
+                        .then_some((prefix.len(), target))
+                })
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, t)| (t.clone(), "alias_pattern"))
+        });
+        let (matched, rule) = found?;
+        let price = self.models.get(&matched)?;
+        Some((
+            price,
+            ModelMatch {
+                requested: model.to_owned(),
+                matched,
+                rule,
+                deprecation_date: price.deprecation_date.clone(),
+            },
+        ))
+    }
+
     /// The same settings with both caps divided by `n` (rounded down): the budget of one shard of
     /// a run split `n` ways.
     pub fn split(&self, n: u64) -> Result<Self> {
@@ -69,35 +213,153 @@ pub struct Usage {
     pub cached_input_tokens: u64,
     /// Of which written to the prompt cache.
     pub cache_write_tokens: u64,
+    /// Of the cache-write tokens, those written with a 1-hour TTL (Anthropic
+    /// `cache_creation.ephemeral_1h_input_tokens`); the rest are 5-minute writes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_1h_tokens: u64,
     /// All completion tokens.
     pub output_tokens: u64,
     /// Of which reasoning tokens.
     pub reasoning_tokens: u64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One token count as a provider reported it, before it is trusted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawCount {
+    /// Absent (`undefined` / `null`).
+    Missing,
+    /// A number (possibly NaN, negative, fractional, huge).
+    Number(f64),
+    /// A string (`"12"` is still refused: a provider that sends text is not trusted).
+    Text(String),
+    /// Any other type, by name (`boolean`, `object`, …).
+    Other(String),
+}
+
+/// Token usage as reported, field by field (JS names), validated by [`RawUsage::to_usage`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawUsage {
+    /// `inputTokens` (required).
+    pub input_tokens: RawCount,
+    /// `cachedInputTokens`.
+    pub cached_input_tokens: RawCount,
+    /// `cacheWriteTokens`.
+    pub cache_write_tokens: RawCount,
+    /// `cacheWrite1hTokens`.
+    pub cache_write_1h_tokens: RawCount,
+    /// `outputTokens` (required).
+    pub output_tokens: RawCount,
+    /// `reasoningTokens`.
+    pub reasoning_tokens: RawCount,
+}
+
+impl Default for RawUsage {
+    fn default() -> Self {
+        Self {
+            input_tokens: RawCount::Missing,
+            cached_input_tokens: RawCount::Missing,
+            cache_write_tokens: RawCount::Missing,
+            cache_write_1h_tokens: RawCount::Missing,
+            output_tokens: RawCount::Missing,
+            reasoning_tokens: RawCount::Missing,
+        }
+    }
+}
+
+/// The largest token count accepted (2^53 − 1, the largest integer a JS number holds exactly).
+pub const MAX_TOKENS: f64 = 9_007_199_254_740_991.0;
+
+fn count(field: &str, raw: &RawCount, required: bool) -> Result<u64> {
+    let bad = |message: String| Error::InvalidUsage {
+        field: format!("usage.{field}"),
+        message,
+    };
+    match raw {
+        RawCount::Missing if required => Err(bad("is missing".into())),
+        RawCount::Missing => Ok(0),
+        RawCount::Text(t) => Err(bad(format!(
+            "must be a number of tokens, got the string {t:?}"
+        ))),
+        RawCount::Other(kind) => Err(bad(format!("must be a number of tokens, got {kind}"))),
+        RawCount::Number(n) if n.is_nan() => {
+            Err(bad("must be a finite number of tokens, got NaN".into()))
+        }
+        RawCount::Number(n) if !n.is_finite() => Err(bad(format!("must be finite, got {n}"))),
+        RawCount::Number(n) if *n < 0.0 => Err(bad(format!("must not be negative, got {n}"))),
+        RawCount::Number(n) if n.fract() != 0.0 => {
+            Err(bad(format!("must be a whole number of tokens, got {n}")))
+        }
+        RawCount::Number(n) if *n > MAX_TOKENS => Err(bad(format!("is too large, got {n}"))),
+        RawCount::Number(n) => Ok(*n as u64),
+    }
+}
+
+impl RawUsage {
+    /// The trusted usage, or [`Error::InvalidUsage`] naming the first bad field.
+    pub fn to_usage(&self) -> Result<Usage> {
+        let u = Usage {
+            input_tokens: count("inputTokens", &self.input_tokens, true)?,
+            cached_input_tokens: count("cachedInputTokens", &self.cached_input_tokens, false)?,
+            cache_write_tokens: count("cacheWriteTokens", &self.cache_write_tokens, false)?,
+            cache_write_1h_tokens: count("cacheWrite1hTokens", &self.cache_write_1h_tokens, false)?,
+            output_tokens: count("outputTokens", &self.output_tokens, true)?,
+            reasoning_tokens: count("reasoningTokens", &self.reasoning_tokens, false)?,
+        };
+        u.validate()?;
+        Ok(u)
+    }
+}
+
+impl From<&Usage> for RawUsage {
+    fn from(u: &Usage) -> Self {
+        let n = |v: u64| RawCount::Number(v as f64);
+        Self {
+            input_tokens: n(u.input_tokens),
+            cached_input_tokens: n(u.cached_input_tokens),
+            cache_write_tokens: n(u.cache_write_tokens),
+            cache_write_1h_tokens: n(u.cache_write_1h_tokens),
+            output_tokens: n(u.output_tokens),
+            reasoning_tokens: n(u.reasoning_tokens),
+        }
+    }
+}
+
 impl Usage {
-    /// Checks the parts fit in their wholes.
+    /// Checks the parts fit in their wholes ([`Error::InvalidUsage`] otherwise).
     pub fn validate(&self) -> Result<()> {
         let cached = self
             .cached_input_tokens
             .checked_add(self.cache_write_tokens);
         if cached.is_none_or(|c| c > self.input_tokens) {
-            return Err(Error::invalid(
-                "usage.cachedInputTokens",
-                format!(
+            return Err(Error::InvalidUsage {
+                field: "usage.cachedInputTokens".into(),
+                message: format!(
                     "cached ({}) + cache-write ({}) tokens exceed input tokens ({}); input tokens include cached ones",
                     self.cached_input_tokens, self.cache_write_tokens, self.input_tokens
                 ),
-            ));
+            });
+        }
+        if self.cache_write_1h_tokens > self.cache_write_tokens {
+            return Err(Error::InvalidUsage {
+                field: "usage.cacheWrite1hTokens".into(),
+                message: format!(
+                    "1-hour cache-write tokens ({}) exceed cache-write tokens ({}); cache-write tokens include them",
+                    self.cache_write_1h_tokens, self.cache_write_tokens
+                ),
+            });
         }
         if self.reasoning_tokens > self.output_tokens {
-            return Err(Error::invalid(
-                "usage.reasoningTokens",
-                format!(
+            return Err(Error::InvalidUsage {
+                field: "usage.reasoningTokens".into(),
+                message: format!(
                     "reasoning tokens ({}) exceed output tokens ({}); output tokens include reasoning ones",
                     self.reasoning_tokens, self.output_tokens
                 ),
-            ));
+            });
         }
         Ok(())
     }
@@ -110,34 +372,85 @@ impl Usage {
         self.cache_write_tokens = self
             .cache_write_tokens
             .saturating_add(other.cache_write_tokens);
+        self.cache_write_1h_tokens = self
+            .cache_write_1h_tokens
+            .saturating_add(other.cache_write_1h_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
         self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
     }
 }
 
 impl ModelPrice {
+    /// A flat price (no tiers, no 1-hour or batch prices).
+    pub fn flat(input: u64, cache_read: u64, cache_write: u64, output: u64) -> Self {
+        Self {
+            input_pico: input,
+            cache_read_pico: cache_read,
+            cache_write_pico: cache_write,
+            output_pico: output,
+            ..Default::default()
+        }
+    }
+
+    /// The rates for a call whose prompt has `prompt_tokens` tokens: the base rates, or those
+    /// of the highest tier whose threshold the prompt **exceeds** (LiteLLM's rule: then the
+    /// tier's rates apply to all tokens).
+    pub fn rates(&self, prompt_tokens: u64) -> Rates {
+        let base = Rates {
+            input: self.input_pico,
+            cache_read: self.cache_read_pico,
+            cache_write: self.cache_write_pico,
+            cache_write_1h: self.cache_write_1h_pico.unwrap_or(self.cache_write_pico),
+            output: self.output_pico,
+            reasoning: self.reasoning_pico,
+        };
+        match self
+            .tiers
+            .iter()
+            .rev()
+            .find(|t| prompt_tokens > t.above_tokens)
+        {
+            None => base,
+            Some(t) => {
+                let write = t.cache_write_pico.unwrap_or(t.input_pico);
+                Rates {
+                    input: t.input_pico,
+                    cache_read: t.cache_read_pico.unwrap_or(t.input_pico),
+                    cache_write: write,
+                    cache_write_1h: t
+                        .cache_write_1h_pico
+                        .unwrap_or(write.max(base.cache_write_1h)),
+                    output: t.output_pico,
+                    reasoning: t
+                        .reasoning_pico
+                        .or(self.reasoning_pico.map(|_| t.output_pico)),
+                }
+            }
+        }
+    }
+
     /// Exact cost of `usage` in pico-USD.
     pub fn cost_pico(&self, usage: &Usage) -> u128 {
+        let r = self.rates(usage.input_tokens);
         let plain_input = usage
             .input_tokens
             .saturating_sub(usage.cached_input_tokens)
             .saturating_sub(usage.cache_write_tokens);
-        let (plain_output, reasoning_price) = match self.reasoning_pico {
+        let write_1h = usage.cache_write_1h_tokens.min(usage.cache_write_tokens);
+        let write_5m = usage.cache_write_tokens - write_1h;
+        let (plain_output, reasoning, reasoning_price) = match r.reasoning {
             Some(price) => (
                 usage.output_tokens.saturating_sub(usage.reasoning_tokens),
+                usage.reasoning_tokens,
                 price,
             ),
-            None => (usage.output_tokens, 0),
+            None => (usage.output_tokens, 0, 0),
         };
-        let reasoning = if self.reasoning_pico.is_some() {
-            usage.reasoning_tokens
-        } else {
-            0
-        };
-        u128::from(plain_input) * u128::from(self.input_pico)
-            + u128::from(usage.cached_input_tokens) * u128::from(self.cache_read_pico)
-            + u128::from(usage.cache_write_tokens) * u128::from(self.cache_write_pico)
-            + u128::from(plain_output) * u128::from(self.output_pico)
+        u128::from(plain_input) * u128::from(r.input)
+            + u128::from(usage.cached_input_tokens) * u128::from(r.cache_read)
+            + u128::from(write_5m) * u128::from(r.cache_write)
+            + u128::from(write_1h) * u128::from(r.cache_write_1h)
+            + u128::from(plain_output) * u128::from(r.output)
             + u128::from(reasoning) * u128::from(reasoning_price)
     }
 
@@ -146,12 +459,24 @@ impl ModelPrice {
         pico_to_micro_ceil(self.cost_pico(usage))
     }
 
-    /// Worst-case cost of a call: all input at the full input price, all output at the dearer of
-    /// the output and reasoning prices.
+    /// Cost of `usage` at Batch-API prices (`*_batches`), µUSD rounded up; `None` when the
+    /// model has no batch price.
+    pub fn batch_cost_micro(&self, usage: &Usage) -> Option<u64> {
+        let (input, output) = self.batch?;
+        Some(pico_to_micro_ceil(
+            u128::from(usage.input_tokens) * u128::from(input)
+                + u128::from(usage.output_tokens) * u128::from(output),
+        ))
+    }
+
+    /// Worst-case cost of a call: all input at the full input price, all output at the dearer
+    /// of the output and reasoning prices, at the tier the prompt size selects.
     pub fn worst_case_micro(&self, input_tokens: u64, max_output_tokens: u64) -> u64 {
-        let out_price = self.output_pico.max(self.reasoning_pico.unwrap_or(0));
+        let r = self.rates(input_tokens);
+        let in_price = r.input;
+        let out_price = r.output.max(r.reasoning.unwrap_or(0));
         pico_to_micro_ceil(
-            u128::from(input_tokens) * u128::from(self.input_pico)
+            u128::from(input_tokens) * u128::from(in_price)
                 + u128::from(max_output_tokens) * u128::from(out_price),
         )
     }
@@ -184,7 +509,8 @@ pub struct Reservation {
 /// One budget violation. Any violation makes the verdict `FAIL`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
-    /// `per_call`, `per_run` or `unpriced_model`.
+    /// `per_call`, `per_run`, `unpriced_model` or `invalid_usage` (untrusted usage, charged
+    /// at the reservation).
     pub kind: String,
     /// `reserve` (the call was refused before it was made) or `settle` (it was made and cost more).
     pub phase: String,
@@ -312,8 +638,8 @@ impl BudgetTracker {
         scene_id: &Option<String>,
         phase: &str,
     ) -> Result<ModelPrice> {
-        match self.settings.models.get(model) {
-            Some(p) => Ok(p.clone()),
+        match self.settings.resolve(model) {
+            Some((p, _)) => Ok(p.clone()),
             None => {
                 self.violations.push(Violation {
                     kind: "unpriced_model".into(),
@@ -402,6 +728,111 @@ impl BudgetTracker {
         self.reserved_micro = self.reserved_micro.saturating_sub(open.micro);
         let r = open.request;
         self.account(&r.call_id, &r.scene_id, &r.model, usage)
+    }
+
+    /// Settles reservation `id` with usage as the provider reported it. Usage that cannot be
+    /// trusted (NaN, negative, fractional, a string, parts larger than their whole) is **charged
+    /// at the reservation** — never forgiven — recorded as an `invalid_usage` violation, and
+    /// returned as [`Error::InvalidUsage`] naming the field.
+    pub fn settle_raw(&mut self, id: u64, raw: &RawUsage) -> Result<CallCost> {
+        match raw.to_usage() {
+            Ok(usage) => self.settle(id, &usage),
+            Err(err) => {
+                let open = self
+                    .open
+                    .remove(&id)
+                    .ok_or(Error::UnknownReservation { id })?;
+                self.reserved_micro = self.reserved_micro.saturating_sub(open.micro);
+                let r = open.request;
+                self.charge_untrusted(&r.call_id, &r.scene_id, &r.model, open.micro);
+                Err(err)
+            }
+        }
+    }
+
+    /// Settles reservation `id` at its full reserved amount: the call was made but its usage is
+    /// unknown (a stream cut before the API reported usage). Conservative, never $0; not a
+    /// violation.
+    pub fn charge_reservation(&mut self, id: u64) -> Result<CallCost> {
+        let open = self
+            .open
+            .remove(&id)
+            .ok_or(Error::UnknownReservation { id })?;
+        self.reserved_micro = self.reserved_micro.saturating_sub(open.micro);
+        self.settled_micro = self.settled_micro.saturating_add(open.micro);
+        self.call_count += 1;
+        let totals = self
+            .per_model
+            .entry(open.request.model.clone())
+            .or_default();
+        totals.calls += 1;
+        totals.cost_micro_usd = totals.cost_micro_usd.saturating_add(open.micro);
+        totals.cost_usd = micro_to_usd(totals.cost_micro_usd);
+        Ok(CallCost {
+            cost_micro_usd: open.micro,
+            cost_usd: micro_to_usd(open.micro),
+            run_total_micro_usd: self.settled_micro,
+        })
+    }
+
+    /// Accounts a call made without a reservation, with usage as reported; untrusted usage is
+    /// an `invalid_usage` violation and [`Error::InvalidUsage`] (nothing to charge it at).
+    pub fn record_raw(
+        &mut self,
+        call_id: &str,
+        scene_id: Option<String>,
+        model: &str,
+        raw: &RawUsage,
+    ) -> Result<CallCost> {
+        match raw.to_usage() {
+            Ok(usage) => self.record(call_id, scene_id, model, &usage),
+            Err(err) => {
+                self.charge_untrusted(call_id, &scene_id, model, 0);
+                Err(err)
+            }
+        }
+    }
+
+    fn charge_untrusted(
+        &mut self,
+        call_id: &str,
+        scene_id: &Option<String>,
+        model: &str,
+        micro: u64,
+    ) {
+        self.settled_micro = self.settled_micro.saturating_add(micro);
+        self.call_count += 1;
+        let totals = self.per_model.entry(model.to_owned()).or_default();
+        totals.calls += 1;
+        totals.cost_micro_usd = totals.cost_micro_usd.saturating_add(micro);
+        totals.cost_usd = micro_to_usd(totals.cost_micro_usd);
+        self.violations.push(Violation {
+            kind: "invalid_usage".into(),
+            phase: "settle".into(),
+            call_id: call_id.into(),
+            scene_id: scene_id.clone(),
+            model: model.into(),
+            amount_usd: micro_to_usd(micro),
+            limit_usd: 0.0,
+        });
+    }
+
+    /// The cost of `usage` with `model`'s price (matched as [`BudgetSettings::resolve`] does),
+    /// without tracking it. [`Error::UnknownModel`] when unpriced.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Result<u64> {
+        usage.validate()?;
+        let (price, _) = self
+            .settings
+            .resolve(model)
+            .ok_or_else(|| Error::UnknownModel {
+                model: model.into(),
+            })?;
+        Ok(price.cost_micro(usage))
+    }
+
+    /// The budget settings (limits, prices, aliases).
+    pub fn settings(&self) -> &BudgetSettings {
+        &self.settings
     }
 
     /// Cancels reservation `id` without cost (the call was never answered and is not billed).
@@ -629,6 +1060,7 @@ mod tests {
                 cache_write_pico: 3_750_000,
                 output_pico: 15_000_000,
                 reasoning_pico: None,
+                ..Default::default()
             },
         );
         models.insert(
@@ -639,6 +1071,7 @@ mod tests {
                 cache_write_pico: 1_000_000,
                 output_pico: 4_000_000,
                 reasoning_pico: Some(8_000_000),
+                ..Default::default()
             },
         );
         BudgetSettings {
@@ -646,6 +1079,7 @@ mod tests {
             max_per_run_micro_usd: per_run,
             max_output_tokens: 1000,
             models,
+            aliases: BTreeMap::from([("m-pinned-*".to_owned(), "m".to_owned())]),
         }
     }
 
@@ -676,7 +1110,7 @@ mod tests {
             cached_input_tokens: 400,
             cache_write_tokens: 100,
             output_tokens: 200,
-            reasoning_tokens: 0,
+            ..Default::default()
         };
         assert_eq!(m.cost_micro(&u), 4995);
         // Reasoning priced apart: 100 output of which 60 reasoning: 40*4 + 60*8 = 640 µUSD.
@@ -846,6 +1280,107 @@ mod tests {
     }
 
     #[test]
+    fn untrusted_usage_is_charged_at_the_reservation() {
+        let mut t = BudgetTracker::new(settings(18_000, 1_000_000));
+        for (i, (raw, field)) in [
+            (RawCount::Number(f64::NAN), "usage.inputTokens"),
+            (RawCount::Number(-5.0), "usage.inputTokens"),
+            (RawCount::Number(1.5), "usage.inputTokens"),
+            (RawCount::Text("12".into()), "usage.inputTokens"),
+            (RawCount::Missing, "usage.inputTokens"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let r = t
+                .reserve(req(&format!("c{i}"), 1000))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let usage = RawUsage {
+                input_tokens: raw,
+                output_tokens: RawCount::Number(10.0),
+                ..Default::default()
+            };
+            let err = t.settle_raw(r.id, &usage);
+            assert!(
+                matches!(err, Err(Error::InvalidUsage { field: ref f, .. }) if f == field),
+                "{err:?}"
+            );
+        }
+        let bad_output = RawUsage {
+            input_tokens: RawCount::Number(1.0),
+            output_tokens: RawCount::Other("boolean".into()),
+            ..Default::default()
+        };
+        let r = t.reserve(req("c9", 1000)).unwrap_or_else(|e| panic!("{e}"));
+        let err = t
+            .settle_raw(r.id, &bad_output)
+            .err()
+            .map(|e| (e.code(), e.to_string()));
+        assert_eq!(
+            err,
+            Some((
+                "ERR_OMEGA_INVALID_USAGE",
+                "invalid usage `usage.outputTokens`: must be a number of tokens, got boolean"
+                    .into()
+            ))
+        );
+        let f = t.finalize();
+        // Six calls, each charged its 18,000 µUSD reservation: never $0.
+        assert_eq!(f.total_cost_micro_usd, 6 * 18_000);
+        assert_eq!(f.open_reservations, 0);
+        assert_eq!(f.budget_verdict, "FAIL");
+        assert_eq!(f.violations.len(), 6);
+        assert!(f.violations.iter().all(|v| v.kind == "invalid_usage"));
+        // A call whose usage never came is charged its reservation, without a violation.
+        let r = t
+            .reserve(req("c11", 1000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.charge_reservation(r.id).map(|c| c.cost_micro_usd),
+            Ok(18_000)
+        );
+        assert_eq!(t.finalize().violations.len(), 6);
+        // Valid raw usage settles normally.
+        let r = t
+            .reserve(req("c10", 1000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ok = RawUsage::from(&Usage {
+            input_tokens: 1000,
+            output_tokens: 100,
+            ..Default::default()
+        });
+        assert_eq!(t.settle_raw(r.id, &ok).map(|c| c.cost_micro_usd), Ok(4_500));
+    }
+
+    #[test]
+    fn model_names_resolve() {
+        let s = settings(1, 1);
+        let r = |m: &str| s.resolve(m).map(|(_, x)| (x.matched, x.rule));
+        assert_eq!(r("m"), Some(("m".into(), "exact")));
+        assert_eq!(r("openai/m"), Some(("m".into(), "provider_prefix")));
+        assert_eq!(r("m-2024-08-06"), Some(("m".into(), "dated_snapshot")));
+        assert_eq!(r("m-20250219"), Some(("m".into(), "dated_snapshot")));
+        assert_eq!(r("m-pinned-7"), Some(("m".into(), "alias_pattern")));
+        assert_eq!(r("x"), None);
+        assert_eq!(r("m-2024"), None);
+        let t = BudgetTracker::new(s);
+        assert_eq!(
+            t.cost(
+                "r-2025-01-01",
+                &Usage {
+                    output_tokens: 10,
+                    ..Default::default()
+                }
+            ),
+            Ok(40)
+        );
+        assert!(matches!(
+            t.cost("zz", &Usage::default()),
+            Err(Error::UnknownModel { .. })
+        ));
+    }
+
+    #[test]
     fn usage_parts_must_fit() {
         let bad = Usage {
             input_tokens: 10,
@@ -853,13 +1388,13 @@ mod tests {
             cache_write_tokens: 5,
             ..Default::default()
         };
-        assert!(matches!(bad.validate(), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(bad.validate(), Err(Error::InvalidUsage { .. })));
         let bad = Usage {
             output_tokens: 1,
             reasoning_tokens: 2,
             ..Default::default()
         };
-        assert!(matches!(bad.validate(), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(bad.validate(), Err(Error::InvalidUsage { .. })));
     }
 
     proptest! {

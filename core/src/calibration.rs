@@ -732,7 +732,11 @@ impl Checker {
         ];
         let v = self.field(map, "$", "budget")?;
         let p = "$.budget";
-        let m = self.object(v, p, KEYS, &[])?;
+        let m = self.object(v, p, KEYS, &["prices_file", "aliases"])?;
+        if m.contains_key("prices_file") {
+            self.string(m, p, "prices_file");
+        }
+        let aliases = self.aliases(m);
         let per_call = self.money(m, p, "max_per_call_usd");
         let per_run = self.money(m, p, "max_per_run_usd");
         let max_output = self.integer(m, p, "max_output_tokens", 1, 10_000_000);
@@ -751,7 +755,32 @@ impl Checker {
             max_per_run_micro_usd: per_run?,
             max_output_tokens: max_output?,
             models: models?,
+            aliases: aliases?,
         })
+    }
+
+    fn aliases(&mut self, map: &Map<String, Value>) -> Option<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let Some(v) = self.field(map, "$.budget", "aliases") else {
+            return Some(out);
+        };
+        let obj = self.expect_object(v, "$.budget.aliases")?;
+        let mut ok = true;
+        for (name, target) in obj {
+            match target.as_str() {
+                Some(t) if !t.is_empty() => {
+                    out.insert(name.clone(), t.to_owned());
+                }
+                _ => {
+                    self.problem(
+                        &format!("$.budget.aliases.{name}"),
+                        format!("must be a model name, got {}", type_name(target)),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
     }
 
     fn models(&mut self, map: &Map<String, Value>) -> Option<BTreeMap<String, ModelPrice>> {
@@ -771,41 +800,47 @@ impl Checker {
         let mut ok = true;
         for (name, price) in models {
             let path = format!("$.budget.models.{name}");
-            let Some(pm) = self.object(price, &path, KEYS, &["output_cost_per_reasoning_token"])
-            else {
+            let Some(pm) = self.expect_object(price, &path) else {
                 ok = false;
                 continue;
             };
-            let input = self.price(pm, &path, "input_cost_per_token");
-            let cache_read = self.price(pm, &path, "cache_read_input_token_cost");
-            let cache_write = self.price(pm, &path, "cache_creation_input_token_cost");
-            let output = self.price(pm, &path, "output_cost_per_token");
-            let reasoning = if pm.contains_key("output_cost_per_reasoning_token") {
-                self.price(pm, &path, "output_cost_per_reasoning_token")
-                    .map(Some)
-            } else {
-                Some(None)
-            };
-            match (input, cache_read, cache_write, output, reasoning) {
-                (
-                    Some(input),
-                    Some(cache_read),
-                    Some(cache_write),
-                    Some(output),
-                    Some(reasoning),
-                ) => {
-                    out.insert(
-                        name.clone(),
-                        ModelPrice {
-                            input_pico: input,
-                            cache_read_pico: cache_read,
-                            cache_write_pico: cache_write,
-                            output_pico: output,
-                            reasoning_pico: reasoning,
-                        },
-                    );
+            for key in KEYS {
+                if !pm.contains_key(*key) {
+                    self.problem(&format!("{path}.{key}"), "is missing");
+                    ok = false;
                 }
-                _ => ok = false,
+            }
+            let mut parsed = Vec::new();
+            for key in pm.keys() {
+                if let Some(k) = crate::prices::parse_price_key(key) {
+                    match self.price(pm, &path, key) {
+                        Some(pico) => parsed.push((k, pico)),
+                        None => ok = false,
+                    }
+                } else if !crate::prices::META_KEYS.contains(&key.as_str()) {
+                    let hint = KEYS
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(key))
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
+                    self.problem(&format!("{path}.{key}"), format!("unknown key{hint}"));
+                    ok = false;
+                }
+            }
+            let deprecation = match pm.get("deprecation_date") {
+                None => None,
+                Some(Value::String(d)) if crate::prices::is_iso_date(d) => Some(d.clone()),
+                Some(other) => {
+                    self.problem(
+                        &format!("{path}.deprecation_date"),
+                        format!("must be a YYYY-MM-DD date, got {other}"),
+                    );
+                    ok = false;
+                    None
+                }
+            };
+            if let Some(price) = crate::prices::assemble(&parsed, deprecation) {
+                out.insert(name.clone(), price);
             }
         }
         ok.then_some(out)

@@ -479,6 +479,10 @@ pub struct ChaosLogEntry {
     /// Code of the error the call ended with, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// Message of that error when the provider itself failed (not injected): a plain `Error`
+    /// from a user module keeps its words here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
     /// Injected latency, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
@@ -506,6 +510,7 @@ impl ChaosLogEntry {
             attempt: None,
             outcome: None,
             error_code: None,
+            error_message: None,
             latency_ms: decision.latency_ms,
             retry_after_ms: decision.retry_after_ms,
             status: decision.status,

@@ -283,6 +283,23 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A provider reported token usage that cannot be trusted (NaN, negative, fractional, a
+    /// string, missing): the call is charged at its reservation, never at $0.
+    #[error("invalid usage `{field}`: {message}")]
+    InvalidUsage {
+        /// The usage field, e.g. `usage.inputTokens`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A price file (LiteLLM `model_prices_and_context_window.json` format) is invalid.
+    #[error("invalid price file{}: {}", source_suffix(.source_name), .message)]
+    PriceFile {
+        /// File name (relative) of the price file, if any.
+        source_name: Option<String>,
+        /// What is wrong, naming the entry and key.
+        message: String,
+    },
 }
 
 /// Every code an omega-pr error can carry, with what it means (the registry: the README's error
@@ -429,6 +446,14 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
         "ERR_OMEGA_TOO_MANY_CALLS",
         "an engine run that made more LLM calls than a run may",
     ),
+    (
+        "ERR_OMEGA_INVALID_USAGE",
+        "token usage that cannot be trusted: charged at the reservation",
+    ),
+    (
+        "ERR_OMEGA_PRICE_FILE",
+        "an invalid price file (LiteLLM format; the entry and key are named)",
+    ),
 ];
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -476,6 +501,8 @@ impl Error {
             Error::Aborted { .. } => "ERR_OMEGA_ABORTED",
             Error::Internal { .. } => "ERR_OMEGA_INTERNAL",
             Error::Cases { .. } => "ERR_OMEGA_CASES",
+            Error::InvalidUsage { .. } => "ERR_OMEGA_INVALID_USAGE",
+            Error::PriceFile { .. } => "ERR_OMEGA_PRICE_FILE",
         }
     }
 

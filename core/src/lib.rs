@@ -43,6 +43,7 @@ pub mod error;
 pub mod faults;
 pub mod money;
 pub mod outcome;
+pub mod prices;
 pub mod proofpack;
 pub mod report_rules;
 pub mod retry;

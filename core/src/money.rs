@@ -75,6 +75,7 @@ mod tests {
             cache_write_pico: 0,
             output_pico: usd_per_token_to_pico(4e-13).unwrap_or(0),
             reasoning_pico: None,
+            ..Default::default()
         };
         let usage = crate::budget::Usage {
             input_tokens: 1,

@@ -182,7 +182,136 @@ pub const RETRYABLE_CODES: &[&str] = &[
     "EAI_AGAIN",
     "UND_ERR_SOCKET",
     "UND_ERR_CONNECT_TIMEOUT",
+    "ERR_OMEGA_NETWORK",
 ];
+
+/// What is known of a failure that did not come from omega-pr: a plain `Error` from a user
+/// module, or an SDK's HTTP error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureFacts {
+    /// `err.code` (`ECONNRESET`, `ERR_…`, an SDK's `rate_limit_exceeded`, …).
+    pub code: Option<String>,
+    /// `err.cause.code` (fetch wraps socket errors: `TypeError: fetch failed` + cause).
+    pub cause_code: Option<String>,
+    /// HTTP status, when the failure is an HTTP response.
+    pub status: Option<u16>,
+    /// `err.name` (`APIConnectionTimeoutError`, …).
+    pub name: Option<String>,
+    /// `retry-after-ms` header (milliseconds).
+    pub retry_after_ms_header: Option<String>,
+    /// `retry-after` header (seconds; the HTTP-date form is not used).
+    pub retry_after_header: Option<String>,
+}
+
+/// The class a failure falls into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureClass {
+    /// Stable code (`ERR_OMEGA_RATE_LIMIT`, `ERR_OMEGA_CONNECTION_RESET`, …, or the failure's
+    /// own `code` when it has one and is not a known transient one).
+    pub code: String,
+    /// Whether retrying may help.
+    pub retryable: bool,
+    /// Wait asked by the server, ms (`retry-after-ms`, else `retry-after` seconds).
+    pub retry_after_ms: Option<u64>,
+}
+
+fn network_code(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "ECONNRESET" | "EPIPE" | "UND_ERR_SOCKET" | "ERR_STREAM_PREMATURE_CLOSE" => {
+            "ERR_OMEGA_CONNECTION_RESET"
+        }
+        "ETIMEDOUT"
+        | "ESOCKETTIMEDOUT"
+        | "UND_ERR_CONNECT_TIMEOUT"
+        | "UND_ERR_HEADERS_TIMEOUT"
+        | "UND_ERR_BODY_TIMEOUT" => "ERR_OMEGA_PROVIDER_TIMEOUT",
+        "EAI_AGAIN" | "ECONNREFUSED" | "ECONNABORTED" | "ENETUNREACH" | "ENETDOWN"
+        | "EHOSTUNREACH" | "EHOSTDOWN" | "UND_ERR_CLOSED" => "ERR_OMEGA_NETWORK",
+        _ => return None,
+    })
+}
+
+fn parse_retry_after(ms: Option<&str>, secs: Option<&str>) -> Option<u64> {
+    let num = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    if let Some(v) = ms.and_then(num) {
+        return Some(v.ceil() as u64);
+    }
+    secs.and_then(num).map(|v| (v * 1000.0).ceil() as u64)
+}
+
+/// Classifies a failure (the one rule; the TS layer asks it for every foreign error):
+///
+/// - an HTTP status: 429 → `ERR_OMEGA_RATE_LIMIT`, 529 → `ERR_OMEGA_OVERLOADED`, 500/502/503/504
+///   → `ERR_OMEGA_SERVER_ERROR`, 408 → `ERR_OMEGA_PROVIDER_TIMEOUT` (all retryable, honouring
+///   `retry-after-ms` / `retry-after`); 400 `ERR_OMEGA_PROVIDER_BAD_REQUEST`, 401
+///   `ERR_OMEGA_PROVIDER_AUTH`, 403 `ERR_OMEGA_PROVIDER_FORBIDDEN`, 404
+///   `ERR_OMEGA_PROVIDER_NOT_FOUND`, any other status `ERR_OMEGA_PROVIDER_HTTP` (not retryable,
+///   except the retryable statuses of [`classify_status`]); a Node-style upper-case `code` of the
+///   error's own (`ERR_FIXTURE_AUTH`) is kept as the code, the status still decides retrying;
+/// - a network-ish `code` or `cause.code`: `ECONNRESET`/`EPIPE`/`UND_ERR_SOCKET` →
+///   `ERR_OMEGA_CONNECTION_RESET`, `ETIMEDOUT`/undici timeouts → `ERR_OMEGA_PROVIDER_TIMEOUT`,
+///   `EAI_AGAIN`/`ECONNREFUSED`/`ENETUNREACH`/… → `ERR_OMEGA_NETWORK` (retryable);
+/// - SDK connection errors by name: `APIConnectionTimeoutError` → timeout,
+///   `APIConnectionError` → `ERR_OMEGA_NETWORK` (retryable);
+/// - any other `code` is kept, retryable only if [`classify`] says so;
+/// - nothing known: `ERR_OMEGA_PROVIDER`, not retryable.
+pub fn classify_failure(f: &FailureFacts) -> FailureClass {
+    let retry_after_ms = parse_retry_after(
+        f.retry_after_ms_header.as_deref(),
+        f.retry_after_header.as_deref(),
+    );
+    let class = |code: &str, retryable: bool| FailureClass {
+        code: code.to_owned(),
+        retryable,
+        retry_after_ms: if retryable { retry_after_ms } else { None },
+    };
+    if let Some(code) = f.code.as_deref().filter(|c| c.starts_with("ERR_OMEGA_")) {
+        return class(code, classify(code));
+    }
+    for c in [f.code.as_deref(), f.cause_code.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(mapped) = network_code(c) {
+            return class(mapped, true);
+        }
+    }
+    // A Node-style code of the user's own (`ERR_FIXTURE_AUTH`, `HTTP_429`) names the failure
+    // better than the status; an API's lowercase code (`rate_limit_exceeded`) does not.
+    let own = f.code.as_deref().filter(|c| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    });
+    if let Some(status) = f.status {
+        let mapped = match status {
+            429 => "ERR_OMEGA_RATE_LIMIT",
+            529 => "ERR_OMEGA_OVERLOADED",
+            500 | 502 | 503 | 504 => "ERR_OMEGA_SERVER_ERROR",
+            408 => "ERR_OMEGA_PROVIDER_TIMEOUT",
+            400 => "ERR_OMEGA_PROVIDER_BAD_REQUEST",
+            401 => "ERR_OMEGA_PROVIDER_AUTH",
+            403 => "ERR_OMEGA_PROVIDER_FORBIDDEN",
+            404 => "ERR_OMEGA_PROVIDER_NOT_FOUND",
+            _ => "ERR_OMEGA_PROVIDER_HTTP",
+        };
+        return class(own.unwrap_or(mapped), classify_status(status));
+    }
+    match f.name.as_deref() {
+        Some("APIConnectionTimeoutError") => return class("ERR_OMEGA_PROVIDER_TIMEOUT", true),
+        Some("APIConnectionError") => return class("ERR_OMEGA_NETWORK", true),
+        _ => {}
+    }
+    match f.code.as_deref().filter(|c| !c.is_empty()) {
+        Some(code) => class(code, classify(code)),
+        None => class("ERR_OMEGA_PROVIDER", false),
+    }
+}
 
 /// Whether a failure is retryable, by chaos failure type name (`timeout`, `rate_limit`, …) or
 /// error code (`ERR_OMEGA_RATE_LIMIT`, `ECONNRESET`, …). Every chaos failure type is retryable
@@ -242,6 +371,87 @@ mod tests {
         assert!(classify("ECONNRESET"));
         assert!(classify_status(429) && classify_status(529) && classify_status(503));
         assert!(!classify_status(400) && !classify_status(401) && !classify_status(404));
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        let facts = |code: Option<&str>, cause: Option<&str>, status: Option<u16>| FailureFacts {
+            code: code.map(Into::into),
+            cause_code: cause.map(Into::into),
+            status,
+            ..Default::default()
+        };
+        let c = |f: FailureFacts| {
+            let k = classify_failure(&f);
+            (k.code, k.retryable)
+        };
+        assert_eq!(
+            c(facts(Some("ECONNRESET"), None, None)),
+            ("ERR_OMEGA_CONNECTION_RESET".into(), true)
+        );
+        assert_eq!(
+            c(facts(None, Some("EAI_AGAIN"), None)),
+            ("ERR_OMEGA_NETWORK".into(), true)
+        );
+        assert_eq!(
+            c(facts(Some("ETIMEDOUT"), None, None)),
+            ("ERR_OMEGA_PROVIDER_TIMEOUT".into(), true)
+        );
+        assert_eq!(
+            c(facts(None, None, None)),
+            ("ERR_OMEGA_PROVIDER".into(), false)
+        );
+        assert_eq!(
+            c(facts(Some("ERR_FIXTURE_AUTH"), None, None)),
+            ("ERR_FIXTURE_AUTH".into(), false)
+        );
+        assert_eq!(
+            c(facts(Some("ENOTFOUND"), None, None)),
+            ("ENOTFOUND".into(), false)
+        );
+        assert_eq!(
+            c(facts(None, None, Some(529))),
+            ("ERR_OMEGA_OVERLOADED".into(), true)
+        );
+        assert_eq!(
+            c(facts(None, None, Some(502))),
+            ("ERR_OMEGA_SERVER_ERROR".into(), true)
+        );
+        assert_eq!(
+            c(facts(Some("invalid_api_key"), None, Some(401))),
+            ("ERR_OMEGA_PROVIDER_AUTH".into(), false)
+        );
+        assert_eq!(
+            c(facts(None, None, Some(404))),
+            ("ERR_OMEGA_PROVIDER_NOT_FOUND".into(), false)
+        );
+        assert_eq!(
+            c(facts(None, None, Some(422))),
+            ("ERR_OMEGA_PROVIDER_HTTP".into(), false)
+        );
+        assert_eq!(
+            c(facts(Some("ERR_OMEGA_RATE_LIMIT"), None, None)),
+            ("ERR_OMEGA_RATE_LIMIT".into(), true)
+        );
+        let named = FailureFacts {
+            name: Some("APIConnectionTimeoutError".into()),
+            ..Default::default()
+        };
+        assert_eq!(c(named), ("ERR_OMEGA_PROVIDER_TIMEOUT".into(), true));
+        let limited = |ms: Option<&str>, s: Option<&str>| {
+            classify_failure(&FailureFacts {
+                status: Some(429),
+                retry_after_ms_header: ms.map(Into::into),
+                retry_after_header: s.map(Into::into),
+                ..Default::default()
+            })
+            .retry_after_ms
+        };
+        assert_eq!(limited(Some("250"), Some("3")), Some(250));
+        assert_eq!(limited(None, Some("2")), Some(2000));
+        assert_eq!(limited(None, Some("0.5")), Some(500));
+        assert_eq!(limited(None, Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(limited(None, None), None);
     }
 
     #[test]

@@ -1,44 +1,15 @@
-// An omega-pr provider module for any OpenAI-compatible chat-completions endpoint:
-//   OMEGA_LLM_ENDPOINT=https://… OMEGA_LLM_API_KEY=… npx omega-pr stress --provider examples/modules/openai-provider.mjs --model gpt-4o
-// The CLI wraps it in Retry(Chaos(Timeout(provider))) and budgets every attempt.
+// An omega-pr provider module over the official `openai` SDK (`npm install openai@^7`), through the
+// `omega-pr/openai` adapter — replaces the hand-written fetch example:
+//   OPENAI_API_KEY=… npx omega-pr stress --provider examples/modules/openai-provider.mjs --model gpt-4o
+// Any OpenAI-compatible endpoint: set OPENAI_BASE_URL (with /v1). OMEGA_OPENAI_API=responses uses the
+// Responses API. The adapter sends every request with maxRetries: 0, so the CLI's
+// Retry(Chaos(Timeout(provider))) stack is the one retry policy, and 429/529/5xx (retry-after),
+// resets and 400/401/403/404 are classified by the core.
+import OpenAI from 'openai';
+import { openaiProvider } from 'omega-pr/openai';
 
 /** @param {{ seed: number }} context */
 export function createProvider(context) {
-  const endpoint = process.env.OMEGA_LLM_ENDPOINT;
-  if (!endpoint) throw new Error('set OMEGA_LLM_ENDPOINT (and OMEGA_LLM_API_KEY)');
-  return {
-    /** @param {import('omega-pr').GenerateRequest} request @param {{ signal?: AbortSignal }} [options] */
-    async generate(request, options) {
-      const res = await fetch(`${endpoint.replace(/\/$/, '')}/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${process.env.OMEGA_LLM_API_KEY ?? ''}` },
-        body: JSON.stringify({
-          model: request.model,
-          messages: [{ role: 'user', content: request.prompt }],
-          max_tokens: request.maxOutputTokens,
-          seed: context.seed,
-        }),
-        signal: options?.signal,
-      });
-      if (!res.ok) {
-        // A status lets RetryProvider classify it (429/5xx retryable; retry-after honoured).
-        const err = Object.assign(new Error(`HTTP ${res.status} from the endpoint`), { status: res.status, code: `HTTP_${res.status}` });
-        const retryAfter = Number(res.headers.get('retry-after'));
-        if (Number.isFinite(retryAfter)) err.retryAfterMs = retryAfter * 1000;
-        throw err;
-      }
-      const body = await res.json();
-      const u = body.usage ?? {};
-      return {
-        text: body.choices?.[0]?.message?.content ?? '',
-        model: request.model,
-        usage: {
-          inputTokens: u.prompt_tokens ?? 0,
-          cachedInputTokens: u.prompt_tokens_details?.cached_tokens ?? 0,
-          outputTokens: u.completion_tokens ?? 0,
-          reasoningTokens: u.completion_tokens_details?.reasoning_tokens ?? 0,
-        },
-      };
-    },
-  };
+  const api = process.env.OMEGA_OPENAI_API === 'responses' ? 'responses' : 'chat';
+  return openaiProvider(new OpenAI({ maxRetries: 0 }), { api, extraBody: api === 'chat' ? { seed: context.seed } : {} });
 }

@@ -20,7 +20,8 @@ import {
   FAILURE_TYPE_CODES,
   OmegaProviderError,
   emptyResponseError,
-  isEmptyText,
+  isEmptyResponse,
+  toProviderError,
   sleep as realSleep,
   type FailureTypeName,
 } from './errors';
@@ -138,6 +139,8 @@ export class ChaosProvider implements LlmProvider {
       entry.outcome = outcome;
       const code = errorCode(err);
       if (code !== undefined) entry.errorCode = code;
+      // The provider's own failure keeps its words (a plain Error's message, the API's message).
+      if (outcome === 'failed' && err instanceof Error && err.message !== '') entry.errorMessage = err.message;
       this.entries.push(entry);
     };
     try {
@@ -153,7 +156,8 @@ export class ChaosProvider implements LlmProvider {
       const response = await this.run(request, options, decision, callIndex);
       record(decision.injected ? 'recovered' : 'passed');
       return response;
-    } catch (err) {
+    } catch (caught) {
+      const err = toProviderError(caught, callIndex);
       const injected = err instanceof OmegaProviderError && err.injected;
       record(injected ? 'surfaced' : 'failed', err);
       throw err;
@@ -173,7 +177,7 @@ export class ChaosProvider implements LlmProvider {
     if (decision.injected && decision.failureType === 'latency') await this.sleep(decision.latencyMs ?? 0, options?.signal);
     if (fault === 'latency_spike') await this.sleep(spikeMs, options?.signal);
     const response = await this.inner.generate(request, options);
-    if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+    if (isEmptyResponse(response)) throw emptyResponseError(callIndex, response?.usage, false);
     const entry: DeliveredFault = { call_index: callIndex, attempt, fault, delivered: true };
     if (request.sceneId !== undefined) entry.scene_id = request.sceneId;
     if (fault === 'latency_spike') entry.latency_ms = spikeMs;
@@ -195,13 +199,13 @@ export class ChaosProvider implements LlmProvider {
     const type = decision.failureType as FailureTypeName | undefined;
     if (!decision.injected || type === undefined) {
       const response = await this.inner.generate(request, options);
-      if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+      if (isEmptyResponse(response)) throw emptyResponseError(callIndex, response?.usage, false);
       return response;
     }
     if (type === 'latency') {
       await this.sleep(decision.latencyMs ?? 0, options?.signal);
       const response = await this.inner.generate(request, options);
-      if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+      if (isEmptyResponse(response)) throw emptyResponseError(callIndex, response?.usage, false);
       return response;
     }
     const code = FAILURE_TYPE_CODES[type];

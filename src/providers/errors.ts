@@ -6,8 +6,7 @@
  * `ERR_OMEGA_ABORTED` and `name` is `'AbortError'` (so `err.name === 'AbortError'` checks work);
  * `cause` is the signal's reason.
  */
-import { failureTypeErrorCode, type ChaosDecision, type TokenUsage } from '../../native';
-import { OmegaError } from '../errors';
+import { classifyFailure, failureTypeErrorCode, type ChaosDecision, type TokenUsage } from '../../native';
 import type { SleepFn } from './types';
 
 /** The failure types chaos can inject. */
@@ -24,6 +23,14 @@ export type OmegaProviderErrorCode =
   | 'ERR_OMEGA_TRUNCATED_RESPONSE'
   | 'ERR_OMEGA_MALFORMED_JSON'
   | 'ERR_OMEGA_ABORTED'
+  | 'ERR_OMEGA_NETWORK'
+  | 'ERR_OMEGA_PROVIDER'
+  | 'ERR_OMEGA_PROVIDER_BAD_REQUEST'
+  | 'ERR_OMEGA_PROVIDER_AUTH'
+  | 'ERR_OMEGA_PROVIDER_FORBIDDEN'
+  | 'ERR_OMEGA_PROVIDER_NOT_FOUND'
+  | 'ERR_OMEGA_PROVIDER_HTTP'
+  | 'ERR_OMEGA_INVALID_USAGE'
   | 'ERR_OMEGA_RESPONSE_TOO_LARGE';
 
 type FaultName = Exclude<FailureTypeName, 'latency'>;
@@ -62,14 +69,19 @@ export interface OmegaProviderErrorDetails {
   callIndex?: number;
   /** Tokens billed although the call failed (e.g. an empty or truncated answer). */
   usage?: TokenUsage;
+  /**
+   * The request reached the API and may be billed, but no usage is known (a stream cut before
+   * its usage event): the budget charges the whole reservation, never $0.
+   */
+  billedUnknown?: boolean;
   /** Underlying cause. */
   cause?: unknown;
 }
 
-/** A provider failure with a stable `code` (an {@link OmegaError}). */
-export class OmegaProviderError extends OmegaError {
-  /** Stable code. */
-  declare readonly code: OmegaProviderErrorCode;
+/** A provider failure with a stable `code`. */
+export class OmegaProviderError extends Error {
+  /** Stable code (a user provider's own `code` is kept when it is not a known transient one). */
+  readonly code: OmegaProviderErrorCode | (string & {});
   /** Whether chaos injected the failure. */
   readonly injected: boolean;
   /** Whether retrying may help. */
@@ -84,11 +96,14 @@ export class OmegaProviderError extends OmegaError {
   readonly callIndex?: number;
   /** Tokens billed although the call failed. */
   readonly usage?: TokenUsage;
+  /** The call may be billed but its usage is unknown: charged at the reservation. */
+  readonly billedUnknown?: boolean;
   /** Attempts made before giving up (set by `RetryProvider`). */
   attempts?: number;
 
-  constructor(code: OmegaProviderErrorCode, message: string, details: OmegaProviderErrorDetails) {
-    super(code, message, { cause: details.cause });
+  constructor(code: OmegaProviderErrorCode | (string & {}), message: string, details: OmegaProviderErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
     this.name = code === 'ERR_OMEGA_ABORTED' ? 'AbortError' : 'OmegaProviderError';
     this.injected = details.injected;
     this.retryable = details.retryable;
@@ -97,6 +112,7 @@ export class OmegaProviderError extends OmegaError {
     if (details.status !== undefined) this.status = details.status;
     if (details.callIndex !== undefined) this.callIndex = details.callIndex;
     if (details.usage !== undefined) this.usage = details.usage;
+    if (details.billedUnknown === true) this.billedUnknown = true;
   }
 }
 
@@ -155,6 +171,11 @@ export function responseTooLargeError(bytes: number, maxBytes: number, callIndex
   );
 }
 
+/** Whether a response is empty: no text (missing, empty or whitespace only) and no tool calls. */
+export function isEmptyResponse(res: { text?: unknown; toolCalls?: unknown } | undefined): boolean {
+  return isEmptyText(res?.text) && !(Array.isArray(res?.toolCalls) && res.toolCalls.length > 0);
+}
+
 /** Whether a response text counts as empty (missing, empty or whitespace only). */
 export function isEmptyText(text: unknown): boolean {
   return typeof text !== 'string' || text.trim().length === 0;
@@ -203,4 +224,59 @@ export function combineSignals(...signals: Array<AbortSignal | undefined>): { si
       for (const [s, fn] of listeners) s.removeEventListener('abort', fn);
     },
   };
+}
+
+function field(obj: unknown, key: string): unknown {
+  return typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+function headerOf(err: unknown, name: string): string | undefined {
+  const h = field(err, 'headers');
+  if (h === undefined || h === null) return undefined;
+  if (typeof (h as { get?: unknown }).get === 'function') {
+    const v = (h as { get(n: string): unknown }).get(name);
+    return typeof v === 'string' ? v : undefined;
+  }
+  const v = field(h, name);
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+/**
+ * Turns any failure of a provider into an `OmegaProviderError` with a stable code, classified by
+ * the core's one rule (`classifyFailure`): HTTP 429 (with `retry-after-ms` / `retry-after`), 529,
+ * 500/502/503/504, 408 and network-ish codes (`ECONNRESET`, `ETIMEDOUT`, `EAI_AGAIN`, … also on
+ * `err.cause`) are retryable; 400/401/403/404 and anything unknown surface at once. The
+ * original message (the API's own words for an SDK error) is kept, and the original error is
+ * the `cause`. `OmegaProviderError`s and aborts pass through unchanged.
+ */
+export function toProviderError(err: unknown, callIndex?: number): unknown {
+  if (err instanceof OmegaProviderError || isAbortError(err)) return err;
+  // Already one of ours (a native error, a user module speaking our codes): unchanged.
+  const own = field(err, 'code');
+  if (typeof own === 'string' && own.startsWith('ERR_OMEGA_') && field(err, 'status') === undefined) return err;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const rawStatus = field(err, 'status');
+  const status = typeof rawStatus === 'number' && Number.isInteger(rawStatus) && rawStatus >= 100 && rawStatus <= 999 ? rawStatus : undefined;
+  const cls = classifyFailure({
+    code: str(field(err, 'code')),
+    causeCode: str(field(field(err, 'cause'), 'code')),
+    status,
+    name: str(field(err, 'name')),
+    retryAfterMsHeader: headerOf(err, 'retry-after-ms'),
+    retryAfterHeader: headerOf(err, 'retry-after'),
+  });
+  const hint = field(err, 'retryAfterMs');
+  const retryAfterMs = cls.retryAfterMs ?? (cls.retryable && typeof hint === 'number' && Number.isFinite(hint) && hint >= 0 ? hint : undefined);
+  const message = err instanceof Error ? err.message : typeof err === 'string' ? err : String(err);
+  const usage = field(err, 'usage');
+  const out = new OmegaProviderError(cls.code, message === '' ? `provider failed (${cls.code})` : message, {
+    injected: false,
+    retryable: cls.retryable,
+    status,
+    retryAfterMs,
+    callIndex,
+    usage: typeof usage === 'object' && usage !== null ? (usage as TokenUsage) : undefined,
+    cause: err,
+  });
+  return out;
 }

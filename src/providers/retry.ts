@@ -27,10 +27,11 @@ import {
   combineSignals,
   emptyResponseError,
   isAbortError,
-  isEmptyText,
+  isEmptyResponse,
   oversizeBytes,
   responseTooLargeError,
   sleep as realSleep,
+  toProviderError,
 } from './errors';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn, TokenUsage } from './types';
 
@@ -115,6 +116,14 @@ function usageOf(err: unknown): TokenUsage | undefined {
   return typeof u === 'object' && u !== null ? (u as TokenUsage) : undefined;
 }
 
+/** UTF-8 bytes of a request's prompt and messages: an upper bound of its prompt tokens. */
+export function requestBytes(request: GenerateRequest): number {
+  let n = request.prompt === undefined ? 0 : Buffer.byteLength(request.prompt, 'utf8');
+  for (const m of request.messages ?? []) n += Buffer.byteLength(typeof m.content === 'string' ? m.content : JSON.stringify(m.content), 'utf8') + 4;
+  if (request.tools !== undefined) n += Buffer.byteLength(JSON.stringify(request.tools), 'utf8');
+  return n;
+}
+
 /** Wraps a provider with seeded retries. */
 export class RetryProvider implements LlmProvider {
   /** The native policy. */
@@ -191,7 +200,7 @@ export class RetryProvider implements LlmProvider {
       callId: `call-${callIndex}#${attempt}`,
       sceneId: request.sceneId,
       model: request.model,
-      inputTokens: request.inputTokens ?? Buffer.byteLength(request.prompt, 'utf8'),
+      inputTokens: request.inputTokens ?? requestBytes(request),
       maxOutputTokens: request.maxOutputTokens,
     });
     let response: GenerateResponse;
@@ -200,10 +209,12 @@ export class RetryProvider implements LlmProvider {
       // Too large an answer is a fault: settled as billed, never returned nor kept.
       const bytes = oversizeBytes(response?.text, this.maxResponseBytes);
       if (bytes !== null) throw responseTooLargeError(bytes, this.maxResponseBytes, callIndex, response?.usage);
-    } catch (err) {
+    } catch (caught) {
+      const err = toProviderError(caught, callIndex);
       if (budget !== undefined && reservation !== undefined) {
         const billed = usageOf(err);
         if (billed !== undefined) budget.settle(reservation.id, billed);
+        else if ((err as { billedUnknown?: unknown }).billedUnknown === true) budget.chargeReservation(reservation.id);
         else budget.release(reservation.id);
       }
       throw err;
@@ -212,7 +223,7 @@ export class RetryProvider implements LlmProvider {
       if (response?.usage !== undefined) budget.settle(reservation.id, response.usage);
       else budget.release(reservation.id);
     }
-    if (isEmptyText(response?.text)) throw emptyResponseError(callIndex, response?.usage, false);
+    if (isEmptyResponse(response)) throw emptyResponseError(callIndex, response?.usage, false);
     return response;
   }
 }

@@ -7,12 +7,52 @@ import type { TokenUsage } from '../../native';
 
 export type { TokenUsage };
 
+/** One message of a conversation. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  /** Text of the message. */
+  content: string;
+  /** Tool calls an assistant message made (to send a conversation back with them). */
+  toolCalls?: ToolCall[];
+  /** For `role: 'tool'`: the id of the call this message answers. */
+  toolCallId?: string;
+}
+
+/** A tool the model may call (JSON-Schema parameters). */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments (an object schema). */
+  parameters: Record<string, unknown>;
+}
+
+/** A tool call the model made. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as the model wrote them (JSON text). */
+  arguments: string;
+}
+
+/** A JSON response format: any JSON object, or one matching a schema. */
+export type ResponseFormat = { type: 'text' } | { type: 'json'; schema?: Record<string, unknown>; name?: string };
+
 /** One generation request. */
 export interface GenerateRequest {
   /** Model name (priced in calibration `budget.models` when a budget is tracked). */
   model: string;
-  /** The prompt text. */
-  prompt: string;
+  /** The prompt text: shorthand for `messages: [{ role: 'user', content: prompt }]`. */
+  prompt?: string;
+  /** The conversation (system/user/assistant/tool); with `prompt` too, the prompt is appended as a user message. */
+  messages?: ChatMessage[];
+  /** Tools the model may call. */
+  tools?: ToolDefinition[];
+  /** JSON output. */
+  responseFormat?: ResponseFormat;
+  /** Sampling temperature. */
+  temperature?: number;
+  /** Stream the answer (adapters then measure time to first token and tokens/s). */
+  stream?: boolean;
   /** Scene the call belongs to (recorded in logs and budget reports). */
   sceneId?: string;
   /**
@@ -38,8 +78,16 @@ export interface GenerateResponse {
   text: string;
   /** Tokens billed for the call. */
   usage: TokenUsage;
-  /** Model that answered, when the provider says. */
+  /** Model that answered, when the provider says (an API's dated name is priced as its base model). */
   model?: string;
+  /** Tool calls the model made (a response with tool calls and no text is not empty). */
+  toolCalls?: ToolCall[];
+  /** Why the model stopped (`stop`, `length`, `tool-calls`, …), when known. */
+  finishReason?: string;
+  /** Streaming: ms from the request to the first content token. */
+  ttftMs?: number;
+  /** Streaming: output tokens per second after the first token. */
+  tokensPerSecond?: number;
 }
 
 /** Per-call options. */

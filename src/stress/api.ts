@@ -12,6 +12,7 @@ import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
 import { SimulatedProvider, SimulatedScorer } from '../sim';
 import { OmegaError } from '../errors';
+import { DEFAULT_REAL_MODEL, checkModel } from '../models';
 import type { LlmProvider } from '../providers/types';
 import { loadCases, type LoadedCases } from './cases';
 import { runStress as executeStress, shardRuns, type RunRecord, type StressOutcome } from './engine';
@@ -176,12 +177,11 @@ export async function resolveStress(o: RunStressOptions): Promise<ResolvedStress
         'a scorer module (--scorer ./scorer.mjs), or an engine whose run(ctx) returns its own checks (--engine ./engine.mjs)',
     );
   }
-  const model = o.model ?? (simulated ? 'simulated-scribe' : 'claude-sonnet-4-5');
-  const priced = calibration.budget.models;
+  const model = o.model ?? (simulated ? 'simulated-scribe' : DEFAULT_REAL_MODEL);
+  const today = (o.clock ?? defaultClock)().slice(0, 10);
   const models = new Set([model, ...(cases?.doc.cases.map((c) => c.model).filter((m): m is string => m !== undefined) ?? [])]);
-  for (const m of models) {
-    if (!(m in priced)) throw usage('ERR_OMEGA_UNKNOWN_MODEL', `model \`${m}\` has no price in calibration \`budget.models\` (known: ${Object.keys(priced).join(', ')})`);
-  }
+  // Every model priced before any call (ERR_OMEGA_UNKNOWN_MODEL otherwise); a deprecated one warns.
+  for (const m of models) checkModel(m, calibration, today);
   return { provider, providerName, simulated, scorer, scorerName, userScorer, engine, engineName, cases, model };
 }
 

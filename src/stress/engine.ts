@@ -3,7 +3,7 @@
  * K runs in flight at once, each scored by the scorer. All statistics come from the Rust core
  * (`analyzeVariance`); this file only awaits providers and collects results.
  */
-import { AtomicCache, BudgetTracker, callCost } from '../../native';
+import { AtomicCache, BudgetTracker } from '../../native';
 import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
 import { OmegaError } from '../errors';
@@ -121,6 +121,10 @@ export interface CallCounts {
   failed: number;
   retries: number;
   by_error: Record<string, number>;
+  /** One message per error code in `by_error` (the first seen, by call index): what the provider said. */
+  error_samples?: Record<string, string>;
+  /** The model asked for, and the model names the provider answered with (sorted). */
+  models?: { requested: string; returned: string[] };
 }
 
 /** `counts` with its keys in sorted order (deterministic JSON). */
@@ -196,7 +200,23 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   const records = new Map<number, RunRecord>();
   let failedCalls = 0;
   const errorCounts: Record<string, number> = {};
+  const errorSamples = new Map<string, { callIndex: number; message: string }>();
+  const returnedModels = new Set<string>();
   let totalCalls = 0;
+  // The cost of an answer, priced as the model the provider named (dated snapshots resolve to
+  // their base model); a name no price matches is priced as the requested model, which the
+  // budget already settled.
+  const costOf = (model: string | undefined, usage: GenerateResponse['usage']): number => {
+    if (typeof model === 'string' && model !== '') {
+      returnedModels.add(model);
+      try {
+        return budget.cost(model, usage).costUsd;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'ERR_OMEGA_UNKNOWN_MODEL') throw err;
+      }
+    }
+    return budget.cost(cfg.model, usage).costUsd;
+  };
 
   const oneScene = (runIndex: number, s: number): Promise<SceneResult> => {
     const id = sceneId(s);
@@ -215,7 +235,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       const res = await stack.provider.generate(request, signal ? { signal } : undefined);
       const reported = (res as { latencyMs?: unknown }).latencyMs;
       const latencyMs = typeof reported === 'number' ? reported : cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started);
-      const cost = callCost(res.model ?? cfg.model, res.usage, cfg.calibration).costUsd;
+      const cost = costOf(res.model, res.usage);
       attempts = 1 + (retriesByCall.get(callIndex) ?? 0);
       if (cache !== null && cacheKey !== null) {
         try {
@@ -231,6 +251,9 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       const e = err as { code?: string; message?: string; attempts?: number };
       const code = typeof e?.code === 'string' && e.code !== '' ? e.code : 'ERR_OMEGA_PROVIDER';
       errorCounts[code] = (errorCounts[code] ?? 0) + 1;
+      const message = e?.message ?? String(err);
+      const seen = errorSamples.get(code);
+      if (seen === undefined || callIndex < seen.callIndex) errorSamples.set(code, { callIndex, message });
       return {
         sceneId: id,
         callIndex,
@@ -537,7 +560,14 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     runs,
     runCost: budget.finalize(),
     chaosLog: stack.chaos?.chaosLog() ?? null,
-    calls: { total: totalCalls, failed: failedCalls, retries, by_error: sortedCounts(errorCounts) },
+    calls: {
+      total: totalCalls,
+      failed: failedCalls,
+      retries,
+      by_error: sortedCounts(errorCounts),
+      error_samples: Object.fromEntries([...errorSamples.keys()].sort().map((k) => [k, (errorSamples.get(k) as { message: string }).message])),
+      models: { requested: cfg.model, returned: [...returnedModels].sort() },
+    },
     cacheCorruption,
     complete: runs.length === indices.length,
     lateCalls,

@@ -198,12 +198,23 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
   for (const p of parts) {
     for (const [code, n] of Object.entries(p.report.calls.by_error ?? {})) byError[code] = (byError[code] ?? 0) + n;
   }
+  // Shards in index order: the first shard's sample of a code wins.
+  const samples: Record<string, string> = {};
+  const returned = new Set<string>();
+  for (const p of [...parts].sort((a, b) => (a.report.shard?.index ?? 0) - (b.report.shard?.index ?? 0))) {
+    for (const [code, m] of Object.entries(p.report.calls.error_samples ?? {})) if (!(code in samples)) samples[code] = m;
+    for (const m of p.report.calls.models?.returned ?? []) returned.add(m);
+  }
   const calls: CallCounts = {
     total: parts.reduce((a, p) => a + p.report.calls.total, 0),
     failed: parts.reduce((a, p) => a + p.report.calls.failed, 0),
     retries: parts.reduce((a, p) => a + p.report.calls.retries, 0),
     by_error: sortedCounts(byError),
   };
+  if (first.report.calls.error_samples !== undefined) {
+    calls.error_samples = Object.fromEntries(Object.keys(samples).sort().map((k) => [k, samples[k] as string]));
+  }
+  if (first.report.calls.models !== undefined) calls.models = { requested: first.report.calls.models.requested, returned: [...returned].sort() };
   const report = buildPrReport({
     meta: { ...pickMeta(first.report), shard: null },
     runs,

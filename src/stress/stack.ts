@@ -15,6 +15,8 @@ import type { RetryEvent } from '../providers/retry';
  * one whose answer exceeds `maxResponseBytes` with `ERR_OMEGA_RESPONSE_TOO_LARGE` (not retryable;
  * the answer is dropped here, where the provider's answer is received, so the chaos log records
  * the fault and nothing above ever holds the text).
+ * The request was sent and may be billed (a stalled stream, a slow answer): a timed-out attempt is
+ * charged its reservation (`billedUnknown`), never $0.
  */
 export class TimeoutProvider implements LlmProvider {
   constructor(
@@ -34,7 +36,7 @@ export class TimeoutProvider implements LlmProvider {
         const err = new OmegaProviderError(
           'ERR_OMEGA_PROVIDER_TIMEOUT',
           `provider did not answer within ${this.ms} ms (call ${request.callIndex ?? '?'}, scene ${request.sceneId ?? '?'})`,
-          { injected: false, retryable: true, callIndex: request.callIndex },
+          { injected: false, retryable: true, callIndex: request.callIndex, billedUnknown: true },
         );
         controller.abort(err);
         reject(err);

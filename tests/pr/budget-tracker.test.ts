@@ -126,22 +126,22 @@ describe('BudgetTracker (PR-2)', () => {
     ['Infinity', Number.POSITIVE_INFINITY, 'finite'],
     ['negative', -5, 'negative'],
     ['fractional', 1.5, 'whole'],
-  ])('rejects %s token counts with ERR_OMEGA_INVALID_ARGUMENT naming the field', (_label, value, text) => {
+  ])('rejects %s token counts naming the field (reserve: ERR_OMEGA_INVALID_ARGUMENT, usage: ERR_OMEGA_INVALID_USAGE)', (_label, value, text) => {
     const t = new BudgetTracker();
     expectCode(() => t.reserve({ callId: 'c', model: MODEL, inputTokens: value }), 'ERR_OMEGA_INVALID_ARGUMENT', 'inputTokens');
-    expectCode(() => t.record({ callId: 'c', model: MODEL }, { inputTokens: 1, outputTokens: value }), 'ERR_OMEGA_INVALID_ARGUMENT', text);
+    expectCode(() => t.record({ callId: 'c', model: MODEL }, { inputTokens: 1, outputTokens: value }), 'ERR_OMEGA_INVALID_USAGE', text);
   });
 
   it('rejects usage whose parts exceed their whole', () => {
     const t = new BudgetTracker();
     expectCode(
       () => t.record({ callId: 'c', model: MODEL }, { inputTokens: 10, cachedInputTokens: 20, outputTokens: 1 }),
-      'ERR_OMEGA_INVALID_ARGUMENT',
+      'ERR_OMEGA_INVALID_USAGE',
       'cachedInputTokens',
     );
     expectCode(
       () => t.record({ callId: 'c', model: MODEL }, { inputTokens: 10, outputTokens: 1, reasoningTokens: 2 }),
-      'ERR_OMEGA_INVALID_ARGUMENT',
+      'ERR_OMEGA_INVALID_USAGE',
       'reasoningTokens',
     );
   });

@@ -628,7 +628,10 @@ describe('--provider / --scorer modules', () => {
     expectValid(path.join(run, 'PR_REPORT.json'));
     expect(report.provider).toBe('cli-throwing-provider.js');
     expect(report.runs.every((x: any) => x.hard_pass === false && x.failed_scenes === 3 && x.attempts === 3)).toBe(true);
-    expect(report.calls).toEqual({ total: 9, failed: 9, retries: 0, by_error: { ERR_FIXTURE_AUTH: 9 } });
+    expect(report.calls).toMatchObject({ total: 9, failed: 9, retries: 0, by_error: { ERR_FIXTURE_AUTH: 9 } });
+    // The provider's own words are kept, one sample per code.
+    expect(Object.keys(report.calls.error_samples)).toEqual(['ERR_FIXTURE_AUTH']);
+    expect(report.calls.error_samples.ERR_FIXTURE_AUTH).toMatch(/^fixture: authentication failed \(call \d\)$/);
     expect(report.hard_pass_rate).toBe(0);
   });
 
@@ -704,7 +707,7 @@ describe('--provider / --scorer modules', () => {
     const [run] = runDirs(dir, /^stress5_/);
     expectValid(path.join(run, 'PR_REPORT.json'));
     const report = readJson(path.join(run, 'PR_REPORT.json'));
-    expect(report).toMatchObject({ provider: 'cli-echo-provider.mjs', scorer: 'fixture-scorer', hard_pass_score: 0.5, hard_pass_rate: 1, model: 'claude-sonnet-4-5' });
+    expect(report).toMatchObject({ provider: 'cli-echo-provider.mjs', scorer: 'fixture-scorer', hard_pass_score: 0.5, hard_pass_rate: 1, model: 'claude-sonnet-5-5' });
     expect(report.runs[2].metrics.words).toBe(12);
     expect(report.analysis.metrics.words.n).toBe(5);
     expect(readJson(path.join(run, 'answers-cache.json'))['run-1/SCN-02']).toEqual({ call_index: 4, text: 'echo SCN-02 #4 seed 42' });

@@ -21,6 +21,7 @@ import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, re
 import { InterruptedError, shutdownSignal } from '../lifecycle';
 
 export type { ChaosSummary };
+import { DEFAULT_REAL_MODEL, checkModel } from '../../models';
 
 /** Two-sided 99.9 % normal quantile: the rate tolerance is this many standard errors. */
 const Z_999 = 3.290526731491926;
@@ -62,10 +63,11 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   if (o.provider) ({ provider, name: providerName } = await loadProvider(o.provider, { seed, calibration }));
   else provider = new SimulatedProvider({ seed, timeScale: o.timeScale ?? 0.001 });
   const simulated = o.provider === undefined;
-  const model = o.model ?? (simulated ? 'simulated-scribe' : 'claude-sonnet-4-5');
+  const model = o.model ?? (simulated ? 'simulated-scribe' : DEFAULT_REAL_MODEL);
   const cases = o.input === undefined ? null : (await loadCases(o.input)).doc.cases;
+  // Every model priced before any call (ERR_OMEGA_UNKNOWN_MODEL otherwise); a deprecated one warns.
   for (const m of new Set([model, ...(cases ?? []).map((c) => c.model).filter((x): x is string => x !== undefined)])) {
-    if (!(m in calibration.budget.models)) throw new UsageError(`model \`${m}\` has no price in calibration \`budget.models\``, 'ERR_OMEGA_UNKNOWN_MODEL');
+    checkModel(m, calibration, isoNow().slice(0, 10));
   }
   const budget = new BudgetTracker(calibration);
   const stack = buildStack({

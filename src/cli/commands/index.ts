@@ -10,8 +10,9 @@ import { register as stress } from './stress';
 import { register as proofpack } from './proofpack';
 import { register as sprint } from './sprint';
 import { register as keygen } from './keygen';
+import { register as prices } from './prices';
 
 export type { RegisterCommand };
 
 /** Every subcommand, in runbook order. */
-export const COMMANDS: RegisterCommand[] = [preflight, concurrency, chaos, stress, proofpack, sprint, keygen];
+export const COMMANDS: RegisterCommand[] = [preflight, concurrency, chaos, stress, proofpack, sprint, keygen, prices];
