@@ -16,9 +16,7 @@ use crate::variance::{Envelope, EnvelopeStatistic};
 /// The schema version this core reads.
 pub const SCHEMA_VERSION: &str = "OMEGA-CALIBRATION-1.0";
 
-/// A per-token price above this (USD) is almost surely a per-**million** price typed in the
-/// wrong field: $1,000 per million tokens is beyond any model on sale.
-pub const MAX_SANE_PRICE_PER_TOKEN_USD: f64 = 0.001;
+pub use crate::money::MAX_SANE_PRICE_PER_TOKEN_USD;
 
 /// Largest seed accepted: JS's `Number.MAX_SAFE_INTEGER`, so every seed survives a round trip
 /// through a JS number.

@@ -2,6 +2,10 @@
 //! per token are whole **pico-USD** (1 µUSD = 1,000,000 pUSD) so that cheap cached-token prices
 //! ($0.30 per million tokens = 300,000 pUSD per token) stay exact. Dollars exist only at the edges.
 
+/// A per-token price above this (USD) is almost surely a per-**million** price typed in the
+/// wrong field: $1,000 per million tokens is beyond any model on sale.
+pub const MAX_SANE_PRICE_PER_TOKEN_USD: f64 = 0.001;
+
 /// Micro-USD per USD.
 pub const MICRO_PER_USD: u64 = 1_000_000;
 /// Pico-USD per micro-USD.

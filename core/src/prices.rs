@@ -22,7 +22,7 @@ use crate::budget::{ModelPrice, PriceTier};
 use crate::error::{Error, Result};
 use crate::money::usd_per_token_to_pico;
 
-use crate::calibration::MAX_SANE_PRICE_PER_TOKEN_USD;
+use crate::money::MAX_SANE_PRICE_PER_TOKEN_USD;
 
 /// The quantity a price key prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
