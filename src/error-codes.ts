@@ -49,6 +49,12 @@ export const ERROR_CODES = [
   'ERR_OMEGA_TOO_MANY_CALLS', // an engine run that made more LLM calls than a run may
   'ERR_OMEGA_INVALID_USAGE', // token usage that cannot be trusted: charged at the reservation
   'ERR_OMEGA_PRICE_FILE', // an invalid price file (LiteLLM format; the entry and key are named)
+  'ERR_OMEGA_NETWORK', // a network failure of the provider (ECONNRESET, ETIMEDOUT, …): retried
+  'ERR_OMEGA_PROVIDER_BAD_REQUEST', // the provider refused the request (HTTP 400): surfaced at once
+  'ERR_OMEGA_PROVIDER_AUTH', // the provider refused the credentials (HTTP 401): surfaced at once
+  'ERR_OMEGA_PROVIDER_FORBIDDEN', // the provider forbade the request (HTTP 403): surfaced at once
+  'ERR_OMEGA_PROVIDER_NOT_FOUND', // the provider does not know the model or route (HTTP 404): surfaced at once
+  'ERR_OMEGA_PROVIDER_HTTP', // another HTTP status from the provider: surfaced at once
 ] as const;
 
 /** Every code an omega-pr error can carry. */

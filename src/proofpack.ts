@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as native from '../native';
 import type { BuildProofpackOptions, ProofpackBuildResult, ToolchainVersions } from '../native';
-import { onCleanup, onInterrupt } from './cli/lifecycle';
 
 /** First line of `cmd --version`, or `null` when the tool is not there. */
 function versionOf(cmd: string, args: string[] = ['--version']): string | null {
@@ -82,7 +81,7 @@ export function buildProofpack(options: BuildProofpackOptions): ProofpackBuildRe
 }
 
 /** Removes this process's build staging folders (`.<name>.partial-<pid>-*`) beside `output`. */
-function removePartials(output: string): void {
+export function removePartials(output: string): void {
   const parent = path.dirname(path.resolve(output));
   const prefix = `.${path.basename(path.resolve(output))}.partial-${process.pid}-`;
   let names: string[] = [];
@@ -97,18 +96,20 @@ function removePartials(output: string): void {
 }
 
 /**
- * {@link buildProofpack} off the event loop. On an interrupt (SIGINT / SIGTERM in the CLI) the
- * native build is cancelled at its next chunk (`ERR_OMEGA_INTERRUPTED`, its temporary folder
- * removed, nothing renamed into place); should the process exit first, the hidden
- * `.<name>.partial-<pid>-<n>` folder is removed on the way out.
+ * {@link buildProofpack} off the event loop. When `signal` aborts (the CLI's SIGINT / SIGTERM)
+ * the native build is cancelled at its next chunk (`ERR_OMEGA_INTERRUPTED`, its temporary folder
+ * removed, nothing renamed into place). A process that may exit before the build settles removes
+ * the hidden `.<name>.partial-<pid>-<n>` folders with {@link removePartials}.
  */
-export async function buildProofpackAsync(options: BuildProofpackOptions): Promise<ProofpackBuildResult> {
-  const unregister = onCleanup(() => removePartials(options.output));
-  const unhook = onInterrupt(() => native.cancelProofpackBuilds());
+export async function buildProofpackAsync(options: BuildProofpackOptions, control: { signal?: AbortSignal } = {}): Promise<ProofpackBuildResult> {
+  const signal = control.signal;
+  const cancel = () => native.cancelProofpackBuilds();
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
-    return await native.buildProofpackAsync(withDefaults(options));
+    const pending = native.buildProofpackAsync(withDefaults(options));
+    if (signal?.aborted === true) cancel();
+    return await pending;
   } finally {
-    unhook();
-    unregister();
+    signal?.removeEventListener('abort', cancel);
   }
 }

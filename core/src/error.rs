@@ -454,6 +454,30 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
         "ERR_OMEGA_PRICE_FILE",
         "an invalid price file (LiteLLM format; the entry and key are named)",
     ),
+    (
+        "ERR_OMEGA_NETWORK",
+        "a network failure of the provider (ECONNRESET, ETIMEDOUT, …): retried",
+    ),
+    (
+        "ERR_OMEGA_PROVIDER_BAD_REQUEST",
+        "the provider refused the request (HTTP 400): surfaced at once",
+    ),
+    (
+        "ERR_OMEGA_PROVIDER_AUTH",
+        "the provider refused the credentials (HTTP 401): surfaced at once",
+    ),
+    (
+        "ERR_OMEGA_PROVIDER_FORBIDDEN",
+        "the provider forbade the request (HTTP 403): surfaced at once",
+    ),
+    (
+        "ERR_OMEGA_PROVIDER_NOT_FOUND",
+        "the provider does not know the model or route (HTTP 404): surfaced at once",
+    ),
+    (
+        "ERR_OMEGA_PROVIDER_HTTP",
+        "another HTTP status from the provider: surfaced at once",
+    ),
 ];
 
 fn source_suffix(source: &Option<String>) -> String {

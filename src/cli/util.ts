@@ -4,7 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { interruptedBy, onCleanup } from './lifecycle';
+import { interruptedBy, onCleanup, shutdownSignal } from './lifecycle';
+import type { BuildProofpackOptions, ProofpackBuildResult } from '../../native';
+import { buildProofpackAsync, removePartials } from '../proofpack';
 import type { Command } from 'commander';
 import { parseSourceDateEpoch } from '../../native';
 import { OmegaError, type OmegaErrorCode } from '../errors';
@@ -226,5 +228,18 @@ export function writeInterrupted(
   } catch (err) {
     dir.abort();
     throw err;
+  }
+}
+
+/**
+ * Builds a proofpack for the CLI: cancelled by SIGINT / SIGTERM (the shared shutdown signal), its
+ * hidden partial output removed on every exit path.
+ */
+export async function buildPack(options: BuildProofpackOptions): Promise<ProofpackBuildResult> {
+  const unregister = onCleanup(() => removePartials(options.output));
+  try {
+    return await buildProofpackAsync(options, { signal: shutdownSignal });
+  } finally {
+    unregister();
   }
 }

@@ -147,6 +147,11 @@ export async function resolveStress(o: RunStressOptions): Promise<ResolvedStress
     // An engine without a cases file runs once per run on one case, `run`.
     cases = await loadCases({ cases: [{ id: 'run', prompt: '(engine run)' }] });
   }
+  const model = o.model ?? (simulated ? 'simulated-scribe' : DEFAULT_REAL_MODEL);
+  const today = (o.clock ?? defaultClock)().slice(0, 10);
+  const models = new Set([model, ...(cases?.doc.cases.map((c) => c.model).filter((m): m is string => m !== undefined) ?? [])]);
+  // Every model priced before any call (ERR_OMEGA_UNKNOWN_MODEL otherwise); a deprecated one warns.
+  for (const m of models) checkModel(m, calibration, today);
   let scorer: Scorer;
   let scorerName: string;
   let userScorer = false;
@@ -177,11 +182,6 @@ export async function resolveStress(o: RunStressOptions): Promise<ResolvedStress
         'a scorer module (--scorer ./scorer.mjs), or an engine whose run(ctx) returns its own checks (--engine ./engine.mjs)',
     );
   }
-  const model = o.model ?? (simulated ? 'simulated-scribe' : DEFAULT_REAL_MODEL);
-  const today = (o.clock ?? defaultClock)().slice(0, 10);
-  const models = new Set([model, ...(cases?.doc.cases.map((c) => c.model).filter((m): m is string => m !== undefined) ?? [])]);
-  // Every model priced before any call (ERR_OMEGA_UNKNOWN_MODEL otherwise); a deprecated one warns.
-  for (const m of models) checkModel(m, calibration, today);
   return { provider, providerName, simulated, scorer, scorerName, userScorer, engine, engineName, cases, model };
 }
 

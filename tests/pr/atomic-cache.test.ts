@@ -479,10 +479,12 @@ describe('real writer processes (PR-G1)', () => {
     }
     expect(kills).toBeGreaterThanOrEqual(100);
     expect(reported.size).toBeGreaterThan(kills);
-    // The kills really landed mid-write: stale temp files of killed writers were seen after some
-    // rounds and removed by the next writer (a harness killing only idle writers proves nothing).
+    // The kills really landed mid-write: writers killed while holding the lock (mid-append, or
+    // mid-compaction with a .tmp) left their files behind after some rounds, and the next writer
+    // cleaned up (checked after every round above). A harness killing only idle writers proves
+    // nothing. (With the journal, a .tmp exists only during a compaction, so stale .tmp files are
+    // rare: they are counted, not required.)
     expect(leftoversSeen, 'rounds that left a .lock/.tmp behind').toBeGreaterThan(0);
-    expect(next.stats().staleTmpsRemoved, 'stale .tmp files removed by the next writer').toBeGreaterThan(0);
     console.log(
       `crash harness: ${kills} SIGKILLs, ${reported.size} reported updates all present, leftovers cleaned after ${leftoversSeen} rounds, ` +
         `${next.stats().staleTmpsRemoved} stale .tmp removed, ${((Date.now() - started) / 1000).toFixed(1)} s`,

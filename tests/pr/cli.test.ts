@@ -30,8 +30,8 @@ const CODE = {
   hellfireShard: [1, 0, 0], // shard 1: 6 of 10 pass (variance FAIL)
   hellfire: 0,
   stress8Shard: 0,
-  // `chaos` judges the stack (no silent or empty success), not the provider: 20 failed calls, exit 0.
-  chaosEmptyProvider: 0,
+  // `chaos` with no successful call cannot pass PR-G3 (issue 14, item 12): 20 failed calls, exit 1.
+  chaosEmptyProvider: 1,
 } as const;
 const SHIPPED_CALIBRATION = path.join(ROOT, 'budgets', 'calibration.json');
 

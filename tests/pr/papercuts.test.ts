@@ -296,7 +296,7 @@ describe('issue 14: cache, chaos, scorer, answer size', () => {
     );
     // Peak RSS of the CLI process, reported by a preload at exit.
     fs.writeFileSync(path.join(dir, 'rss.js'), `process.on('exit', () => process.stderr.write('maxrss_kb=' + process.resourceUsage().maxRSS + '\\n'));\n`);
-    const r = spawnSync(process.execPath, ['-r', './rss.js', BIN, 'stress', '--count', '6', '--concurrency', '1', '--provider', 'huge.js'], {
+    const r = spawnSync(process.execPath, ['-r', './rss.js', BIN, 'stress', '--count', '6', '--concurrency', '1', '--provider', 'huge.js', '--scorer', path.join(ROOT, 'tests', 'pr', 'fixtures', 'cli-scorer.js')], {
       cwd: dir,
       encoding: 'utf8',
       env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000', NO_COLOR: '1' },

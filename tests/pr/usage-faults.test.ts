@@ -59,7 +59,7 @@ function expectValid(file: string, name: string): void {
 describe('untrusted usage is charged, not forgiven (item 5)', () => {
   it('NaN, string, negative and fractional counts: ERR_OMEGA_INVALID_USAGE naming the field, booked at the reservation, violations in run-cost.json', () => {
     const dir = tmp();
-    const r = omega(dir, ['stress', '--count', '4', '--scenes', '1', '--model', 'gpt-4o', '--provider', path.join(FIX, 'cli-bad-usage-provider.mjs')]);
+    const r = omega(dir, ['stress', '--count', '4', '--scenes', '1', '--model', 'gpt-4o', '--provider', path.join(FIX, 'cli-bad-usage-provider.mjs'), '--scorer', path.join(FIX, 'cli-scorer.js')]);
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).not.toMatch(/NumberExpected|InvalidArg/);
     const run = runDir(dir);
@@ -115,7 +115,7 @@ describe('untrusted usage is charged, not forgiven (item 5)', () => {
 describe('plain Errors and HTTP faults are classified (item 4)', () => {
   it('ECONNRESET is retried; a plain Error surfaces at once with its message in the chaos log and PR_REPORT.json; a dated model name is priced', () => {
     const dir = tmp();
-    const r = omega(dir, ['stress', '--count', '2', '--scenes', '2', '--model', 'gpt-4o', '--chaos', 'light', '--seed', '7', '--provider', path.join(FIX, 'cli-plain-error-provider.mjs'), '--time-scale', '0.01']);
+    const r = omega(dir, ['stress', '--count', '2', '--scenes', '2', '--model', 'gpt-4o', '--chaos', 'light', '--seed', '7', '--provider', path.join(FIX, 'cli-plain-error-provider.mjs'), '--scorer', path.join(FIX, 'cli-scorer.js'), '--time-scale', '0.01']);
     expect(r.code).toBe(1);
     const run = runDir(dir);
     const report = json(path.join(run, 'PR_REPORT.json'));

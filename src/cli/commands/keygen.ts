@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import type { RegisterCommand } from './index';
+import type { RegisterCommand } from '../util';
 import { EXIT, UsageError, rel } from '../util';
 import { PASSWORD_ENV, readPassword } from '../signing';
 import { minisignKeygen } from '../../../native';

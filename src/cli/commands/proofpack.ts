@@ -13,8 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { RegisterCommand } from '../util';
-import { EXIT, UsageError, rel } from '../util';
-import { buildProofpackAsync } from '../../proofpack';
+import { EXIT, UsageError, buildPack, rel } from '../util';
 import { verifyProofpackAsync } from '../../../native';
 import type { ProofpackVerification } from '../../../report-types';
 import { readPublicKey, signPack, unlockKey, type UnlockedKey } from '../signing';
@@ -152,7 +151,7 @@ export const register: RegisterCommand = (program: Command, setExit) => {
       const key: UnlockedKey | undefined = opts.sign === undefined ? undefined : await unlockKey(opts.sign);
       let result;
       try {
-        result = await buildProofpackAsync({
+        result = await buildPack({
           source: opts.source,
           output: opts.output,
           type: opts.type,

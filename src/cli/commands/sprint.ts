@@ -13,7 +13,6 @@ import { verifyProofpackAsync } from '../../../native';
 import { signPack, unlockKey, type UnlockedKey } from '../signing';
 import type { RunCost } from '../../../report-types';
 import { loadCalibration } from '../../index';
-import { buildProofpackAsync } from '../../proofpack';
 import { writeNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import { runPreflight } from './preflight';
@@ -22,7 +21,7 @@ import { runChaosCommand } from './chaos';
 import { runStressCommand } from './stress';
 import { resolveStress } from '../../stress/api';
 import { renderTable } from '../table';
-import { EXIT, UsageError, intOption, optionalInt, rel, runStamp, writeInterrupted } from '../util';
+import { EXIT, UsageError, buildPack, intOption, optionalInt, rel, runStamp, writeInterrupted } from '../util';
 import { InterruptedError, interrupted, interruptedBy, onCleanup } from '../lifecycle';
 
 /**
@@ -307,7 +306,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     if (stressDir === null) throw new UsageError('no stress run to pack');
     const packs: string[] = [];
     const stressPack = path.join(o.proofpacks, path.basename(stressDir));
-    await buildProofpackAsync({
+    await buildPack({
       source: stressDir,
       output: stressPack,
       type: path.basename(stressDir).replace(/_.*$/, ''),
@@ -323,7 +322,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     const staged = stageEvidence(o.out, evidence);
     let built;
     try {
-      built = await buildProofpackAsync({
+      built = await buildPack({
         source: staged.dir,
         output: finalPack,
         type: 'sprint',
