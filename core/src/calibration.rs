@@ -183,7 +183,8 @@ struct Checker {
     outcome: BTreeMap<String, crate::outcome::OutcomeSettings>,
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// The JSON type of `v`, as messages name it (`null`, `boolean`, `number`, …).
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

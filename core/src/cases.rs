@@ -14,6 +14,7 @@ use regex::Regex;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::calibration::type_name;
 use crate::error::{Error, Result};
 use crate::variance::{pass_hat_k, wilson_interval, Interval};
 
@@ -148,17 +149,6 @@ impl Ctx<'_> {
             index,
             message: message.into(),
         }
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -174,6 +174,25 @@ function checkScore(score: RunScore, runIndex: number): RunScore {
   return score;
 }
 
+/** The record of a run of `scenes` scored `score`: latency summed, cost summed in integer µUSD. */
+function runRecordOf(runIndex: number, score: RunScore, scenes: SceneResult[]): RunRecord {
+  const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
+  // Integer µUSD inside (each scene's cost is an exact µUSD amount from the core), dollars at the edge.
+  const cost = scenes.reduce((a, s) => a + Math.round(s.costUsd * 1e6), 0) / 1e6;
+  return {
+    run_index: runIndex,
+    hard_score: score.hardScore,
+    soft_score: score.softScore,
+    hard_pass: score.hardPass,
+    soft_pass: score.softPass,
+    failed_scenes: scenes.filter((s) => !s.ok).length,
+    attempts: scenes.reduce((a, s) => a + s.attempts, 0),
+    latency_ms: latency,
+    cost_usd: cost,
+    metrics: { latency_ms: latency, cost_usd: cost, ...(score.metrics ?? {}) },
+  };
+}
+
 /** Runs the stress harness. */
 export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   const budget = new BudgetTracker(cfg.calibration, { shards: cfg.shard?.total ?? 1 });
@@ -290,8 +309,6 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   };
 
   const judge = async (runIndex: number, scenes: SceneResult[], results: CaseResult[], runError: string | null): Promise<RunRecord> => {
-    const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
-    const cost = Math.round(scenes.reduce((a, s) => a + s.costUsd, 0) * 1e6) / 1e6;
     let score: RunScore;
     let error = runError;
     if (error !== null) {
@@ -308,18 +325,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       const s = (cfg.cases as LoadedCases).suite.scoreRun(results);
       score = { hardScore: s.hard_score, softScore: s.soft_score, hardPass: s.hard_pass, softPass: s.soft_pass };
     }
-    const record: RunRecord = {
-      run_index: runIndex,
-      hard_score: score.hardScore,
-      soft_score: score.softScore,
-      hard_pass: score.hardPass,
-      soft_pass: score.softPass,
-      failed_scenes: scenes.filter((s) => !s.ok).length,
-      attempts: scenes.reduce((a, s) => a + s.attempts, 0),
-      latency_ms: latency,
-      cost_usd: cost,
-      metrics: { latency_ms: latency, cost_usd: cost, ...(score.metrics ?? {}) },
-    };
+    const record = runRecordOf(runIndex, score, scenes);
     if (error !== null) record.error = error;
     record.cases = results.map((r) => {
       const c: CaseRunRecord = {
@@ -493,21 +499,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       scenes.push(await oneScene(runIndex, s));
     }
     const score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
-    const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
-    // Integer µUSD inside (each scene's cost is an exact µUSD amount from the core), dollars at the edge.
-    const cost = scenes.reduce((a, s) => a + Math.round(s.costUsd * 1e6), 0) / 1e6;
-    return {
-      run_index: runIndex,
-      hard_score: score.hardScore,
-      soft_score: score.softScore,
-      hard_pass: score.hardPass,
-      soft_pass: score.softPass,
-      failed_scenes: scenes.filter((s) => !s.ok).length,
-      attempts: scenes.reduce((a, s) => a + s.attempts, 0),
-      latency_ms: latency,
-      cost_usd: cost,
-      metrics: { latency_ms: latency, cost_usd: cost, ...(score.metrics ?? {}) },
-    };
+    return runRecordOf(runIndex, score, scenes);
   };
 
   let done = 0;
