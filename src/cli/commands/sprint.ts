@@ -341,7 +341,9 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     let files = 0;
     for (const p of packs) {
       const v = await verifyProofpackAsync(p);
-      console.log(`${v.verdict === 'PASS' ? '✓' : '✗'} ${rel(p)}: ${v.file_count} files ${v.verdict}`);
+      // Integrity is what this check proves; say so, and whether a signature backs it.
+      const signed = v.signature.status === 'unsigned' ? 'UNSIGNED (integrity only)' : `signature ${v.signature.status.replace('_', ' ')}`;
+      console.log(`${v.verdict === 'PASS' ? '✓' : '✗'} ${rel(p)}: ${v.file_count} files, integrity ${v.verdict}, ${signed}, recorded verdict ${v.recorded_verdict ?? '?'}`);
       if (v.verdict !== 'PASS') {
         return { pass: false, figure: `${rel(p)} does not verify`, report: rel(p), error: v.problems.map((x) => `${x.kind} ${x.path}: ${x.message}`).join('\n') };
       }
