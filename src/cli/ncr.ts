@@ -72,8 +72,14 @@ export function reproductionCommand(): string {
  * whose gate FAILED: writes the runbook's NCR (gate id, error, reproduction steps, reports) and
  * tells the operator where it is. `sprint` writes its own (it calls the phases, not these commands).
  */
-export function writeGateNcr(gate: string, title: string, error: string, reports: string[]): string {
-  const file = writeNcr({ gate, title, error, reproduction: reproductionCommand(), reports });
-  console.log(`NCR written: ${file}`);
-  return file;
+export function writeGateNcr(gate: string, title: string, error: string, reports: string[], log: (line: string) => void = console.log): string | null {
+  try {
+    const file = writeNcr({ gate, title, error, reproduction: reproductionCommand(), reports });
+    log(`NCR written: ${file}`);
+    return file;
+  } catch (err) {
+    // The gate's verdict and exit code stand even when nexus/proof/ cannot be written.
+    process.stderr.write(`omega-pr: warning: NCR for ${gate} not written: ${(err as Error).message}\n`);
+    return null;
+  }
 }

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { reproductionCommand, writeNcr } from '../ncr';
+import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import { EXIT, UsageError, buildPack, rel, resolveLatest } from '../util';
 import { verifyProofpackAsync } from '../../../native';
@@ -232,15 +232,9 @@ export const register: RegisterCommand = (program: Command, setExit) => {
         // Gate PR-G5 failed (not an input error): the runbook's NCR. Not in --json mode's stdout.
         if (rendered.code === EXIT.FAIL) {
           const problems = rendered.lines.filter((l) => !l.startsWith(OK));
-          const ncr = writeNcr({
-            gate: 'PR-G5',
-            title: 'Proofpack verification',
-            error: problems.join('\n') || 'verification FAILED',
-            reproduction: reproductionCommand(),
-            reports: [path.join(dir, 'MANIFEST.json')],
-          });
-          if (opts.json) process.stderr.write(`NCR written: ${ncr}\n`);
-          else out(`NCR written: ${ncr}`);
+          writeGateNcr('PR-G5', 'Proofpack verification', problems.join('\n') || 'verification FAILED', [path.join(dir, 'MANIFEST.json')], (line) =>
+            opts.json ? process.stderr.write(`${line}\n`) : out(line),
+          );
         }
         setExit(rendered.code);
       },
