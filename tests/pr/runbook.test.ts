@@ -337,6 +337,10 @@ describe('runbook files: schema examples, chaos-config, NCRs of gate commands ru
       const g5 = ncrFor('G5');
       expect(g5).toContain('run-cost.json');
       expect(g5).toContain('omega-pr proofpack verify packs/p');
+      // Where symlinks cannot be made, a `<kind>_latest.txt` pointer file: build resolves it too.
+      fs.writeFileSync(path.join(dir, 'metrics', 'pr', 'PR_RUNS', 'ptr_latest.txt'), `${fs.readlinkSync(src)}\n`);
+      expect(run(['proofpack', 'build', '--source', 'metrics/pr/PR_RUNS/ptr_latest', '--output', 'packs/q', '--type', 'stress3', '--verdict', 'FAIL']).status).toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'packs', 'q', 'PR_REPORT.json'), 'utf8')).toBe(fs.readFileSync(path.join(src, 'PR_REPORT.json'), 'utf8'));
       // A usage error (exit 2) is not a failed gate: no NCR.
       expect(run(['concurrency', '--workers', '0']).status).toBe(2);
       expect(fs.readdirSync(path.join(dir, 'nexus', 'proof')).some((n) => n.startsWith('NCR_PR_G1_'))).toBe(false);
