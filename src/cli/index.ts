@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, rel } from './util';
 import { EXIT_INTERRUPTED, InterruptedError, interrupted, interruptedBy } from './lifecycle';
 import { COMMANDS } from './commands';
+import { setInvocation } from './ncr';
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     // Options after a subcommand belong to it (`stress merge … --calibration f` is merge's).
     .enablePositionalOptions();
+  setInvocation(argv);
   let exitCode: number = EXIT.PASS;
   for (const register of COMMANDS) {
     register(program, (code: number) => {

@@ -52,3 +52,34 @@ Per the runbook: document the failure here, attach the reports above, escalate t
   writeFileAtomic(file, text);
   return rel(file);
 }
+
+/** The command line of this `omega-pr` invocation (set by `main`), for the NCR's reproduction. */
+let invocation: string[] = [];
+
+/** Records the arguments `omega-pr` was run with (without node and script). */
+export function setInvocation(argv: string[]): void {
+  invocation = [...argv];
+}
+
+/** `omega-pr <args>` as typed, each argument shell-quoted when it needs it. */
+export function reproductionCommand(): string {
+  const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['omega-pr', ...invocation.map(q)].join(' ');
+}
+
+/**
+ * A gate command run alone (`preflight`, `concurrency`, `chaos`, `stress`, `proofpack verify`)
+ * whose gate FAILED: writes the runbook's NCR (gate id, error, reproduction steps, reports) and
+ * tells the operator where it is. `sprint` writes its own (it calls the phases, not these commands).
+ */
+export function writeGateNcr(gate: string, title: string, error: string, reports: string[], log: (line: string) => void = console.log): string | null {
+  try {
+    const file = writeNcr({ gate, title, error, reproduction: reproductionCommand(), reports });
+    log(`NCR written: ${file}`);
+    return file;
+  } catch (err) {
+    // The gate's verdict and exit code stand even when nexus/proof/ cannot be written.
+    process.stderr.write(`omega-pr: warning: NCR for ${gate} not written: ${(err as Error).message}\n`);
+    return null;
+  }
+}

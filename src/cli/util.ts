@@ -243,3 +243,65 @@ export async function buildPack(options: BuildProofpackOptions): Promise<Proofpa
     unregister();
   }
 }
+
+/**
+ * Points `PR_RUNS/<alias>` (e.g. `stress100_latest`) at a COMPLETE, committed run folder: a
+ * relative symlink (`stress100_latest -> stress100_20260212_143000`), replaced atomically (a new
+ * link under a temporary name, then rename over the old one), so a reader never sees a missing or
+ * half-made link. Where symlinks cannot be made (Windows without the privilege), a pointer file
+ * `<alias>.txt` holding the folder name is written instead (atomically too). Called only after
+ * `RunDir.commit()` of a run with a verdict — never for partial or interrupted runs. The links are
+ * never packed: `sprint` stages only the folders its gates judged, and the pack builder refuses
+ * symlinks; `proofpack build --source …_latest` resolves the link to the real folder first.
+ */
+export function updateLatest(runFolder: string, alias: string): string {
+  const parent = path.dirname(runFolder);
+  const target = path.basename(runFolder);
+  const link = path.join(parent, alias);
+  const tmp = path.join(parent, `.${alias}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    fs.symlinkSync(target, tmp, 'dir');
+    try {
+      fs.renameSync(tmp, link);
+    } catch (err) {
+      // An old pointer of another kind (a real folder is never ours to replace).
+      if (fs.lstatSync(link).isSymbolicLink()) throw err;
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+    fs.rmSync(`${link}.txt`, { force: true });
+    return link;
+  } catch {
+    fs.rmSync(tmp, { force: true });
+    writeFileAtomic(`${link}.txt`, `${target}\n`);
+    return `${link}.txt`;
+  }
+}
+
+/** The `_latest` alias of a run folder name: `stress100_20260212_143000` → `stress100_latest`. */
+export function latestAlias(runName: string): string {
+  return `${path.basename(runName).split('_')[0]}_latest`;
+}
+
+/**
+ * Resolves a `PR_RUNS/<x>_latest` link (or its `<x>_latest.txt` pointer file) to the real run
+ * folder; any other path is returned unchanged.
+ */
+export function resolveLatest(given: string): string {
+  const p = given.replace(/[\\/]+$/, '') || given;
+  try {
+    if (fs.lstatSync(p).isSymbolicLink()) {
+      // Our links are relative (`stress100_20260212_143000`): keep the path as relative as given.
+      const target = fs.readlinkSync(p);
+      return path.isAbsolute(target) ? target : path.join(path.dirname(p), target);
+    }
+  } catch {
+    // Not there: maybe a pointer file.
+    const pointer = `${p}.txt`;
+    if (/_latest$/.test(p) && fs.existsSync(pointer)) {
+      const name = fs.readFileSync(pointer, 'utf8').trim();
+      if (name !== '' && !name.includes('/') && !name.includes('\\')) return path.join(path.dirname(p), name);
+    }
+  }
+  return given;
+}

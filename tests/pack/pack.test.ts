@@ -25,6 +25,8 @@ const ALLOWED = [
   /^bin\/omega-pr\.js$/,
   /^budgets\/calibration\.json$/,
   /^schemas\/[\w.-]+\.schema\.json$/,
+  // The example documents `sprint` writes as metrics/pr/schemas/*.schema.example.json (issue 16).
+  /^schemas\/examples\/[\w.-]+\.example\.json$/,
   /^dist\/[\w/.-]+\.(js|d\.ts)$/,
   // The self-contained browser verifier (wasm inlined) that every proofpack carries.
   /^npm\/wasm\/pkg\/verify\.html$/,

@@ -500,7 +500,8 @@ describe('omega-pr concurrency (CLI)', () => {
     for (const line of ['Successes: 10 / 10', 'Residual .lock files: 0', 'Residual .tmp files: 0', 'Final cache file: VALID JSON', 'VERDICT: PASS']) {
       expect(r.stdout).toContain(line);
     }
-    const runs = fs.readdirSync(path.join(out, 'PR_RUNS'));
+    const runs = fs.readdirSync(path.join(out, 'PR_RUNS')).filter((n) => n !== 'concurrency10_latest');
+    expect(fs.readlinkSync(path.join(out, 'PR_RUNS', 'concurrency10_latest'))).toBe(runs[0]);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatch(/^concurrency10_\d{8}_\d{6}$/);
     const reportFile = path.join(out, 'PR_RUNS', runs[0], 'concurrency10-report.json');

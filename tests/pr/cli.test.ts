@@ -97,7 +97,8 @@ function runDirs(cwd: string, re: RegExp): string[] {
   if (!fs.existsSync(runs)) return [];
   return fs
     .readdirSync(runs)
-    .filter((n) => re.test(n))
+    // Run folders only: not the PR_RUNS/<x>_latest links to them.
+    .filter((n) => re.test(n) && !n.endsWith('_latest'))
     .sort()
     .map((n) => path.join(runs, n));
 }
@@ -189,6 +190,11 @@ function expectValid(file: string, name: SchemaName | null = schemaFor(file)): v
 function expectNoAbsolutePaths(dir: string): void {
   const needles = [...new Set([dir, fs.realpathSync(dir)])];
   for (const f of walk(dir)) {
+    // A PR_RUNS/<x>_latest link: relative, to a sibling run folder (whose files are walked too).
+    if (fs.lstatSync(path.join(dir, f)).isSymbolicLink()) {
+      expect(fs.readlinkSync(path.join(dir, f)), `${f} links to a sibling run folder`).toMatch(/^[^/\\]+$/);
+      continue;
+    }
     const text = fs.readFileSync(path.join(dir, f), 'latin1');
     for (const n of needles) expect(text.includes(n), `${f} contains the absolute path ${n}`).toBe(false);
   }
@@ -791,13 +797,18 @@ describe('sprint (the runbook end to end)', () => {
       new RegExp(`^PR_RUNS/stress20_${ts}/stress-report\\.html$`),
       new RegExp(`^PR_RUNS/chaos_${ts}/(chaos-log|run-cost|chaos-summary)\\.json$`),
       /^schemas\/(run-cost|pr-report)\.schema\.example\.json$/,
+      // The runbook's `stress100_latest` aliases: links to the newest complete run of each kind.
+      /^PR_RUNS\/concurrency4_latest$/,
+      /^PR_RUNS\/stress20_latest$/,
+      /^PR_RUNS\/chaos_latest$/,
     ];
     for (const f of files) expect(expected.some((re) => re.test(f)), `unexpected ${f}`).toBe(true);
     for (const re of expected) expect(files.some((f) => re.test(f)), `missing ${re}`).toBe(true);
     expect(files).toContain('schemas/run-cost.schema.example.json');
     expect(files).toContain('schemas/pr-report.schema.example.json');
-    expect(readJson(path.join(metrics, 'schemas', 'run-cost.schema.example.json'))).toEqual(readJson(path.join(ROOT, 'schemas', 'run-cost.schema.json')));
-    expect(readJson(path.join(metrics, 'schemas', 'pr-report.schema.example.json'))).toEqual(readJson(path.join(ROOT, 'schemas', 'pr-report.schema.json')));
+    // Example documents (not copies of the schemas): runbook.test.ts validates them against the schemas.
+    expect(readJson(path.join(metrics, 'schemas', 'run-cost.schema.example.json'))).toEqual(readJson(path.join(ROOT, 'schemas', 'examples', 'run-cost.example.json')));
+    expect(readJson(path.join(metrics, 'schemas', 'pr-report.schema.example.json'))).toEqual(readJson(path.join(ROOT, 'schemas', 'examples', 'pr-report.example.json')));
 
     // Every JSON file written validates against its schema.
     const jsonFiles = [...files.map((f) => path.join(metrics, f)), ...walk(path.join(dir, 'proofpacks')).map((f) => path.join(dir, 'proofpacks', f))].filter(

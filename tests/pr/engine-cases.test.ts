@@ -46,7 +46,7 @@ function runDirs(cwd: string, re: RegExp): string[] {
   if (!fs.existsSync(runs)) return [];
   return fs
     .readdirSync(runs)
-    .filter((n) => re.test(n) && !n.includes('.partial-') && !n.endsWith('.cache'))
+    .filter((n) => re.test(n) && !n.includes('.partial-') && !n.endsWith('.cache') && !n.endsWith('_latest'))
     .sort()
     .map((n) => path.join(runs, n));
 }

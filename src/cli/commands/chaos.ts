@@ -17,8 +17,9 @@ import { loadCases } from '../../stress/cases';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from '../util';
 import type { ChaosSummary } from '../../report/types';
-import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted } from '../util';
+import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted, updateLatest } from '../util';
 import { InterruptedError, shutdownSignal } from '../lifecycle';
+import { writeGateNcr } from '../ncr';
 
 export type { ChaosSummary };
 import { DEFAULT_REAL_MODEL, checkModel } from '../../models';
@@ -181,6 +182,7 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
     };
     dir.json('chaos-summary.json', summary);
     final = dir.commit();
+    updateLatest(final, 'chaos_latest');
   } catch (err) {
     dir.abort();
     throw err;
@@ -202,39 +204,104 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   return { summary, dir: final };
 }
 
+/** What a chaos settings file (`--chaos FILE`, e.g. `scripts/pr/chaos-config.json`) may hold. */
+export interface ChaosConfigFile {
+  profile?: string;
+  calls?: number;
+  seed?: number;
+  concurrency?: number;
+}
+
+/**
+ * Reads a chaos settings file (schemas/chaos-config.schema.json): `{ "profile": "medium",
+ * "calls": 1000, "seed": 42 }`, every key optional, no other key. Errors name the file and field
+ * (exit 2).
+ */
+export function readChaosConfig(file: string): ChaosConfigFile {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new UsageError(`--chaos ${rel(file)}: no such file`, 'ERR_OMEGA_IO');
+    throw new UsageError(`--chaos ${rel(file)}: not valid JSON (${e.message})`, 'ERR_OMEGA_MALFORMED_JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new UsageError(`--chaos ${rel(file)}: must be a JSON object`, 'ERR_OMEGA_INVALID_ARGUMENT');
+  }
+  const out: ChaosConfigFile = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const bad = (want: string) => new UsageError(`--chaos ${rel(file)}: field "${key}" must be ${want}, got ${JSON.stringify(value)}`, 'ERR_OMEGA_INVALID_ARGUMENT');
+    const int = (min: number) => {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw bad(`a whole number ≥ ${min}`);
+      return value;
+    };
+    if (key === '$schema' || key === 'description') continue;
+    else if (key === 'profile') {
+      if (typeof value !== 'string' || value === '') throw bad('a profile name');
+      out.profile = value;
+    } else if (key === 'calls') out.calls = int(1);
+    else if (key === 'seed') out.seed = int(0);
+    else if (key === 'concurrency') out.concurrency = int(1);
+    else throw new UsageError(`--chaos ${rel(file)}: unknown field "${key}" (known: profile, calls, seed, concurrency)`, 'ERR_OMEGA_INVALID_ARGUMENT');
+  }
+  return out;
+}
+
 /** Registers `omega-pr chaos`. */
 export const register: RegisterCommand = (program, setExit) => {
   program
     .command('chaos')
     .description('Phase 4 (PR-3, gate PR-G3): fault injection through Retry(Chaos(provider)), chaos-log.json + run-cost.json')
-    .option('--profile <name>', 'light | medium | heavy | hellfire | default (CHAOS_RATE, all faults)', 'medium')
+    .option('--profile <name>', 'light | medium | heavy | hellfire | default (CHAOS_RATE, all faults); default medium')
+    .option('--chaos-profile <name>', 'the runbook\'s spelling of --profile')
+    .option('--chaos <file>', 'chaos settings file (the runbook\'s scripts/pr/chaos-config.json): {"profile","calls","seed","concurrency"}; flags override it')
     .option('--seed <s>', 'seed (default: calibration SEED)')
-    .option('--calls <n>', 'logical calls to make', '1000')
-    .option('--concurrency <k>', 'calls in flight at once', '8')
+    .option('--calls <n>', 'logical calls to make (default 1000)')
+    .option('--concurrency <k>', 'calls in flight at once (default 8)')
     .option('--model <name>', 'model name (priced in calibration)')
     .option('--provider <module>', 'your provider module (default: the built-in simulated provider)')
     .option('--calibration <file>', 'calibration file (default: the shipped one)')
     .option('--call-timeout-ms <ms>', 'timeout of one provider attempt', '30000')
     .option('--time-scale <x>', 'real time per simulated ms (simulated provider; default 0.001)')
     .option('--input <cases.json>', 'cases file: call i sends case i mod n')
-    .option('--out <dir>', 'metrics root', 'metrics/pr')
-    .action(async (o: Record<string, string | undefined>) => {
+    .option('--out <dir>', 'metrics root (the run goes to <dir>/PR_RUNS/chaos_<ts>/)', 'metrics/pr')
+    .option('--output <dir>', 'the runbook\'s spelling of --out')
+    .action(async (o: Record<string, string | undefined>, cmd: { getOptionValueSource(key: string): string | undefined }) => {
       const timeScale = o.timeScale === undefined ? undefined : Number(o.timeScale);
       if (timeScale !== undefined && !(timeScale >= 0)) throw new UsageError(`--time-scale must be a number ≥ 0, got "${o.timeScale}"`);
-      const { summary } = await runChaosCommand({
-        profile: o.profile as string,
-        seed: optionalInt('--seed', o.seed as string | undefined, 0),
-        calls: intOption('--calls', o.calls as string, 1),
-        concurrency: intOption('--concurrency', o.concurrency as string, 1),
+      if (o.profile !== undefined && o.chaosProfile !== undefined && o.profile !== o.chaosProfile) {
+        throw new UsageError(`--profile "${o.profile}" and --chaos-profile "${o.chaosProfile}" disagree: give one`, 'ERR_OMEGA_INVALID_ARGUMENT');
+      }
+      if (o.output !== undefined && cmd.getOptionValueSource('out') === 'cli' && o.output !== o.out) {
+        throw new UsageError(`--out "${o.out}" and --output "${o.output}" disagree: give one`, 'ERR_OMEGA_INVALID_ARGUMENT');
+      }
+      // Flags first, then the settings file, then the defaults.
+      const file = o.chaos === undefined ? {} : readChaosConfig(o.chaos);
+      const { summary, dir } = await runChaosCommand({
+        profile: o.profile ?? o.chaosProfile ?? file.profile ?? 'medium',
+        seed: o.seed !== undefined ? optionalInt('--seed', o.seed, 0) : file.seed,
+        calls: o.calls !== undefined ? intOption('--calls', o.calls, 1) : (file.calls ?? 1000),
+        concurrency: o.concurrency !== undefined ? intOption('--concurrency', o.concurrency, 1) : (file.concurrency ?? 8),
         model: o.model,
         provider: o.provider,
         calibrationFile: o.calibration,
         callTimeoutMs: intOption('--call-timeout-ms', o.callTimeoutMs as string, 1),
         timeScale,
-        out: o.out,
+        out: o.output ?? o.out,
         input: o.input,
       });
       // Over budget is a FAIL (gate PR-G2), never a warning.
-      setExit(summary.verdict === 'PASS' && summary.budget_verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+      const pass = summary.verdict === 'PASS' && summary.budget_verdict === 'PASS';
+      if (!pass) {
+        const reasons = [...summary.verdict_reasons];
+        if (summary.budget_verdict !== 'PASS') reasons.push(`budget ${summary.budget_verdict} (PR-G2)`);
+        writeGateNcr('PR-G3', 'Chaos engineering', `VERDICT: FAIL\n${reasons.join('\n')}`, [
+          path.join(dir, 'chaos-summary.json'),
+          path.join(dir, 'chaos-log.json'),
+          path.join(dir, 'run-cost.json'),
+        ]);
+      }
+      setExit(pass ? EXIT.PASS : EXIT.FAIL);
     });
 };

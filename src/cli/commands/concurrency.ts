@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nearestRankPercentile } from '../../../native';
+import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import type { ConcurrencyReport } from '../../report/types';
-import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp } from '../util';
+import { EXIT, RunDir, UsageError, intOption, optionalInt, isoNow, rel, runStamp, updateLatest } from '../util';
 import { InterruptedError, interrupted, interruptedBy, trackChild } from '../lifecycle';
 
 export type { ConcurrencyReport };
@@ -225,7 +226,9 @@ export async function runConcurrencyCommand(
       throw new InterruptedError(`concurrency (${report.total_updates} updates done)`);
     }
     runDir.json(`${name}-report.json`, report);
-    file = path.join(runDir.commit(), `${name}-report.json`);
+    const final = runDir.commit();
+    updateLatest(final, `${name}_latest`);
+    file = path.join(final, `${name}-report.json`);
   } catch (err) {
     runDir.abort();
     throw err;
@@ -265,7 +268,15 @@ export const register: RegisterCommand = (program, setExit) => {
         if (!fs.existsSync(WORKER_SCRIPT)) {
           throw new UsageError(`worker script ${rel(WORKER_SCRIPT)} is missing: run \`npm run build:ts\``, 'ERR_OMEGA_IO');
         }
-        const { report } = await runConcurrencyCommand({ workers, updates, durability: o.durability, lockTimeoutMs, async: o.async, out: o.out });
+        const { report, file } = await runConcurrencyCommand({ workers, updates, durability: o.durability, lockTimeoutMs, async: o.async, out: o.out });
+        if (report.verdict !== 'PASS') {
+          const error = [
+            'VERDICT: FAIL',
+            `successes ${report.successes}/${report.workers}, lost updates ${report.lost_updates}, residual .lock ${report.residual_locks}, residual .tmp ${report.residual_tmps}, cache ${report.cache_valid ? 'valid JSON' : 'INVALID'}`,
+            ...report.worker_errors.slice(0, 10),
+          ].join('\n');
+          writeGateNcr('PR-G1', 'Concurrency (atomic cache)', error, [file]);
+        }
         setExit(report.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
       },
     );

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import type { PreflightReport } from '../../report/types';
 import { EXIT, optionalInt, rel, writeJsonAtomic } from '../util';
@@ -190,6 +191,10 @@ export const register: RegisterCommand = (program, setExit) => {
       console.log(`Tests: ${report.vitest_total - report.vitest_failed}/${report.vitest_total} passed`);
       console.log(`Report: ${rel(file)}`);
       console.log(`VERDICT: ${report.verdict}`);
+      if (report.verdict !== 'PASS') {
+        const error = [`Tests: ${report.vitest_total - report.vitest_failed}/${report.vitest_total} passed`, ...problems, ...(stderrTail !== '' ? ['stderr (last lines):', stderrTail] : [])];
+        writeGateNcr('PR-G0', 'Pre-flight: baseline tests', error.join('\n'), [file]);
+      }
       setExit(report.verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
     });
 };

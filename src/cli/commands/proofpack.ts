@@ -12,8 +12,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
-import { EXIT, UsageError, buildPack, rel } from '../util';
+import { EXIT, UsageError, buildPack, rel, resolveLatest } from '../util';
 import { verifyProofpackAsync } from '../../../native';
 import type { ProofpackVerification } from '../../../report-types';
 import { readPublicKey, signPack, unlockKey, type UnlockedKey } from '../signing';
@@ -152,7 +153,8 @@ export const register: RegisterCommand = (program: Command, setExit) => {
       let result;
       try {
         result = await buildPack({
-          source: opts.source,
+          // `PR_RUNS/stress100_latest` (the runbook's final test) is packed as the run it points to.
+          source: resolveLatest(opts.source),
           output: opts.output,
           type: opts.type,
           verdict: opts.verdict,
@@ -224,12 +226,17 @@ export const register: RegisterCommand = (program: Command, setExit) => {
         }
         const v = await verifyProofpackAsync(dir, { ...key, expectManifestSha256: opts.expectManifestSha256 });
         const policy = { allowFailVerdict: opts.allowFailVerdict, requireSignature: opts.requireSignature };
-        if (opts.json) {
-          out(JSON.stringify(v, null, 2));
-          setExit(renderVerification(v, policy).code);
-          return;
+        const rendered = renderVerification(v, policy);
+        if (opts.json) out(JSON.stringify(v, null, 2));
+        else for (const l of rendered.lines) out(l);
+        // Gate PR-G5 failed (not an input error): the runbook's NCR. Not in --json mode's stdout.
+        if (rendered.code === EXIT.FAIL) {
+          const problems = rendered.lines.filter((l) => !l.startsWith(OK));
+          writeGateNcr('PR-G5', 'Proofpack verification', problems.join('\n') || 'verification FAILED', [path.join(dir, 'MANIFEST.json')], (line) =>
+            opts.json ? process.stderr.write(`${line}\n`) : out(line),
+          );
         }
-        setExit(printVerification(v, policy));
+        setExit(rendered.code);
       },
     );
 };

@@ -102,9 +102,14 @@ export interface SprintOptions {
   sign?: UnlockedKey;
 }
 
+/**
+ * The runbook's `metrics/pr/schemas/*.schema.example.json`: example DOCUMENTS (a real 10-run
+ * simulated stress run's `run-cost.json` and `PR_REPORT.json`, valid against the schemas — a test
+ * checks it), shipped in `schemas/examples/`.
+ */
 const SCHEMA_EXAMPLES: [string, string][] = [
-  ['run-cost.schema.json', 'run-cost.schema.example.json'],
-  ['pr-report.schema.json', 'pr-report.schema.example.json'],
+  [path.join('examples', 'run-cost.example.json'), 'run-cost.schema.example.json'],
+  [path.join('examples', 'pr-report.example.json'), 'pr-report.schema.example.json'],
 ];
 
 function schemasDir(): string {

@@ -14,9 +14,10 @@ import { renderStressHtml } from '../../report/html';
 import { StressAbortedError, resolveStress, runStress, type RunStressResult } from '../../stress/api';
 import { shardRuns } from '../../stress/engine';
 import { mergeShards, type PrReport } from '../../stress/report';
+import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import { progressMilestone, renderTable } from '../table';
-import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted } from '../util';
+import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted, updateLatest, latestAlias } from '../util';
 import { InterruptedError, onCleanup, shutdownSignal } from '../lifecycle';
 
 /** Options of {@link runStressCommand} (the CLI's, parsed). */
@@ -160,7 +161,10 @@ function writeRunFolder(
         generated: report.generated,
       }),
     );
-    return dir.commit();
+    const final = dir.commit();
+    // Complete run with a verdict: `PR_RUNS/stress<N>_latest` points here (never for a shard).
+    if (!/_shard\d+of\d+$/.test(name)) updateLatest(final, latestAlias(name));
+    return final;
   } catch (err) {
     dir.abort();
     throw err;
@@ -305,6 +309,18 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
   return { report: merged.report, dir };
 }
 
+/** The NCR of a failed stress gate (PR-G4; over budget is PR-G2's FAIL too). */
+function stressNcr(report: PrReport, dir: string): void {
+  const lines = [
+    `VERDICT: ${report.verdict}`,
+    `hard_pass_rate ${report.hard_pass_rate} (PASS_RATIO_MIN ${report.analysis.pass_ratio_min}), ${report.total_runs} runs`,
+    `budget: ${report.cost.budget_verdict}`,
+  ];
+  if (report.downgrade_flag) lines.push(`downgrade_flag: ${report.downgrade_flag}`);
+  for (const v of report.variance_violations ?? []) lines.push(`variance violation: ${JSON.stringify(v)}`);
+  writeGateNcr('PR-G4', 'Stress variance', lines.join('\n'), [path.join(dir, 'PR_REPORT.json'), path.join(dir, 'run-cost.json')]);
+}
+
 /** Registers `omega-pr stress` and `omega-pr stress merge`. */
 export const register: RegisterCommand = (program, setExit) => {
   const stress = program
@@ -332,7 +348,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const timeScale = o.timeScale === undefined ? undefined : Number(o.timeScale);
       if (timeScale !== undefined && !(timeScale >= 0)) throw new UsageError(`--time-scale must be a number ≥ 0, got "${o.timeScale}"`);
-      const { report } = await runStressCommand({
+      const { report, dir } = await runStressCommand({
         count: optionalInt('--count', o.count as string | undefined, 1),
         chaos: (o.chaos as string | undefined) ?? null,
         concurrency: intOption('--concurrency', o.concurrency as string, 1),
@@ -352,7 +368,9 @@ export const register: RegisterCommand = (program, setExit) => {
         out: o.out as string,
       });
       // Over budget is a FAIL (gate PR-G2), never a warning.
-      setExit(report.verdict === 'PASS' && report.cost.budget_verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+      const pass = report.verdict === 'PASS' && report.cost.budget_verdict === 'PASS';
+      if (!pass) stressNcr(report, dir);
+      setExit(pass ? EXIT.PASS : EXIT.FAIL);
     });
   stress
     .command('merge')
@@ -361,7 +379,9 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--calibration <file>', 'calibration file')
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .action((dirs: string[], o: { calibration?: string; out: string }) => {
-      const { report } = runStressMerge(dirs, { out: o.out, calibrationFile: o.calibration });
-      setExit(report.verdict === 'PASS' && report.cost.budget_verdict === 'PASS' ? EXIT.PASS : EXIT.FAIL);
+      const { report, dir } = runStressMerge(dirs, { out: o.out, calibrationFile: o.calibration });
+      const pass = report.verdict === 'PASS' && report.cost.budget_verdict === 'PASS';
+      if (!pass) stressNcr(report, dir);
+      setExit(pass ? EXIT.PASS : EXIT.FAIL);
     });
 };
