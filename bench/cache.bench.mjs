@@ -277,7 +277,8 @@ export async function run() {
         }
         const { ours, peer } = res;
         const tag = `cache ${workers}×${updates} ${durability}`;
-        const goal = durability === 'none' ? '≥ 10×' : '≥ 3×';
+        // Issue 13: 10 × 100 ≥ 3× with fsync and ≥ 10× without; 50 × 20 ≥ 3×.
+        const goal = workers === 10 && durability === 'none' ? '≥ 10×' : '≥ 3×';
         rows.push({
           name: `${tag}: updates/s`,
           ours: ours.updates_per_sec,
