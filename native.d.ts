@@ -322,8 +322,9 @@ export interface AtomicCacheOptions {
    */
   lockTimeoutMs?: number
   /**
-   * `"full"` (default: calibration `CACHE_DURABILITY`): fsync the temp file and the directory
-   * after the rename. `"none"`: no fsync, for regenerable caches.
+   * `"full"` (default: calibration `CACHE_DURABILITY`): fsync each journal append before
+   * returning (and, when compacting, the temp file and the directory after the rename).
+   * `"none"`: no fsync, for regenerable caches.
    */
   durability?: 'full' | 'none'
   /** Calibration document the defaults come from (the shipped one when omitted). */

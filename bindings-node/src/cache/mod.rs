@@ -36,8 +36,9 @@ pub struct AtomicCacheOptions {
     /// Time to wait for the lock before `ERR_OMEGA_LOCK_TIMEOUT`, ms (default: calibration
     /// `LOCK_TIMEOUT_MS`, 10000 in the shipped calibration).
     pub lock_timeout_ms: Option<f64>,
-    /// `"full"` (default: calibration `CACHE_DURABILITY`): fsync the temp file and the directory
-    /// after the rename. `"none"`: no fsync, for regenerable caches.
+    /// `"full"` (default: calibration `CACHE_DURABILITY`): fsync each journal append before
+    /// returning (and, when compacting, the temp file and the directory after the rename).
+    /// `"none"`: no fsync, for regenerable caches.
     #[napi(ts_type = "'full' | 'none'")]
     pub durability: Option<String>,
     /// Calibration document the defaults come from (the shipped one when omitted).
