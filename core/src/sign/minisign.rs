@@ -60,6 +60,19 @@ fn lines(text: &str) -> Vec<&str> {
     text.split('\n').map(|l| l.trim_end_matches('\r')).collect()
 }
 
+/// The decoded bytes of a key file: an `untrusted comment:` line and one base64 line, or the
+/// base64 line alone. `what` (`public key`, `secret key`) and `expected` word the errors.
+fn key_bytes(text: &str, file: &str, what: &str, expected: &str) -> Result<Vec<u8>> {
+    let ls = lines(text.trim());
+    let b64 = match ls.as_slice() {
+        [one] => one.trim(),
+        [c, b] if c.starts_with(COMMENT) => b.trim(),
+        _ => return Err(key_err(file, "malformed", expected)),
+    };
+    B64.decode(b64)
+        .map_err(|e| key_err(file, "malformed", format!("{what} is not base64: {e}")))
+}
+
 /// A minisign public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublicKey {
@@ -73,21 +86,12 @@ impl PublicKey {
     /// Parses a `.pub` file (comment line + base64 line) or the bare base64 line (`-P`, `RW…`).
     /// `file` names the source in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self> {
-        let ls = lines(text.trim());
-        let b64 = match ls.as_slice() {
-            [one] => one.trim(),
-            [c, b] if c.starts_with(COMMENT) => b.trim(),
-            _ => {
-                return Err(key_err(
-                    file,
-                    "malformed",
-                    "expected a minisign public key: `untrusted comment: …` then one base64 line, or the base64 line alone",
-                ))
-            }
-        };
-        let raw = B64
-            .decode(b64)
-            .map_err(|e| key_err(file, "malformed", format!("public key is not base64: {e}")))?;
+        let raw = key_bytes(
+            text,
+            file,
+            "public key",
+            "expected a minisign public key: `untrusted comment: …` then one base64 line, or the base64 line alone",
+        )?;
         if raw.len() != 42 {
             return Err(key_err(
                 file,
@@ -222,21 +226,12 @@ pub fn secret_key_is_encrypted(text: &str, file: &str) -> Result<bool> {
 }
 
 fn secret_raw(text: &str, file: &str) -> Result<Vec<u8>> {
-    let ls = lines(text.trim());
-    let b64 = match ls.as_slice() {
-        [one] => one.trim(),
-        [c, b] if c.starts_with(COMMENT) => b.trim(),
-        _ => {
-            return Err(key_err(
-                file,
-                "malformed",
-                "expected a minisign secret key: `untrusted comment: …` then one base64 line",
-            ))
-        }
-    };
-    let raw = B64
-        .decode(b64)
-        .map_err(|e| key_err(file, "malformed", format!("secret key is not base64: {e}")))?;
+    let raw = key_bytes(
+        text,
+        file,
+        "secret key",
+        "expected a minisign secret key: `untrusted comment: …` then one base64 line",
+    )?;
     if raw.len() != SK_LEN {
         return Err(key_err(
             file,
