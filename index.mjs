@@ -9,6 +9,7 @@ export default omega;
 export const {
   AtomicCache,
   BudgetTracker,
+  Calibration,
   CaseSuite,
   ChaosEngine,
   ChaosProvider,

@@ -98,7 +98,7 @@ export declare class BudgetTracker {
    * A tracker for one run, with the limits and prices of `calibration` (the shipped defaults
    * when omitted).
    */
-  constructor(calibration?: CalibrationDocument | undefined | null, options?: BudgetTrackerOptions | undefined | null)
+  constructor(calibration?: Calibration | CalibrationDocument | undefined | null, options?: BudgetTrackerOptions | undefined | null)
   /**
    * Books the worst case of a call. Throws `ERR_OMEGA_BUDGET_EXCEEDED` (and records a
    * violation) when the per-call or per-run cap would be exceeded, `ERR_OMEGA_UNKNOWN_MODEL`
@@ -138,6 +138,26 @@ export declare class BudgetTracker {
    * `budget_verdict`, `violations`, `per_model`, `call_count`, …
    */
   finalize(): RunCost
+}
+
+/**
+ * A calibration parsed and validated once: the native handle every constructor and analysis
+ * takes (`new BudgetTracker(cal)`, `new ChaosEngine({ calibration: cal })`, `analyzeVariance(runs,
+ * cal)`, …) so the document is not converted and re-validated at each FFI call. Each of them also
+ * still accepts the plain document (parsed on the spot).
+ */
+export declare class Calibration {
+  /**
+   * Validates a calibration document (as `loadCalibration` returns it). Throws
+   * `ERR_OMEGA_CALIBRATION` listing every problem with its JSON path.
+   */
+  static parse(document: unknown): Calibration
+  /** Parses calibration JSON text; `sourceName` (a file name) is quoted in errors. */
+  static fromJson(text: string, sourceName?: string | undefined | null): Calibration
+  /** The shipped defaults (`budgets/calibration.json`). */
+  static defaults(): Calibration
+  /** The validated document (snake_case; object keys in sorted order). */
+  get document(): CalibrationDocument
 }
 
 /** A validated cases file (`--input cases.json`). */
@@ -293,7 +313,7 @@ export interface AbsolutePathHit {
  * checks by type; cases under the calibration's optional `CASE_PASS_MIN` as violations.
  * Independent of the order of the runs (shards merge exactly).
  */
-export declare function analyzeCases(caseIds: string[], runs: CaseRunInput[][], calibration?: CalibrationDocument | undefined | null): CaseReport
+export declare function analyzeCases(caseIds: string[], runs: CaseRunInput[][], calibration?: Calibration | CalibrationDocument | undefined | null): CaseReport
 
 /**
  * The PR-G4 variance analysis of stress runs (the statistical part of `PR_REPORT.json`, snake_case):
@@ -305,7 +325,7 @@ export declare function analyzeCases(caseIds: string[], runs: CaseRunInput[][], 
  * Throws `ERR_OMEGA_EMPTY_RUNS` for no runs, `ERR_OMEGA_INVALID_ARGUMENT` naming
  * `runs[i].hardScore` (…) for a NaN or infinite value, `ERR_OMEGA_CALIBRATION`.
  */
-export declare function analyzeVariance(runs: RunInput[], calibration?: CalibrationDocument | undefined | null): VarianceReport
+export declare function analyzeVariance(runs: RunInput[], calibration?: Calibration | CalibrationDocument | undefined | null): VarianceReport
 
 /**
  * The text an outcome fault delivers instead of `text` (`truncated`: the first half; `refusal`;
@@ -328,7 +348,7 @@ export interface AtomicCacheOptions {
    */
   durability?: 'full' | 'none'
   /** Calibration document the defaults come from (the shipped one when omitted). */
-  calibration?: CalibrationDocument
+  calibration?: Calibration | CalibrationDocument
 }
 
 /** Options of a tracker. */
@@ -372,7 +392,7 @@ export interface BuildProofpackOptions {
   /** The self-contained browser verifier to ship as `verify.html` (empty or omitted: none). */
   verifyHtml?: string
   /** Calibration (for `proofpack.forbidden_path_patterns`); the shipped defaults when omitted. */
-  calibration?: CalibrationDocument
+  calibration?: Calibration | CalibrationDocument
 }
 
 /** Counters of one handle since it was opened (or `resetStats`). */
@@ -403,7 +423,7 @@ export interface CalibrationProblem {
  * The cost of one call's `usage` with `model`'s calibration prices, without tracking it (for
  * per-run cost metrics). Throws `ERR_OMEGA_UNKNOWN_MODEL` for an unpriced model.
  */
-export declare function callCost(model: string, usage: TokenUsage, calibration?: CalibrationDocument | undefined | null): CallCostInfo
+export declare function callCost(model: string, usage: TokenUsage, calibration?: Calibration | CalibrationDocument | undefined | null): CallCostInfo
 
 /** Cost of one settled call. */
 export interface CallCostInfo {
@@ -487,7 +507,7 @@ export interface ChaosEngineOptions {
   /** Seed (a non-negative safe integer); defaults to calibration `SEED`. */
   seed?: number
   /** Calibration document; defaults to the shipped one. */
-  calibration?: CalibrationDocument
+  calibration?: Calibration | CalibrationDocument
 }
 
 /** What gate PR-G3 judges (counts of a chaos run's logical calls). */
@@ -724,7 +744,7 @@ export interface LockWaitStats {
  * verdict is `FAIL` when any shard has a violation. Shards split from `calibration`'s run cap
  * (`⌊cap / n⌋` each) merge back to that cap; otherwise the shards' caps add up.
  */
-export declare function mergeRunCosts(parts: RunCost[], calibration?: CalibrationDocument | undefined | null): RunCost
+export declare function mergeRunCosts(parts: RunCost[], calibration?: Calibration | CalibrationDocument | undefined | null): RunCost
 
 /**
  * Merges shard states (`stress merge`). n, min, max, percentiles and pass counts of the merged
@@ -912,7 +932,7 @@ export interface ReserveOptions {
  * prefix, then an alias, then without a snapshot date, then the longest `*` alias pattern).
  * Throws `ERR_OMEGA_UNKNOWN_MODEL` when nothing matches: check it **before** any call.
  */
-export declare function resolveModel(model: string, calibration?: CalibrationDocument | undefined | null): ModelMatchInfo
+export declare function resolveModel(model: string, calibration?: Calibration | CalibrationDocument | undefined | null): ModelMatchInfo
 
 /** A retry decision. */
 export interface RetryDecision {
@@ -947,7 +967,7 @@ export interface RetryDecisionInput {
  */
 export interface RetryPolicyOptions {
   /** Calibration document; defaults to the shipped one. */
-  calibration?: CalibrationDocument
+  calibration?: Calibration | CalibrationDocument
   /** Seed of the jitter (a non-negative safe integer); defaults to calibration `SEED`. */
   seed?: number
   /** Attempts in all, the first included (≥ 1). */
@@ -1114,7 +1134,7 @@ export interface ToolchainVersions {
 export declare function validateCalibration(calibration: unknown): CalibrationDocument
 
 /** The report (as `analyzeVariance`) of a (merged) state. */
-export declare function varianceReportFromState(state: VarianceShardState, calibration?: CalibrationDocument | undefined | null): VarianceReport
+export declare function varianceReportFromState(state: VarianceShardState, calibration?: Calibration | CalibrationDocument | undefined | null): VarianceReport
 
 /**
  * The mergeable state of a stress run or of one shard of it (`stress --shard i/n`): counts and

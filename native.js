@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AtomicCache = nativeBinding.AtomicCache
 module.exports.BudgetTracker = nativeBinding.BudgetTracker
+module.exports.Calibration = nativeBinding.Calibration
 module.exports.CaseSuite = nativeBinding.CaseSuite
 module.exports.ChaosEngine = nativeBinding.ChaosEngine
 module.exports.RetryPolicy = nativeBinding.RetryPolicy

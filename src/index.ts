@@ -72,9 +72,7 @@ export function withPriceFile(doc: CalibrationDocument, baseDir: string): Calibr
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    const e = new Error(`cannot read budget.prices_file \`${budget.prices_file}\`: ${reason}`) as Error & { code: string };
-    e.code = 'ERR_OMEGA_IO';
-    throw e;
+    throw new OmegaError('ERR_OMEGA_IO', `cannot read budget.prices_file \`${budget.prices_file}\`: ${reason}`, { path: budget.prices_file });
   }
   const imported = native.importPrices(text, path.basename(file));
   const merged = {

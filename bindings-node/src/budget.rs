@@ -166,10 +166,10 @@ impl BudgetTracker {
     /// when omitted).
     #[napi(
         constructor,
-        ts_args_type = "calibration?: CalibrationDocument | undefined | null, options?: BudgetTrackerOptions | undefined | null"
+        ts_args_type = "calibration?: Calibration | CalibrationDocument | undefined | null, options?: BudgetTrackerOptions | undefined | null"
     )]
     pub fn new(
-        calibration: Option<Value>,
+        calibration: Option<crate::calibration::CalibrationArg>,
         options: Option<BudgetTrackerOptions>,
     ) -> Result<Self, Code> {
         let cal = crate::calibration::parse(calibration)?;
@@ -289,12 +289,12 @@ impl BudgetTracker {
 /// The cost of one call's `usage` with `model`'s calibration prices, without tracking it (for
 /// per-run cost metrics). Throws `ERR_OMEGA_UNKNOWN_MODEL` for an unpriced model.
 #[napi(
-    ts_args_type = "model: string, usage: TokenUsage, calibration?: CalibrationDocument | undefined | null"
+    ts_args_type = "model: string, usage: TokenUsage, calibration?: Calibration | CalibrationDocument | undefined | null"
 )]
 pub fn call_cost(
     model: String,
     usage: Unknown<'_>,
-    calibration: Option<Value>,
+    calibration: Option<crate::calibration::CalibrationArg>,
 ) -> Result<CallCostInfo, Code> {
     let cal = crate::calibration::parse(calibration)?;
     let usage = trusted(&usage)?;
@@ -315,10 +315,13 @@ pub fn call_cost(
 /// verdict is `FAIL` when any shard has a violation. Shards split from `calibration`'s run cap
 /// (`⌊cap / n⌋` each) merge back to that cap; otherwise the shards' caps add up.
 #[napi(
-    ts_args_type = "parts: RunCost[], calibration?: CalibrationDocument | undefined | null",
+    ts_args_type = "parts: RunCost[], calibration?: Calibration | CalibrationDocument | undefined | null",
     ts_return_type = "RunCost"
 )]
-pub fn merge_run_costs(parts: Vec<Value>, calibration: Option<Value>) -> Result<Value, Code> {
+pub fn merge_run_costs(
+    parts: Vec<Value>,
+    calibration: Option<crate::calibration::CalibrationArg>,
+) -> Result<Value, Code> {
     let run_cap = match calibration {
         Some(c) => Some(
             crate::calibration::parse(Some(c))?
@@ -359,8 +362,13 @@ pub struct ModelMatchInfo {
 /// Resolves `model` to its price entry in `calibration` (exact name, then without a provider
 /// prefix, then an alias, then without a snapshot date, then the longest `*` alias pattern).
 /// Throws `ERR_OMEGA_UNKNOWN_MODEL` when nothing matches: check it **before** any call.
-#[napi(ts_args_type = "model: string, calibration?: CalibrationDocument | undefined | null")]
-pub fn resolve_model(model: String, calibration: Option<Value>) -> Result<ModelMatchInfo, Code> {
+#[napi(
+    ts_args_type = "model: string, calibration?: Calibration | CalibrationDocument | undefined | null"
+)]
+pub fn resolve_model(
+    model: String,
+    calibration: Option<crate::calibration::CalibrationArg>,
+) -> Result<ModelMatchInfo, Code> {
     let cal = crate::calibration::parse(calibration)?;
     let (_, m) = cal.budget.resolve(&model).ok_or_else(|| {
         from_core(omega_pr_core::Error::UnknownModel {

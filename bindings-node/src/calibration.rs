@@ -1,18 +1,117 @@
 //! Calibration loading and validation for JS.
 
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{FromNapiRef, FromNapiValue, TypeName, ValidateNapiValue, ValueType};
+use napi::sys;
 use napi_derive::napi;
-use omega_pr_core::calibration::{Calibration, DEFAULT_CALIBRATION_JSON};
+use omega_pr_core::calibration::{Calibration as CoreCalibration, DEFAULT_CALIBRATION_JSON};
 use serde_json::Value;
 
 use crate::error::{from_core, Code};
 use napi::Result;
 
-/// Parses a calibration given to a native function: the JS object itself (as returned by
-/// `loadCalibration`), or `undefined` for the shipped defaults.
-pub fn parse(calibration: Option<Value>) -> Result<Calibration, Code> {
+/// A calibration parsed and validated once: the native handle every constructor and analysis
+/// takes (`new BudgetTracker(cal)`, `new ChaosEngine({ calibration: cal })`, `analyzeVariance(runs,
+/// cal)`, …) so the document is not converted and re-validated at each FFI call. Each of them also
+/// still accepts the plain document (parsed on the spot).
+#[napi]
+pub struct Calibration {
+    inner: Arc<CoreCalibration>,
+    document: Value,
+}
+
+#[napi]
+impl Calibration {
+    /// Validates a calibration document (as `loadCalibration` returns it). Throws
+    /// `ERR_OMEGA_CALIBRATION` listing every problem with its JSON path.
+    #[napi(factory, ts_args_type = "document: unknown")]
+    pub fn parse(document: Value) -> Result<Self, Code> {
+        let inner = CoreCalibration::from_value(&document, None).map_err(from_core)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            document,
+        })
+    }
+
+    /// Parses calibration JSON text; `sourceName` (a file name) is quoted in errors.
+    #[napi(factory)]
+    pub fn from_json(text: String, source_name: Option<String>) -> Result<Self, Code> {
+        let (document, inner) = parse_text(&text, source_name.as_deref())?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            document,
+        })
+    }
+
+    /// The shipped defaults (`budgets/calibration.json`).
+    #[napi(factory)]
+    pub fn defaults() -> Result<Self, Code> {
+        Self::from_json(DEFAULT_CALIBRATION_JSON.to_owned(), None)
+    }
+
+    /// The validated document (snake_case; object keys in sorted order).
+    #[napi(getter, ts_return_type = "CalibrationDocument")]
+    pub fn document(&self) -> Value {
+        self.document.clone()
+    }
+}
+
+/// A calibration argument: the native [`Calibration`] handle, or a plain document parsed on the
+/// spot (`undefined`/`null`: the shipped defaults).
+pub enum CalibrationArg {
+    /// A parsed handle (no conversion, no validation).
+    Handle(Arc<CoreCalibration>),
+    /// A JS object: converted and validated at this call.
+    Document(Value),
+    /// Neither (a function, another class, a symbol…): why, reported as
+    /// `ERR_OMEGA_INVALID_ARGUMENT` by [`parse`].
+    Invalid(String),
+}
+
+impl TypeName for CalibrationArg {
+    fn type_name() -> &'static str {
+        "Calibration | CalibrationDocument"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for CalibrationArg {}
+
+impl FromNapiValue for CalibrationArg {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // A `Calibration` instance (checked by its napi type tag), else a document.
+        // SAFETY: `env` and `value` come from napi for this call; `from_napi_ref` rejects any
+        // value that is not a wrapped `Calibration` before touching its pointer.
+        if let Ok(handle) = unsafe { <Calibration as FromNapiRef>::from_napi_ref(env, value) } {
+            return Ok(Self::Handle(Arc::clone(&handle.inner)));
+        }
+        // SAFETY: as above; serde conversion of any JS value.
+        Ok(match unsafe { Value::from_napi_value(env, value) } {
+            Ok(document) => Self::Document(document),
+            Err(e) => Self::Invalid(e.reason),
+        })
+    }
+}
+
+/// Resolves a calibration argument: the handle's parsed calibration, the document parsed now, or
+/// the shipped defaults when omitted.
+pub fn parse(calibration: Option<CalibrationArg>) -> Result<Arc<CoreCalibration>, Code> {
     match calibration {
-        Some(value) => Calibration::from_value(&value, None).map_err(from_core),
-        None => omega_pr_core::calibration::default_calibration().map_err(from_core),
+        Some(CalibrationArg::Handle(inner)) => Ok(inner),
+        Some(CalibrationArg::Document(value)) => CoreCalibration::from_value(&value, None)
+            .map(Arc::new)
+            .map_err(from_core),
+        Some(CalibrationArg::Invalid(why)) => Err(crate::error::invalid(
+            "calibration",
+            format!("expected a Calibration or a calibration document ({why})"),
+        )),
+        None => omega_pr_core::calibration::default_calibration()
+            .map(Arc::new)
+            .map_err(from_core),
     }
 }
 
@@ -26,18 +125,23 @@ pub fn default_calibration_json() -> String {
 /// parsed document. Throws `ERR_OMEGA_CALIBRATION` listing **every** problem with its JSON path.
 #[napi(ts_return_type = "CalibrationDocument")]
 pub fn parse_calibration_json(text: String, source_name: Option<String>) -> Result<Value, Code> {
+    parse_text(&text, source_name.as_deref()).map(|(document, _)| document)
+}
+
+/// Parses and validates calibration JSON text: the document and the parsed calibration.
+fn parse_text(text: &str, source_name: Option<&str>) -> Result<(Value, CoreCalibration), Code> {
     // A UTF-8 byte-order mark (Windows editors) is not part of the document.
-    let value: Value = match serde_json::from_str(omega_pr_core::calibration::strip_bom(&text)) {
-        Ok(v) => v,
-        Err(_) => {
-            // Let the core report it with its own wording and code.
-            return Calibration::from_json_str(&text, source_name.as_deref())
-                .map(|_| Value::Null)
-                .map_err(from_core);
+    match serde_json::from_str::<Value>(omega_pr_core::calibration::strip_bom(text)) {
+        Ok(document) => {
+            let inner = CoreCalibration::from_value(&document, source_name).map_err(from_core)?;
+            Ok((document, inner))
         }
-    };
-    Calibration::from_value(&value, source_name.as_deref()).map_err(from_core)?;
-    Ok(value)
+        // Let the core report it with its own wording and code.
+        Err(_) => match CoreCalibration::from_json_str(text, source_name) {
+            Ok(inner) => Ok((Value::Null, inner)),
+            Err(e) => Err(from_core(e)),
+        },
+    }
 }
 
 /// Validates a calibration object; returns it unchanged when valid. Throws
@@ -47,7 +151,7 @@ pub fn parse_calibration_json(text: String, source_name: Option<String>) -> Resu
     ts_return_type = "CalibrationDocument"
 )]
 pub fn validate_calibration(calibration: Value) -> Result<Value, Code> {
-    Calibration::from_value(&calibration, None).map_err(from_core)?;
+    CoreCalibration::from_value(&calibration, None).map_err(from_core)?;
     Ok(calibration)
 }
 
@@ -63,7 +167,7 @@ pub struct CalibrationProblem {
 /// Every problem of a calibration object (empty when valid), without throwing.
 #[napi(ts_args_type = "calibration: unknown")]
 pub fn check_calibration(calibration: Value) -> Vec<CalibrationProblem> {
-    Calibration::check(&calibration)
+    CoreCalibration::check(&calibration)
         .into_iter()
         .map(|p| CalibrationProblem {
             path: p.path,

@@ -198,13 +198,13 @@ impl CaseSuite {
 /// checks by type; cases under the calibration's optional `CASE_PASS_MIN` as violations.
 /// Independent of the order of the runs (shards merge exactly).
 #[napi(
-    ts_args_type = "caseIds: string[], runs: CaseRunInput[][], calibration?: CalibrationDocument | undefined | null",
+    ts_args_type = "caseIds: string[], runs: CaseRunInput[][], calibration?: Calibration | CalibrationDocument | undefined | null",
     ts_return_type = "CaseReport"
 )]
 pub fn analyze_cases(
     case_ids: Vec<String>,
     runs: Vec<Vec<CaseRunInput>>,
-    calibration: Option<Value>,
+    calibration: Option<crate::calibration::CalibrationArg>,
 ) -> Result<Value, Code> {
     let cal = crate::calibration::parse(calibration)?;
     let runs: Vec<Vec<CaseRun>> = runs

@@ -4,13 +4,12 @@
 use napi::bindgen_prelude::{Uint32Array, Uint8Array};
 use napi_derive::napi;
 use omega_pr_core::chaos::{self, ChaosLog, ChaosLogEntry, FailureType, Outcome};
-use serde_json::Value;
 
 use crate::error::{invalid, seed, whole, Code};
 use napi::Result;
 
 /// Options of a `ChaosEngine`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct ChaosEngineOptions {
     /// Profile name from calibration `chaos_profiles` (`light`, `medium`, `heavy`, `hellfire`);
     /// omitted: rate `CHAOS_RATE` with every failure type, named `default`.
@@ -18,8 +17,8 @@ pub struct ChaosEngineOptions {
     /// Seed (a non-negative safe integer); defaults to calibration `SEED`.
     pub seed: Option<f64>,
     /// Calibration document; defaults to the shipped one.
-    #[napi(ts_type = "CalibrationDocument")]
-    pub calibration: Option<Value>,
+    #[napi(ts_type = "Calibration | CalibrationDocument")]
+    pub calibration: Option<crate::calibration::CalibrationArg>,
 }
 
 /// The chaos decision of one call.

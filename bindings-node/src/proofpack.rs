@@ -11,7 +11,6 @@ use napi::bindgen_prelude::{AsyncTask, Uint8Array};
 use napi::{Env, JsError, Task};
 use napi_derive::napi;
 use omega_pr_core::proofpack::{fs as pfs, manifest, pathscan, scripts, sums};
-use serde_json::Value;
 
 use crate::error::{from_core, invalid, Code};
 use napi::Result;
@@ -34,7 +33,7 @@ pub struct ToolchainVersions {
 }
 
 /// Options of `buildProofpack`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct BuildProofpackOptions {
     /// The run directory to pack (e.g. `metrics/pr/PR_RUNS/stress100_20260212_143000`).
     pub source: String,
@@ -55,8 +54,8 @@ pub struct BuildProofpackOptions {
     /// The self-contained browser verifier to ship as `verify.html` (empty or omitted: none).
     pub verify_html: Option<String>,
     /// Calibration (for `proofpack.forbidden_path_patterns`); the shipped defaults when omitted.
-    #[napi(ts_type = "CalibrationDocument")]
-    pub calibration: Option<Value>,
+    #[napi(ts_type = "Calibration | CalibrationDocument")]
+    pub calibration: Option<crate::calibration::CalibrationArg>,
 }
 
 /// A built pack.
@@ -135,7 +134,7 @@ fn build_options(o: BuildProofpackOptions) -> Result<pfs::BuildOptions, Code> {
             os: std::env::consts::OS.to_owned(),
             arch: node_arch().to_owned(),
         },
-        forbidden_patterns: cal.forbidden_path_patterns,
+        forbidden_patterns: cal.forbidden_path_patterns.clone(),
         verify_html: o.verify_html.filter(|h| !h.is_empty()),
     })
 }
@@ -285,7 +284,9 @@ pub fn scan_absolute_paths(
 ) -> Result<Vec<AbsolutePathHit>, Code> {
     let patterns = match patterns {
         Some(p) => p,
-        None => crate::calibration::parse(None)?.forbidden_path_patterns,
+        None => crate::calibration::parse(None)?
+            .forbidden_path_patterns
+            .clone(),
     };
     Ok(pathscan::scan_bytes(&file, &data, &patterns)
         .into_iter()

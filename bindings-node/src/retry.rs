@@ -4,18 +4,17 @@
 
 use napi_derive::napi;
 use omega_pr_core::retry::{self, RetryInput};
-use serde_json::Value;
 
 use crate::error::{invalid, seed, whole, Code};
 use napi::Result;
 
 /// Options of a `RetryPolicy`: calibration `retry` (shipped defaults when omitted), each
 /// value overridable.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct RetryPolicyOptions {
     /// Calibration document; defaults to the shipped one.
-    #[napi(ts_type = "CalibrationDocument")]
-    pub calibration: Option<Value>,
+    #[napi(ts_type = "Calibration | CalibrationDocument")]
+    pub calibration: Option<crate::calibration::CalibrationArg>,
     /// Seed of the jitter (a non-negative safe integer); defaults to calibration `SEED`.
     pub seed: Option<f64>,
     /// Attempts in all, the first included (≥ 1).

@@ -144,7 +144,10 @@ fn from_state(field: &str, s: VarianceShardState) -> Result<Analysis, Code> {
     })
 }
 
-fn report(mut analysis: Analysis, calibration: Option<Value>) -> Result<Value, Code> {
+fn report(
+    mut analysis: Analysis,
+    calibration: Option<crate::calibration::CalibrationArg>,
+) -> Result<Value, Code> {
     let cal = crate::calibration::parse(calibration)?;
     let report = analysis
         .report(&cal.variance_envelopes, cal.pass_ratio_min, &cal.pass_k)
@@ -161,10 +164,13 @@ fn report(mut analysis: Analysis, calibration: Option<Value>) -> Result<Value, C
 /// Throws `ERR_OMEGA_EMPTY_RUNS` for no runs, `ERR_OMEGA_INVALID_ARGUMENT` naming
 /// `runs[i].hardScore` (…) for a NaN or infinite value, `ERR_OMEGA_CALIBRATION`.
 #[napi(
-    ts_args_type = "runs: RunInput[], calibration?: CalibrationDocument | undefined | null",
+    ts_args_type = "runs: RunInput[], calibration?: Calibration | CalibrationDocument | undefined | null",
     ts_return_type = "VarianceReport"
 )]
-pub fn analyze_variance(runs: Vec<RunInput>, calibration: Option<Value>) -> Result<Value, Code> {
+pub fn analyze_variance(
+    runs: Vec<RunInput>,
+    calibration: Option<crate::calibration::CalibrationArg>,
+) -> Result<Value, Code> {
     if runs.is_empty() {
         return Err(from_core(omega_pr_core::Error::EmptyRuns {
             what: "analyzeVariance".into(),
@@ -199,12 +205,12 @@ pub fn merge_variance_states(states: Vec<VarianceShardState>) -> Result<Variance
 
 /// The report (as `analyzeVariance`) of a (merged) state.
 #[napi(
-    ts_args_type = "state: VarianceShardState, calibration?: CalibrationDocument | undefined | null",
+    ts_args_type = "state: VarianceShardState, calibration?: Calibration | CalibrationDocument | undefined | null",
     ts_return_type = "VarianceReport"
 )]
 pub fn variance_report_from_state(
     state: VarianceShardState,
-    calibration: Option<Value>,
+    calibration: Option<crate::calibration::CalibrationArg>,
 ) -> Result<Value, Code> {
     report(from_state("state", state)?, calibration)
 }

@@ -31,7 +31,7 @@ fn cache_error(e: CacheError) -> napi::Error<Code> {
 }
 
 /// Options of `AtomicCache.open`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct AtomicCacheOptions {
     /// Time to wait for the lock before `ERR_OMEGA_LOCK_TIMEOUT`, ms (default: calibration
     /// `LOCK_TIMEOUT_MS`, 10000 in the shipped calibration).
@@ -42,8 +42,8 @@ pub struct AtomicCacheOptions {
     #[napi(ts_type = "'full' | 'none'")]
     pub durability: Option<String>,
     /// Calibration document the defaults come from (the shipped one when omitted).
-    #[napi(ts_type = "CalibrationDocument")]
-    pub calibration: Option<Value>,
+    #[napi(ts_type = "Calibration | CalibrationDocument")]
+    pub calibration: Option<crate::calibration::CalibrationArg>,
 }
 
 /// Lock-wait statistics of one handle, ms.
