@@ -5,14 +5,12 @@
 // napi-derive registers exports only outside `cfg(test)`: in test builds everything looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
-use std::path::{Path, PathBuf};
-
 use napi::bindgen_prelude::{AsyncTask, Uint8Array};
 use napi::{Env, JsError, Task};
 use napi_derive::napi;
-use omega_pr_core::proofpack::{fs as pfs, manifest, pathscan, scripts, sums};
+use omega_pr_core::proofpack::{fs as pfs, manifest, pathscan, sums};
 
-use crate::error::{from_core, invalid, Code};
+use crate::error::{from_core, Code};
 use napi::Result;
 
 /// Tool versions recorded in `toolchain.json`. Probe node/npm/tsc in JS (`probeToolchain()` of the
@@ -80,73 +78,30 @@ pub struct ProofpackBuildResult {
     pub warnings: Vec<String>,
 }
 
-fn epoch_now() -> u64 {
-    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .as_deref()
-        .and_then(omega_pr_core::report_rules::parse_source_date_epoch)
-    {
-        return v;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn build_options(o: BuildProofpackOptions) -> Result<pfs::BuildOptions, Code> {
     let created = match o.source_date_epoch {
-        Some(v) => crate::error::whole("sourceDateEpoch", v)?,
-        None => epoch_now(),
+        Some(v) => Some(crate::error::whole("sourceDateEpoch", v)?),
+        None => None,
     };
     let cal = crate::calibration::parse(o.calibration)?;
-    let source = PathBuf::from(&o.source);
-    let source_run = Path::new(&o.source)
-        .components()
-        .next_back()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .filter(|n| !n.is_empty() && n != "." && n != "..")
-        .or_else(|| {
-            std::fs::canonicalize(&source)
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        })
-        .ok_or_else(|| invalid("source", "has no directory name"))?;
     let tc = o.toolchain.unwrap_or_default();
-    Ok(pfs::BuildOptions {
-        source,
-        output: PathBuf::from(&o.output),
-        manifest: manifest::ManifestInput {
-            pack_type: o.pack_type,
-            verdict: o.verdict,
-            created_epoch_secs: created,
-            source_run,
-            command: o.command,
-        },
-        toolchain: scripts::Toolchain {
-            schema_version: String::new(),
-            omega_pr: env!("CARGO_PKG_VERSION").to_owned(),
-            node: tc.node,
-            npm: tc.npm,
-            tsc: tc.tsc,
-            rustc: tc.rustc,
-            cargo: tc.cargo,
-            os: std::env::consts::OS.to_owned(),
-            arch: node_arch().to_owned(),
-        },
+    pfs::BuildRequest {
+        source: o.source,
+        output: o.output,
+        pack_type: o.pack_type,
+        verdict: o.verdict,
+        command: o.command,
+        created_epoch_secs: created,
+        node: tc.node,
+        npm: tc.npm,
+        tsc: tc.tsc,
+        rustc: tc.rustc,
+        cargo: tc.cargo,
         forbidden_patterns: cal.forbidden_path_patterns.clone(),
-        verify_html: o.verify_html.filter(|h| !h.is_empty()),
-    })
-}
-
-/// `process.arch` naming of the CPU.
-fn node_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "x64",
-        "aarch64" => "arm64",
-        "x86" => "ia32",
-        other => other,
+        verify_html: o.verify_html,
     }
+    .into_options()
+    .map_err(from_core)
 }
 
 fn to_result(output: &str, r: pfs::BuildReport) -> ProofpackBuildResult {

@@ -380,6 +380,123 @@ pub struct BuildOptions {
     pub verify_html: Option<String>,
 }
 
+/// What a caller asks to pack, before the pack's policy fills in the rest: the creation time
+/// (given, else `SOURCE_DATE_EPOCH`, else the clock), the source run's name (the last component
+/// of `source`), this build's omega-pr version, OS and CPU (named as Node's `process.platform` /
+/// `process.arch` name them).
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// Source run directory.
+    pub source: String,
+    /// Output directory.
+    pub output: String,
+    /// Run type, `[a-z0-9_-]{1,64}`.
+    pub pack_type: String,
+    /// `PASS` or `FAIL`.
+    pub verdict: String,
+    /// Command that produced the run.
+    pub command: Option<String>,
+    /// Creation time, seconds since the Unix epoch, when the caller fixes it.
+    pub created_epoch_secs: Option<u64>,
+    /// Probed tool versions (node, npm, tsc, rustc, cargo).
+    pub node: Option<String>,
+    /// `npm --version`.
+    pub npm: Option<String>,
+    /// TypeScript version.
+    pub tsc: Option<String>,
+    /// `rustc --version`.
+    pub rustc: Option<String>,
+    /// `cargo --version`.
+    pub cargo: Option<String>,
+    /// Calibration `proofpack.forbidden_path_patterns`.
+    pub forbidden_patterns: Vec<String>,
+    /// The browser verifier (`verify.html`), if shipped (empty: none).
+    pub verify_html: Option<String>,
+}
+
+impl BuildRequest {
+    /// The full build options: the pack policy applied to the request. `ERR_OMEGA_INVALID_ARGUMENT`
+    /// naming `source` when it has no directory name.
+    pub fn into_options(self) -> Result<BuildOptions> {
+        let created = self.created_epoch_secs.unwrap_or_else(epoch_now);
+        let source = PathBuf::from(&self.source);
+        let source_run = source_run_name(&source)
+            .ok_or_else(|| Error::invalid("source", "has no directory name"))?;
+        Ok(BuildOptions {
+            source,
+            output: PathBuf::from(&self.output),
+            manifest: ManifestInput {
+                pack_type: self.pack_type,
+                verdict: self.verdict,
+                created_epoch_secs: created,
+                source_run,
+                command: self.command,
+            },
+            toolchain: Toolchain {
+                schema_version: String::new(),
+                omega_pr: env!("CARGO_PKG_VERSION").to_owned(),
+                node: self.node,
+                npm: self.npm,
+                tsc: self.tsc,
+                rustc: self.rustc,
+                cargo: self.cargo,
+                os: node_platform().to_owned(),
+                arch: node_arch().to_owned(),
+            },
+            forbidden_patterns: self.forbidden_patterns,
+            verify_html: self.verify_html.filter(|h| !h.is_empty()),
+        })
+    }
+}
+
+/// Seconds since the Unix epoch of a build: `SOURCE_DATE_EPOCH` when set and valid
+/// ([`crate::report_rules::parse_source_date_epoch`]), else the clock.
+pub fn epoch_now() -> u64 {
+    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .as_deref()
+        .and_then(crate::report_rules::parse_source_date_epoch)
+    {
+        return v;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The run's name: the last component of `source` (`.`/`..` resolved through the file system).
+fn source_run_name(source: &Path) -> Option<String> {
+    let last = match source.components().next_back() {
+        Some(std::path::Component::Normal(name)) => Some(name.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    last.filter(|n| !n.is_empty()).or_else(|| {
+        fs::canonicalize(source)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    })
+}
+
+/// `process.platform` naming of the OS (`linux`, `darwin`, `win32`, …).
+fn node_platform() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    }
+}
+
+/// `process.arch` naming of the CPU.
+fn node_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        "x86" => "ia32",
+        other => other,
+    }
+}
+
 /// What was built.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
@@ -745,6 +862,33 @@ mod tests {
             forbidden_patterns: vec!["/home/".into()],
             verify_html: None,
         }
+    }
+
+    #[test]
+    fn build_request_applies_the_pack_policy() {
+        let req = BuildRequest {
+            source: "metrics/pr/PR_RUNS/stress100_20260212_143000/".into(),
+            output: "proofpacks/x".into(),
+            pack_type: "stress100".into(),
+            verdict: "PASS".into(),
+            created_epoch_secs: Some(1_700_000_000),
+            verify_html: Some(String::new()),
+            ..BuildRequest::default()
+        };
+        let o = req.into_options().expect("options");
+        assert_eq!(o.manifest.source_run, "stress100_20260212_143000");
+        assert_eq!(o.manifest.created_epoch_secs, 1_700_000_000);
+        assert_eq!(o.toolchain.omega_pr, env!("CARGO_PKG_VERSION"));
+        assert!(!o.toolchain.os.is_empty() && o.toolchain.os != "macos");
+        assert!(o.verify_html.is_none(), "an empty page is no page");
+        let bad = BuildRequest {
+            source: "/".into(),
+            ..BuildRequest::default()
+        };
+        assert_eq!(
+            bad.into_options().map(|_| ()).map_err(|e| e.code()),
+            Err("ERR_OMEGA_INVALID_ARGUMENT")
+        );
     }
 
     #[test]
