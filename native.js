@@ -858,6 +858,7 @@ module.exports.importPrices = nativeBinding.importPrices
 module.exports.isRetryable = nativeBinding.isRetryable
 module.exports.isRetryableStatus = nativeBinding.isRetryableStatus
 module.exports.judgeChaosGate = nativeBinding.judgeChaosGate
+module.exports.judgeOutcomeDetection = nativeBinding.judgeOutcomeDetection
 module.exports.mergeRunCosts = nativeBinding.mergeRunCosts
 module.exports.mergeVarianceStates = nativeBinding.mergeVarianceStates
 module.exports.minisignKeygen = nativeBinding.minisignKeygen

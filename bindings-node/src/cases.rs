@@ -303,3 +303,40 @@ pub fn apply_outcome_fault(fault: String, text: String) -> Result<String, Code> 
         .ok_or_else(|| invalid("fault", format!("unknown outcome fault {fault:?}")))?;
     Ok(omega_pr_core::outcome::apply(f, &text))
 }
+
+/// Outcome faults of one type delivered in a run and how many were caught.
+#[napi(object)]
+pub struct DetectionCountInput {
+    /// The fault (`truncated`, `refusal`, …).
+    pub fault: String,
+    /// Delivered.
+    pub delivered: f64,
+    /// Of them, caught.
+    pub caught: f64,
+}
+
+/// The fault types whose detection rate is below the calibration's `OUTCOME_DETECTION_MIN`
+/// (core `outcome::detection_violations`; none without the threshold). One rule for gates PR-G3
+/// (`chaos`) and PR-G4 (`stress`): every type delivered but `latency_spike` must be caught at
+/// least at that rate.
+#[napi(
+    ts_args_type = "counts: DetectionCountInput[], calibration?: CalibrationDocument | undefined | null",
+    ts_return_type = "DetectionViolation[]"
+)]
+pub fn judge_outcome_detection(
+    counts: Vec<DetectionCountInput>,
+    calibration: Option<Value>,
+) -> Result<Value, Code> {
+    use omega_pr_core::outcome::{detection_violations, DetectionCount};
+    let cal = crate::calibration::parse(calibration)?;
+    let mut input = Vec::with_capacity(counts.len());
+    for c in counts {
+        input.push(DetectionCount {
+            delivered: crate::error::whole("delivered", c.delivered)?,
+            caught: crate::error::whole("caught", c.caught)?,
+            fault: c.fault,
+        });
+    }
+    let v = detection_violations(&input, cal.outcome_detection_min).map_err(from_core)?;
+    serde_json::to_value(v).map_err(internal)
+}

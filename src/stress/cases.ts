@@ -1,5 +1,5 @@
 /**
- * The cases file (`--input cases.json`, schema `schemas/cases.schema.json`). Validation, prompt
+ * The cases file (`--input cases.json` or `cases.yaml`, schema `schemas/cases.schema.json`). Validation, prompt
  * rendering, the deterministic checks and the run score are the core's (`CaseSuite`); this file
  * reads the file, prepares the two checks that need JavaScript — `json-schema` (ajv) and `js` (a
  * function in the user's module) — and runs them, then hands their results to the core.
@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Ajv, { type ValidateFunction } from 'ajv';
+import { YAMLParseError, parse as parseYaml } from 'yaml';
 import { CaseSuite } from '../../native';
 import type { EngineCheckInput, ExternalCheckResult } from '../../native';
 import type { CaseDocument, CaseResult, CasesDocument } from '../../report-types';
@@ -48,8 +49,31 @@ function casesError(message: string): Error & { code: string } {
 
 const dynamicImport = importModule;
 
+/** Whether a cases file is YAML (by its extension, `.yaml` / `.yml`, any case). */
+export function isYamlCases(file: string): boolean {
+  return /\.ya?ml$/i.test(file);
+}
+
 /**
- * Loads cases from a file path (JSON) or an already-parsed document. Relative schema and module
+ * The JSON text of a YAML cases file (YAML 1.2 core schema: `yes`/`no` stay strings, duplicate
+ * keys are errors). A syntax error is `ERR_OMEGA_CASES` naming the file, line and column; the
+ * document is then validated by the core exactly as a JSON file is.
+ */
+export function yamlCasesToJson(text: string, name: string): string {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const e = err as Error;
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
+    throw casesError(`cases \`${name}\`: not valid YAML${where}: ${e.message.split('\n')[0]}`);
+  }
+  // Undefined (an empty file) becomes null: the core says what it expected.
+  return JSON.stringify(doc ?? null);
+}
+
+/**
+ * Loads cases from a file path (JSON, or YAML for `.yaml`/`.yml`) or an already-parsed document. Relative schema and module
  * paths in checks are resolved against the file's folder (or `baseDir`). Throws `ERR_OMEGA_CASES`
  * naming the case id and check index.
  */
@@ -65,6 +89,7 @@ export async function loadCases(input: string | unknown, baseDir?: string): Prom
     }
     name = path.basename(input);
     dir = baseDir ?? path.dirname(path.resolve(input));
+    if (isYamlCases(input)) text = yamlCasesToJson(text, name);
   } else {
     text = JSON.stringify(input);
     name = 'inline';
