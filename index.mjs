@@ -53,6 +53,7 @@ export const {
   isRetryableError,
   isRetryableStatus,
   judgeChaosGate,
+  judgeOutcomeDetection,
   loadCalibration,
   loadCases,
   loadEngine,
