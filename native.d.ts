@@ -705,6 +705,17 @@ export declare function isRetryableStatus(status: number): boolean
  */
 export declare function judgeChaosGate(input: ChaosGateInput): ChaosGateVerdict
 
+/** The messages an `llm-judge` check sends to the judge model. */
+export declare function judgeMessages(rubric: string, task: string, answer: string): JudgeMessages
+
+/** The two messages of an `llm-judge` call (core `cases::JUDGE_SYSTEM`, `cases::judge_prompt`). */
+export interface JudgeMessages {
+  /** The system message: the reply format (`{"score": 0..1, "reason": "…"}`). */
+  system: string
+  /** The user message: rubric, task, answer between `<answer>` tags. */
+  user: string
+}
+
 /**
  * The fault types whose detection rate is below the calibration's `OUTCOME_DETECTION_MIN`
  * (core `outcome::detection_violations`; none without the threshold). One rule for gates PR-G3
@@ -712,6 +723,22 @@ export declare function judgeChaosGate(input: ChaosGateInput): ChaosGateVerdict
  * least at that rate.
  */
 export declare function judgeOutcomeDetection(counts: DetectionCountInput[], calibration?: CalibrationDocument | undefined | null): DetectionViolation[]
+
+/**
+ * Judges an `llm-judge` check from the judge's reply text, or from the error of its call
+ * (`reply` null): passes when the score in [0, 1] is at least `threshold`.
+ */
+export declare function judgeVerdict(reply: string | undefined | null, error: string | undefined | null, threshold: number): JudgeVerdict
+
+/** The result of an `llm-judge` check. */
+export interface JudgeVerdict {
+  /** Whether the score reached the threshold. */
+  pass: boolean
+  /** Why it failed (the score and the judge's reason, or why no score could be read). */
+  message?: string
+  /** The score read, when one was. */
+  score?: number
+}
 
 /** Options of `minisignKeygen`. */
 export interface KeygenOptions {

@@ -231,6 +231,12 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
     calls.error_samples = Object.fromEntries(Object.keys(samples).sort().map((k) => [k, samples[k] as string]));
   }
   if (first.report.calls.models !== undefined) calls.models = { requested: first.report.calls.models.requested, returned: [...returned].sort() };
+  if (parts.some((p) => p.report.calls.judge_calls !== undefined)) {
+    calls.judge_calls = {
+      total: parts.reduce((a, p) => a + (p.report.calls.judge_calls?.total ?? 0), 0),
+      failed: parts.reduce((a, p) => a + (p.report.calls.judge_calls?.failed ?? 0), 0),
+    };
+  }
   const report = buildPrReport({
     meta: { ...pickMeta(first.report), shard: null },
     runs,

@@ -12,7 +12,7 @@ import addFormats from 'ajv-formats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { judgeOutcomeDetection } from '../../native';
-import { loadCalibration } from '../../src/index';
+import { loadCalibration, runStress, type LlmProvider } from '../../src/index';
 import { loadCases } from '../../src/stress/cases';
 import { thrown } from './errors';
 
@@ -248,5 +248,81 @@ describe('cases in YAML (--input cases.yaml)', () => {
     const r = omega(dir, ['stress', '--count', '2', '--input', 'bad.yml', '--provider', PROVIDER]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('not valid YAML');
+  });
+});
+
+describe('llm-judge checks: scored by the run\'s provider through the stack, counted apart', () => {
+  const JUDGE_MARK = 'You grade an answer against a rubric';
+  /** Model and judge in one: the model answers per case; the judge scores politeness. */
+  function playsJudge(judge: (user: string) => string): LlmProvider & { judged: string[] } {
+    const judged: string[] = [];
+    return {
+      name: 'plays-judge',
+      judged,
+      async generate(req) {
+        const usage = { inputTokens: 20, outputTokens: 10 };
+        const messages = (req as { messages?: { role: string; content: string }[] }).messages;
+        if (messages?.[0]?.content.startsWith(JUDGE_MARK)) {
+          const user = messages[1]?.content ?? '';
+          judged.push(user);
+          return { text: judge(user), usage, model: req.model };
+        }
+        const text = req.sceneId === 'polite' ? 'Please take a seat, thank you.' : 'Sit.';
+        return { text, usage, model: req.model };
+      },
+    };
+  }
+  const cases = {
+    cases: [
+      { id: 'polite', prompt: 'Ask the guest to sit, politely.', assert: [{ type: 'contains', value: 'seat', level: 'soft' }, { type: 'llm-judge', rubric: 'The answer is polite.', threshold: 0.7 }] },
+      { id: 'rude', prompt: 'Ask the guest to sit.', assert: [{ type: 'llm-judge', rubric: 'The answer is polite.' }] },
+    ],
+  };
+  const calibration = loadCalibration();
+  const base = { cases, calibration, count: 4, model: 'gpt-4o', timeScale: 0, clock: () => '2023-11-14T22:13:20.000Z' };
+  const politeness = (user: string) => (/<answer>\n.*[Pp]lease/.test(user) ? '{"score": 0.9, "reason": "says please"}' : '```json\n{"score": 0.2, "reason": "no please"}\n```');
+
+  it('the judge sees rubric, task and answer; its score against the threshold decides the check; judge_calls apart from calls', async () => {
+    const provider = playsJudge(politeness);
+    const { report, runCost } = await runStress({ ...base, provider });
+    expect(prSchema(report), ajv.errorsText(prSchema.errors)).toBe(true);
+    expect(provider.judged).toHaveLength(8);
+    expect(provider.judged[0]).toContain('Rubric:\nThe answer is polite.');
+    expect(provider.judged.some((u) => u.includes('Task given to the model:\nAsk the guest to sit, politely.'))).toBe(true);
+    const byId = Object.fromEntries((report.case_analysis?.cases ?? []).map((c) => [c.id, c]));
+    expect(byId.polite?.pass_rate).toBe(1);
+    expect(byId.rude?.pass_rate).toBe(0);
+    expect(byId.rude?.failing_checks).toEqual({ 'llm-judge': 4 });
+    const rude = report.runs[0]?.cases?.find((c) => c.id === 'rude');
+    expect(rude?.failures).toEqual(['llm-judge: judge scored 0.2 < threshold 0.7: no please']);
+    // 2 answers per run are the engine's calls; the 2 judge calls per run are counted apart, and budgeted.
+    expect(report.calls.total).toBe(8);
+    expect(report.calls.judge_calls).toEqual({ total: 8, failed: 0 });
+    expect(runCost.call_count).toBe(16);
+  });
+
+  it('a judge that answers no score, or whose call fails, fails the check with why (never the run)', async () => {
+    const { report } = await runStress({ ...base, count: 1, provider: playsJudge(() => 'lol') });
+    const polite = report.runs[0]?.cases?.find((c) => c.id === 'polite');
+    expect(polite?.hard_pass).toBe(false);
+    expect(polite?.failures?.[0]).toMatch(/^llm-judge: judge reply is not \{"score": 0\.\.1\}: "lol"/);
+    expect(report.runs[0]?.error).toBeUndefined();
+    const failing = playsJudge(() => {
+      throw Object.assign(new Error('judge endpoint down'), { code: 'ERR_FIXTURE_DOWN' });
+    });
+    const r2 = await runStress({ ...base, count: 1, provider: failing });
+    expect(r2.report.calls.judge_calls).toEqual({ total: 2, failed: 2 });
+    expect(r2.report.runs[0]?.cases?.[0]?.failures?.find((f) => f.startsWith('llm-judge'))).toContain('judge call failed: ERR_FIXTURE_DOWN: judge endpoint down');
+    // Without llm-judge checks no judge_calls key (reports of other runs unchanged).
+    const plain = await runStress({ ...base, count: 1, cases: { cases: [{ id: 'polite', prompt: 'p', assert: [{ type: 'contains', value: 'seat' }] }] }, provider: playsJudge(politeness) });
+    expect(plain.report.calls.judge_calls).toBeUndefined();
+  });
+
+  it('an unpriced judge model is refused before any call (ERR_OMEGA_UNKNOWN_MODEL)', async () => {
+    const provider = playsJudge(politeness);
+    const bad = { cases: [{ id: 'polite', prompt: 'p', assert: [{ type: 'llm-judge', rubric: 'r', model: 'no-such-model-9' }] }] };
+    const e = await runStress({ ...base, cases: bad, provider }).catch((x: unknown) => x as { code: string });
+    expect(e.code).toBe('ERR_OMEGA_UNKNOWN_MODEL');
+    expect(provider.judged).toEqual([]);
   });
 });
