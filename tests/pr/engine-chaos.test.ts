@@ -124,6 +124,23 @@ describe('omega-pr chaos --engine: PR-G3 on the engine\'s runs', () => {
   });
 });
 
+describe('sprint --engine: the chaos phase runs the engine too', () => {
+  it('PR-G3 of the sprint is judged on --chaos-runs runs of the engine', () => {
+    const dir = tmp();
+    const r = omega(dir, [
+      'sprint', '--test-cmd', "echo '3 passed, 0 failed'", '--workers', '2', '--updates', '5',
+      '--chaos-profile', 'heavy', '--chaos-runs', '4', '--count', '6', ...ENGINE_ARGS.filter((a) => a !== '--time-scale' && a !== '0'),
+    ]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PR-G3 │ Chaos: profile heavy +│ PASS/);
+    const [run] = runDirs(dir, /^chaos_/);
+    const summary = readJson(path.join(run as string, 'chaos-summary.json'));
+    expect(summary.engine).toBe('engine.mjs');
+    expect(summary.runs).toBe(4);
+    expect(summary.calls).toBeGreaterThanOrEqual(4 * 5);
+  });
+});
+
 describe('OUTCOME_DETECTION_MIN: one rule (core) for PR-G3 and PR-G4', () => {
   it('the core rule: per fault type, latency_spike and undelivered types not judged, the message counts what was accepted', () => {
     const cal = loadCalibration(OUTCOME_CAL);
