@@ -330,7 +330,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--provider <module>', 'your provider module (default: the built-in simulated provider)')
     .option('--scorer <module>', 'your scorer module (default: the cases\' checks; the simulated scorer only with the simulated provider)')
     .option('--engine <module>', 'your engine module: run(ctx) once per run, its LLM calls through the stack')
-    .option('--input <cases.json>', 'cases file (schemas/cases.schema.json): prompts and their checks')
+    .option('--input <cases>', 'cases file, .json or .yaml/.yml (schemas/cases.schema.json): prompts and their checks')
     .option('--run-timeout-ms <ms>', 'timeout of one engine run', '600000')
     .option('--calibration <file>', 'calibration file (default: the shipped budgets/calibration.json)')
     .option('--call-timeout-ms <ms>', 'timeout of one provider attempt', '30000')
