@@ -117,6 +117,9 @@ describe('omega-pr chaos --engine: PR-G3 on the engine\'s runs', () => {
     const r = omega(dir, ['chaos', '--runs', '5']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--runs goes with --engine');
+    const r1 = omega(dir, ['chaos', '--calls', '5', ...ENGINE_ARGS]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain('--calls does not apply with --engine');
     const r2 = omega(dir, ['chaos', '--engine', path.join(ROOT, 'tests', 'pr', 'fixtures', 'class-engine.mjs'), '--input', CASES, '--provider', PROVIDER]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain('ERR_OMEGA_MODULE');

@@ -446,6 +446,8 @@ export const register: RegisterCommand = (program, setExit) => {
         for (const flag of ['runs', 'scorer'] as const) {
           if (o[flag] !== undefined) throw new UsageError(`--${flag} goes with --engine (without it, --calls sets the number of calls)`, 'ERR_OMEGA_INVALID_ARGUMENT');
         }
+      } else if (o.calls !== undefined) {
+        throw new UsageError('--calls does not apply with --engine: the engine decides its calls; --runs sets the number of engine runs', 'ERR_OMEGA_INVALID_ARGUMENT');
       }
       // Flags first, then the settings file, then the defaults.
       const file = o.chaos === undefined ? {} : readChaosConfig(o.chaos);
