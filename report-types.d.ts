@@ -52,6 +52,11 @@ export interface CalibrationDocument {
   PASS_K: number[]
   /** Optional per-case floor of gate PR-G4: a case whose pass rate is below it is a variance violation. */
   CASE_PASS_MIN?: number
+  /**
+   * Optional outcome-chaos threshold: each outcome fault type delivered (but `latency_spike`) whose
+   * detection rate is below it fails the gate (PR-G3 for `chaos`, a variance violation for `stress`).
+   */
+  OUTCOME_DETECTION_MIN?: number
   LOCK_TIMEOUT_MS: number
   CACHE_DURABILITY: 'full' | 'none'
   CHAOS_RATE: number
@@ -291,6 +296,18 @@ export interface CaseViolation {
   value: number
   min: number
   reason: 'below_min'
+}
+
+/** An outcome fault type whose detection rate is below the calibration's `OUTCOME_DETECTION_MIN`. */
+export interface DetectionViolation {
+  /** `outcome_detection:<fault>`. */
+  metric: string
+  statistic: 'detection_rate'
+  value: number
+  min: number
+  reason: 'below_min'
+  /** "your engine accepted 5 of 12 truncated answers (…)". */
+  message: string
 }
 
 /** Per-case statistics of a stress run (`PR_REPORT.json` `case_analysis`). */

@@ -303,3 +303,96 @@ pub fn apply_outcome_fault(fault: String, text: String) -> Result<String, Code> 
         .ok_or_else(|| invalid("fault", format!("unknown outcome fault {fault:?}")))?;
     Ok(omega_pr_core::outcome::apply(f, &text))
 }
+
+/// Outcome faults of one type delivered in a run and how many were caught.
+#[napi(object)]
+pub struct DetectionCountInput {
+    /// The fault (`truncated`, `refusal`, …).
+    pub fault: String,
+    /// Delivered.
+    pub delivered: f64,
+    /// Of them, caught.
+    pub caught: f64,
+}
+
+/// The fault types whose detection rate is below the calibration's `OUTCOME_DETECTION_MIN`
+/// (core `outcome::detection_violations`; none without the threshold). One rule for gates PR-G3
+/// (`chaos`) and PR-G4 (`stress`): every type delivered but `latency_spike` must be caught at
+/// least at that rate.
+#[napi(
+    ts_args_type = "counts: DetectionCountInput[], calibration?: CalibrationDocument | undefined | null",
+    ts_return_type = "DetectionViolation[]"
+)]
+pub fn judge_outcome_detection(
+    counts: Vec<DetectionCountInput>,
+    calibration: Option<Value>,
+) -> Result<Value, Code> {
+    use omega_pr_core::outcome::{detection_violations, DetectionCount};
+    let cal = crate::calibration::parse(calibration)?;
+    let mut input = Vec::with_capacity(counts.len());
+    for c in counts {
+        input.push(DetectionCount {
+            delivered: crate::error::whole("delivered", c.delivered)?,
+            caught: crate::error::whole("caught", c.caught)?,
+            fault: c.fault,
+        });
+    }
+    let v = detection_violations(&input, cal.outcome_detection_min).map_err(from_core)?;
+    serde_json::to_value(v).map_err(internal)
+}
+
+/// The two messages of an `llm-judge` call (core `cases::JUDGE_SYSTEM`, `cases::judge_prompt`).
+#[napi(object)]
+pub struct JudgeMessages {
+    /// The system message: the reply format (`{"score": 0..1, "reason": "…"}`).
+    pub system: String,
+    /// The user message: rubric, task, answer between `<answer>` tags.
+    pub user: String,
+}
+
+/// The messages an `llm-judge` check sends to the judge model.
+#[napi]
+pub fn judge_messages(rubric: String, task: String, answer: String) -> JudgeMessages {
+    JudgeMessages {
+        system: cases::JUDGE_SYSTEM.to_owned(),
+        user: cases::judge_prompt(&rubric, &task, &answer),
+    }
+}
+
+/// The result of an `llm-judge` check.
+#[napi(object)]
+pub struct JudgeVerdict {
+    /// Whether the score reached the threshold.
+    pub pass: bool,
+    /// Why it failed (the score and the judge's reason, or why no score could be read).
+    pub message: Option<String>,
+    /// The score read, when one was.
+    pub score: Option<f64>,
+}
+
+/// Judges an `llm-judge` check from the judge's reply text, or from the error of its call
+/// (`reply` null): passes when the score in [0, 1] is at least `threshold`.
+#[napi]
+pub fn judge_verdict(
+    reply: Option<String>,
+    error: Option<String>,
+    threshold: f64,
+) -> Result<JudgeVerdict, Code> {
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(invalid(
+            "threshold",
+            format!("must be in [0, 1], got {threshold}"),
+        ));
+    }
+    let input = match (&reply, &error) {
+        (Some(r), _) => Ok(r.as_str()),
+        (None, Some(e)) => Err(e.as_str()),
+        (None, None) => Err("no reply"),
+    };
+    let (pass, message, score) = cases::judge_verdict(input, threshold);
+    Ok(JudgeVerdict {
+        pass,
+        message,
+        score,
+    })
+}

@@ -68,6 +68,11 @@ pub struct Calibration {
     /// Optional per-case floor of gate PR-G4 (`CASE_PASS_MIN`): a case of the cases file whose
     /// pass rate is below it is a variance violation, whatever the pooled rate.
     pub case_pass_min: Option<f64>,
+    /// Optional outcome-chaos threshold (`OUTCOME_DETECTION_MIN`): when outcome faults were
+    /// delivered, each fault type (but `latency_spike`) whose detection rate is below it fails
+    /// the gate — PR-G3 for `chaos`, a variance violation of PR-G4 for `stress`
+    /// ([`crate::outcome::detection_violations`]).
+    pub outcome_detection_min: Option<f64>,
 }
 
 /// Default of `max_response_bytes`: 4 MiB of text per answer.
@@ -439,7 +444,17 @@ impl Checker {
             "proofpack",
             "max_response_bytes",
         ];
-        let map = self.object(root, "$", KEYS, &["$schema", "$comment", "CASE_PASS_MIN"])?;
+        let map = self.object(
+            root,
+            "$",
+            KEYS,
+            &[
+                "$schema",
+                "$comment",
+                "CASE_PASS_MIN",
+                "OUTCOME_DETECTION_MIN",
+            ],
+        )?;
         let p = "$";
         if let Some(version) = self.string(map, p, "schema_version") {
             if version != SCHEMA_VERSION {
@@ -480,6 +495,11 @@ impl Checker {
         } else {
             None
         };
+        let outcome_detection_min = if map.contains_key("OUTCOME_DETECTION_MIN") {
+            Some(self.number(map, p, "OUTCOME_DETECTION_MIN", 0.0, 1.0)?)
+        } else {
+            None
+        };
         Some(Calibration {
             seed: seed?,
             stress_count: u32::try_from(stress_count?).ok()?,
@@ -496,6 +516,7 @@ impl Checker {
             forbidden_path_patterns: forbidden_path_patterns?,
             max_response_bytes: max_response_bytes?,
             case_pass_min,
+            outcome_detection_min,
             outcome_faults: std::mem::take(&mut self.outcome),
         })
     }
@@ -967,6 +988,26 @@ mod tests {
         let err = Calibration::from_value(&v, Some("calibration.json"));
         assert!(
             matches!(err, Err(Error::Calibration { ref problems, .. }) if problems.len() == want.len())
+        );
+    }
+
+    #[test]
+    fn outcome_detection_min_is_optional_and_checked_with_its_path() {
+        let mut v = shipped();
+        let cal = Calibration::from_value(&v, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cal.outcome_detection_min, None);
+        v["OUTCOME_DETECTION_MIN"] = json!(0.8);
+        let cal = Calibration::from_value(&v, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cal.outcome_detection_min, Some(0.8));
+        v["OUTCOME_DETECTION_MIN"] = json!(1.2);
+        assert_eq!(
+            problems_of(&v),
+            vec!["$.OUTCOME_DETECTION_MIN: must be in [0, 1], got 1.2".to_owned()]
+        );
+        v["OUTCOME_DETECTION_MIN"] = Value::Null;
+        assert_eq!(
+            problems_of(&v),
+            vec!["$.OUTCOME_DETECTION_MIN: is null (every value must be set)".to_owned()]
         );
     }
 

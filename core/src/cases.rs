@@ -38,6 +38,7 @@ pub const CHECK_TYPES: &[&str] = &[
     "cost-usd",
     "refusal",
     "js",
+    "llm-judge",
 ];
 
 /// Default run score at or above which a run passes its hard gate.
@@ -75,6 +76,9 @@ enum Kind {
     Refusal,
     /// Evaluated outside the core (the user's function); its result is passed in.
     Js,
+    /// Scored by a model through the stack outside the core ([`judge_prompt`],
+    /// [`judge_verdict`]); its result is passed in.
+    LlmJudge,
 }
 
 /// One validated check.
@@ -92,9 +96,9 @@ pub struct Check {
 }
 
 impl Check {
-    /// Whether the check is evaluated outside the core (`json-schema`, `js`).
+    /// Whether the check is evaluated outside the core (`json-schema`, `js`, `llm-judge`).
     pub fn is_external(&self) -> bool {
-        matches!(self.kind, Kind::JsonSchema | Kind::Js)
+        matches!(self.kind, Kind::JsonSchema | Kind::Js | Kind::LlmJudge)
     }
 }
 
@@ -484,14 +488,18 @@ fn parse_check(ctx: &Ctx<'_>, id: &str, j: usize, c: &Value) -> Result<Check> {
             type_name(c)
         )));
     };
-    for key in map.keys() {
-        if !["type", "value", "level", "weight", "description"].contains(&key.as_str()) {
-            return Err(err(format!("unknown key `{key}`")));
-        }
-    }
     let Some(check_type) = map.get("type").and_then(Value::as_str) else {
         return Err(err("`type` is missing (a string)".into()));
     };
+    const JUDGE_KEYS: [&str; 3] = ["rubric", "threshold", "model"];
+    for key in map.keys() {
+        let judge_key = check_type == "llm-judge" && JUDGE_KEYS.contains(&key.as_str());
+        if !judge_key
+            && !["type", "value", "level", "weight", "description"].contains(&key.as_str())
+        {
+            return Err(err(format!("unknown key `{key}`")));
+        }
+    }
     let level = match map.get("level").map(|v| v.as_str()) {
         None | Some(Some("hard")) => Level::Hard,
         Some(Some("soft")) => Level::Soft,
@@ -509,7 +517,10 @@ fn parse_check(ctx: &Ctx<'_>, id: &str, j: usize, c: &Value) -> Result<Check> {
             _ => return Err(err(format!("`weight` must be a number > 0, got {v}"))),
         },
     };
-    let value = map.get("value").cloned().unwrap_or(Value::Null);
+    let mut value = map.get("value").cloned().unwrap_or(Value::Null);
+    if check_type == "llm-judge" {
+        value = judge_settings(map).map_err(err)?;
+    }
     let text = || -> Result<String> {
         match &value {
             Value::String(s) => Ok(s.clone()),
@@ -570,6 +581,7 @@ fn parse_check(ctx: &Ctx<'_>, id: &str, j: usize, c: &Value) -> Result<Check> {
                 )))
             }
         },
+        "llm-judge" => Kind::LlmJudge,
         other => {
             return Err(err(format!(
                 "unknown check type `{other}` (known: {})",
@@ -584,6 +596,119 @@ fn parse_check(ctx: &Ctx<'_>, id: &str, j: usize, c: &Value) -> Result<Check> {
         value,
         kind,
     })
+}
+
+/// Default score at or above which an `llm-judge` check passes.
+pub const DEFAULT_JUDGE_THRESHOLD: f64 = 0.7;
+
+/// The settings of an `llm-judge` check, normalized into its `value`:
+/// `{ "rubric": "…", "threshold": 0.7, "model"?: "…" }` (from the check's own `rubric`,
+/// `threshold`, `model` keys; `value` may not be given too).
+fn judge_settings(map: &Map<String, Value>) -> std::result::Result<Value, String> {
+    if map.contains_key("value") {
+        return Err("`llm-judge` takes `rubric`, `threshold` and `model`, not `value`".into());
+    }
+    let rubric = match map.get("rubric") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "`llm-judge` needs a non-empty string `rubric`, got {}",
+                type_name(other)
+            ))
+        }
+        None => return Err("`llm-judge` needs a `rubric` (what the judge scores)".into()),
+    };
+    let threshold = match map.get("threshold") {
+        None => DEFAULT_JUDGE_THRESHOLD,
+        Some(v) => match v.as_f64() {
+            Some(t) if (0.0..=1.0).contains(&t) => t,
+            _ => return Err(format!("`threshold` must be a number in [0, 1], got {v}")),
+        },
+    };
+    let mut out = Map::new();
+    out.insert("rubric".into(), Value::String(rubric));
+    out.insert("threshold".into(), Value::from(threshold));
+    match map.get("model") {
+        None => {}
+        Some(Value::String(m)) if !m.is_empty() => {
+            out.insert("model".into(), Value::String(m.clone()));
+        }
+        Some(other) => return Err(format!("`model` must be a non-empty string, got {other}")),
+    }
+    Ok(Value::Object(out))
+}
+
+/// The system message of an `llm-judge` call: the reply format the judge must follow.
+pub const JUDGE_SYSTEM: &str = "You grade an answer against a rubric. Reply with one JSON object and nothing else: {\"score\": <a number from 0 to 1>, \"reason\": \"<one sentence>\"}. 1 means the answer fully meets the rubric, 0 not at all.";
+
+/// The user message of an `llm-judge` call: the rubric, the task the model was given, and the
+/// answer to grade between `<answer>` tags.
+pub fn judge_prompt(rubric: &str, task: &str, answer: &str) -> String {
+    format!("Rubric:\n{rubric}\n\nTask given to the model:\n{task}\n\nAnswer to grade:\n<answer>\n{answer}\n</answer>")
+}
+
+/// The judge's reply, read: a JSON object with a numeric `score` in [0, 1] (and an optional
+/// string `reason`), possibly in a ```` ``` ```` fence or with text around the object; or a bare
+/// number in [0, 1]. Anything else is an error saying what arrived.
+pub fn parse_judge_reply(text: &str) -> std::result::Result<(f64, Option<String>), String> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("```json")
+        .or_else(|| t.strip_prefix("```"))
+        .and_then(|r| r.trim_end().strip_suffix("```"))
+        .map_or(t, str::trim);
+    if let Ok(x) = t.parse::<f64>() {
+        if (0.0..=1.0).contains(&x) {
+            return Ok((x, None));
+        }
+        return Err(format!("judge score {x} is not in [0, 1]"));
+    }
+    let object = match (t.find('{'), t.rfind('}')) {
+        (Some(a), Some(b)) if a < b => &t[a..=b],
+        _ => t,
+    };
+    let shown: String = t.chars().take(80).collect();
+    let value: Value = serde_json::from_str(object)
+        .map_err(|_| format!("judge reply is not {{\"score\": 0..1}}: {shown:?}"))?;
+    match value.get("score").and_then(Value::as_f64) {
+        Some(x) if (0.0..=1.0).contains(&x) => Ok((
+            x,
+            value
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        )),
+        Some(x) => Err(format!("judge score {x} is not in [0, 1]")),
+        None => Err(format!("judge reply has no numeric `score`: {shown:?}")),
+    }
+}
+
+/// The result of an `llm-judge` check from the judge's reply (or the call's error): passes when
+/// the score is at least `threshold`; the message says the score, the threshold and the judge's
+/// reason, or why no score could be read.
+pub fn judge_verdict(
+    reply: std::result::Result<&str, &str>,
+    threshold: f64,
+) -> (bool, Option<String>, Option<f64>) {
+    let text = match reply {
+        Ok(t) => t,
+        Err(e) => return (false, Some(format!("judge call failed: {e}")), None),
+    };
+    match parse_judge_reply(text) {
+        Ok((score, reason)) => {
+            let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+            if score >= threshold {
+                (true, None, Some(score))
+            } else {
+                (
+                    false,
+                    Some(format!("judge scored {score} < threshold {threshold}{why}")),
+                    Some(score),
+                )
+            }
+        }
+        Err(e) => (false, Some(e), None),
+    }
 }
 
 /// Phrases that open a refusal (matched case-insensitively near the start of the answer).
@@ -766,7 +891,7 @@ fn eval_builtin(kind: &Kind, o: &Output, text: &str) -> (bool, Option<String>) {
                 (true, None)
             }
         }
-        Kind::JsonSchema | Kind::Js => {
+        Kind::JsonSchema | Kind::Js | Kind::LlmJudge => {
             fail("not evaluated (external check without a result)".into())
         }
     }
@@ -1147,6 +1272,76 @@ mod tests {
             msg.contains("case `b` assert[0]") && msg.contains("bad regex"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn llm_judge_settings_are_validated_and_normalized_into_value() {
+        let s = set(json!([{"id": "a", "prompt": "p", "assert": [{"type": "llm-judge", "rubric": "polite", "model": "gpt-4o"}]}])).unwrap();
+        let c = &s.cases[0].checks[0];
+        assert!(c.is_external());
+        assert_eq!(
+            c.value,
+            json!({"rubric": "polite", "threshold": 0.7, "model": "gpt-4o"})
+        );
+        for (bad, want) in [
+            (json!({"type": "llm-judge"}), "needs a `rubric`"),
+            (
+                json!({"type": "llm-judge", "rubric": " "}),
+                "non-empty string `rubric`",
+            ),
+            (
+                json!({"type": "llm-judge", "rubric": "r", "threshold": 1.5}),
+                "`threshold` must be a number in [0, 1]",
+            ),
+            (
+                json!({"type": "llm-judge", "rubric": "r", "value": "x"}),
+                "not `value`",
+            ),
+            (
+                json!({"type": "contains", "value": "x", "rubric": "r"}),
+                "unknown key `rubric`",
+            ),
+        ] {
+            let msg = set(json!([{"id": "j", "prompt": "p", "assert": [bad]}]))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                msg.contains("case `j` assert[0]") && msg.contains(want),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn judge_replies_are_read_as_a_score_in_0_1() {
+        assert_eq!(parse_judge_reply("0.8"), Ok((0.8, None)));
+        assert_eq!(
+            parse_judge_reply("```json\n{\"score\": 0.25, \"reason\": \"rude\"}\n```"),
+            Ok((0.25, Some("rude".into())))
+        );
+        assert_eq!(
+            parse_judge_reply("Sure: {\"score\": 1} done"),
+            Ok((1.0, None))
+        );
+        assert!(parse_judge_reply("lol").is_err());
+        assert!(parse_judge_reply("{\"score\": 7}").is_err());
+        assert!(parse_judge_reply("{\"grade\": 0.5}").is_err());
+        assert_eq!(
+            judge_verdict(Ok("{\"score\": 0.9}"), 0.7),
+            (true, None, Some(0.9))
+        );
+        let (pass, msg, score) =
+            judge_verdict(Ok("{\"score\": 0.4, \"reason\": \"too short\"}"), 0.7);
+        assert!(!pass);
+        assert_eq!(score, Some(0.4));
+        assert_eq!(
+            msg.as_deref(),
+            Some("judge scored 0.4 < threshold 0.7: too short")
+        );
+        let (pass, msg, _) = judge_verdict(Err("ERR_OMEGA_PROVIDER: down"), 0.7);
+        assert!(!pass && msg.unwrap_or_default().contains("judge call failed"));
+        assert!(judge_prompt("be kind", "Say hi", "hello").contains("<answer>\nhello\n</answer>"));
     }
 
     #[test]

@@ -168,6 +168,103 @@ pub fn apply(fault: OutcomeFault, text: &str) -> String {
     }
 }
 
+/// Outcome faults of one type delivered in a run, and how many were caught (by the stack's
+/// retry, the engine, a failed case or a failed run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionCount {
+    /// The fault's name (`truncated`, `refusal`, …).
+    pub fault: String,
+    /// Faults of this type delivered.
+    pub delivered: u64,
+    /// Of them, caught.
+    pub caught: u64,
+}
+
+/// A fault type whose detection rate is below `OUTCOME_DETECTION_MIN`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetectionViolation {
+    /// `outcome_detection:<fault>`.
+    pub metric: String,
+    /// Always `detection_rate`.
+    pub statistic: &'static str,
+    /// caught / delivered.
+    pub value: f64,
+    /// The threshold (`OUTCOME_DETECTION_MIN`).
+    pub min: f64,
+    /// Always `below_min`.
+    pub reason: &'static str,
+    /// In words: "your engine accepted 5 of 12 truncated answers (…)".
+    pub message: String,
+}
+
+/// What a fault delivers, in words (plural), for messages.
+fn fault_noun(fault: &str) -> String {
+    match OutcomeFault::parse(fault) {
+        Some(OutcomeFault::Truncated) => "truncated answers".into(),
+        Some(OutcomeFault::Refusal) => "refusals".into(),
+        Some(OutcomeFault::MalformedJson) => "malformed JSON answers".into(),
+        Some(OutcomeFault::RenamedKey) => "answers with a renamed key".into(),
+        Some(OutcomeFault::EmptyBilled) => "empty billed answers".into(),
+        Some(OutcomeFault::LatencySpike) => "late answers".into(),
+        None => format!("`{fault}` answers"),
+    }
+}
+
+/// The rule of `OUTCOME_DETECTION_MIN` (one rule for gates PR-G3 and PR-G4): for every outcome
+/// fault type that was delivered at least once, except `latency_spike` (its answer arrives intact:
+/// nothing is wrong with it to catch), the detection rate caught / delivered must be at least
+/// `min`; each type below it is one violation, in the order of `counts`. No threshold, no
+/// violation. A threshold outside [0, 1] or more caught than delivered is an `invalid` error.
+pub fn detection_violations(
+    counts: &[DetectionCount],
+    min: Option<f64>,
+) -> Result<Vec<DetectionViolation>, crate::error::Error> {
+    let Some(min) = min else {
+        return Ok(Vec::new());
+    };
+    if !(0.0..=1.0).contains(&min) {
+        return Err(crate::error::Error::invalid(
+            "OUTCOME_DETECTION_MIN",
+            format!("must be in [0, 1], got {min}"),
+        ));
+    }
+    let mut out = Vec::new();
+    for c in counts {
+        if c.caught > c.delivered {
+            return Err(crate::error::Error::invalid(
+                "caught",
+                format!(
+                    "{}: caught {} of {} delivered (more caught than delivered)",
+                    c.fault, c.caught, c.delivered
+                ),
+            ));
+        }
+        if c.delivered == 0 || c.fault == OutcomeFault::LatencySpike.as_str() {
+            continue;
+        }
+        let rate = c.caught as f64 / c.delivered as f64;
+        if rate < min {
+            out.push(DetectionViolation {
+                metric: format!("outcome_detection:{}", c.fault),
+                statistic: "detection_rate",
+                value: rate,
+                min,
+                reason: "below_min",
+                message: format!(
+                    "your engine accepted {} of {} {} (caught {}: detection rate {:.1} % < OUTCOME_DETECTION_MIN {:.1} %)",
+                    c.delivered - c.caught,
+                    c.delivered,
+                    fault_noun(&c.fault),
+                    c.caught,
+                    rate * 100.0,
+                    min * 100.0
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
@@ -215,5 +312,37 @@ mod tests {
         );
         assert_eq!(apply(OutcomeFault::EmptyBilled, "x"), "");
         assert!(crate::cases::is_refusal(&apply(OutcomeFault::Refusal, "x")));
+    }
+    fn count(fault: &str, delivered: u64, caught: u64) -> DetectionCount {
+        DetectionCount {
+            fault: fault.into(),
+            delivered,
+            caught,
+        }
+    }
+
+    #[test]
+    fn detection_threshold_names_each_fault_type_below_it() {
+        let counts = [
+            count("truncated", 12, 7),
+            count("refusal", 4, 4),
+            count("latency_spike", 5, 0),
+            count("renamed_key", 0, 0),
+        ];
+        assert!(detection_violations(&counts, None).unwrap().is_empty());
+        let v = detection_violations(&counts, Some(0.9)).unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].metric, "outcome_detection:truncated");
+        assert_eq!(v[0].statistic, "detection_rate");
+        assert!((v[0].value - 7.0 / 12.0).abs() < 1e-12);
+        assert!(v[0]
+            .message
+            .starts_with("your engine accepted 5 of 12 truncated answers"));
+        // At the threshold exactly: no violation.
+        assert!(detection_violations(&counts, Some(7.0 / 12.0))
+            .unwrap()
+            .is_empty());
+        assert!(detection_violations(&counts, Some(1.5)).is_err());
+        assert!(detection_violations(&[count("refusal", 1, 2)], Some(0.5)).is_err());
     }
 }

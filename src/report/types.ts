@@ -64,7 +64,22 @@ export interface ChaosSummary {
   json_valid: boolean;
   budget_verdict: 'PASS' | 'FAIL';
   verdict: 'PASS' | 'FAIL';
-  /** Why PR-G3 failed (empty on PASS): judged by the core (`judgeChaosGate`). */
+  /** Why PR-G3 failed (empty on PASS): judged by the core (`judgeChaosGate`, and `judgeOutcomeDetection` on an engine). */
   verdict_reasons: string[];
+  /** With `--engine`: the engine module's name. */
+  engine?: string;
+  /** With `--engine`: runs of the engine made under the profile. */
+  runs?: number;
+  /** With `--engine`: runs that failed as a whole (engine threw, timed out, budget, …). */
+  runs_failed?: number;
+  /** With `--engine`: outcome faults delivered and caught (null when the profile has none). */
+  outcome_chaos?: {
+    delivered: number;
+    caught: number;
+    detection_rate: number | null;
+    by_fault: Record<string, { delivered: number; caught: number; detection_rate: number | null }>;
+  } | null;
+  /** With `--engine`: fault types caught less often than the calibration's `OUTCOME_DETECTION_MIN` (each a reason of FAIL). */
+  detection_violations?: import('../../report-types').DetectionViolation[];
   generated: string;
 }

@@ -149,7 +149,8 @@ export async function resolveStress(o: RunStressOptions): Promise<ResolvedStress
   }
   const model = o.model ?? (simulated ? 'simulated-scribe' : DEFAULT_REAL_MODEL);
   const today = (o.clock ?? defaultClock)().slice(0, 10);
-  const models = new Set([model, ...(cases?.doc.cases.map((c) => c.model).filter((m): m is string => m !== undefined) ?? [])]);
+  const judgeModels = (cases?.doc.cases ?? []).flatMap((c) => c.assert.filter((k) => k.type === 'llm-judge').map((k) => (k.value as { model?: string }).model));
+  const models = new Set([model, ...(cases?.doc.cases.map((c) => c.model) ?? []), ...judgeModels].filter((m): m is string => m !== undefined));
   // Every model priced before any call (ERR_OMEGA_UNKNOWN_MODEL otherwise); a deprecated one warns.
   for (const m of models) checkModel(m, calibration, today);
   let scorer: Scorer;

@@ -10,7 +10,7 @@ import { OmegaError } from '../errors';
 import type { CaseResult } from '../../report-types';
 import type { EngineCheckInput } from '../../native';
 import type { GenerateRequest, GenerateResponse, LlmProvider } from '../providers/types';
-import { evaluateCase, type LoadedCases } from './cases';
+import { evaluateCase, type CaseJudge, type LoadedCases } from './cases';
 import { runPool } from './pool';
 import { buildStack } from './stack';
 import type { EngineCheck, EngineContext, EngineModule, EngineOutputs, EngineRequest, EngineResponse, RunScore, SceneResult, Scorer } from './types';
@@ -100,6 +100,9 @@ export interface StressConfig {
   signal?: AbortSignal;
 }
 
+/** Call indices of `llm-judge` calls start here, far above every engine or case call. */
+export const JUDGE_CALL_BASE = 2 ** 50;
+
 /** Call indices of one engine run: run r uses `r * ENGINE_CALLS_PER_RUN + k` for its k-th call. */
 export const ENGINE_CALLS_PER_RUN = 1000;
 
@@ -125,6 +128,8 @@ export interface CallCounts {
   error_samples?: Record<string, string>;
   /** The model asked for, and the model names the provider answered with (sorted). */
   models?: { requested: string; returned: string[] };
+  /** Calls of `llm-judge` checks (not in `total`): made, and failed after retries. Absent without any. */
+  judge_calls?: { total: number; failed: number };
 }
 
 /** `counts` with its keys in sorted order (deterministic JSON). */
@@ -213,6 +218,35 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       retriesByCall.set(info.callIndex, (retriesByCall.get(info.callIndex) ?? 0) + 1);
     },
   });
+  // `llm-judge` checks: the run's provider through Retry(Timeout) — no chaos, the judge is not
+  // under test — on the same budget; counted apart from the engine's calls.
+  const judgeCalls = { total: 0, failed: 0 };
+  const judged = cfg.cases?.hasJudge ? cfg.cases : null;
+  const judgeStack = judged === null ? null : buildStack({ provider: cfg.provider, calibration: cfg.calibration, seed: cfg.seed, chaosProfile: null, budget, callTimeoutMs: cfg.callTimeoutMs, timeScale: cfg.timeScale, clock: cfg.clock });
+  const checksPerCase = judged === null ? 1 : Math.max(1, ...judged.doc.cases.map((c) => c.assert.length));
+  const judgeFor = (runIndex: number): CaseJudge | undefined => {
+    if (judged === null || judgeStack === null) return undefined;
+    return async (req) => {
+      judgeCalls.total++;
+      const request: GenerateRequest & { messages?: unknown } = {
+        model: req.model ?? cfg.model,
+        prompt: `${req.system}\n\n${req.user}`,
+        sceneId: `judge:${judged.doc.cases[req.caseIndex]?.id ?? req.caseIndex}`,
+        callIndex: JUDGE_CALL_BASE + (runIndex * judged.doc.cases.length + req.caseIndex) * checksPerCase + req.checkIndex,
+        maxOutputTokens: 256,
+      };
+      request.messages = [
+        { role: 'system', content: req.system },
+        { role: 'user', content: req.user },
+      ];
+      try {
+        return (await judgeStack.provider.generate(request)).text;
+      } catch (err) {
+        judgeCalls.failed++;
+        throw err;
+      }
+    };
+  };
   const cache = cfg.cachePath === null ? null : AtomicCache.open(cfg.cachePath, { calibration: cfg.calibration });
   let cacheErrors = 0;
   const indices = shardRuns(cfg.count, cfg.shard);
@@ -364,6 +398,8 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
           i,
           { text: r.ok ? (r.text as string) : null, error: r.ok ? null : `${r.errorCode}: ${r.errorMessage}`, latencyMs: r.latencyMs, costUsd: r.costUsd },
           runIndex,
+          [],
+          judgeFor(runIndex),
         ),
       );
     }
@@ -480,6 +516,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
           },
           runIndex,
           runError === null ? checks : [],
+          judgeFor(runIndex),
         ),
       );
     }
@@ -559,6 +596,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       by_error: sortedCounts(errorCounts),
       error_samples: Object.fromEntries([...errorSamples.keys()].sort().map((k) => [k, (errorSamples.get(k) as { message: string }).message])),
       models: { requested: cfg.model, returned: [...returnedModels].sort() },
+      ...(judgeCalls.total > 0 ? { judge_calls: judgeCalls } : {}),
     },
     cacheCorruption,
     complete: runs.length === indices.length,

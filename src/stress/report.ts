@@ -2,9 +2,9 @@
  * `PR_REPORT.json` (runbook phase 5, gate PR-G4) from a stress run's records: the statistics are
  * the core's (`analyzeVariance`); this file only lays the document out and merges shard reports.
  */
-import { ChaosEngine, analyzeCases, analyzeVariance, mergeRunCosts } from '../../native';
+import { ChaosEngine, analyzeCases, analyzeVariance, judgeOutcomeDetection, mergeRunCosts } from '../../native';
 import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
-import type { CalibrationDocument, CaseReport, CaseViolation, RunCost, VarianceReport } from '../../report-types';
+import type { CalibrationDocument, CaseReport, CaseViolation, DetectionViolation, RunCost, VarianceReport } from '../../report-types';
 import { OmegaError } from '../errors';
 import { sortedCounts, type CallCounts, type RunRecord } from './engine';
 import { sortDelivered, type DeliveredFault } from '../providers/chaos';
@@ -43,8 +43,11 @@ export type PrReport = {
   total_runs: number;
   hard_pass_rate: number;
   variance_verdict: 'PASS' | 'FAIL';
-  /** Envelope violations, then (with a cases file and `CASE_PASS_MIN`) the cases below the floor. */
-  variance_violations: (VarianceReport['variance_violations'][number] | CaseViolation)[];
+  /**
+   * Envelope violations, then (with a cases file and `CASE_PASS_MIN`) the cases below the floor,
+   * then (with outcome chaos and `OUTCOME_DETECTION_MIN`) the fault types caught too rarely.
+   */
+  variance_violations: (VarianceReport['variance_violations'][number] | CaseViolation | DetectionViolation)[];
   downgrade_flag: 'DOWNGRADE_VARIANCE' | null;
   cache_corruption: number;
   generated: string;
@@ -90,7 +93,10 @@ export function buildPrReport(args: {
           args.calibration,
         );
   const caseViolations = caseAnalysis?.violations ?? [];
-  const varianceVerdict = analysis.variance_verdict === 'PASS' && caseViolations.length === 0 ? 'PASS' : 'FAIL';
+  // Outcome faults caught too rarely (OUTCOME_DETECTION_MIN) fail PR-G4 like a case under its floor.
+  const oc = outcomeChaos(args.runs);
+  const detectionViolations = oc === undefined ? [] : detectionViolationsOf(oc, args.calibration);
+  const varianceVerdict = analysis.variance_verdict === 'PASS' && caseViolations.length === 0 && detectionViolations.length === 0 ? 'PASS' : 'FAIL';
   const verdict = varianceVerdict === 'PASS' && args.cacheCorruption === 0 ? 'PASS' : 'FAIL';
   const report: PrReport = {
     schema_version: PR_REPORT_SCHEMA_VERSION,
@@ -98,7 +104,7 @@ export function buildPrReport(args: {
     total_runs: analysis.total_runs,
     hard_pass_rate: analysis.hard_pass_rate,
     variance_verdict: varianceVerdict,
-    variance_violations: [...analysis.variance_violations, ...caseViolations],
+    variance_violations: [...analysis.variance_violations, ...caseViolations, ...detectionViolations],
     downgrade_flag: analysis.downgrade_flag,
     cache_corruption: args.cacheCorruption,
     generated: args.generated,
@@ -112,7 +118,6 @@ export function buildPrReport(args: {
     analysis,
     runs: args.runs,
   };
-  const oc = outcomeChaos(args.runs);
   if (caseAnalysis !== undefined || oc !== undefined) {
     // Keep `runs` last in the document.
     delete (report as Partial<PrReport>).runs;
@@ -131,6 +136,17 @@ export interface OutcomeChaosReport {
   detection_rate: number | null;
   by_fault: Record<string, { delivered: number; caught: number; detection_rate: number | null }>;
   by_catcher: Record<string, number>;
+}
+
+/**
+ * The fault types of `oc` caught less often than the calibration's `OUTCOME_DETECTION_MIN` (the
+ * core's rule, shared by PR-G3 and PR-G4); none without the threshold.
+ */
+export function detectionViolationsOf(oc: OutcomeChaosReport, calibration: CalibrationDocument): DetectionViolation[] {
+  return judgeOutcomeDetection(
+    Object.entries(oc.by_fault).map(([fault, f]) => ({ fault, delivered: f.delivered, caught: f.caught })),
+    calibration,
+  );
 }
 
 /** Counts the outcome faults of the runs (independent of run order: shards merge exactly). */
@@ -215,6 +231,12 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
     calls.error_samples = Object.fromEntries(Object.keys(samples).sort().map((k) => [k, samples[k] as string]));
   }
   if (first.report.calls.models !== undefined) calls.models = { requested: first.report.calls.models.requested, returned: [...returned].sort() };
+  if (parts.some((p) => p.report.calls.judge_calls !== undefined)) {
+    calls.judge_calls = {
+      total: parts.reduce((a, p) => a + (p.report.calls.judge_calls?.total ?? 0), 0),
+      failed: parts.reduce((a, p) => a + (p.report.calls.judge_calls?.failed ?? 0), 0),
+    };
+  }
   const report = buildPrReport({
     meta: { ...pickMeta(first.report), shard: null },
     runs,

@@ -14,6 +14,10 @@ import { runPool } from '../../stress/pool';
 import { buildStack } from '../../stress/stack';
 import { loadProvider } from '../../stress/modules';
 import { loadCases } from '../../stress/cases';
+import { StressAbortedError, resolveStress, runStress } from '../../stress/api';
+import { detectionViolationsOf } from '../../stress/report';
+import type { EngineContext, EngineModule } from '../../stress/types';
+import type { CalibrationDocument, DetectionViolation } from '../../../report-types';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from '../util';
 import type { ChaosSummary } from '../../report/types';
@@ -40,8 +44,47 @@ export interface ChaosCommandOptions {
   callTimeoutMs?: number;
   out?: string;
   print?: boolean;
-  /** Cases file: call i sends case i mod n (its prompt, model, completion cap). */
+  /** Cases file: call i sends case i mod n (its prompt, model, completion cap); with `engine`, the engine's cases. */
   input?: string;
+  /** The user's engine module: PR-G3 is judged on `runs` runs of it under the chaos profile. */
+  engine?: string;
+  /** Runs of the engine (with `engine`; default 20). */
+  runs?: number;
+  /** Timeout of one engine run, ms (with `engine`). */
+  runTimeoutMs?: number;
+  /** Scorer module (with `engine`: judges the runs, for the detection rate). */
+  scorer?: string;
+}
+
+/** Counts of the calls of a chaos run, the input of PR-G3 besides the chaos log. */
+interface ChaosCounts {
+  calls: number;
+  succeeded: number;
+  empty: number;
+  /** Whether logical call `i` ended in a success. */
+  ok: (callIndex: number) => boolean;
+}
+
+/** Injected (thrown) faults of the log: the faulted call indices, and those whose injected attempt still passed. */
+function faultsOf(log: ChaosLogDocument): { faultedCalls: Set<number>; silent: number } {
+  const faultedCalls = new Set<number>();
+  let silent = 0;
+  for (const e of log.entries) {
+    if (e.injected && e.failure_type !== 'latency') {
+      faultedCalls.add(e.call_index);
+      if (e.outcome === 'passed' || e.outcome === 'recovered') silent++;
+    }
+  }
+  return { faultedCalls, silent };
+}
+
+/** Two-sided tolerance of the injection rate over `attempts` (99.9 %). */
+function rateCheck(log: ChaosLogDocument): { attempts: number; expected: number; observed: number; tolerance: number; rateOk: boolean } {
+  const attempts = log.total_calls;
+  const expected = log.rate;
+  const observed = attempts === 0 ? 0 : log.injected_count / attempts;
+  const tolerance = attempts === 0 ? 0 : Z_999 * Math.sqrt((expected * (1 - expected)) / attempts);
+  return { attempts, expected, observed, tolerance, rateOk: Math.abs(observed - expected) <= tolerance + 1e-12 };
 }
 
 /** Runs the chaos phase; returns the summary and the run folder. */
@@ -59,6 +102,7 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
   // Fail on an unusable output folder before making any call.
   fs.mkdirSync(path.join(metricsRoot, 'PR_RUNS'), { recursive: true });
   const print = o.print ?? true;
+  if (o.engine !== undefined) return runEngineChaos(o, calibration, seed, metricsRoot, print);
   let provider: LlmProvider;
   let providerName = 'simulated';
   if (o.provider) ({ provider, name: providerName } = await loadProvider(o.provider, { seed, calibration }));
@@ -115,25 +159,127 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
 
   const log = stack.chaos?.chaosLog() as ChaosLogDocument;
   const runCost = budget.finalize();
-  const faultedCalls = new Set<number>();
-  let silent = 0;
-  for (const e of log.entries) {
-    if (e.injected && e.failure_type !== 'latency') {
-      faultedCalls.add(e.call_index);
-      if (e.outcome === 'passed' || e.outcome === 'recovered') silent++;
-    }
+  const counts: ChaosCounts = {
+    calls,
+    succeeded: results.filter((r) => r.ok).length,
+    empty: results.filter((r) => r.ok && r.empty).length,
+    ok: (i) => results[i]?.ok === true,
+  };
+  return writeChaosRun({ metricsRoot, print, providerName, seed, log, runCost, counts });
+}
+
+/** PR-G3 on the user's engine: `runs` runs of it under the profile, through the stack. */
+async function runEngineChaos(o: ChaosCommandOptions, calibration: CalibrationDocument, seed: number, metricsRoot: string, print: boolean): Promise<{ summary: ChaosSummary; dir: string }> {
+  const runs = o.runs ?? 20;
+  const options = {
+    engine: o.engine ?? null,
+    cases: o.input ?? null,
+    provider: o.provider ?? null,
+    scorer: o.scorer ?? null,
+    calibration,
+    count: runs,
+    chaos: o.profile,
+    concurrency: o.concurrency ?? 8,
+    seed,
+    model: o.model,
+    callTimeoutMs: o.callTimeoutMs ?? 30_000,
+    runTimeoutMs: o.runTimeoutMs,
+    timeScale: o.timeScale,
+    clock: isoNow,
+  };
+  // Input errors (engine, cases, models, no scorer) surface before any call.
+  const resolved = await resolveStress(options);
+  // Successes the engine received with empty text (the stack turns an empty answer into an error: 0 expected).
+  let empty = 0;
+  // Logical calls that reached the engine as a success (after the stack's retries).
+  const succeeded = new Set<number>();
+  const inner = resolved.engine as EngineModule;
+  const engine: EngineModule = {
+    name: inner.name,
+    run: (ctx: EngineContext) =>
+      inner.run({
+        ...ctx,
+        llm: {
+          generate: async (req) => {
+            const res = await ctx.llm.generate(req);
+            succeeded.add(res.callIndex);
+            if (typeof res.text !== 'string' || res.text.trim() === '') empty++;
+            return res;
+          },
+        },
+      }),
+  };
+  let done = 0;
+  let result;
+  try {
+    result = await runStress(
+      {
+        ...options,
+        cachePath: null,
+        signal: shutdownSignal,
+        onProgress: (n, all) => {
+          done = n;
+          if (print && (n % 10 === 0 || n === all)) console.log(`Run ${n}/${all}...`);
+        },
+      },
+      { ...resolved, engine },
+    );
+  } catch (err) {
+    if (!(err instanceof StressAbortedError)) throw err;
+    const outcome = err.outcome;
+    const dir = writeInterrupted(
+      metricsRoot,
+      `chaos_${runStamp()}`,
+      { phase: 'chaos', planned: runs, completed: outcome.runs.length, profile: o.profile, seed },
+      { 'chaos-log.json': outcome.chaosLog, 'run-cost.json': outcome.runCost },
+    );
+    if (print) console.log(`Interrupted after ${done}/${runs} runs: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
+    throw new InterruptedError(`chaos (${outcome.runs.length}/${runs} engine runs done)`);
   }
+  const { outcome, report } = result;
+  const log = outcome.chaosLog as ChaosLogDocument;
+  const counts: ChaosCounts = { calls: outcome.calls.total, succeeded: outcome.calls.total - outcome.calls.failed, empty, ok: (i) => succeeded.has(i) };
+  const oc = report.outcome_chaos;
+  const engineFacts: EngineChaos = {
+    engine: resolved.engineName ?? 'engine',
+    runs: report.total_runs,
+    runs_failed: report.runs.filter((r) => r.error !== undefined).length,
+    outcome_chaos: oc === undefined ? null : { delivered: oc.delivered, caught: oc.caught, detection_rate: oc.detection_rate, by_fault: oc.by_fault },
+    detection_violations: oc === undefined ? [] : detectionViolationsOf(oc, calibration),
+  };
+  return writeChaosRun({ metricsRoot, print, providerName: resolved.providerName, seed, log, runCost: outcome.runCost, counts, engine: engineFacts });
+}
+
+/** What PR-G3 adds on an engine's runs. */
+interface EngineChaos {
+  engine: string;
+  runs: number;
+  runs_failed: number;
+  outcome_chaos: NonNullable<ChaosSummary['outcome_chaos']> | null;
+  detection_violations: DetectionViolation[];
+}
+
+/** Judges PR-G3 and writes the run folder (`chaos-log.json`, `run-cost.json`, `chaos-summary.json`). */
+function writeChaosRun(a: {
+  metricsRoot: string;
+  print: boolean;
+  providerName: string;
+  seed: number;
+  log: ChaosLogDocument;
+  runCost: ReturnType<BudgetTracker['finalize']>;
+  counts: ChaosCounts;
+  engine?: EngineChaos;
+}): { summary: ChaosSummary; dir: string } {
+  const { metricsRoot, print, providerName, seed, log, runCost, counts } = a;
+  const calls = counts.calls;
+  const { faultedCalls, silent } = faultsOf(log);
   let recovered = 0;
   let surfaced = 0;
   for (const i of faultedCalls) {
-    if (results[i]?.ok) recovered++;
+    if (counts.ok(i)) recovered++;
     else surfaced++;
   }
-  const attempts = log.total_calls;
-  const expected = log.rate;
-  const observed = attempts === 0 ? 0 : log.injected_count / attempts;
-  const tolerance = attempts === 0 ? 0 : Z_999 * Math.sqrt((expected * (1 - expected)) / attempts);
-  const rateOk = Math.abs(observed - expected) <= tolerance + 1e-12;
+  const { attempts, expected, observed, tolerance, rateOk } = rateCheck(log);
 
   const name = `chaos_${runStamp()}`;
   const dir = new RunDir(metricsRoot, name);
@@ -151,11 +297,13 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
         jsonValid = false;
       }
     }
-    const succeeded = results.filter((r) => r.ok).length;
-    const empty = results.filter((r) => r.ok && r.empty).length;
-    // PR-G3 is judged by the core: a run in which no logical call succeeded cannot pass.
+    const succeeded = counts.succeeded;
+    const empty = counts.empty;
+    // PR-G3 is judged by the core: a run in which no logical call succeeded cannot pass; on an
+    // engine, each outcome fault type caught less often than OUTCOME_DETECTION_MIN fails it too.
     const gate = judgeChaosGate({ calls, callsSucceeded: succeeded, rateOk, silentSuccesses: silent, emptySuccesses: empty, jsonValid });
-    const verdict = gate.verdict;
+    const reasons = [...gate.reasons, ...(a.engine?.detection_violations ?? []).map((v) => v.message)];
+    const verdict = reasons.length === 0 ? 'PASS' : 'FAIL';
     summary = {
       schema_version: 'OMEGA-CHAOS-SUMMARY-1.0',
       provider: providerName,
@@ -177,9 +325,14 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
       json_valid: jsonValid,
       budget_verdict: runCost.budget_verdict,
       verdict,
-      verdict_reasons: gate.reasons,
+      verdict_reasons: reasons,
       generated: isoNow(),
     };
+    if (a.engine !== undefined) {
+      // Keep `generated` last.
+      delete (summary as Partial<ChaosSummary>).generated;
+      Object.assign(summary, a.engine, { generated: isoNow() });
+    }
     dir.json('chaos-summary.json', summary);
     final = dir.commit();
     updateLatest(final, 'chaos_latest');
@@ -194,6 +347,15 @@ export async function runChaosCommand(o: ChaosCommandOptions): Promise<{ summary
       `Injected: ${summary.injected}/${attempts} = ${(observed * 100).toFixed(2)}% (expected ${(expected * 100).toFixed(1)}% ± ${(tolerance * 100).toFixed(2)} pp) ${rateOk ? '✓' : '✗'}`,
     );
     console.log(`Faulted calls recovered by retry: ${recovered}, surfaced as errors: ${surfaced}`);
+    if (a.engine !== undefined) {
+      const e = a.engine;
+      console.log(`Engine ${e.engine}: ${e.runs} runs, ${e.runs_failed} failed`);
+      const oc = e.outcome_chaos;
+      if (oc !== null) {
+        console.log(`Outcome chaos: ${oc.caught} of ${oc.delivered} corrupted answers caught${oc.detection_rate === null ? '' : ` (detection rate ${(oc.detection_rate * 100).toFixed(1)}%)`}`);
+        for (const [fault, f] of Object.entries(oc.by_fault)) console.log(`  ${fault}: caught ${f.caught} of ${f.delivered}${f.delivered > f.caught ? ` — accepted ${f.delivered - f.caught}` : ''}`);
+      }
+    }
     console.log(`Silent successes: ${silent}  Empty successes: ${summary.empty_successes}`);
     console.log(`chaos-log.json: ${rel(path.join(final, 'chaos-log.json'))} (${summary.json_valid ? 'valid JSON' : 'INVALID JSON'})`);
     console.log(
@@ -264,7 +426,11 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--calibration <file>', 'calibration file (default: the shipped one)')
     .option('--call-timeout-ms <ms>', 'timeout of one provider attempt', '30000')
     .option('--time-scale <x>', 'real time per simulated ms (simulated provider; default 0.001)')
-    .option('--input <cases.json>', 'cases file: call i sends case i mod n')
+    .option('--input <cases>', 'cases file (.json, .yaml, .yml): call i sends case i mod n; with --engine, the engine\'s cases')
+    .option('--engine <module>', 'your engine module: PR-G3 judged on --runs runs of it under the profile (its calls through the stack)')
+    .option('--runs <n>', 'engine runs with --engine (default 20)')
+    .option('--scorer <module>', 'with --engine: your scorer module (else the cases\' checks / the engine\'s own)')
+    .option('--run-timeout-ms <ms>', 'with --engine: timeout of one engine run', '600000')
     .option('--out <dir>', 'metrics root (the run goes to <dir>/PR_RUNS/chaos_<ts>/)', 'metrics/pr')
     .option('--output <dir>', 'the runbook\'s spelling of --out')
     .action(async (o: Record<string, string | undefined>, cmd: { getOptionValueSource(key: string): string | undefined }) => {
@@ -275,6 +441,13 @@ export const register: RegisterCommand = (program, setExit) => {
       }
       if (o.output !== undefined && cmd.getOptionValueSource('out') === 'cli' && o.output !== o.out) {
         throw new UsageError(`--out "${o.out}" and --output "${o.output}" disagree: give one`, 'ERR_OMEGA_INVALID_ARGUMENT');
+      }
+      if (o.engine === undefined) {
+        for (const flag of ['runs', 'scorer'] as const) {
+          if (o[flag] !== undefined) throw new UsageError(`--${flag} goes with --engine (without it, --calls sets the number of calls)`, 'ERR_OMEGA_INVALID_ARGUMENT');
+        }
+      } else if (o.calls !== undefined) {
+        throw new UsageError('--calls does not apply with --engine: the engine decides its calls; --runs sets the number of engine runs', 'ERR_OMEGA_INVALID_ARGUMENT');
       }
       // Flags first, then the settings file, then the defaults.
       const file = o.chaos === undefined ? {} : readChaosConfig(o.chaos);
@@ -290,6 +463,10 @@ export const register: RegisterCommand = (program, setExit) => {
         timeScale,
         out: o.output ?? o.out,
         input: o.input,
+        engine: o.engine,
+        runs: optionalInt('--runs', o.runs, 1),
+        scorer: o.scorer,
+        runTimeoutMs: intOption('--run-timeout-ms', o.runTimeoutMs as string, 1),
       });
       // Over budget is a FAIL (gate PR-G2), never a warning.
       const pass = summary.verdict === 'PASS' && summary.budget_verdict === 'PASS';

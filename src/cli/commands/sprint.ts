@@ -85,10 +85,12 @@ export interface SprintOptions {
   calibrationFile?: string;
   provider?: string;
   scorer?: string;
-  /** The user's engine module for the stress phase (`--engine`). */
+  /** The user's engine module for the chaos and stress phases (`--engine`). */
   engine?: string;
-  /** Cases file for the stress phase (`--input`). */
+  /** Cases file for the chaos and stress phases (`--input`). */
   input?: string;
+  /** Engine runs of the chaos phase (with `engine`; default 20). */
+  chaosRuns?: number;
   /** PR-G0: demand exactly this many tests. */
   expectTotal?: number;
   /** PR-G0: demand this git branch. */
@@ -226,10 +228,20 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     const figure = `${rel(file)}: $${rc.total_cost_usd.toFixed(4)} of $${rc.max_per_run_usd}, ${rc.violations.length} violation(s), ${rc.refused_calls} call(s) refused`;
     return { pass: rc.budget_verdict === 'PASS', report: rel(file), figure, command };
   };
-  await gate('PR-G3', `Chaos: profile ${o.chaosProfile}`, `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`, async () => {
+  // With an engine, PR-G3 is judged on runs of the engine (its LLM calls through the stack).
+  const chaosCmd =
+    `omega-pr chaos --profile ${o.chaosProfile}` +
+    (o.engine !== undefined
+      ? ` --runs ${o.chaosRuns ?? 20} --engine ${shownPath(o.engine)}${o.input !== undefined ? ` --input ${shownPath(o.input)}` : ''}`
+      : ` --calls ${o.chaosCalls}`) +
+    common;
+  await gate('PR-G3', `Chaos: profile ${o.chaosProfile}`, chaosCmd, async () => {
     const { summary, dir } = await runChaosCommand({
       profile: o.chaosProfile,
       calls: o.chaosCalls,
+      engine: o.engine,
+      runs: o.chaosRuns,
+      scorer: o.engine !== undefined ? o.scorer : undefined,
       seed: o.seed,
       provider: o.provider,
       calibrationFile: o.calibrationFile,
@@ -238,7 +250,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       input: o.input,
     });
     judged(dir);
-    const budget = budgetOf(path.join(dir, 'run-cost.json'), `omega-pr chaos --profile ${o.chaosProfile} --calls ${o.chaosCalls}${common}`);
+    const budget = budgetOf(path.join(dir, 'run-cost.json'), chaosCmd);
     budgets.push(budget);
     const figure = `${(summary.observed_rate * 100).toFixed(1)}% injected (expected ${(summary.expected_rate * 100).toFixed(0)}%), ${summary.silent_successes} silent${budget.pass ? '' : ', budget FAIL'}`;
     return {
@@ -396,8 +408,9 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--calibration <file>', 'calibration file (default: the shipped one)')
     .option('--provider <module>', 'your provider module (default: simulated)')
     .option('--scorer <module>', 'your scorer module (default: the cases\' checks; simulated only with the simulated provider)')
-    .option('--engine <module>', 'your engine module for the stress phase (run(ctx) once per run)')
-    .option('--input <cases.json>', 'cases file for the stress phase')
+    .option('--engine <module>', 'your engine module for the chaos and stress phases (run(ctx) once per run)')
+    .option('--input <cases>', 'cases file (.json, .yaml, .yml) for the chaos and stress phases')
+    .option('--chaos-runs <n>', 'chaos phase engine runs with --engine', '20')
     .option('--expect-total <n>', 'PR-G0: demand exactly this many tests (e.g. 232)')
     .option('--expect-branch <name>', 'PR-G0: demand this git branch')
     .option('--require-clean', 'PR-G0: demand a clean git working tree')
@@ -423,6 +436,7 @@ export const register: RegisterCommand = (program, setExit) => {
         scorer: o.scorer as string | undefined,
         engine: o.engine as string | undefined,
         input: o.input as string | undefined,
+        chaosRuns: intOption('--chaos-runs', o.chaosRuns as string, 1),
         expectTotal: optionalInt('--expect-total', o.expectTotal as string | undefined, 1),
         expectBranch: o.expectBranch as string | undefined,
         requireClean: o.requireClean === true,

@@ -19,6 +19,7 @@ import type { RegisterCommand } from '../util';
 import { progressMilestone, renderTable } from '../table';
 import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted, updateLatest, latestAlias } from '../util';
 import { InterruptedError, onCleanup, shutdownSignal } from '../lifecycle';
+import { resolveShard } from '../shard';
 
 /** Options of {@link runStressCommand} (the CLI's, parsed). */
 export interface StressCommandOptions {
@@ -52,15 +53,6 @@ export interface StressResult {
   dir: string;
 }
 
-function parseShard(s: string | undefined): { index: number; total: number } | null {
-  if (s === undefined) return null;
-  const m = /^(\d+)\/(\d+)$/.exec(s);
-  const index = Number(m?.[1]);
-  const total = Number(m?.[2]);
-  if (!m || total < 1 || index < 1 || index > total) throw new UsageError(`--shard must be i/n with 1 ≤ i ≤ n, got "${s}"`);
-  return { index, total };
-}
-
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
@@ -83,7 +75,8 @@ export function printAnalysis(report: PrReport): void {
   console.log(`Cache corruption: ${report.cache_corruption}`);
   if (report.downgrade_flag) console.log(`Downgrade: ${report.downgrade_flag}`);
   for (const v of report.variance_violations) {
-    if ('min' in v) console.log(`  variance violation: ${v.metric} ${v.statistic} = ${v.value} < ${v.min} (${v.reason})`);
+    if ('message' in v) console.log(`  variance violation: ${v.metric}: ${v.message}`);
+    else if ('min' in v) console.log(`  variance violation: ${v.metric} ${v.statistic} = ${v.value} < ${v.min} (${v.reason})`);
     else console.log(`  variance violation: ${v.metric} ${v.statistic} = ${v.value ?? 'n/a'} > ${v.max} (${v.reason})`);
   }
   const ca = report.case_analysis;
@@ -330,13 +323,14 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--chaos <profile>', 'inject faults with this profile (light, medium, heavy, hellfire, default)')
     .option('--concurrency <k>', 'runs in flight at once', '8')
     .option('--seed <s>', 'seed (default: calibration SEED)')
-    .option('--shard <i/n>', 'run only shard i of n (runs r with r % n == i-1; budget / n)')
+    .option('--shard <i/n|auto>', 'run only shard i of n (runs r with r % n == i-1; budget / n); auto: the index from OMEGA_SHARD_INDEX or JOB_COMPLETION_INDEX (0-based)')
+    .option('--shards <n>', 'shard count with --shard auto (the matrix size / the Indexed Job\'s completions)')
     .option('--scenes <n>', 'scenes (provider calls) per run', '3')
     .option('--model <name>', 'model name (priced in calibration)')
     .option('--provider <module>', 'your provider module (default: the built-in simulated provider)')
     .option('--scorer <module>', 'your scorer module (default: the cases\' checks; the simulated scorer only with the simulated provider)')
     .option('--engine <module>', 'your engine module: run(ctx) once per run, its LLM calls through the stack')
-    .option('--input <cases.json>', 'cases file (schemas/cases.schema.json): prompts and their checks')
+    .option('--input <cases>', 'cases file, .json or .yaml/.yml (schemas/cases.schema.json): prompts and their checks')
     .option('--run-timeout-ms <ms>', 'timeout of one engine run', '600000')
     .option('--calibration <file>', 'calibration file (default: the shipped budgets/calibration.json)')
     .option('--call-timeout-ms <ms>', 'timeout of one provider attempt', '30000')
@@ -353,7 +347,7 @@ export const register: RegisterCommand = (program, setExit) => {
         chaos: (o.chaos as string | undefined) ?? null,
         concurrency: intOption('--concurrency', o.concurrency as string, 1),
         seed: optionalInt('--seed', o.seed as string | undefined, 0),
-        shard: parseShard(o.shard as string | undefined),
+        shard: resolveShard(o.shard as string | undefined, o.shards as string | undefined),
         scenes: intOption('--scenes', o.scenes as string, 1),
         model: o.model as string | undefined,
         provider: o.provider as string | undefined,
