@@ -742,7 +742,7 @@ export interface JudgeMessages {
  * (`chaos`) and PR-G4 (`stress`): every type delivered but `latency_spike` must be caught at
  * least at that rate.
  */
-export declare function judgeOutcomeDetection(counts: DetectionCountInput[], calibration?: CalibrationDocument | undefined | null): DetectionViolation[]
+export declare function judgeOutcomeDetection(counts: DetectionCountInput[], calibration?: Calibration | CalibrationDocument | undefined | null): DetectionViolation[]
 
 /**
  * Judges an `llm-judge` check from the judge's reply text, or from the error of its call

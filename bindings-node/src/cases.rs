@@ -320,12 +320,12 @@ pub struct DetectionCountInput {
 /// (`chaos`) and PR-G4 (`stress`): every type delivered but `latency_spike` must be caught at
 /// least at that rate.
 #[napi(
-    ts_args_type = "counts: DetectionCountInput[], calibration?: CalibrationDocument | undefined | null",
+    ts_args_type = "counts: DetectionCountInput[], calibration?: Calibration | CalibrationDocument | undefined | null",
     ts_return_type = "DetectionViolation[]"
 )]
 pub fn judge_outcome_detection(
     counts: Vec<DetectionCountInput>,
-    calibration: Option<Value>,
+    calibration: Option<crate::calibration::CalibrationArg>,
 ) -> Result<Value, Code> {
     use omega_pr_core::outcome::{detection_violations, DetectionCount};
     let cal = crate::calibration::parse(calibration)?;
