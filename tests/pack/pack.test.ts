@@ -21,6 +21,7 @@ const ALLOWED = [
   /^native\.js$/,
   /^native\.d\.ts$/,
   /^report-types\.d\.ts$/,
+  /^report-types\.generated\.d\.ts$/,
   /^omega-pr\.linux-x64-gnu\.node$/,
   /^bin\/omega-pr\.js$/,
   /^budgets\/calibration\.json$/,
@@ -33,7 +34,7 @@ const ALLOWED = [
 ];
 /** What it must contain. */
 const REQUIRED = [
-  'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'native.js', 'native.d.ts', 'report-types.d.ts',
+  'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'native.js', 'native.d.ts', 'report-types.d.ts', 'report-types.generated.d.ts',
   'omega-pr.linux-x64-gnu.node', 'bin/omega-pr.js', 'budgets/calibration.json', 'schemas/calibration.schema.json',
   'dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'dist/providers/retry.d.ts', 'npm/wasm/pkg/verify.html',
 ];
