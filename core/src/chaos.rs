@@ -466,7 +466,7 @@ impl Outcome {
     deny_unknown_fields,
     extend(
         "if" = {"properties": {"injected": {"const": true}}},
-        "then" = {"required": ["failure_type"]},
+        "then" = {"properties": {"failure_type": true}, "required": ["failure_type"]},
         "else" = {"properties": {"failure_type": false}}
     )
 ))]
