@@ -11,7 +11,10 @@ cargo run --quiet -p omega-pr-core --features schema --example gen-schemas -- sc
 node scripts/gen-report-types.mjs
 
 if [ "${1:-}" = "--check" ]; then
-  if ! git diff --exit-code -- schemas/ report-types.generated.d.ts; then
+  # Untracked files count too (a schema the core owns now but nobody committed).
+  if [ -n "$(git status --porcelain -- schemas/ report-types.generated.d.ts)" ]; then
+    git status --short -- schemas/ report-types.generated.d.ts >&2
+    git diff -- schemas/ report-types.generated.d.ts >&2
     echo "schemas/ or report-types.generated.d.ts differ from the core's structs: run 'bash scripts/gen-schemas.sh' and commit them" >&2
     exit 1
   fi
