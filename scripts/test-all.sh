@@ -20,6 +20,8 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+# The schema generator (core feature `schema`, example gen-schemas) is not in the default build.
+cargo clippy -p omega-pr-core --features schema --all-targets -- -D warnings
 
 step "core builds for wasm32-unknown-unknown"
 cargo build -p omega-pr-core --target wasm32-unknown-unknown
