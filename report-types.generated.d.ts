@@ -671,6 +671,73 @@ export interface DeliveredFault {
   latency_ms?: number
 }
 /**
+ * Result of an integrity verification (files, digests, manifest; no signatures): what the wasm `verifyPack` returns. The full verdict is `sign::pack::PackVerification`.
+ */
+export interface ProofpackIntegrity {
+  /**
+   * `PASS` when valid, else `FAIL`.
+   */
+  verdict: 'PASS' | 'FAIL'
+  /**
+   * Every listed file present, every present file listed.
+   */
+  complete: boolean
+  /**
+   * Complete, every digest matches, manifest consistent.
+   */
+  valid: boolean
+  /**
+   * Pack id from the manifest, when it parsed.
+   */
+  pack_id: string | null
+  /**
+   * Files listed in `SHA256SUMS.txt`, in its order, with their status.
+   */
+  files: ProofpackFileStatus[]
+  /**
+   * Number of listed files.
+   */
+  file_count: number
+  /**
+   * Bytes of the listed files that were observed.
+   */
+  total_bytes: number
+  /**
+   * Every problem, sorted by (path, kind).
+   */
+  problems: ProofpackProblem[]
+}
+/**
+ * Per-file status.
+ */
+export interface ProofpackFileStatus {
+  /**
+   * Relative path.
+   */
+  path: string
+  /**
+   * `true` when present and the digest matches.
+   */
+  ok: boolean
+}
+/**
+ * One problem found.
+ */
+export interface ProofpackProblem {
+  /**
+   * Kind, e.g. `missing`.
+   */
+  kind: ProofpackProblemKind
+  /**
+   * Relative path involved (the document name for document problems).
+   */
+  path: string
+  /**
+   * Details.
+   */
+  message: string
+}
+/**
  * Full verification of a proofpack: the same snake_case object from the native `verifyProofpack` and the wasm `verifySignedPack` (`omega-pr proofpack verify --json` prints it).
  */
 export interface ProofpackVerification {
@@ -738,36 +805,6 @@ export interface ProofpackVerification {
    * Integrity valid, no invalid signature/attestation, expected digest (if any) matches. Says nothing of the recorded verdict.
    */
   ok: boolean
-}
-/**
- * Per-file status.
- */
-export interface ProofpackFileStatus {
-  /**
-   * Relative path.
-   */
-  path: string
-  /**
-   * `true` when present and the digest matches.
-   */
-  ok: boolean
-}
-/**
- * One problem found.
- */
-export interface ProofpackProblem {
-  /**
-   * Kind, e.g. `missing`.
-   */
-  kind: ProofpackProblemKind
-  /**
-   * Relative path involved (the document name for document problems).
-   */
-  path: string
-  /**
-   * Details.
-   */
-  message: string
 }
 /**
  * Outcome of one signature check.

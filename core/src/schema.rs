@@ -21,6 +21,7 @@ use crate::budget::RunCost;
 use crate::calibration_doc::CalibrationDocument;
 use crate::cases::{CaseReport, CaseResult, RunScore};
 use crate::chaos::ChaosLog;
+use crate::proofpack::verify::Verification;
 use crate::sign::pack::PackVerification;
 use crate::variance::VarianceReport;
 
@@ -119,6 +120,11 @@ pub fn documents() -> Vec<Document> {
         document::<PackVerification>(
             "proofpack-verification",
             "sign::pack::PackVerification",
+            Written,
+        ),
+        document::<Verification>(
+            "proofpack-integrity",
+            "proofpack::verify::Verification",
             Written,
         ),
         document::<RunCost>("run-cost", "budget::RunCost", Written),

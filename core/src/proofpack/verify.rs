@@ -109,10 +109,17 @@ pub struct FileStatus {
     pub ok: bool,
 }
 
-/// Result of a verification.
+/// Result of an integrity verification (files, digests, manifest; no signatures): what the wasm
+/// `verifyPack` returns. The full verdict is `sign::pack::PackVerification`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackIntegrity", deny_unknown_fields)
+)]
 pub struct Verification {
     /// `PASS` when valid, else `FAIL`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL"])))]
     pub verdict: String,
     /// Every listed file present, every present file listed.
     pub complete: bool,
