@@ -80,7 +80,7 @@ afterAll(() => {
 describe('generated schemas', () => {
   it('the core owns run-cost, chaos-log, calibration, the variance and case analyses and the proofpack verification', () => {
     expect([...generated.keys()].sort()).toEqual(
-      expect.arrayContaining(['calibration', 'case-report', 'case-result', 'case-run-score', 'chaos-log', 'proofpack-verification', 'run-cost', 'variance-report']),
+      expect.arrayContaining(['calibration', 'case-report', 'case-result', 'case-run-score', 'chaos-log', 'proofpack-integrity', 'proofpack-verification', 'run-cost', 'variance-report']),
     );
   });
 
@@ -158,21 +158,22 @@ describe('real documents validate against the generated schemas', () => {
     expectValid('proofpack-verification', bad, 'verifyProofpack of a tampered pack');
     expect(bad.problems.map((p) => p.kind)).toContain('mismatch');
 
+    // The wasm package's types are generated too (wasm-bindgen's .d.ts + the generated report types).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const wasm = require(WASM) as {
-      sha256Hex(b: Uint8Array): string;
-      verifySignedPack(s?: Uint8Array, m?: Uint8Array, sig?: Uint8Array, att?: Uint8Array, observed?: unknown): ProofpackVerification;
-    };
+    const wasm = require(WASM) as typeof import('../../npm/wasm/node');
     for (const d of [pack, tampered]) {
       const files = (fs.readdirSync(d, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(d, f)).isFile()).map((f) => f.split(path.sep).join('/'));
       const observed = files.map((p) => {
         const bytes = fs.readFileSync(path.join(d, p));
-        return { path: p, kind: 'file', bytes: bytes.length, sha256: wasm.sha256Hex(bytes) };
+        return { path: p, kind: 'file' as const, bytes: bytes.length, sha256: wasm.sha256Hex(bytes) };
       });
       const read = (f: string) => (fs.existsSync(path.join(d, f)) ? fs.readFileSync(path.join(d, f)) : undefined);
-      const w = wasm.verifySignedPack(read('SHA256SUMS.txt'), read('MANIFEST.json'), undefined, undefined, observed);
+      const w: ProofpackVerification = wasm.verifySignedPack(read('SHA256SUMS.txt'), read('MANIFEST.json'), undefined, undefined, observed);
       expectValid('proofpack-verification', w, `verifySignedPack of ${path.basename(d)}`);
       expect(w).toStrictEqual(verifyProofpack(d));
+      const integrity = wasm.verifyPack(read('SHA256SUMS.txt'), read('MANIFEST.json'), observed.filter((o) => o.path !== 'SHA256SUMS.txt' && o.path !== 'MANIFEST.json'));
+      expectValid('proofpack-integrity', integrity, `verifyPack of ${path.basename(d)}`);
+      expect(integrity.valid).toBe(w.valid);
     }
   });
 });
