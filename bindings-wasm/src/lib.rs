@@ -7,11 +7,13 @@ use wasm_bindgen::prelude::*;
 // generated `.d.ts` as `report-types.d.ts`); the two input shapes are declared here.
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-import type { ProofpackIntegrity, ProofpackVerification } from './report-types';
+import type { ProofpackIntegrity, ProofpackProblem } from './report-types';
 export type * from './report-types';
 
 /** The result of `verifyPack` (integrity only; `verifySignedPack` returns the full `ProofpackVerification`). */
 export type PackVerification = ProofpackIntegrity;
+/** One problem found by verification (the name of earlier releases). */
+export type PackProblem = ProofpackProblem;
 
 /** One line of `SHA256SUMS.txt` (`parseSha256Sums`). */
 export interface Sha256SumEntry {
