@@ -150,6 +150,10 @@ describe('real documents validate against the generated schemas', () => {
     const native = verifyProofpack(pack);
     expectValid('proofpack-verification', native, 'verifyProofpack');
     expect(native.ok).toBe(true);
+    // What `omega-pr proofpack verify --json` prints is that object too.
+    const cli = omega(['proofpack', 'verify', 'pack', '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expectValid('proofpack-verification', JSON.parse(cli.stdout), 'proofpack verify --json');
     // A tampered pack: problems listed, still the same shape.
     const tampered = path.join(dir, 'tampered');
     fs.cpSync(pack, tampered, { recursive: true });
