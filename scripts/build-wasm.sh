@@ -2,7 +2,9 @@
 # npm run build:wasm — browser build of the proofpack verifier.
 #   1. cargo build -p omega-pr-wasm --target wasm32-unknown-unknown --release (SIMD128 on: the
 #      sha2 crate then uses its wasm32 SIMD backend; every current browser supports it)
-#   2. wasm-bindgen --target web → npm/wasm/pkg/ (and --target nodejs → npm/wasm/pkg/node/)
+#   2. wasm-bindgen --target web → npm/wasm/pkg/ (and --target nodejs → npm/wasm/pkg/node/), each
+#      with its generated .d.ts, typed with the report types generated from the core's schemas
+#      (report-types.generated.d.ts, copied next to each .d.ts as report-types.d.ts)
 #   3. wasm-opt -O3 from node_modules/binaryen (TOOLCHAIN.md flags), when available
 #   4. web/build-page.mjs → npm/wasm/pkg/verify.html, self-contained (glue + wasm inlined)
 # Installs the wasm32 target and wasm-bindgen-cli 0.2.129 (pinned, = the crate) only if missing.
@@ -26,8 +28,11 @@ WASM=target/wasm32-unknown-unknown/release/omega_pr_wasm.wasm
 
 rm -rf "$OUT"
 mkdir -p "$OUT/node"
-wasm-bindgen --target web --out-dir "$OUT" --no-typescript "$WASM"
+wasm-bindgen --target web --out-dir "$OUT" "$WASM"
 wasm-bindgen --target nodejs --out-dir "$OUT/node" "$WASM"
+for d in "$OUT" "$OUT/node"; do
+  cp report-types.generated.d.ts "$d/report-types.d.ts"
+done
 
 WASM_OPT=node_modules/.bin/wasm-opt
 if [ -x "$WASM_OPT" ]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test of omega-pr, from a fresh clone: installs what the machine lacks, builds the native
 # addon, the wasm package and the TypeScript layer, then runs lint, cargo tests, the d.ts check
-# and every vitest suite (including the real-Chromium browser test).
+# and every vitest suite (including the real-Chromium browser test). Generated files (native.d.ts,
+# src/error-codes.ts, schemas/ of the core's documents, report-types.generated.d.ts) are
+# regenerated and must equal the committed ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +20,14 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+# The schema generator (core feature `schema`, example gen-schemas) is not in the default build.
+cargo clippy -p omega-pr-core --features schema --all-targets -- -D warnings
 
 step "core builds for wasm32-unknown-unknown"
 cargo build -p omega-pr-core --target wasm32-unknown-unknown
+
+step "schemas/ and report-types.generated.d.ts derive from the core's structs (committed)"
+bash scripts/gen-schemas.sh --check
 
 step "cargo test"
 results=$(mktemp -d)

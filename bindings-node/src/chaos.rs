@@ -4,6 +4,7 @@
 use napi::bindgen_prelude::{Uint32Array, Uint8Array};
 use napi_derive::napi;
 use omega_pr_core::chaos::{self, ChaosLog, ChaosLogEntry, FailureType, Outcome};
+use serde_json::Value;
 
 use crate::error::{invalid, seed, whole, Code};
 use napi::Result;
@@ -29,9 +30,7 @@ pub struct ChaosDecision {
     /// Whether a fault is injected.
     pub injected: bool,
     /// The fault, when injected.
-    #[napi(
-        ts_type = "'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'"
-    )]
+    #[napi(ts_type = "FailureType")]
     pub failure_type: Option<String>,
     /// Injected delay of a `latency` fault, ms.
     pub latency_ms: Option<f64>,
@@ -86,86 +85,12 @@ pub struct ChaosLogEntryInput {
     /// When the call was made (ISO 8601 text, from the caller's clock).
     pub timestamp: String,
     /// What became of the call.
-    #[napi(ts_type = "'passed' | 'recovered' | 'surfaced' | 'failed'")]
+    #[napi(ts_type = "ChaosOutcome")]
     pub outcome: Option<String>,
     /// Code of the error the call ended with.
     pub error_code: Option<String>,
     /// Message of the error, for failures of the provider itself (not injected).
     pub error_message: Option<String>,
-}
-
-/// One entry of `chaos-log.json` (the runbook's snake_case names).
-#[napi(object)]
-pub struct ChaosLogEntryRecord {
-    /// Index of the call.
-    #[napi(js_name = "call_index")]
-    pub call_index: f64,
-    /// Scene the call belonged to.
-    #[napi(js_name = "scene_id")]
-    pub scene_id: Option<String>,
-    /// Whether a fault was injected.
-    pub injected: bool,
-    /// The fault (absent when not injected).
-    #[napi(
-        js_name = "failure_type",
-        ts_type = "'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'"
-    )]
-    pub failure_type: Option<String>,
-    /// When the call was made.
-    pub timestamp: String,
-    /// Attempt number (1-based), when known.
-    pub attempt: Option<u32>,
-    /// What became of the call.
-    #[napi(ts_type = "'passed' | 'recovered' | 'surfaced' | 'failed'")]
-    pub outcome: Option<String>,
-    /// Code of the error the call ended with.
-    #[napi(js_name = "error_code")]
-    pub error_code: Option<String>,
-    /// Message of the error, for failures of the provider itself (not injected).
-    #[napi(js_name = "error_message")]
-    pub error_message: Option<String>,
-    /// Injected latency, ms.
-    #[napi(js_name = "latency_ms")]
-    pub latency_ms: Option<f64>,
-    /// Injected retry-after hint, ms.
-    #[napi(js_name = "retry_after_ms")]
-    pub retry_after_ms: Option<f64>,
-    /// Injected HTTP status.
-    pub status: Option<u32>,
-}
-
-/// The content of `chaos-log.json`.
-#[napi(object)]
-pub struct ChaosLogDocument {
-    /// `OMEGA-CHAOS-LOG-1.0`.
-    #[napi(js_name = "schema_version")]
-    pub schema_version: String,
-    /// Seed of the run.
-    pub seed: f64,
-    /// Profile name.
-    pub profile: String,
-    /// Injection rate of the profile.
-    pub rate: f64,
-    /// Failure types of the profile.
-    #[napi(
-        js_name = "failure_types",
-        ts_type = "Array<'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'>"
-    )]
-    pub failure_types: Vec<String>,
-    /// Number of entries.
-    #[napi(js_name = "total_calls")]
-    pub total_calls: f64,
-    /// Entries with a fault injected.
-    #[napi(js_name = "injected_count")]
-    pub injected_count: f64,
-    /// `injected_count / total_calls` (0 when empty).
-    #[napi(js_name = "injected_rate")]
-    pub injected_rate: f64,
-    /// Injected entries per failure type.
-    #[napi(js_name = "by_failure_type")]
-    pub by_failure_type: std::collections::HashMap<String, f64>,
-    /// Entries sorted by `(call_index, attempt)`.
-    pub entries: Vec<ChaosLogEntryRecord>,
 }
 
 /// Seeded chaos decisions for one run: a decision is a pure function of
@@ -244,10 +169,7 @@ impl ChaosEngine {
     }
 
     /// The failure types the profile draws from, in order (`decideBatch` indexes into it).
-    #[napi(
-        getter,
-        ts_return_type = "Array<'timeout' | 'rate_limit' | 'server_error' | 'overloaded' | 'empty_response' | 'truncated_response' | 'malformed_json' | 'connection_reset' | 'latency'>"
-    )]
+    #[napi(getter, ts_return_type = "FailureType[]")]
     pub fn failure_types(&self) -> Vec<String> {
         self.inner
             .profile()
@@ -291,49 +213,13 @@ impl ChaosEngine {
     }
 
     /// Builds the `chaos-log.json` content from the calls made (decisions are recomputed from
-    /// `callIndex`/`attempt`, so the log cannot disagree with the engine). Entries are sorted by
-    /// `(call_index, attempt)`: same seed and calls → identical log. (Key order of the returned
-    /// object is not the runbook's; write files with `buildLogJson`.)
-    #[napi]
-    pub fn build_log(&self, entries: Vec<ChaosLogEntryInput>) -> Result<ChaosLogDocument, Code> {
-        let log = self.core_log(entries)?;
-        Ok(ChaosLogDocument {
-            schema_version: log.schema_version.to_owned(),
-            seed: log.seed as f64,
-            profile: log.profile,
-            rate: log.rate,
-            failure_types: log
-                .failure_types
-                .iter()
-                .map(|t| t.as_str().to_owned())
-                .collect(),
-            total_calls: log.total_calls as f64,
-            injected_count: log.injected_count as f64,
-            injected_rate: log.injected_rate,
-            by_failure_type: log
-                .by_failure_type
-                .into_iter()
-                .map(|(k, v)| (k, v as f64))
-                .collect(),
-            entries: log
-                .entries
-                .into_iter()
-                .map(|e| ChaosLogEntryRecord {
-                    call_index: e.call_index as f64,
-                    scene_id: e.scene_id,
-                    injected: e.injected,
-                    failure_type: e.failure_type.map(|t| t.as_str().to_owned()),
-                    timestamp: e.timestamp,
-                    attempt: e.attempt,
-                    outcome: e.outcome.map(|o| o.as_str().to_owned()),
-                    error_code: e.error_code,
-                    error_message: e.error_message,
-                    latency_ms: e.latency_ms.map(|v| v as f64),
-                    retry_after_ms: e.retry_after_ms.map(|v| v as f64),
-                    status: e.status.map(u32::from),
-                })
-                .collect(),
-        })
+    /// `callIndex`/`attempt`, so the log cannot disagree with the engine): the core's document,
+    /// typed from its schema (`ChaosLogDocument`). Entries are sorted by `(call_index, attempt)`:
+    /// same seed and calls → identical log. (Key order of the returned object is not the
+    /// runbook's; write files with `buildLogJson`.)
+    #[napi(ts_return_type = "ChaosLogDocument")]
+    pub fn build_log(&self, entries: Vec<ChaosLogEntryInput>) -> Result<Value, Code> {
+        serde_json::to_value(self.core_log(entries)?).map_err(crate::error::internal)
     }
 }
 

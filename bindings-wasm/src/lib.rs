@@ -2,6 +2,41 @@
 
 use wasm_bindgen::prelude::*;
 
+// The types of the snake_case objects these functions return are generated from the core's
+// schemas (`report-types.generated.d.ts`, which `scripts/build-wasm.sh` copies next to each
+// generated `.d.ts` as `report-types.d.ts`); the two input shapes are declared here.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+import type { ProofpackIntegrity, ProofpackProblem, ProofpackVerification } from './report-types';
+export type * from './report-types';
+
+/** The result of `verifyPack` (integrity only; `verifySignedPack` returns the full `ProofpackVerification`). */
+export type PackVerification = ProofpackIntegrity;
+/** One problem found by verification (the name of earlier releases). */
+export type PackProblem = ProofpackProblem;
+
+/** One line of `SHA256SUMS.txt` (`parseSha256Sums`). */
+export interface Sha256SumEntry {
+  /** Relative path, `/` separators. */
+  path: string;
+  /** SHA-256 of the file, 64 lowercase hex digits. */
+  sha256: string;
+}
+
+/** One file as the caller observed it in the pack folder. */
+export interface ObservedEntry {
+  /** Relative path, `/` separators. */
+  path: string;
+  kind: 'file' | 'symlink' | 'other';
+  /** Size in bytes (0 when not a regular file). */
+  bytes: number;
+  /** Lowercase hex SHA-256, or `null` when not hashed (e.g. an unlisted file). */
+  sha256: string | null;
+  /** Why a regular file could not be read (an I/O problem, not tampering). */
+  read_error?: string;
+}
+"#;
+
 /// Converts a core error to a JS `Error` whose `code` property is the stable `ERR_OMEGA_…` code.
 pub fn to_js_error(err: omega_pr_core::Error) -> JsValue {
     let js = js_sys::Error::new(&err.to_string());
@@ -70,7 +105,7 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 
 /// Parses `SHA256SUMS.txt` bytes: `[{ path, sha256 }]` in file order. Throws `ERR_OMEGA_PARSE`
 /// with the line and reason code (same rules as the native parser).
-#[wasm_bindgen(js_name = parseSha256Sums)]
+#[wasm_bindgen(js_name = parseSha256Sums, unchecked_return_type = "Sha256SumEntry[]")]
 pub fn parse_sha256_sums(data: &[u8]) -> Result<JsValue, JsValue> {
     let list =
         omega_pr_core::proofpack::sums::parse(data, omega_pr_core::proofpack::sums::SUMS_FILE)
@@ -82,11 +117,11 @@ pub fn parse_sha256_sums(data: &[u8]) -> Result<JsValue, JsValue> {
 /// (`[{ path, kind: 'file' | 'symlink' | 'other', bytes, sha256 }]`, `sha256` `null` when not
 /// hashed). Returns `{ verdict, complete, valid, pack_id, files, file_count, total_bytes,
 /// problems }` — the same verdict as the native `verifyProofpack`.
-#[wasm_bindgen(js_name = verifyPack)]
+#[wasm_bindgen(js_name = verifyPack, unchecked_return_type = "PackVerification")]
 pub fn verify_pack(
     sums: Option<Vec<u8>>,
     manifest: Option<Vec<u8>>,
-    observed: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ObservedEntry[]")] observed: JsValue,
 ) -> Result<JsValue, JsValue> {
     let observed: Vec<omega_pr_core::proofpack::verify::ObservedFile> =
         serde_wasm_bindgen::from_value(observed)
@@ -101,14 +136,14 @@ pub fn verify_pack(
 /// public key (`.pub` text or the `RW…` line), and a manifest digest published elsewhere.
 /// Returns the snake_case object of the native `verifyProofpack` (same fields, same values).
 /// Throws `ERR_OMEGA_KEY` when the public key is garbled.
-#[wasm_bindgen(js_name = verifySignedPack)]
+#[wasm_bindgen(js_name = verifySignedPack, unchecked_return_type = "ProofpackVerification")]
 #[allow(clippy::too_many_arguments)]
 pub fn verify_signed_pack(
     sums: Option<Vec<u8>>,
     manifest: Option<Vec<u8>>,
     minisig: Option<Vec<u8>>,
     attestation: Option<Vec<u8>>,
-    observed: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ObservedEntry[]")] observed: JsValue,
     pubkey: Option<String>,
     expect_manifest_sha256: Option<String>,
 ) -> Result<JsValue, JsValue> {

@@ -206,6 +206,7 @@ impl BudgetSettings {
 /// cached-read and cache-write tokens, `output_tokens` **includes** the reasoning tokens, so
 /// nothing is counted twice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Usage {
     /// All prompt tokens.
     pub input_tokens: u64,
@@ -508,11 +509,18 @@ pub struct Reservation {
 
 /// One budget violation. Any violation makes the verdict `FAIL`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "BudgetViolation", deny_unknown_fields)
+)]
 pub struct Violation {
     /// `per_call`, `per_run`, `unpriced_model` or `invalid_usage` (untrusted usage, charged
     /// at the reservation).
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["per_call", "per_run", "unpriced_model", "invalid_usage"])))]
     pub kind: String,
     /// `reserve` (the call was refused before it was made) or `settle` (it was made and cost more).
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["reserve", "settle"])))]
     pub phase: String,
     /// Call id.
     pub call_id: String,
@@ -521,13 +529,20 @@ pub struct Violation {
     /// Model name.
     pub model: String,
     /// The amount that broke the limit, USD.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub amount_usd: f64,
     /// The limit, USD.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub limit_usd: f64,
 }
 
 /// Totals per model in [`RunCost`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ModelCostTotals", deny_unknown_fields)
+)]
 pub struct ModelTotals {
     /// Calls settled.
     pub calls: u64,
@@ -535,21 +550,29 @@ pub struct ModelTotals {
     #[serde(flatten)]
     pub usage: Usage,
     /// Cost, USD.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub cost_usd: f64,
     /// Cost, µUSD.
     pub cost_micro_usd: u64,
 }
 
-/// The runbook's `run-cost.json` content.
+/// `run-cost.json` (runbook phase 3, gate PR-G2): the budget tracker's final account
+/// (`BudgetTracker.finalize`, or `mergeRunCosts` of shards). Money: USD with µUSD twins; any
+/// violation makes `budget_verdict` `FAIL`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct RunCost {
-    /// [`RUN_COST_SCHEMA_VERSION`].
+    /// Always `OMEGA-RUN-COST-1.0` ([`RUN_COST_SCHEMA_VERSION`]).
+    #[cfg_attr(feature = "schema", schemars(extend("const" = RUN_COST_SCHEMA_VERSION)))]
     pub schema_version: String,
     /// Total settled cost, USD.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub total_cost_usd: f64,
     /// Total settled cost, µUSD.
     pub total_cost_micro_usd: u64,
     /// `PASS`, or `FAIL` when there is any violation.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL"])))]
     pub budget_verdict: String,
     /// Every violation, by call id in natural order (independent of completion order).
     pub violations: Vec<Violation>,
@@ -560,8 +583,10 @@ pub struct RunCost {
     /// Reservations neither settled nor released.
     pub open_reservations: u64,
     /// Per-call cap, USD.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub max_per_call_usd: f64,
     /// Per-run cap, USD.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub max_per_run_usd: f64,
     /// Totals by model.
     pub per_model: BTreeMap<String, ModelTotals>,

@@ -49,6 +49,8 @@ pub const DEFAULT_SOFT_PASS_SCORE: f64 = 0.75;
 /// Whether a failed check fails the case (`hard`) or only lowers its soft score (`soft`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "CheckLevel"))]
 pub enum Level {
     /// A failed hard check fails the case.
     Hard,
@@ -761,6 +763,8 @@ pub struct Output {
 
 /// The result of one check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct CheckResult {
     /// Check type (`contains`, …; `engine` for the engine's own checks).
     #[serde(rename = "type")]
@@ -778,6 +782,8 @@ pub struct CheckResult {
 
 /// The result of one case in one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct CaseResult {
     /// Case id.
     pub id: String,
@@ -1014,6 +1020,11 @@ impl Case {
 
 /// The scores of one run from its case results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "CaseRunScore", deny_unknown_fields)
+)]
 pub struct RunScore {
     /// Mean hard score of the cases.
     pub hard_score: f64,
@@ -1059,6 +1070,7 @@ pub struct CaseRun {
 /// Whether a case always, sometimes or never passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum CaseStatus {
     /// Passed in every run.
     AlwaysPasses,
@@ -1070,6 +1082,8 @@ pub enum CaseStatus {
 
 /// Statistics of one case over the runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct CaseStats {
     /// Case id.
     pub id: String,
@@ -1091,21 +1105,28 @@ pub struct CaseStats {
 
 /// A case under the `CASE_PASS_MIN` floor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct CaseViolation {
     /// `case:<id>`.
     pub metric: String,
     /// Always `case_pass_rate`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "case_pass_rate")))]
     pub statistic: &'static str,
     /// The case's pass rate.
     pub value: f64,
     /// The floor.
     pub min: f64,
     /// Always `below_min`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "below_min")))]
     pub reason: &'static str,
 }
 
-/// Per-case statistics of a stress run.
+/// Per-case statistics of a stress run (`PR_REPORT.json` `case_analysis`), returned by
+/// `analyzeCases`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct CaseReport {
     /// One entry per case, in the cases file's order.
     pub cases: Vec<CaseStats>,

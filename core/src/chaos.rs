@@ -420,6 +420,8 @@ impl ChaosEngine {
 /// What became of a call, as recorded in the chaos log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "ChaosOutcome"))]
 pub enum Outcome {
     /// No fault injected; the provider answered.
     Passed,
@@ -455,8 +457,19 @@ impl Outcome {
     }
 }
 
-/// One entry of `chaos-log.json`, with the runbook's field names.
+/// One entry of `chaos-log.json`, with the runbook's field names. An injected entry names its
+/// `failure_type`; an entry without a fault has none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(
+    rename = "ChaosLogEntryRecord",
+    deny_unknown_fields,
+    extend(
+        "if" = {"properties": {"injected": {"const": true}}},
+        "then" = {"properties": {"failure_type": true}, "required": ["failure_type"]},
+        "else" = {"properties": {"failure_type": false}}
+    )
+))]
 pub struct ChaosLogEntry {
     /// Index of the call in the run.
     pub call_index: u64,
@@ -469,9 +482,11 @@ pub struct ChaosLogEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_type: Option<FailureType>,
     /// When the call was made (given by the caller; deterministic runs pass a fixed clock).
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub timestamp: String,
     /// Attempt number of the call (1-based), when the caller retries.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub attempt: Option<u32>,
     /// What became of the call.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -491,6 +506,7 @@ pub struct ChaosLogEntry {
     pub retry_after_ms: Option<u64>,
     /// Injected HTTP status.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 100, max = 599)))]
     pub status: Option<u16>,
 }
 
@@ -518,31 +534,72 @@ impl ChaosLogEntry {
     }
 }
 
-/// The content of `chaos-log.json`: a header (schema version, seed, profile, rate, failure types,
+/// `chaos-log.json` (runbook phase 4, gate PR-G3), built by the core (`ChaosEngine.buildLog`)
+/// and written by `omega-pr chaos` and `omega-pr stress --chaos`: a header (schema version, seed, profile, rate, failure types,
 /// counts) and the entries, sorted by `(call_index, attempt)` so that concurrent runs with the
 /// same seed write byte-identical logs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ChaosLogDocument", deny_unknown_fields)
+)]
 pub struct ChaosLog {
-    /// Always [`CHAOS_LOG_SCHEMA_VERSION`].
+    /// Always `OMEGA-CHAOS-LOG-1.0` ([`CHAOS_LOG_SCHEMA_VERSION`]).
+    #[cfg_attr(feature = "schema", schemars(extend("const" = CHAOS_LOG_SCHEMA_VERSION)))]
     pub schema_version: &'static str,
     /// Seed of the run.
     pub seed: u64,
     /// Profile name.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub profile: String,
     /// Injection rate of the profile.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
     pub rate: f64,
     /// Failure types of the profile.
+    #[cfg_attr(feature = "schema", schemars(extend("uniqueItems" = true)))]
     pub failure_types: Vec<FailureType>,
     /// Number of entries.
     pub total_calls: u64,
     /// Entries with a fault injected.
     pub injected_count: u64,
     /// `injected_count / total_calls` (0 when empty).
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
     pub injected_rate: f64,
     /// Entries per failure type (injected only), by name.
+    #[cfg_attr(feature = "schema", schemars(extend("propertyNames" = crate::faults::failure_type_names_schema())))]
     pub by_failure_type: BTreeMap<String, u64>,
-    /// The entries.
+    /// The entries, sorted by `(call_index, attempt)`.
     pub entries: Vec<ChaosLogEntry>,
+    /// Outcome faults (profile `outcome_faults`): answers that arrived corrupted instead of
+    /// throwing, in `(call_index, attempt)` order. Filled by the TS layer, which sees the answers;
+    /// absent when the profile has no outcome faults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_faults: Option<Vec<DeliveredFault>>,
+}
+
+/// One outcome fault delivered (an answer that arrived corrupted), in `chaos-log.json`
+/// `delivered_faults`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct DeliveredFault {
+    /// Index of the call.
+    pub call_index: u64,
+    /// Attempt (1-based).
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub attempt: u32,
+    /// Scene of the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene_id: Option<String>,
+    /// The fault.
+    pub fault: crate::outcome::OutcomeFault,
+    /// Always `true`: the answer was delivered (corrupted) rather than thrown.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = true)))]
+    pub delivered: bool,
+    /// Extra delay of a latency spike, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
 }
 
 impl ChaosLog {
@@ -559,6 +616,7 @@ impl ChaosLog {
             injected_rate: 0.0,
             by_failure_type: BTreeMap::new(),
             entries: Vec::new(),
+            delivered_faults: None,
         }
     }
 

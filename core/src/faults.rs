@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The kinds of fault chaos can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum FailureType {
     /// The provider never answers within its timeout.
     Timeout,
@@ -62,6 +63,13 @@ impl FailureType {
     pub fn parse(name: &str) -> Option<FailureType> {
         FailureType::ALL.into_iter().find(|t| t.as_str() == name)
     }
+}
+
+/// `{"enum": [every failure type name]}`: the schema of a key naming a failure type (for maps
+/// keyed by name, e.g. `chaos-log.json` `by_failure_type`).
+#[cfg(feature = "schema")]
+pub fn failure_type_names_schema() -> serde_json::Value {
+    serde_json::json!({ "enum": FailureType::ALL.map(FailureType::as_str) })
 }
 
 /// One chaos profile: how often, and which faults.

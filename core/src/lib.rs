@@ -4,7 +4,8 @@
 //! JavaScript: the Node addon (`bindings-node`) and the browser build (`bindings-wasm`) only
 //! forward to it. It builds for `wasm32-unknown-unknown` as well as native targets.
 //!
-//! - [`calibration`]: the validated thresholds of the sprint (`budgets/calibration.json`).
+//! - [`calibration`]: the validated thresholds of the sprint (`budgets/calibration.json`);
+//!   [`calibration_doc`]: the shape of that document (its JSON Schema and TS type derive from it).
 //! - [`budget`]: integer micro-USD accounting with reserve/settle.
 //! - [`faults`]: the kinds of fault and their rules (shared by calibration, chaos, retry).
 //! - [`chaos`]: seeded fault-injection decisions.
@@ -12,6 +13,8 @@
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
+//! - `schema` (feature `schema`): the JSON Schemas of the documents the core owns, derived from
+//!   their structs (`schemars`); `bash scripts/gen-schemas.sh` writes them to `schemas/`.
 //!
 //! ```
 //! use omega_pr_core::calibration::default_calibration;
@@ -37,6 +40,7 @@
 
 pub mod budget;
 pub mod calibration;
+pub mod calibration_doc;
 pub mod cases;
 pub mod chaos;
 pub mod error;
@@ -47,6 +51,8 @@ pub mod prices;
 pub mod proofpack;
 pub mod report_rules;
 pub mod retry;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod sign;
 pub mod simulate;
 pub mod variance;

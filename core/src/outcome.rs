@@ -7,11 +7,13 @@
 
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One outcome fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "OutcomeFaultName"))]
 pub enum OutcomeFault {
     /// The answer is cut in half (finish reason `length`).
     Truncated,
@@ -182,16 +184,19 @@ pub struct DetectionCount {
 
 /// A fault type whose detection rate is below `OUTCOME_DETECTION_MIN`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DetectionViolation {
     /// `outcome_detection:<fault>`.
     pub metric: String,
     /// Always `detection_rate`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "detection_rate")))]
     pub statistic: &'static str,
     /// caught / delivered.
     pub value: f64,
     /// The threshold (`OUTCOME_DETECTION_MIN`).
     pub min: f64,
     /// Always `below_min`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "below_min")))]
     pub reason: &'static str,
     /// In words: "your engine accepted 5 of 12 truncated answers (…)".
     pub message: String,

@@ -53,6 +53,7 @@ pub const STATE_SCHEMA_VERSION: &str = "OMEGA-VARIANCE-STATE-1.0";
 /// Which statistic an envelope bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum EnvelopeStatistic {
     /// Sample standard deviation.
     Std,
@@ -256,6 +257,11 @@ impl Default for Accumulator {
 
 /// Summary statistics of one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "MetricStats", deny_unknown_fields)
+)]
 pub struct Summary {
     /// Number of samples.
     pub n: u64,
@@ -530,6 +536,8 @@ pub fn summarize(values: &[f64]) -> Result<Summary> {
 
 /// A closed interval `[low, high]`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Interval {
     /// Lower bound.
     pub low: f64,
@@ -706,6 +714,11 @@ pub type MetricStats = Summary;
 
 /// One envelope violation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "VarianceViolation", deny_unknown_fields)
+)]
 pub struct Violation {
     /// The metric.
     pub metric: String,
@@ -716,12 +729,15 @@ pub struct Violation {
     /// The envelope's bound.
     pub max: f64,
     /// `exceeds_max`, `no_data` or `undefined`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["exceeds_max", "no_data", "undefined"])))]
     pub reason: &'static str,
 }
 
 /// The variance verdict of gate PR-G4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "VarianceVerdict"))]
 pub enum Verdict {
     /// hard_pass_rate ≥ PASS_RATIO_MIN.
     Pass,
@@ -731,14 +747,18 @@ pub enum Verdict {
 
 /// The downgrade flag of a passing run whose variance is out of its envelopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum DowngradeFlag {
     /// At least one envelope is violated.
     #[serde(rename = "DOWNGRADE_VARIANCE")]
     DowngradeVariance,
 }
 
-/// The variance part of `PR_REPORT.json` (snake_case, deterministic key order).
+/// The variance analysis of a stress run (gate PR-G4): the statistical part of `PR_REPORT.json`
+/// (snake_case, deterministic key order), returned by `analyzeVariance`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct VarianceReport {
     /// Number of runs.
     pub total_runs: u64,

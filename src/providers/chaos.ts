@@ -14,8 +14,8 @@
  * Every call is recorded; `chaosLog()` / `chaosLogJson()` give `chaos-log.json` (built by the
  * core: runbook field names, entries sorted by call index, byte-identical for the same seed).
  */
-import { ChaosEngine, applyOutcomeFault, decideOutcome, parseSourceDateEpoch, type ChaosDecision, type ChaosLogDocument, type ChaosLogEntryInput } from '../../native';
-import type { CalibrationDocument } from '../../report-types';
+import { ChaosEngine, applyOutcomeFault, decideOutcome, parseSourceDateEpoch, type ChaosDecision, type ChaosLogEntryInput } from '../../native';
+import type { CalibrationDocument, ChaosLogDocument, ChaosOutcome, DeliveredFault, OutcomeFaultName } from '../../report-types';
 import {
   FAILURE_TYPE_CODES,
   OmegaProviderError,
@@ -27,21 +27,9 @@ import {
 } from './errors';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from './types';
 
-/** Outcome faults: answers that arrive, corrupted (profile `outcome_faults` of the calibration). */
-export type OutcomeFaultName = 'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike';
-
-/** One outcome fault delivered (logged in `chaos-log.json` → `delivered_faults`). */
-export interface DeliveredFault {
-  call_index: number;
-  attempt: number;
-  scene_id?: string;
-  fault: OutcomeFaultName;
-  delivered: true;
-  latency_ms?: number;
-}
-
-/** What became of a call, as the chaos log records it. */
-export type ChaosOutcome = 'passed' | 'recovered' | 'surfaced' | 'failed';
+// The outcome-fault names, a delivered fault (`chaos-log.json` → `delivered_faults`) and a call's
+// outcome are shapes of the core's chaos log (types generated from its schema).
+export type { ChaosOutcome, DeliveredFault, OutcomeFaultName };
 
 /** Options of a `ChaosProvider`. */
 export interface ChaosProviderOptions {
@@ -252,7 +240,7 @@ export class ChaosProvider implements LlmProvider {
 
   /** The `chaos-log.json` object (snake_case, runbook key order, entries sorted by call index). */
   chaosLog(): ChaosLogDocument {
-    const log = JSON.parse(this.chaosLogJson()) as ChaosLogDocument & { delivered_faults?: DeliveredFault[] };
+    const log = JSON.parse(this.chaosLogJson()) as ChaosLogDocument;
     if (this.outcome !== null) log.delivered_faults = sortDelivered(this.delivered);
     return log;
   }

@@ -8,8 +8,7 @@
  * ```
  */
 import * as path from 'node:path';
-import type { CalibrationDocument, RunCost } from '../../report-types';
-import type { ChaosLogDocument } from '../../native';
+import type { CalibrationDocument, ChaosLogDocument, RunCost } from '../../report-types';
 import { SimulatedProvider, SimulatedScorer } from '../sim';
 import { OmegaError } from '../errors';
 import { DEFAULT_REAL_MODEL, checkModel } from '../models';

@@ -4,8 +4,7 @@
  * (`analyzeVariance`); this file only awaits providers and collects results.
  */
 import { AtomicCache, BudgetTracker } from '../../native';
-import type { CalibrationDocument, RunCost } from '../../report-types';
-import type { ChaosLogDocument } from '../../native';
+import type { CalibrationDocument, ChaosLogDocument, RunCost } from '../../report-types';
 import { OmegaError } from '../errors';
 import type { CaseResult } from '../../report-types';
 import type { EngineCheckInput } from '../../native';

@@ -3,11 +3,11 @@
  * the core's (`analyzeVariance`); this file only lays the document out and merges shard reports.
  */
 import { ChaosEngine, analyzeCases, analyzeVariance, judgeOutcomeDetection, mergeRunCosts } from '../../native';
-import type { ChaosLogDocument, ChaosLogEntryInput } from '../../native';
-import type { CalibrationDocument, CaseReport, CaseViolation, DetectionViolation, RunCost, VarianceReport } from '../../report-types';
+import type { ChaosLogEntryInput } from '../../native';
+import type { CalibrationDocument, CaseReport, CaseViolation, ChaosLogDocument, DetectionViolation, RunCost, VarianceReport } from '../../report-types';
 import { OmegaError } from '../errors';
 import { sortedCounts, type CallCounts, type RunRecord } from './engine';
-import { sortDelivered, type DeliveredFault } from '../providers/chaos';
+import { sortDelivered } from '../providers/chaos';
 
 /** Schema version of `PR_REPORT.json`. */
 export const PR_REPORT_SCHEMA_VERSION = 'OMEGA-PR-REPORT-1.0';
@@ -262,12 +262,8 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
     );
     // The text form, as ChaosProvider.chaosLog() reads it: the object form's key order differs.
     chaosLog = JSON.parse(engine.buildLogJson(entries)) as ChaosLogDocument;
-    const withDelivered = parts.filter((p) => (p.chaosLog as { delivered_faults?: unknown } | null)?.delivered_faults !== undefined);
-    if (withDelivered.length > 0) {
-      (chaosLog as ChaosLogDocument & { delivered_faults?: DeliveredFault[] }).delivered_faults = sortDelivered(
-        withDelivered.flatMap((p) => (p.chaosLog as ChaosLogDocument & { delivered_faults: DeliveredFault[] }).delivered_faults),
-      );
-    }
+    const delivered = parts.flatMap((p) => (p.chaosLog?.delivered_faults === undefined ? [] : [p.chaosLog.delivered_faults]));
+    if (delivered.length > 0) chaosLog.delivered_faults = sortDelivered(delivered.flat());
   }
   return { report, runCost, chaosLog };
 }

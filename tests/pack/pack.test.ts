@@ -21,6 +21,7 @@ const ALLOWED = [
   /^native\.js$/,
   /^native\.d\.ts$/,
   /^report-types\.d\.ts$/,
+  /^report-types\.generated\.d\.ts$/,
   /^omega-pr\.linux-x64-gnu\.node$/,
   /^bin\/omega-pr\.js$/,
   /^budgets\/calibration\.json$/,
@@ -33,7 +34,7 @@ const ALLOWED = [
 ];
 /** What it must contain. */
 const REQUIRED = [
-  'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'native.js', 'native.d.ts', 'report-types.d.ts',
+  'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'native.js', 'native.d.ts', 'report-types.d.ts', 'report-types.generated.d.ts',
   'omega-pr.linux-x64-gnu.node', 'bin/omega-pr.js', 'budgets/calibration.json', 'schemas/calibration.schema.json',
   'dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'dist/providers/retry.d.ts', 'npm/wasm/pkg/verify.html',
 ];
@@ -102,7 +103,7 @@ describe('tarball contents', () => {
 
   it('the wasm package ships the web and node builds with their types', () => {
     const files = packed.wasm.files.map((f) => f.path).sort();
-    for (const f of ['pkg/omega_pr_wasm.js', 'pkg/omega_pr_wasm_bg.wasm', 'pkg/node/omega_pr_wasm.js', 'web.d.ts', 'node.d.ts', 'common.d.ts']) {
+    for (const f of ['pkg/omega_pr_wasm.js', 'pkg/omega_pr_wasm_bg.wasm', 'pkg/node/omega_pr_wasm.js', 'web.d.ts', 'node.d.ts', 'pkg/omega_pr_wasm.d.ts', 'pkg/node/omega_pr_wasm.d.ts', 'pkg/report-types.d.ts', 'pkg/node/report-types.d.ts']) {
       expect(files, f).toContain(f);
     }
     console.log(`omega-pr-wasm tarball: ${packed.wasm.size} bytes packed, ${packed.wasm.entryCount} files`);

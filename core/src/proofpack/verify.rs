@@ -47,6 +47,8 @@ pub struct ObservedFile {
 /// Kinds of problem, as stable snake_case strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "ProofpackProblemKind"))]
 pub enum ProblemKind {
     /// Listed but absent.
     Missing,
@@ -79,6 +81,11 @@ pub enum ProblemKind {
 
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackProblem", deny_unknown_fields)
+)]
 pub struct VerifyProblem {
     /// Kind, e.g. `missing`.
     pub kind: ProblemKind,
@@ -90,6 +97,11 @@ pub struct VerifyProblem {
 
 /// Per-file status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackFileStatus", deny_unknown_fields)
+)]
 pub struct FileStatus {
     /// Relative path.
     pub path: String,
@@ -97,10 +109,17 @@ pub struct FileStatus {
     pub ok: bool,
 }
 
-/// Result of a verification.
+/// Result of an integrity verification (files, digests, manifest; no signatures): what the wasm
+/// `verifyPack` returns. The full verdict is `sign::pack::PackVerification`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackIntegrity", deny_unknown_fields)
+)]
 pub struct Verification {
     /// `PASS` when valid, else `FAIL`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL"])))]
     pub verdict: String,
     /// Every listed file present, every present file listed.
     pub complete: bool,

@@ -189,9 +189,15 @@ pub fn sign_pack(
 
 /// Outcome of one signature check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackSignatureCheck", deny_unknown_fields)
+)]
 pub struct SignatureCheck {
     /// `unsigned` / `absent` (no file), `not_checked` (present, no public key given),
     /// `verified`, `invalid`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["unsigned", "absent", "not_checked", "verified", "invalid"])))]
     pub status: String,
     /// Signer key id (minisign display for the `.minisig`, sslib key id for the attestation).
     pub key_id: Option<String>,
@@ -225,10 +231,17 @@ impl SignatureCheck {
     }
 }
 
-/// Full verification of a pack (snake_case when serialised, native and wasm alike).
+/// Full verification of a proofpack: the same snake_case object from the native
+/// `verifyProofpack` and the wasm `verifySignedPack` (`omega-pr proofpack verify --json` prints it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackVerification", deny_unknown_fields)
+)]
 pub struct PackVerification {
     /// Integrity: `PASS` when `valid`, else `FAIL` (not the recorded verdict!).
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL"])))]
     pub verdict: String,
     /// Every listed file present, every present file listed.
     pub complete: bool,
@@ -239,6 +252,7 @@ pub struct PackVerification {
     /// Run type from the manifest.
     pub pack_type: Option<String>,
     /// The verdict recorded in the manifest (`PASS`/`FAIL`): what the run concluded.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL", null])))]
     pub recorded_verdict: Option<String>,
     /// `manifest_sha256` of the manifest.
     pub manifest_sha256: Option<String>,

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BudgetTracker, judgeChaosGate } from '../../../native';
-import type { ChaosLogDocument } from '../../../native';
+import type { ChaosLogDocument } from '../../../report-types';
 import { loadCalibration } from '../../index';
 import { SimulatedProvider } from '../../sim';
 import { runPool } from '../../stress/pool';

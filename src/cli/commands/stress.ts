@@ -7,8 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import type { CalibrationDocument } from '../../../report-types';
-import type { ChaosLogDocument } from '../../../native';
+import type { CalibrationDocument, ChaosLogDocument } from '../../../report-types';
 import { loadCalibration } from '../../index';
 import { renderStressHtml } from '../../report/html';
 import { StressAbortedError, resolveStress, runStress, type RunStressResult } from '../../stress/api';
