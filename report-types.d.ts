@@ -19,6 +19,23 @@ export interface CalibrationChaosProfile {
   }
 }
 
+/** The rate limits of one model (calibration `rate_limits.<model>`). */
+export interface CalibrationRateLimits {
+  /** Requests per minute (RPM). */
+  requests_per_minute?: number
+  /** Input + output tokens per minute (OpenAI's TPM). */
+  tokens_per_minute?: number
+  /** Input tokens per minute (Anthropic's ITPM). */
+  input_tokens_per_minute?: number
+  /** Output tokens per minute (Anthropic's OTPM). */
+  output_tokens_per_minute?: number
+  /** Upper bound of the AIMD window of calls in flight (default 64). */
+  max_in_flight?: number
+  /** Starting AIMD window (default 8). */
+  initial_in_flight?: number
+  description?: string
+}
+
 /** The price of one model, USD per token (LiteLLM's field names). */
 export interface CalibrationModelPrice {
   input_cost_per_token: number
@@ -83,6 +100,11 @@ export interface CalibrationDocument {
   proofpack: { forbidden_path_patterns: string[] }
   /** Largest provider answer accepted (bytes of UTF-8 text); larger: `ERR_OMEGA_RESPONSE_TOO_LARGE`. */
   max_response_bytes: number
+  /**
+   * Optional per-model rate limits (key: a model name or a `prefix*` pattern): the providers'
+   * per-minute limits, enforced before each attempt; at least one of the four per entry.
+   */
+  rate_limits?: Record<string, CalibrationRateLimits>
 }
 
 /** One budget violation of `run-cost.json`. */

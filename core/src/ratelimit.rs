@@ -23,7 +23,10 @@
 //!
 //! ## The concurrency controller (AIMD)
 //! `window` starts at `initial_in_flight`; each successful call adds 1 below the slow-start
-//! threshold (doubling per round trip) and `1/window` above it (one per round trip); a 429 or
+//! threshold (doubling per round trip) and `1/window` above it (one per round trip) — only for a
+//! call admitted without waiting for the buckets: when the buckets pace the calls, a larger
+//! window would only queue more of them (the window grows while it, not the limit, is the
+//! constraint); a 429 or
 //! 529 multiplies it by ½ (never below 1), once per round trip (a throttle on a call admitted
 //! before the last decrease does not decrease it again), sets the slow-start threshold to the
 //! new window, empties the buckets, and blocks every acquisition until the server's
@@ -237,6 +240,8 @@ struct Charge {
     output: u64,
     /// Decrease epoch at admission.
     epoch: u64,
+    /// Admitted without waiting for the buckets (the window, not the buckets, paced it).
+    window_limited: bool,
 }
 
 /// Counters of a limiter (for the report).
@@ -296,6 +301,8 @@ pub struct RateLimiter {
     max_window: f64,
     epoch: u64,
     blocked_until: u64,
+    /// An acquisition was told to wait since the last admission.
+    waited: bool,
     next_ticket: u64,
     open: BTreeMap<u64, Charge>,
     output_estimate: u64,
@@ -335,6 +342,7 @@ impl RateLimiter {
             max_window,
             epoch: 0,
             blocked_until: 0,
+            waited: false,
             next_ticket: 1,
             open: BTreeMap::new(),
             output_estimate: initial_output_estimate,
@@ -391,6 +399,7 @@ impl RateLimiter {
         }
         if wait > 0 {
             self.stats.waits += 1;
+            self.waited = true;
             return Acquire::Wait { ms: wait };
         }
         for b in &mut self.buckets {
@@ -398,12 +407,14 @@ impl RateLimiter {
         }
         let ticket = self.next_ticket;
         self.next_ticket += 1;
+        let window_limited = !std::mem::take(&mut self.waited);
         self.open.insert(
             ticket,
             Charge {
                 input: input_tokens,
                 output,
                 epoch: self.epoch,
+                window_limited,
             },
         );
         self.stats.admitted += 1;
@@ -469,7 +480,9 @@ impl RateLimiter {
         match outcome {
             Outcome::Success => {
                 self.stats.succeeded += 1;
-                self.increase();
+                if charge.window_limited {
+                    self.increase();
+                }
             }
             Outcome::Throttled {
                 status,
@@ -637,12 +650,18 @@ mod tests {
             0,
         );
         assert_eq!(l.concurrency(), 2);
-        let mut tickets = Vec::new();
-        for _ in 0..30 {
-            let t = ready(l.acquire(0, 0));
-            l.settle(t, 0, Outcome::Success, None, None);
+        // Full windows: slow start doubles it per round trip (2, 4, 8, 16), then the cap.
+        let mut trips = Vec::new();
+        for _ in 0..5 {
+            let n = l.concurrency();
+            let open: Vec<u64> = (0..n).map(|_| ready(l.acquire(0, 0))).collect();
+            for t in open {
+                l.settle(t, 0, Outcome::Success, None, None);
+            }
+            trips.push(l.concurrency());
         }
-        assert_eq!(l.concurrency(), 20, "capped at max_in_flight");
+        assert_eq!(trips, vec![4, 8, 16, 20, 20], "capped at max_in_flight");
+        let mut tickets = Vec::new();
         for _ in 0..5 {
             tickets.push(ready(l.acquire(10, 0)));
         }
@@ -664,10 +683,30 @@ mod tests {
         assert_eq!(l.stats().responses_429, 5);
         // retry-after honoured.
         assert_eq!(l.acquire(500, 0), Acquire::Wait { ms: 520 });
+        // The first call after the wait waited: no growth for it.
         let t = ready(l.acquire(1_020, 0));
+        l.settle(t, 1_030, Outcome::Success, None, None);
+        assert_eq!(l.window(), 10.0);
         // Above the threshold: +1/window per success.
+        let t = ready(l.acquire(1_030, 0));
         l.settle(t, 1_030, Outcome::Success, None, None);
         assert!((l.window() - 10.1).abs() < 1e-9, "{}", l.window());
+        // Paced by a bucket, the window does not grow.
+        let mut paced = RateLimiter::new(rpm(60), 0, 0);
+        let mut now = 0;
+        for _ in 0..20 {
+            match paced.acquire(now, 0) {
+                Acquire::Ready { ticket } => {
+                    paced.settle(ticket, now, Outcome::Success, None, None);
+                }
+                Acquire::Wait { ms } => now += ms,
+            }
+        }
+        assert_eq!(
+            paced.concurrency(),
+            DEFAULT_INITIAL_IN_FLIGHT + 1,
+            "only the burst grew it"
+        );
         // A new 429 (admitted after the decrease) halves again; 529 counts too.
         let t = ready(l.acquire(1_040, 0));
         l.settle(
