@@ -23,10 +23,10 @@
 //!
 //! ## The concurrency controller (AIMD)
 //! `window` starts at `initial_in_flight`; each successful call adds 1 below the slow-start
-//! threshold (doubling per round trip) and `1/window` above it (one per round trip) — only for a
-//! call admitted without waiting for the buckets: when the buckets pace the calls, a larger
-//! window would only queue more of them (the window grows while it, not the limit, is the
-//! constraint); a 429 or
+//! threshold and `1/window` above it (one per round trip) — only for a call admitted without
+//! waiting for the buckets while at least half the window was in use (as TCP validates its
+//! congestion window, RFC 7661): when the buckets pace the calls, a larger window would only
+//! queue more of them, so the window stays within twice what the limits let through; a 429 or
 //! 529 multiplies it by ½ (never below 1), once per round trip (a throttle on a call admitted
 //! before the last decrease does not decrease it again), sets the slow-start threshold to the
 //! new window, empties the buckets, and blocks every acquisition until the server's
@@ -240,7 +240,8 @@ struct Charge {
     output: u64,
     /// Decrease epoch at admission.
     epoch: u64,
-    /// Admitted without waiting for the buckets (the window, not the buckets, paced it).
+    /// Admitted without waiting for the buckets, with the window at least half full: the
+    /// window, not the limits, was the constraint.
     window_limited: bool,
 }
 
@@ -407,7 +408,8 @@ impl RateLimiter {
         }
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        let window_limited = !std::mem::take(&mut self.waited);
+        let waited = std::mem::take(&mut self.waited);
+        let window_limited = !waited && 2 * (self.open.len() + 1) >= self.concurrency() as usize;
         self.open.insert(
             ticket,
             Charge {
@@ -650,7 +652,8 @@ mod tests {
             0,
         );
         assert_eq!(l.concurrency(), 2);
-        // Full windows: slow start doubles it per round trip (2, 4, 8, 16), then the cap.
+        // Full windows: slow start grows it by the successes of the half-full window per round
+        // trip, then the cap.
         let mut trips = Vec::new();
         for _ in 0..5 {
             let n = l.concurrency();
@@ -660,7 +663,7 @@ mod tests {
             }
             trips.push(l.concurrency());
         }
-        assert_eq!(trips, vec![4, 8, 16, 20, 20], "capped at max_in_flight");
+        assert_eq!(trips, vec![4, 7, 11, 17, 20], "capped at max_in_flight");
         let mut tickets = Vec::new();
         for _ in 0..5 {
             tickets.push(ready(l.acquire(10, 0)));
@@ -687,25 +690,33 @@ mod tests {
         let t = ready(l.acquire(1_020, 0));
         l.settle(t, 1_030, Outcome::Success, None, None);
         assert_eq!(l.window(), 10.0);
-        // Above the threshold: +1/window per success.
-        let t = ready(l.acquire(1_030, 0));
-        l.settle(t, 1_030, Outcome::Success, None, None);
+        // Above the threshold: +1/window per success (with half the window in use).
+        let open: Vec<u64> = (0..5).map(|_| ready(l.acquire(1_030, 0))).collect();
+        for t in open {
+            l.settle(t, 1_030, Outcome::Success, None, None);
+        }
         assert!((l.window() - 10.1).abs() < 1e-9, "{}", l.window());
-        // Paced by a bucket, the window does not grow.
+        // Paced by a bucket (every call waits), the window does not grow, however full.
         let mut paced = RateLimiter::new(rpm(60), 0, 0);
         let mut now = 0;
-        for _ in 0..20 {
+        let mut open = std::collections::VecDeque::new();
+        for _ in 0..200 {
             match paced.acquire(now, 0) {
                 Acquire::Ready { ticket } => {
-                    paced.settle(ticket, now, Outcome::Success, None, None);
+                    open.push_back(ticket);
+                    if open.len() > 6 {
+                        let t = open.pop_front().unwrap_or(0);
+                        paced.settle(t, now, Outcome::Success, None, None);
+                    }
                 }
                 Acquire::Wait { ms } => now += ms,
             }
         }
+        assert_eq!(paced.stats().succeeded, 94, "100 admitted, 6 still open");
         assert_eq!(
             paced.concurrency(),
-            DEFAULT_INITIAL_IN_FLIGHT + 1,
-            "only the burst grew it"
+            DEFAULT_INITIAL_IN_FLIGHT,
+            "paced: no growth"
         );
         // A new 429 (admitted after the decrease) halves again; 529 counts too.
         let t = ready(l.acquire(1_040, 0));

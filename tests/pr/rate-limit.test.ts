@@ -217,7 +217,7 @@ describe('omega-pr stress with rate_limits (the REAL CLI)', () => {
     // The verdict of 6 simulated runs does not matter here (exit 0 PASS or 1 FAIL): the lines do.
     expect(r.status, r.stderr).toBeLessThanOrEqual(1);
     expect(r.stdout).toContain('VERDICT:');
-    expect(r.stdout).toMatch(/Rate limits simulated-\* \(600 RPM\): effective [\d.]+ RPM, throttled [\d.]+ s over \d+ of 18 calls, 429 × 0, 529 × 0, in flight 2–4/);
+    expect(r.stdout).toMatch(/Rate limits simulated-\* \(600 RPM\): effective [\d.]+ RPM, throttled [\d.]+ s over \d+ of 18 calls, 429 × 0, 529 × 0, in flight 2–[234]/);
     const reports = (fs.readdirSync(path.join(dir, 'out'), { recursive: true }) as string[]).filter((f) => f.endsWith('PR_REPORT.json') && !f.includes('_latest'));
     expect(reports).toHaveLength(1);
     const rep = JSON.parse(fs.readFileSync(path.join(dir, 'out', reports[0] as string), 'utf8'));
