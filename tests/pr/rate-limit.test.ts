@@ -58,6 +58,13 @@ function omega(cwd: string, args: string[]) {
   });
 }
 
+/** A schema of `schemas/`, compiled as the CLI suite does (strict). */
+function schemaOf(name: string) {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+  addFormats(ajv);
+  return ajv.compile(JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', `${name}.schema.json`), 'utf8')));
+}
+
 const scorer: Scorer = { name: 'accept', score: () => ({ hardScore: 1, softScore: 1, hardPass: true, softPass: true }) };
 
 describe('calibration rate_limits', () => {
@@ -71,6 +78,11 @@ describe('calibration rate_limits', () => {
     expect(rateLimitsFor(cal, 'claude-sonnet-4-5')).toMatchObject({ name: 'claude-*', inputTokensPerMinute: 30_000, outputTokensPerMinute: 8_000 });
     expect(rateLimitsFor(cal, 'o4-mini')).toBeNull();
     expect(rateLimitsFor(loadCalibration(SHIPPED), 'gpt-4o')).toBeNull();
+    // The schema agrees: the good document validates, one without any limit does not.
+    const validate = schemaOf('calibration');
+    expect(validate(cal), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...cal, rate_limits: { 'gpt-4o': { max_in_flight: 4 } } })).toBe(false);
+    expect(validate({ ...cal, rate_limits: { 'gpt-4o': { requests_per_minute: 0 } } })).toBe(false);
 
     const bad = writeCalibration(dir, (c) => {
       c.rate_limits = { 'gpt-4o': { requests_per_minute: 0 }, 'o4-mini': { tokens_per_minute: 'lots' } };
@@ -191,10 +203,7 @@ describe('the stack against a server that enforces 120 RPM with 429 + retry-afte
     expect(e?.effective_rpm).toBeGreaterThanOrEqual(0.8 * RPM);
     expect(e?.throttled_calls).toBeGreaterThan(0);
     expect(e?.in_flight.min).toBeGreaterThanOrEqual(1);
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
-    addFormats(ajv);
-    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', 'pr-report.schema.json'), 'utf8'));
-    const validate = ajv.compile(schema);
+    const validate = schemaOf('pr-report');
     expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);
   });
 
