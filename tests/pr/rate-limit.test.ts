@@ -16,7 +16,7 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimiter, rateLimitsFor } from '../../native';
 import { openaiProvider } from '../../src/adapters/openai';
-import { loadCalibration, runStress, type CalibrationDocument, type Scorer } from '../../src/index';
+import { loadCalibration, mergeRateLimitReports, runStress, type CalibrationDocument, type RateLimitReport, type Scorer } from '../../src/index';
 import { thrown } from './errors';
 // @ts-expect-error a plain .mjs helper (shared with bench/rate-limit.bench.mjs)
 import { RateLimitedServer } from './helpers/rate-limited-server.mjs';
@@ -213,6 +213,33 @@ describe('the stack against a server that enforces 120 RPM with 429 + retry-afte
     expect(server.refused).toBeGreaterThan(10);
     expect(report.rate_limit).toBeUndefined();
     expect(Object.keys(report)).not.toContain('rate_limit');
+  });
+});
+
+describe('shard merge', () => {
+  it('adds up the rate_limit blocks of shards (counters, rates, limits shares); none → none', () => {
+    const part = (rpm: number, throttled: number, n429: number, eff: number | null, min: number, max: number): RateLimitReport => ({
+      throttled_ms: throttled,
+      throttled_calls: 2,
+      responses_429: n429,
+      responses_529: 0,
+      effective_rpm: eff,
+      limits: {
+        'gpt-4o': { requests_per_minute: rpm, calls: 10, throttled_ms: throttled, throttled_calls: 2, responses_429: n429, responses_529: 0, effective_rpm: eff, effective_input_tpm: null, effective_output_tpm: 5, in_flight: { min, max, final: max } },
+      },
+    });
+    const m = mergeRateLimitReports([part(300, 100, 1, 290.5, 2, 8), undefined, part(300, 50, 0, null, 4, 6)]);
+    expect(m).toEqual({
+      throttled_ms: 150,
+      throttled_calls: 4,
+      responses_429: 1,
+      responses_529: 0,
+      effective_rpm: 290.5,
+      limits: {
+        'gpt-4o': { requests_per_minute: 600, calls: 20, throttled_ms: 150, throttled_calls: 4, responses_429: 1, responses_529: 0, effective_rpm: 290.5, effective_input_tpm: null, effective_output_tpm: 10, in_flight: { min: 2, max: 8, final: 14 } },
+      },
+    });
+    expect(mergeRateLimitReports([undefined, undefined])).toBeUndefined();
   });
 });
 
