@@ -12,7 +12,7 @@
  */
 import { RateLimiter, rateLimitsFor, type RateLimitsInfo } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
-import { abortError, sleep as realSleep, toProviderError } from './errors';
+import { abortError, combineSignals, isAbortError, sleep as realSleep, toProviderError } from './errors';
 import { requestBytes } from './retry';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn, TokenUsage } from './types';
 
@@ -66,6 +66,8 @@ export interface RateLimitReport {
 interface Entry {
   limiter: RateLimiter;
   queue: Promise<void>;
+  /** Cuts the head of the queue's sleep short (a settle may have refunded what it waits for). */
+  wake: (() => void) | null;
   throttledMs: number;
   throttledCalls: number;
 }
@@ -118,7 +120,7 @@ export class RateLimitProvider implements LlmProvider {
           shares: this.shares,
           initialOutputEstimate: this.calibration.budget.max_output_tokens,
         });
-        entry = { limiter, queue: Promise.resolve(), throttledMs: 0, throttledCalls: 0 };
+        entry = { limiter, queue: Promise.resolve(), wake: null, throttledMs: 0, throttledCalls: 0 };
         this.byKey.set(limits.name, entry);
       }
     }
@@ -157,7 +159,19 @@ export class RateLimitProvider implements LlmProvider {
           }
           return a.ticket;
         }
-        await this.sleep(a.waitMs, signal);
+        // Sleep, but ask again as soon as a call settles: billed usage below the estimate
+        // refunds the buckets (the first calls are charged a pessimistic output estimate).
+        const woken = new AbortController();
+        const { signal: both, dispose } = combineSignals(signal, woken.signal);
+        entry.wake = () => woken.abort();
+        try {
+          await this.sleep(a.waitMs, both);
+        } catch (err) {
+          if (signal?.aborted || !woken.signal.aborted || !isAbortError(err)) throw err;
+        } finally {
+          entry.wake = null;
+          dispose();
+        }
       }
     };
     const p = entry.queue.then(turn, turn);
@@ -191,7 +205,7 @@ export class RateLimitProvider implements LlmProvider {
         inputTokens: typeof usage?.inputTokens === 'number' ? usage.inputTokens : undefined,
         outputTokens: typeof usage?.outputTokens === 'number' ? usage.outputTokens : undefined,
       });
-      this.wake();
+      this.wake(entry);
       throw err;
     }
     const u = response?.usage;
@@ -200,11 +214,12 @@ export class RateLimitProvider implements LlmProvider {
       inputTokens: typeof u?.inputTokens === 'number' && Number.isFinite(u.inputTokens) ? u.inputTokens : undefined,
       outputTokens: typeof u?.outputTokens === 'number' && Number.isFinite(u.outputTokens) ? u.outputTokens : undefined,
     });
-    this.wake();
+    this.wake(entry);
     return response;
   }
 
-  private wake(): void {
+  private wake(entry: Entry): void {
+    entry.wake?.();
     for (const fn of [...this.listeners]) fn();
   }
 

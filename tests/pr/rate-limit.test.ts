@@ -16,7 +16,7 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimiter, rateLimitsFor } from '../../native';
 import { openaiProvider } from '../../src/adapters/openai';
-import { loadCalibration, mergeRateLimitReports, runStress, type CalibrationDocument, type RateLimitReport, type Scorer } from '../../src/index';
+import { RateLimitProvider, loadCalibration, mergeRateLimitReports, runStress, type CalibrationDocument, type RateLimitReport, type Scorer } from '../../src/index';
 import { thrown } from './errors';
 // @ts-expect-error a plain .mjs helper (shared with bench/rate-limit.bench.mjs)
 import { RateLimitedServer } from './helpers/rate-limited-server.mjs';
@@ -213,6 +213,32 @@ describe('the stack against a server that enforces 120 RPM with 429 + retry-afte
     expect(server.refused).toBeGreaterThan(10);
     expect(report.rate_limit).toBeUndefined();
     expect(Object.keys(report)).not.toContain('rate_limit');
+  });
+});
+
+describe('RateLimitProvider', () => {
+  it('a settle wakes the call waiting for a refund (a pessimistic first output estimate costs one round trip, not the debt)', async () => {
+    const calibration = shipped();
+    // 6 000 output tokens a minute: a bucket of 100; the first call is charged max_output_tokens
+    // (4 096), a debt of ~41 s of refill — until its billed 10 tokens refund it.
+    calibration.rate_limits = { m: { output_tokens_per_minute: 6_000 } };
+    calibration.budget.models.m = calibration.budget.models['gpt-4o'] as CalibrationDocument['budget']['models'][string];
+    const inner = {
+      generate: async () => {
+        await new Promise((r) => setTimeout(r, 30));
+        return { text: 'ok', usage: { inputTokens: 5, outputTokens: 10 } };
+      },
+    };
+    const p = new RateLimitProvider(inner, { calibration });
+    const started = Date.now();
+    await Promise.all([1, 2, 3, 4].map(() => p.generate({ model: 'm', prompt: 'hi' })));
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const r = p.report();
+    expect(r?.limits.m).toMatchObject({ output_tokens_per_minute: 6_000, calls: 4, responses_429: 0 });
+    expect(r?.throttled_calls).toBeGreaterThan(0);
+    // A model without limits passes straight through and is not reported.
+    await p.generate({ model: 'other', prompt: 'hi' });
+    expect(Object.keys(p.report()?.limits ?? {})).toEqual(['m']);
   });
 });
 
