@@ -232,6 +232,41 @@ export declare class ChaosEngine {
   buildLog(entries: Array<ChaosLogEntryInput>): ChaosLogDocument
 }
 
+/**
+ * A rate limiter for one model: token buckets for its per-minute limits (never more than the
+ * limit in any minute) and an AIMD window of calls in flight (additive increase on success,
+ * halved on 429/529, `retry-after` honoured). Pure: the clock is passed in.
+ */
+export declare class RateLimiter {
+  /** Throws `ERR_OMEGA_INVALID_ARGUMENT` naming the field for a bad limit or option. */
+  constructor(options: RateLimiterOptions)
+  /**
+   * Admits a call of `inputTokens` (an estimate) at `nowMs` — charged to every bucket — or
+   * says how long to wait (a `retry-after` not passed yet, a bucket short of the cost).
+   * Ask for one call at a time (FIFO).
+   */
+  acquire(nowMs: number, inputTokens: number): RateAcquire
+  /**
+   * Settles the call of `ticket`: billed tokens correct the estimates, the window reacts to
+   * the outcome. Returns false for an unknown (or already settled) ticket.
+   */
+  settle(ticket: number, nowMs: number, settlement: RateSettlement): boolean
+  /** Calls allowed in flight now (the AIMD window, whole, in `[1, maxInFlight]`). */
+  get concurrency(): number
+  /** The AIMD window (fractional). */
+  get window(): number
+  /** Output tokens charged per call now (the running mean of the settled ones). */
+  get outputEstimate(): number
+  /** Calls admitted and not settled. */
+  get openCalls(): number
+  /** The calibration key of the limits. */
+  get name(): string
+  /** The limits enforced (after the split between shards). */
+  get limits(): RateLimitsInfo
+  /** The counters. */
+  stats(): RateLimitStatsInfo
+}
+
 /** A seeded retry policy. */
 export declare class RetryPolicy {
   /**
@@ -874,6 +909,97 @@ export interface ProofpackBuildResult {
    * reported. This machine's own paths and names are refused (`ERR_OMEGA_ABSOLUTE_PATH`).
    */
   warnings: Array<string>
+}
+
+/** What `acquire` decided. */
+export interface RateAcquire {
+  /** Admitted (and charged): settle it with `ticket`. */
+  ready: boolean
+  /** Ticket of the admitted call (0 when not ready). */
+  ticket: number
+  /** Not ready: ms to wait before asking again (0 when ready). */
+  waitMs: number
+}
+
+/** Options of a `RateLimiter`. */
+export interface RateLimiterOptions {
+  /** The limits (from `rateLimitsFor`). */
+  limits: RateLimitsInfo
+  /** The clock now, ms (any monotonic origin; default 0). */
+  nowMs?: number
+  /** Split the limits `shares` ways (shards running at once on one account; default 1). */
+  shares?: number
+  /** Output tokens charged per call before any call settled (default 0). */
+  initialOutputEstimate?: number
+}
+
+/**
+ * The rate limits calibration `rate_limits` sets for `model` (matched like prices: exact name,
+ * provider prefix, snapshot date, the priced model of an alias, `prefix*` patterns), or null.
+ * Throws `ERR_OMEGA_CALIBRATION` for an invalid calibration.
+ */
+export declare function rateLimitsFor(calibration: Calibration | CalibrationDocument | undefined | null, model: string): RateLimitsInfo | null
+
+/** The rate limits of one model (calibration `rate_limits.<name>`). */
+export interface RateLimitsInfo {
+  /** The calibration key that matched (a model name or a `prefix*` pattern). */
+  name: string
+  /** Requests per minute (RPM). */
+  requestsPerMinute?: number
+  /** Input + output tokens per minute (OpenAI's TPM). */
+  tokensPerMinute?: number
+  /** Input tokens per minute (Anthropic's ITPM). */
+  inputTokensPerMinute?: number
+  /** Output tokens per minute (Anthropic's OTPM). */
+  outputTokensPerMinute?: number
+  /** Upper bound of the window of calls in flight (default 64). */
+  maxInFlight?: number
+  /** Starting window of calls in flight (default 8). */
+  initialInFlight?: number
+}
+
+/** Counters of a limiter. */
+export interface RateLimitStatsInfo {
+  /** Calls admitted. */
+  admitted: number
+  /** Acquisitions told to wait. */
+  waits: number
+  /** Calls settled as successes. */
+  succeeded: number
+  /** HTTP 429 answers seen. */
+  responses429: number
+  /** HTTP 529 answers seen. */
+  responses529: number
+  /** Multiplicative decreases of the window. */
+  decreases: number
+  /** Input tokens billed. */
+  inputTokens: number
+  /** Output tokens billed. */
+  outputTokens: number
+  /** Smallest window of calls in flight reached. */
+  minInFlight: number
+  /** Largest window of calls in flight reached. */
+  maxInFlight: number
+  /** Successful requests per minute, first admission to last settle. */
+  effectiveRpm?: number
+  /** Billed input tokens per minute over the same span. */
+  effectiveInputTpm?: number
+  /** Billed output tokens per minute over the same span. */
+  effectiveOutputTpm?: number
+}
+
+/** How an admitted call ended. */
+export interface RateSettlement {
+  /** `success`, `throttled` (HTTP 429/529) or `failed` (anything else). */
+  outcome: 'success' | 'throttled' | 'failed'
+  /** HTTP status of a throttled call (429 or 529; default 429). */
+  status?: number
+  /** The server's `retry-after`, ms. */
+  retryAfterMs?: number
+  /** Input tokens billed, when known. */
+  inputTokens?: number
+  /** Output tokens billed, when known. */
+  outputTokens?: number
 }
 
 /** A call accounted without a reservation. */

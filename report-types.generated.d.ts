@@ -3,6 +3,42 @@
  * `bash scripts/gen-schemas.sh` (schemas + this file). */
 /* eslint-disable */
 /**
+ * The rate limits of one model (calibration `rate_limits.<model>`): at least one of the four per-minute limits.
+ */
+export type CalibrationRateLimits = CalibrationRateLimits1 & {
+  /**
+   * Requests per minute (RPM).
+   */
+  requests_per_minute?: number
+  /**
+   * Input + output tokens per minute (OpenAI's TPM).
+   */
+  tokens_per_minute?: number
+  /**
+   * Input tokens per minute (Anthropic's ITPM).
+   */
+  input_tokens_per_minute?: number
+  /**
+   * Output tokens per minute (Anthropic's OTPM).
+   */
+  output_tokens_per_minute?: number
+  /**
+   * Upper bound of the AIMD window of calls in flight (default 64).
+   */
+  max_in_flight?: number
+  /**
+   * Starting AIMD window (default 8); must be ≤ `max_in_flight`.
+   */
+  initial_in_flight?: number
+  /**
+   * Free text.
+   */
+  description?: string
+}
+export type CalibrationRateLimits1 = {
+  [k: string]: unknown
+}
+/**
  * Durability of the atomic cache's writes: `full` (fsync) or `none`.
  */
 export type CacheDurability = 'full' | 'none'
@@ -108,6 +144,12 @@ export interface CalibrationDocument {
    * Optional outcome-chaos threshold: each outcome fault type delivered (but `latency_spike`) whose detection rate is below it fails the gate (PR-G3 for `chaos`, a variance violation for `stress`).
    */
   OUTCOME_DETECTION_MIN?: number
+  /**
+   * Optional per-model rate limits (the providers' RPM / TPM / ITPM / OTPM), enforced before each attempt by token buckets in the core: never more than the limit in any minute; calls in flight follow an AIMD window (additive increase, halved on 429/529, retry-after honoured). Key: a model name, or a prefix pattern ending in `*` (matched like prices).
+   */
+  rate_limits?: {
+    [k: string]: CalibrationRateLimits
+  }
   /**
    * Time a cache writer waits for the lock before `ERR_OMEGA_LOCK_TIMEOUT`, ms.
    */

@@ -18,6 +18,7 @@ export * from './providers/types';
 export * from './providers/errors';
 export * from './providers/chaos';
 export * from './providers/retry';
+export * from './providers/ratelimit';
 export { SimulatedProvider, SimulatedScorer, type SimulatedProviderOptions, type SimulatedResponse } from './sim';
 export type { RunScore, Scorer, ScorerInput, SceneResult } from './stress/types';
 export type { EngineCheck, EngineContext, EngineModule, EngineOutputs, EngineRequest, EngineResponse } from './stress/types';

@@ -108,7 +108,7 @@ pub struct ModelMatch {
 }
 
 /// Strips a trailing snapshot date: `-2024-08-06`, `-20250219`, `@20250219`.
-fn strip_snapshot_date(model: &str) -> Option<&str> {
+pub(crate) fn strip_snapshot_date(model: &str) -> Option<&str> {
     let b = model.as_bytes();
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     if b.len() > 11 {

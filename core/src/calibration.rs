@@ -10,6 +10,7 @@ use crate::budget::{BudgetSettings, ModelPrice};
 use crate::error::{Error, Problem, Result};
 use crate::faults::{ChaosProfile, FailureType, FaultSettings};
 use crate::money::{usd_per_token_to_pico, usd_to_micro};
+use crate::ratelimit::{RateLimits, MAX_LIMIT_PER_MINUTE};
 use crate::retry::RetryPolicy;
 use crate::variance::{Envelope, EnvelopeStatistic};
 
@@ -73,6 +74,9 @@ pub struct Calibration {
     /// the gate — PR-G3 for `chaos`, a variance violation of PR-G4 for `stress`
     /// ([`crate::outcome::detection_violations`]).
     pub outcome_detection_min: Option<f64>,
+    /// Optional per-model rate limits (`rate_limits`): key = model name, or a prefix pattern
+    /// ending in `*` (resolved like prices, see [`crate::ratelimit::resolve`]). Empty when absent.
+    pub rate_limits: BTreeMap<String, RateLimits>,
 }
 
 /// Default of `max_response_bytes`: 4 MiB of text per answer.
@@ -453,6 +457,7 @@ impl Checker {
                 "$comment",
                 "CASE_PASS_MIN",
                 "OUTCOME_DETECTION_MIN",
+                "rate_limits",
             ],
         )?;
         let p = "$";
@@ -500,6 +505,7 @@ impl Checker {
         } else {
             None
         };
+        let rate_limits = self.rate_limits(map);
         Some(Calibration {
             seed: seed?,
             stress_count: u32::try_from(stress_count?).ok()?,
@@ -518,7 +524,95 @@ impl Checker {
             case_pass_min,
             outcome_detection_min,
             outcome_faults: std::mem::take(&mut self.outcome),
+            rate_limits: rate_limits?,
         })
+    }
+
+    /// `rate_limits` (optional): per model (or `prefix*` pattern), the providers' per-minute
+    /// limits, at least one of them, each a whole number in [1, 10⁹]; optional AIMD bounds.
+    fn rate_limits(&mut self, map: &Map<String, Value>) -> Option<BTreeMap<String, RateLimits>> {
+        const LIMITS: &[&str] = &[
+            "requests_per_minute",
+            "tokens_per_minute",
+            "input_tokens_per_minute",
+            "output_tokens_per_minute",
+        ];
+        const OPTIONAL: &[&str] = &[
+            "requests_per_minute",
+            "tokens_per_minute",
+            "input_tokens_per_minute",
+            "output_tokens_per_minute",
+            "max_in_flight",
+            "initial_in_flight",
+            "description",
+        ];
+        let mut out = BTreeMap::new();
+        if !map.contains_key("rate_limits") {
+            return Some(out);
+        }
+        let v = self.field(map, "$", "rate_limits")?;
+        let models = self.expect_object(v, "$.rate_limits")?;
+        let mut ok = true;
+        for (name, entry) in models {
+            let path = format!("$.rate_limits.{name}");
+            if name.is_empty() || name == "*" {
+                self.problem(&path, "must name a model or a prefix pattern (`claude-*`)");
+                ok = false;
+                continue;
+            }
+            let Some(m) = self.object(entry, &path, &[], OPTIONAL) else {
+                ok = false;
+                continue;
+            };
+            if !LIMITS.iter().any(|k| m.contains_key(*k)) {
+                self.problem(
+                    &path,
+                    format!("must set at least one of {}", LIMITS.join(", ")),
+                );
+                ok = false;
+                continue;
+            }
+            let limit = |c: &mut Self, key: &str, max: u64| -> Option<Option<u64>> {
+                if m.contains_key(key) {
+                    c.integer(m, &path, key, 1, max).map(Some)
+                } else {
+                    Some(None)
+                }
+            };
+            let rpm = limit(self, "requests_per_minute", MAX_LIMIT_PER_MINUTE);
+            let tpm = limit(self, "tokens_per_minute", MAX_LIMIT_PER_MINUTE);
+            let itpm = limit(self, "input_tokens_per_minute", MAX_LIMIT_PER_MINUTE);
+            let otpm = limit(self, "output_tokens_per_minute", MAX_LIMIT_PER_MINUTE);
+            let max_in_flight = limit(self, "max_in_flight", 100_000);
+            let initial = limit(self, "initial_in_flight", 100_000);
+            if let (Some(Some(mx)), Some(Some(init))) = (max_in_flight, initial) {
+                if init > mx {
+                    self.problem(
+                        &format!("{path}.initial_in_flight"),
+                        format!("must be ≤ max_in_flight ({mx}), got {init}"),
+                    );
+                    ok = false;
+                    continue;
+                }
+            }
+            match (rpm, tpm, itpm, otpm, max_in_flight, initial) {
+                (Some(r), Some(t), Some(i), Some(o), Some(mx), Some(init)) => {
+                    out.insert(
+                        name.clone(),
+                        RateLimits {
+                            requests_per_minute: r,
+                            tokens_per_minute: t,
+                            input_tokens_per_minute: i,
+                            output_tokens_per_minute: o,
+                            max_in_flight: mx.map(|x| x as u32),
+                            initial_in_flight: init.map(|x| x as u32),
+                        },
+                    );
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     fn pass_k(&mut self, map: &Map<String, Value>) -> Option<Vec<u32>> {
@@ -1155,6 +1249,52 @@ mod tests {
             vec!["$.VARIANCE_ENVELOPES.hard_score.max: must be ≥ 0, got -1".to_owned()]
         );
         assert!(problems[0].len() < 80);
+    }
+
+    #[test]
+    fn rate_limits_are_optional_and_validated_with_field_paths() {
+        let cal = default_calibration().unwrap_or_else(|_| unreachable!());
+        assert!(cal.rate_limits.is_empty());
+        let mut v = shipped();
+        v["rate_limits"] = json!({
+            "gpt-4o": { "requests_per_minute": 500, "tokens_per_minute": 30000 },
+            "claude-*": { "requests_per_minute": 50, "input_tokens_per_minute": 30000,
+                          "output_tokens_per_minute": 8000, "max_in_flight": 16, "initial_in_flight": 4 }
+        });
+        let cal = Calibration::from_value(&v, None);
+        let cal = cal.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cal.rate_limits.len(), 2);
+        assert_eq!(
+            cal.rate_limits["claude-*"].output_tokens_per_minute,
+            Some(8000)
+        );
+        assert_eq!(cal.rate_limits["claude-*"].initial_in_flight, Some(4));
+        v["rate_limits"] = json!({
+            "gpt-4o": { "requests_per_minute": 0, "tokens_per_minute": 1.5 },
+            "o4-mini": { "request_per_minute": 10 },
+            "x": {},
+            "y": { "requests_per_minute": null },
+            "z": { "requests_per_minute": 5, "max_in_flight": 2, "initial_in_flight": 3 },
+            "w": 7
+        });
+        let problems = problems_of(&v);
+        let want = [
+            "$.rate_limits.gpt-4o.requests_per_minute: must be in [1, 1000000000], got 0",
+            "$.rate_limits.gpt-4o.tokens_per_minute: must be a whole number in [1, 1000000000], got 1.5",
+            "$.rate_limits.o4-mini.request_per_minute: unknown key (did you mean `requests_per_minute`?)",
+            "$.rate_limits.x: must set at least one of requests_per_minute",
+            "$.rate_limits.y.requests_per_minute: is null",
+            "$.rate_limits.z.initial_in_flight: must be ≤ max_in_flight (2), got 3",
+            "$.rate_limits.w: must be an object, got number",
+        ];
+        for w in want {
+            assert!(
+                problems.iter().any(|p| p.starts_with(w)),
+                "missing {w:?} in {problems:#?}"
+            );
+        }
+        v["rate_limits"] = Value::Null;
+        assert!(problems_of(&v)[0].starts_with("$.rate_limits: is null"));
     }
 
     #[test]

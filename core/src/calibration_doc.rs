@@ -69,6 +69,13 @@ pub struct CalibrationDocument {
     )]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
     pub outcome_detection_min: Option<f64>,
+    /// Optional per-model rate limits (the providers' RPM / TPM / ITPM / OTPM), enforced before each
+    /// attempt by token buckets in the core: never more than the limit in any minute; calls in
+    /// flight follow an AIMD window (additive increase, halved on 429/529, retry-after honoured).
+    /// Key: a model name, or a prefix pattern ending in `*` (matched like prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("propertyNames" = {"minLength": 1, "not": {"const": "*"}})))]
+    pub rate_limits: Option<BTreeMap<String, CalibrationRateLimits>>,
     /// Time a cache writer waits for the lock before `ERR_OMEGA_LOCK_TIMEOUT`, ms.
     #[serde(rename = "LOCK_TIMEOUT_MS")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 3_600_000)))]
@@ -295,6 +302,48 @@ pub struct CalibrationEnvelope {
     pub max: f64,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The rate limits of one model (calibration `rate_limits.<model>`): at least one of the four
+/// per-minute limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("anyOf" = [
+    {"required": ["requests_per_minute"]},
+    {"required": ["tokens_per_minute"]},
+    {"required": ["input_tokens_per_minute"]},
+    {"required": ["output_tokens_per_minute"]}
+])))]
+pub struct CalibrationRateLimits {
+    /// Requests per minute (RPM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1_000_000_000)))]
+    pub requests_per_minute: Option<u64>,
+    /// Input + output tokens per minute (OpenAI's TPM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1_000_000_000)))]
+    pub tokens_per_minute: Option<u64>,
+    /// Input tokens per minute (Anthropic's ITPM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1_000_000_000)))]
+    pub input_tokens_per_minute: Option<u64>,
+    /// Output tokens per minute (Anthropic's OTPM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1_000_000_000)))]
+    pub output_tokens_per_minute: Option<u64>,
+    /// Upper bound of the AIMD window of calls in flight (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100_000)))]
+    pub max_in_flight: Option<u32>,
+    /// Starting AIMD window (default 8); must be ≤ `max_in_flight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100_000)))]
+    pub initial_in_flight: Option<u32>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub description: Option<String>,
 }
 

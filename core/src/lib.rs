@@ -10,6 +10,7 @@
 //! - [`faults`]: the kinds of fault and their rules (shared by calibration, chaos, retry).
 //! - [`chaos`]: seeded fault-injection decisions.
 //! - [`retry`]: backoff and retryability decisions.
+//! - [`ratelimit`]: per-minute rate limits (token buckets) and the AIMD window of calls in flight.
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
@@ -49,6 +50,7 @@ pub mod money;
 pub mod outcome;
 pub mod prices;
 pub mod proofpack;
+pub mod ratelimit;
 pub mod report_rules;
 pub mod retry;
 #[cfg(feature = "schema")]

@@ -253,6 +253,7 @@ export async function runStress(o: RunStressOptions, resolved?: ResolvedStress):
     cacheCorruption: outcome.cacheCorruption,
     calibration,
     generated: clock(),
+    rateLimit: outcome.rateLimit,
   });
   return { report, runCost: outcome.runCost, chaosLog: outcome.chaosLog, outcome };
 }

@@ -11,6 +11,7 @@ import type { EngineCheckInput } from '../../native';
 import type { GenerateRequest, GenerateResponse, LlmProvider } from '../providers/types';
 import { evaluateCase, type CaseJudge, type LoadedCases } from './cases';
 import { runPool } from './pool';
+import type { RateLimitReport } from '../providers/ratelimit';
 import { buildStack } from './stack';
 import type { EngineCheck, EngineContext, EngineModule, EngineOutputs, EngineRequest, EngineResponse, RunScore, SceneResult, Scorer } from './types';
 
@@ -149,6 +150,8 @@ export interface StressOutcome {
   complete: boolean;
   /** Calls an engine made after its run had ended (refused). */
   lateCalls: number;
+  /** Calibration `rate_limits` at work (only when a limit applied). */
+  rateLimit?: RateLimitReport;
 }
 
 /** The run indices a shard owns: `r % total == index - 1`. */
@@ -212,6 +215,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     callTimeoutMs: cfg.callTimeoutMs,
     timeScale: cfg.timeScale,
     clock: cfg.clock,
+    shares: cfg.shard?.total ?? 1,
     onRetry: (info) => {
       retries++;
       retriesByCall.set(info.callIndex, (retriesByCall.get(info.callIndex) ?? 0) + 1);
@@ -540,7 +544,8 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
 
   let done = 0;
   // The first error (e.g. an invalid score) stops new runs; the runs in flight finish first.
-  await runPool(indices, cfg.concurrency, async (runIndex) => {
+  // With rate limits for the model, runs in flight follow the limiter's AIMD window, not K.
+  await runPool(indices, stack.rateLimit?.concurrencyFor(cfg.model) ?? cfg.concurrency, async (runIndex) => {
     const record = await oneRun(runIndex);
     if (record === null) return;
     records.set(runIndex, record);
@@ -600,6 +605,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     cacheCorruption,
     complete: runs.length === indices.length,
     lateCalls,
+    ...(stack.rateLimit?.report() !== undefined ? { rateLimit: stack.rateLimit.report() } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import type { CalibrationDocument, CaseReport, CaseViolation, ChaosLogDocument, 
 import { OmegaError } from '../errors';
 import { sortedCounts, type CallCounts, type RunRecord } from './engine';
 import { sortDelivered } from '../providers/chaos';
+import { mergeRateLimitReports, type RateLimitReport } from '../providers/ratelimit';
 
 /** Schema version of `PR_REPORT.json`. */
 export const PR_REPORT_SCHEMA_VERSION = 'OMEGA-PR-REPORT-1.0';
@@ -52,6 +53,8 @@ export type PrReport = {
   cache_corruption: number;
   generated: string;
   calls: CallCounts;
+  /** Calibration `rate_limits` at work: time throttled, 429/529 seen, effective rates (only when a limit applied). */
+  rate_limit?: RateLimitReport;
   cost: { total_cost_usd: number; budget_verdict: 'PASS' | 'FAIL'; violations: number };
   analysis: VarianceReport;
   /** Per-case statistics (runs of a cases file or an engine). */
@@ -70,6 +73,8 @@ export function buildPrReport(args: {
   cacheCorruption: number;
   calibration: CalibrationDocument;
   generated: string;
+  /** The rate limiter's figures (omitted: no `rate_limit` block). */
+  rateLimit?: RateLimitReport;
 }): PrReport {
   const analysis = analyzeVariance(
     args.runs.map((r) => ({
@@ -110,6 +115,7 @@ export function buildPrReport(args: {
     generated: args.generated,
     ...args.meta,
     calls: args.calls,
+    ...(args.rateLimit !== undefined ? { rate_limit: args.rateLimit } : {}),
     cost: {
       total_cost_usd: args.runCost.total_cost_usd,
       budget_verdict: args.runCost.budget_verdict,
@@ -245,6 +251,7 @@ export function mergeShards(parts: ShardParts[], calibration: CalibrationDocumen
     cacheCorruption: parts.reduce((a, p) => a + p.report.cache_corruption, 0),
     calibration,
     generated,
+    rateLimit: mergeRateLimitReports(parts.map((p) => p.report.rate_limit)),
   });
   let chaosLog: ChaosLogDocument | null = null;
   if (first.chaosLog !== null) {

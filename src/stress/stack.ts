@@ -1,11 +1,13 @@
 /**
- * Builds the provider stack every harness uses: `Retry(Chaos(Timeout(provider)))`, sharing one
- * budget tracker, with sleeps scaled for the simulated provider.
+ * Builds the provider stack every harness uses: `Retry(Chaos(Timeout(provider)))` — with
+ * calibration `rate_limits`, `Retry(Chaos(RateLimit(Timeout(provider))))` — sharing one budget
+ * tracker, with sleeps scaled for the simulated provider.
  */
 import { BudgetTracker } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
 import { ChaosProvider } from '../providers/chaos';
 import { OmegaProviderError, oversizeBytes, responseTooLargeError, sleep as realSleep } from '../providers/errors';
+import { RateLimitProvider } from '../providers/ratelimit';
 import { RetryProvider, maxResponseBytesOf } from '../providers/retry';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn } from '../providers/types';
 import type { RetryEvent } from '../providers/retry';
@@ -70,18 +72,30 @@ export interface StackOptions {
   clock: () => string;
   /** Called before each retry (counts retries per call). */
   onRetry?: (info: RetryEvent) => void;
+  /** Shards running at once: each enforces `1/shares` of the rate limits (default 1). */
+  shares?: number;
 }
 
 /** The stack, and its chaos layer (for the chaos log) when chaos is on. */
 export interface Stack {
   provider: LlmProvider;
   chaos: ChaosProvider | null;
+  /** The rate-limit layer, when the calibration sets `rate_limits`. */
+  rateLimit: RateLimitProvider | null;
 }
 
-/** Builds `Retry(Chaos(Timeout(provider)))`. */
+/**
+ * Builds `Retry(Chaos(Timeout(provider)))`; with calibration `rate_limits`, the rate-limit layer
+ * sits between chaos and timeout: it sees only real calls (an injected fault spends no quota),
+ * and its wait is not part of an attempt's timeout.
+ */
 export function buildStack(o: StackOptions): Stack {
   const sleep: SleepFn = o.timeScale === 1 ? realSleep : (ms, signal) => realSleep(ms * o.timeScale, signal);
-  const timed = new TimeoutProvider(o.provider, o.callTimeoutMs, maxResponseBytesOf(o.calibration));
+  const timeout = new TimeoutProvider(o.provider, o.callTimeoutMs, maxResponseBytesOf(o.calibration));
+  const rateLimit = RateLimitProvider.configured(o.calibration)
+    ? new RateLimitProvider(timeout, { calibration: o.calibration, timeScale: o.timeScale, sleep, shares: o.shares })
+    : null;
+  const timed: LlmProvider = rateLimit ?? timeout;
   const chaos =
     o.chaosProfile === null
       ? null
@@ -99,5 +113,5 @@ export function buildStack(o: StackOptions): Stack {
     sleep,
     onRetry: o.onRetry,
   });
-  return { provider, chaos };
+  return { provider, chaos, rateLimit };
 }

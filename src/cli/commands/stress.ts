@@ -13,6 +13,7 @@ import { renderStressHtml } from '../../report/html';
 import { StressAbortedError, resolveStress, runStress, type RunStressResult } from '../../stress/api';
 import { shardRuns } from '../../stress/engine';
 import { mergeShards, type PrReport } from '../../stress/report';
+import { rateLimitLines } from '../../providers/ratelimit';
 import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import { progressMilestone, renderTable } from '../table';
@@ -71,6 +72,7 @@ export function printAnalysis(report: PrReport): void {
     const codes = Object.entries(report.calls.by_error).map(([code, n]) => `${code} × ${n}`).join(', ');
     console.log(`Failed calls: ${report.calls.failed} of ${report.calls.total} (${codes})`);
   }
+  for (const line of rateLimitLines(report.rate_limit)) console.log(line);
   console.log(`Cache corruption: ${report.cache_corruption}`);
   if (report.downgrade_flag) console.log(`Downgrade: ${report.downgrade_flag}`);
   for (const v of report.variance_violations) {
