@@ -75,6 +75,7 @@ export const {
   resolveModel,
   resolveStress,
   responseTooLargeError,
+  runCostFromLedger,
   runStress,
   scanAbsolutePaths,
   sha256Hex,
