@@ -296,6 +296,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
         ...options,
         journal: journalFile,
         resume: from !== null,
+        resumeName: from === null ? undefined : rel(from),
         cachePath: o.cache === false ? null : cacheFile,
         signal: shutdownSignal,
         onProgress: (done, all, r) => {
