@@ -876,6 +876,7 @@ module.exports.parseSourceDateEpoch = nativeBinding.parseSourceDateEpoch
 module.exports.rateLimitsFor = nativeBinding.rateLimitsFor
 module.exports.renderSha256Sums = nativeBinding.renderSha256Sums
 module.exports.resolveModel = nativeBinding.resolveModel
+module.exports.runCostFromLedger = nativeBinding.runCostFromLedger
 module.exports.scanAbsolutePaths = nativeBinding.scanAbsolutePaths
 module.exports.sha256Hex = nativeBinding.sha256Hex
 module.exports.signProofpack = nativeBinding.signProofpack

@@ -3,6 +3,10 @@
  * `bash scripts/gen-schemas.sh` (schemas + this file). */
 /* eslint-disable */
 /**
+ * What one `LedgerEntry` accounted.
+ */
+export type LedgerKind = 'settled' | 'charged' | 'untrusted' | 'refused' | 'unpriced'
+/**
  * The rate limits of one model (calibration `rate_limits.<model>`): at least one of the four per-minute limits.
  */
 export type CalibrationRateLimits = CalibrationRateLimits1 & {
@@ -35,9 +39,19 @@ export type CalibrationRateLimits = CalibrationRateLimits1 & {
    */
   description?: string
 }
-export type CalibrationRateLimits1 = {
-  [k: string]: unknown
-}
+export type CalibrationRateLimits1 =
+  | {
+      requests_per_minute: unknown
+    }
+  | {
+      tokens_per_minute: unknown
+    }
+  | {
+      input_tokens_per_minute: unknown
+    }
+  | {
+      output_tokens_per_minute: unknown
+    }
 /**
  * Durability of the atomic cache's writes: `full` (fsync) or `none`.
  */
@@ -102,6 +116,101 @@ export type VarianceVerdict = 'PASS' | 'FAIL'
  */
 export type DowngradeFlag = 'DOWNGRADE_VARIANCE'
 
+/**
+ * One accounted event of a `BudgetTracker`: what `BudgetTracker::finalize` sums. A run's ledger (the entries of all its calls, in any order) gives its `run-cost.json` back through `RunCost::from_ledger`, so a run journal can hold the money of each run and a resumed or merged run re-derives the same document. Reservations and releases are not entries: they move no money.
+ */
+export interface BudgetLedgerEntry {
+  /**
+   * What was accounted.
+   */
+  kind: LedgerKind
+  /**
+   * Call id (`call-<index>#<attempt>` in a stress run).
+   */
+  call_id: string
+  /**
+   * Scene id, if any.
+   */
+  scene_id?: string
+  /**
+   * The model the money is booked to.
+   */
+  model: string
+  /**
+   * The usage settled (kind `settled` only).
+   */
+  usage?: Usage
+  /**
+   * Money charged, µUSD (0 for `refused` / `unpriced`).
+   */
+  cost_micro_usd: number
+  /**
+   * The violations this event recorded (a settle past the run cap records the cap it broke with the total at that moment).
+   */
+  violations?: BudgetViolation[]
+}
+/**
+ * Token usage of one call. Follows the OpenAI convention: `input_tokens` **includes** the cached-read and cache-write tokens, `output_tokens` **includes** the reasoning tokens, so nothing is counted twice.
+ */
+export interface Usage {
+  /**
+   * All prompt tokens.
+   */
+  input_tokens: number
+  /**
+   * Of which read from the prompt cache.
+   */
+  cached_input_tokens: number
+  /**
+   * Of which written to the prompt cache.
+   */
+  cache_write_tokens: number
+  /**
+   * Of the cache-write tokens, those written with a 1-hour TTL (Anthropic `cache_creation.ephemeral_1h_input_tokens`); the rest are 5-minute writes.
+   */
+  cache_write_1h_tokens?: number
+  /**
+   * All completion tokens.
+   */
+  output_tokens: number
+  /**
+   * Of which reasoning tokens.
+   */
+  reasoning_tokens: number
+}
+/**
+ * One budget violation. Any violation makes the verdict `FAIL`.
+ */
+export interface BudgetViolation {
+  /**
+   * `per_call`, `per_run`, `unpriced_model` or `invalid_usage` (untrusted usage, charged at the reservation).
+   */
+  kind: 'per_call' | 'per_run' | 'unpriced_model' | 'invalid_usage'
+  /**
+   * `reserve` (the call was refused before it was made) or `settle` (it was made and cost more).
+   */
+  phase: 'reserve' | 'settle'
+  /**
+   * Call id.
+   */
+  call_id: string
+  /**
+   * Scene id, if any.
+   */
+  scene_id: string | null
+  /**
+   * Model name.
+   */
+  model: string
+  /**
+   * The amount that broke the limit, USD.
+   */
+  amount_usd: number
+  /**
+   * The limit, USD.
+   */
+  limit_usd: number
+}
 /**
  * `budgets/calibration.json`: every threshold of the PR sprint. Complete, zero nulls.
  */
@@ -956,39 +1065,6 @@ export interface RunCost {
   per_model: {
     [k: string]: ModelCostTotals
   }
-}
-/**
- * One budget violation. Any violation makes the verdict `FAIL`.
- */
-export interface BudgetViolation {
-  /**
-   * `per_call`, `per_run`, `unpriced_model` or `invalid_usage` (untrusted usage, charged at the reservation).
-   */
-  kind: 'per_call' | 'per_run' | 'unpriced_model' | 'invalid_usage'
-  /**
-   * `reserve` (the call was refused before it was made) or `settle` (it was made and cost more).
-   */
-  phase: 'reserve' | 'settle'
-  /**
-   * Call id.
-   */
-  call_id: string
-  /**
-   * Scene id, if any.
-   */
-  scene_id: string | null
-  /**
-   * Model name.
-   */
-  model: string
-  /**
-   * The amount that broke the limit, USD.
-   */
-  amount_usd: number
-  /**
-   * The limit, USD.
-   */
-  limit_usd: number
 }
 /**
  * Totals per model in `RunCost`.

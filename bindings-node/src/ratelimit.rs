@@ -44,7 +44,9 @@ fn info(name: &str, l: &RateLimits) -> RateLimitsInfo {
 /// The rate limits calibration `rate_limits` sets for `model` (matched like prices: exact name,
 /// provider prefix, snapshot date, the priced model of an alias, `prefix*` patterns), or null.
 /// Throws `ERR_OMEGA_CALIBRATION` for an invalid calibration.
-#[napi(ts_args_type = "calibration: Calibration | CalibrationDocument | undefined | null, model: string")]
+#[napi(
+    ts_args_type = "calibration: Calibration | CalibrationDocument | undefined | null, model: string"
+)]
 pub fn rate_limits_for(
     calibration: Option<crate::calibration::CalibrationArg>,
     model: String,

@@ -311,10 +311,10 @@ pub struct CalibrationEnvelope {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(extend("anyOf" = [
-    {"required": ["requests_per_minute"]},
-    {"required": ["tokens_per_minute"]},
-    {"required": ["input_tokens_per_minute"]},
-    {"required": ["output_tokens_per_minute"]}
+    {"required": ["requests_per_minute"], "properties": {"requests_per_minute": true}},
+    {"required": ["tokens_per_minute"], "properties": {"tokens_per_minute": true}},
+    {"required": ["input_tokens_per_minute"], "properties": {"input_tokens_per_minute": true}},
+    {"required": ["output_tokens_per_minute"], "properties": {"output_tokens_per_minute": true}}
 ])))]
 pub struct CalibrationRateLimits {
     /// Requests per minute (RPM).

@@ -185,6 +185,7 @@ pub struct DetectionCount {
 /// A fault type whose detection rate is below `OUTCOME_DETECTION_MIN`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct DetectionViolation {
     /// `outcome_detection:<fault>`.
     pub metric: String,

@@ -17,7 +17,7 @@ use schemars::transform::{RecursiveTransform, RestrictFormats};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value};
 
-use crate::budget::RunCost;
+use crate::budget::{LedgerEntry, RunCost};
 use crate::calibration_doc::CalibrationDocument;
 use crate::cases::{CaseReport, CaseResult, RunScore};
 use crate::chaos::ChaosLog;
@@ -114,6 +114,7 @@ pub fn documents() -> Vec<Document> {
             "calibration_doc::CalibrationDocument",
             Read,
         ),
+        document::<LedgerEntry>("budget-ledger-entry", "budget::LedgerEntry", Written),
         document::<CaseReport>("case-report", "cases::CaseReport", Written),
         document::<CaseResult>("case-result", "cases::CaseResult", Written),
         document::<RunScore>("case-run-score", "cases::RunScore", Written),

@@ -187,6 +187,7 @@ export interface CaseAnswer {
  * Judges one answer of case `caseIndex`: runs its `json-schema`, `js` and `llm-judge` checks here
  * (the judge through `judge`), the rest in the core. A `js` check that throws, or a judge call
  * that fails or answers no score, fails (its message recorded); it never stops the run.
+ * `onExternal` is given the results of the checks run here (a run journal records them).
  */
 export async function evaluateCase(
   cases: LoadedCases,
@@ -195,6 +196,7 @@ export async function evaluateCase(
   runIndex: number,
   engineChecks: EngineCheckInput[] = [],
   judge?: CaseJudge,
+  onExternal?: (external: ExternalCheckResult[]) => void,
 ): Promise<CaseResult> {
   const external: ExternalCheckResult[] = [];
   const c = cases.doc.cases[caseIndex] as CaseDocument;
@@ -234,6 +236,7 @@ export async function evaluateCase(
       }
     }
   }
+  onExternal?.(external);
   return cases.suite.evaluate(
     caseIndex,
     { text: answer.text ?? undefined, error: answer.error ?? undefined, latencyMs: answer.latencyMs, costUsd: answer.costUsd },

@@ -91,6 +91,10 @@ export interface SprintOptions {
   input?: string;
   /** Engine runs of the chaos phase (with `engine`; default 20). */
   chaosRuns?: number;
+  /** Continue the stress phase from this interrupted / crashed stress run folder (its journal); the other phases run again. */
+  resume?: string;
+  /** The command line as typed: printed back as the resume command when the stress phase is interrupted. */
+  argv?: string[];
   /** PR-G0: demand exactly this many tests. */
   expectTotal?: number;
   /** PR-G0: demand this git branch. */
@@ -276,6 +280,8 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       input: o.input,
       calibrationFile: o.calibrationFile,
       out: o.out,
+      resume: o.resume,
+      argv: o.argv,
     });
     stressDir = judged(dir);
     stressVerdict = report.verdict;
@@ -417,6 +423,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .option('--proofpacks <dir>', 'proofpacks root', 'proofpacks')
     .option('--keep-going', 'run every phase even after a gate fails')
+    .option('--resume <stress-run-dir>', 'continue the stress phase of an interrupted sprint from its journal (the folder it printed); the other phases run again')
     .option('--sign <key>', 'sign proofpacks/final with this minisign secret key (unlocked before any phase runs)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const sign = typeof o.sign === 'string' ? await unlockKey(o.sign) : undefined;
@@ -443,6 +450,8 @@ export const register: RegisterCommand = (program, setExit) => {
         out: o.out as string,
         proofpacks: o.proofpacks as string,
         keepGoing: o.keepGoing === true,
+        resume: o.resume as string | undefined,
+        argv: process.argv.slice(2),
       });
       setExit(rows.every((r) => r.verdict === 'PASS') ? EXIT.PASS : EXIT.FAIL);
     });
