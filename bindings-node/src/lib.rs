@@ -13,6 +13,7 @@ mod cases;
 mod chaos;
 mod error;
 mod proofpack;
+mod replay;
 mod retry;
 mod rules;
 mod sign;

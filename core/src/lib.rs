@@ -12,6 +12,7 @@
 //! - [`variance`]: mergeable statistics and the PR-G4 verdict.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
+//! - [`replay`]: comparing a replayed report with the packed one (first differing JSON path, changed runs).
 //!
 //! ```
 //! use omega_pr_core::calibration::default_calibration;
@@ -45,6 +46,7 @@ pub mod money;
 pub mod outcome;
 pub mod prices;
 pub mod proofpack;
+pub mod replay;
 pub mod report_rules;
 pub mod retry;
 pub mod sign;

@@ -125,6 +125,8 @@ const SCHEMA_FILES = [
   'manifest',
   'toolchain',
   'calibration',
+  'cases',
+  'modules',
 ] as const;
 type SchemaName = (typeof SCHEMA_FILES)[number] | 'answers-cache' | 'concurrency-cache';
 
@@ -175,6 +177,10 @@ function schemaFor(file: string): SchemaName | null {
   if (b === 'toolchain.json') return 'toolchain';
   if (b === 'answers-cache.json') return 'answers-cache';
   if (b === 'cache.json') return 'concurrency-cache';
+  // The evidence of a stress run folder (proofpack replay).
+  if (b === 'calibration.json') return 'calibration';
+  if (b === 'cases.json') return 'cases';
+  if (b === 'modules.json') return 'modules';
   return null;
 }
 
@@ -377,7 +383,7 @@ describe('stress (PR-G4)', () => {
     expect(r.stdout).toMatch(/^VERDICT: PASS$/m);
     expect(r.stdout).toContain(`Report: metrics/pr/PR_RUNS/stress20_${STAMP}/PR_REPORT.json`);
     const [run] = runDirs(dir, /^stress20_/);
-    expect(walk(run)).toEqual(['PR_REPORT.json', 'answers-cache.json', 'run-cost.json', 'stress-report.html']);
+    expect(walk(run)).toEqual(['PR_REPORT.json', 'answers-cache.json', 'calibration.json', 'modules.json', 'run-cost.json', 'stress-report.html']);
     for (const f of walk(run).filter((x) => x.endsWith('.json'))) expectValid(path.join(run, f));
     const report = readJson(path.join(run, 'PR_REPORT.json'));
     // The runbook's fields, in the runbook's order right after the gate.

@@ -14,6 +14,7 @@ import { renderStressHtml } from '../../report/html';
 import { StressAbortedError, resolveStress, runStress, type RunStressResult } from '../../stress/api';
 import { shardRuns } from '../../stress/engine';
 import { mergeShards, type PrReport } from '../../stress/report';
+import { CALIBRATION_FILE, CASES_FILE, MODULES_DIR, MODULES_FILE, caseAssertionFiles, evidenceFiles, packedCalibration } from '../../stress/evidence';
 import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import { progressMilestone, renderTable } from '../table';
@@ -171,6 +172,15 @@ function writeRunFolder(
   }
 }
 
+/** Writes the evidence files (`calibration.json`, `cases.json`, `modules.json`, `modules/…`) into a run folder. */
+function writeEvidence(dir: RunDir, files: Map<string, Buffer>): void {
+  for (const [name, bytes] of files) {
+    const to = dir.stagingPath(name);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.writeFileSync(to, bytes);
+  }
+}
+
 /** Runs `omega-pr stress` (also used by `sprint`). */
 export async function runStressCommand(o: StressCommandOptions): Promise<StressResult> {
   const calibration = loadCalibration(o.calibrationFile);
@@ -207,6 +217,16 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   };
   // Input errors (cases, modules, models, no scorer) surface before any run starts.
   const resolved = await resolveStress(options);
+  // What the verdict depends on, read as loaded: the calibration, the cases, the modules' digests.
+  const evidence = evidenceFiles({
+    calibration,
+    providerName: resolved.providerName,
+    engine: o.engine,
+    provider: o.provider,
+    scorer: o.scorer,
+    cases: o.input,
+    caseFiles: o.input !== undefined && resolved.cases !== null ? caseAssertionFiles(o.input, resolved.cases.doc) : [],
+  });
 
   const bar =
     print && process.stdout.isTTY
@@ -266,6 +286,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   let dir: string;
   try {
     dir = writeRunFolder(metricsRoot, name, report, runCost, chaosLog, calibration, (d) => {
+      writeEvidence(d, evidence);
       const cacheFile = staging.stagingPath('answers-cache.json');
       if (fs.existsSync(cacheFile)) fs.copyFileSync(cacheFile, d.stagingPath('answers-cache.json'));
     });
@@ -300,7 +321,16 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
   });
   const merged = mergeShards(parts, calibration, isoNow());
   const metricsRoot = o.out ?? path.join('metrics', 'pr');
-  const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration);
+  const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration, (d) => {
+    // The shards ran the same inputs: the first shard's copies of the cases and modules, and the
+    // merge's calibration.
+    const first = dirs[0] as string;
+    for (const name of [CASES_FILE, MODULES_FILE, MODULES_DIR]) {
+      const from = path.join(first, name);
+      if (fs.existsSync(from)) fs.cpSync(from, d.stagingPath(name), { recursive: true });
+    }
+    d.text(CALIBRATION_FILE, packedCalibration(calibration));
+  });
   if (o.print ?? true) {
     console.log(`Merged ${parts.length} shards: ${merged.report.total_runs} runs`);
     printAnalysis(merged.report);
