@@ -125,10 +125,9 @@ const SCHEMA_FILES = [
   'manifest',
   'toolchain',
   'calibration',
-  'cases',
   'modules',
 ] as const;
-type SchemaName = (typeof SCHEMA_FILES)[number] | 'answers-cache' | 'concurrency-cache';
+type SchemaName = (typeof SCHEMA_FILES)[number] | 'answers-cache' | 'concurrency-cache' | 'cases';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 addFormats(ajv);
@@ -150,6 +149,9 @@ validators.set(
     },
   }),
 );
+// A run folder's `cases.json` is the user's cases file, copied (its schema uses `oneOf` with
+// `required` names defined in the other branch: not strict-mode clean).
+validators.set('cases', addFormats(new Ajv2020({ strict: false, allowUnionTypes: true })).compile(readJson(path.join(ROOT, 'schemas', 'cases.schema.json'))));
 validators.set(
   'concurrency-cache',
   ajv.compile({
@@ -800,6 +802,8 @@ describe('sprint (the runbook end to end)', () => {
       new RegExp(`^PR_RUNS/concurrency4_${ts}/concurrency4-report\\.json$`),
       new RegExp(`^PR_RUNS/concurrency4_${ts}/cache\\.json$`),
       new RegExp(`^PR_RUNS/stress20_${ts}/(PR_REPORT|run-cost|answers-cache)\\.json$`),
+      // What the verdict depends on, for `proofpack replay` (issue 15).
+      new RegExp(`^PR_RUNS/stress20_${ts}/(calibration|modules)\\.json$`),
       new RegExp(`^PR_RUNS/stress20_${ts}/stress-report\\.html$`),
       new RegExp(`^PR_RUNS/chaos_${ts}/(chaos-log|run-cost|chaos-summary)\\.json$`),
       /^schemas\/(run-cost|pr-report)\.schema\.example\.json$/,
