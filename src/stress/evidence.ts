@@ -95,12 +95,13 @@ export interface EvidenceInputs {
   caseFiles?: { role: 'check' | 'schema'; file: string }[];
 }
 
-/** The calibration as packed: the loaded document (prices merged), without `budget.prices_file`. */
+/**
+ * The calibration as packed: the loaded document exactly (prices of `budget.prices_file` merged
+ * into `budget.models`; the `prices_file` name kept as a record, never read again by replay), so
+ * that its digest is the one the run journal records.
+ */
 export function packedCalibration(calibration: CalibrationDocument): string {
-  const doc = JSON.parse(JSON.stringify(calibration)) as CalibrationDocument & { budget: { prices_file?: unknown } };
-  // The prices of `prices_file` are already merged into `budget.models`: the pack stands alone.
-  delete doc.budget.prices_file;
-  return `${JSON.stringify(doc, null, 2)}\n`;
+  return `${JSON.stringify(calibration, null, 2)}\n`;
 }
 
 /**
