@@ -77,6 +77,7 @@ export const {
   resolveModel,
   resolveStress,
   responseTooLargeError,
+  runCostFromLedger,
   runStress,
   scanAbsolutePaths,
   sha256Hex,

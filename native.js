@@ -872,6 +872,7 @@ module.exports.parseSha256Sums = nativeBinding.parseSha256Sums
 module.exports.parseSourceDateEpoch = nativeBinding.parseSourceDateEpoch
 module.exports.renderSha256Sums = nativeBinding.renderSha256Sums
 module.exports.resolveModel = nativeBinding.resolveModel
+module.exports.runCostFromLedger = nativeBinding.runCostFromLedger
 module.exports.scanAbsolutePaths = nativeBinding.scanAbsolutePaths
 module.exports.sha256Hex = nativeBinding.sha256Hex
 module.exports.signProofpack = nativeBinding.signProofpack

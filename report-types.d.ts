@@ -125,6 +125,30 @@ export interface RunCost {
   per_model: Record<string, ModelCostTotals>
 }
 
+/**
+ * One accounted event of a budget tracker (`takeLedger()`), as a run journal stores it:
+ * `runCostFromLedger` sums a run's entries back into its `run-cost.json`.
+ */
+export interface BudgetLedgerEntry {
+  /** `settled` (real usage), `charged` (at the reservation, usage unknown), `untrusted` (invalid usage, charged at the reservation), `refused`, `unpriced`. */
+  kind: 'settled' | 'charged' | 'untrusted' | 'refused' | 'unpriced'
+  call_id: string
+  scene_id?: string
+  model: string
+  /** Settled usage (kind `settled`), snake_case token counts. */
+  usage?: {
+    input_tokens: number
+    cached_input_tokens: number
+    cache_write_tokens: number
+    cache_write_1h_tokens?: number
+    output_tokens: number
+    reasoning_tokens: number
+  }
+  cost_micro_usd: number
+  /** Violations this event recorded (absent when none). */
+  violations?: BudgetViolation[]
+}
+
 /** The variance analysis (the statistical part of `PR_REPORT.json`, gate PR-G4). */
 export interface VarianceReport {
   total_runs: number

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'ERR_OMEGA_USAGE', // a command line that cannot be run
   'ERR_OMEGA_MODULE', // a user module that cannot be loaded
   'ERR_OMEGA_MERGE', // shards that do not belong to one run
+  'ERR_OMEGA_RESUME', // a run journal that cannot be resumed (damaged, or other inputs)
   'ERR_OMEGA_SCORER', // a scorer result that is not a valid score
   'ERR_OMEGA_PROVIDER', // a provider failure without a code of its own
   'ERR_OMEGA_PROVIDER_TIMEOUT', // provider fault: timeout

@@ -278,6 +278,24 @@ impl BudgetTracker {
         micro_to_usd(self.inner.remaining_micro())
     }
 
+    /// The ledger entries accounted since the last call (and forgets them): one per settled,
+    /// charged or refused call and per unpriced model, snake_case fields. A stress run files
+    /// them with the run they belong to in its journal; {@link runCostFromLedger} sums them back.
+    #[napi(ts_return_type = "BudgetLedgerEntry[]")]
+    pub fn take_ledger(&mut self) -> Result<Value, Code> {
+        serde_json::to_value(self.inner.take_ledger()).map_err(crate::error::internal)
+    }
+
+    /// Applies recorded ledger entries (the finished runs of an interrupted run): their money,
+    /// calls and violations count again, so the caps hold for the rest of the run. They are not
+    /// returned by `takeLedger()` again.
+    #[napi(ts_args_type = "entries: BudgetLedgerEntry[]")]
+    pub fn restore_ledger(&mut self, entries: Value) -> Result<(), Code> {
+        let entries = ledger_of(entries)?;
+        self.inner.restore(&entries);
+        Ok(())
+    }
+
     /// The runbook's `run-cost.json` content (snake_case fields): `total_cost_usd`,
     /// `budget_verdict`, `violations`, `per_model`, `call_count`, …
     #[napi(ts_return_type = "RunCost")]
@@ -341,6 +359,38 @@ pub fn merge_run_costs(parts: Vec<Value>, calibration: Option<Value>) -> Result<
         .collect::<Result<Vec<_>, Code>>()?;
     let merged = budget::RunCost::merge(&parsed, run_cap).map_err(from_core)?;
     serde_json::to_value(merged).map_err(crate::error::internal)
+}
+
+fn ledger_of(entries: Value) -> Result<Vec<budget::LedgerEntry>, Code> {
+    serde_json::from_value::<Vec<budget::LedgerEntry>>(entries)
+        .map_err(|e| crate::error::invalid("entries", format!("not budget ledger entries: {e}")))
+}
+
+/// Options of {@link runCostFromLedger}.
+#[napi(object)]
+pub struct RunCostFromLedgerOptions {
+    /// The run was one shard of this many (its run cap is `max_per_run_usd / shards`); default 1.
+    pub shards: Option<u32>,
+}
+
+/// The `run-cost.json` of a run from its budget ledger entries (in any order): equals the
+/// `finalize()` of the tracker that accounted them. `calibration` gives the caps and prices;
+/// `shards` splits the run cap as the shard's tracker did.
+#[napi(
+    ts_args_type = "entries: BudgetLedgerEntry[], calibration?: CalibrationDocument | undefined | null, options?: RunCostFromLedgerOptions | undefined | null",
+    ts_return_type = "RunCost"
+)]
+pub fn run_cost_from_ledger(
+    entries: Value,
+    calibration: Option<Value>,
+    options: Option<RunCostFromLedgerOptions>,
+) -> Result<Value, Code> {
+    let cal = crate::calibration::parse(calibration)?;
+    let shards = options.and_then(|o| o.shards).unwrap_or(1);
+    let settings = cal.budget.split(u64::from(shards)).map_err(from_core)?;
+    let entries = ledger_of(entries)?;
+    serde_json::to_value(budget::RunCost::from_ledger(settings, &entries))
+        .map_err(crate::error::internal)
 }
 
 /// How a model name matched a price.

@@ -578,6 +578,49 @@ pub struct CallCost {
     pub run_total_micro_usd: u64,
 }
 
+/// What one [`LedgerEntry`] accounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// A call settled at the real cost of its usage ([`BudgetTracker::settle`], [`BudgetTracker::record`]).
+    Settled,
+    /// A call charged at its reservation, usage unknown ([`BudgetTracker::charge_reservation`]).
+    Charged,
+    /// A call whose usage could not be trusted, charged at its reservation (an `invalid_usage` violation).
+    Untrusted,
+    /// A reservation refused (a `per_call` / `per_run` violation; the call was not made).
+    Refused,
+    /// A model without a price (an `unpriced_model` violation; nothing charged).
+    Unpriced,
+}
+
+/// One accounted event of a [`BudgetTracker`]: what [`BudgetTracker::finalize`] sums. A run's
+/// ledger (the entries of all its calls, in any order) gives its `run-cost.json` back through
+/// [`RunCost::from_ledger`], so a run journal can hold the money of each run and a resumed or
+/// merged run re-derives the same document. Reservations and releases are not entries: they
+/// move no money.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// What was accounted.
+    pub kind: LedgerKind,
+    /// Call id (`call-<index>#<attempt>` in a stress run).
+    pub call_id: String,
+    /// Scene id, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene_id: Option<String>,
+    /// The model the money is booked to.
+    pub model: String,
+    /// The usage settled (kind `settled` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Money charged, µUSD (0 for `refused` / `unpriced`).
+    pub cost_micro_usd: u64,
+    /// The violations this event recorded (a settle past the run cap records the cap it broke
+    /// with the total at that moment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
+}
+
 #[derive(Debug, Clone)]
 struct Open {
     request: ReserveRequest,
@@ -596,6 +639,8 @@ pub struct BudgetTracker {
     violations: Vec<Violation>,
     call_count: u64,
     refused: u64,
+    /// Entries accounted since the last [`BudgetTracker::take_ledger`].
+    ledger: Vec<LedgerEntry>,
 }
 
 impl BudgetTracker {
@@ -611,7 +656,49 @@ impl BudgetTracker {
             violations: Vec::new(),
             call_count: 0,
             refused: 0,
+            ledger: Vec::new(),
         }
+    }
+
+    /// The ledger entries accounted since the last call (and forgets them): the caller files
+    /// them with the run they belong to.
+    pub fn take_ledger(&mut self) -> Vec<LedgerEntry> {
+        std::mem::take(&mut self.ledger)
+    }
+
+    /// Applies recorded ledger entries (of the finished runs of an interrupted run) as if their
+    /// calls had just been accounted: the money spent, the calls, the violations. The caps then
+    /// hold for what is left. The entries are not queued for [`BudgetTracker::take_ledger`]
+    /// again.
+    pub fn restore(&mut self, entries: &[LedgerEntry]) {
+        for e in entries {
+            self.apply(e);
+        }
+    }
+
+    fn apply(&mut self, e: &LedgerEntry) {
+        match e.kind {
+            LedgerKind::Settled | LedgerKind::Charged | LedgerKind::Untrusted => {
+                self.settled_micro = self.settled_micro.saturating_add(e.cost_micro_usd);
+                self.call_count += 1;
+                let totals = self.per_model.entry(e.model.clone()).or_default();
+                totals.calls += 1;
+                if let Some(u) = &e.usage {
+                    totals.usage.add(u);
+                }
+                totals.cost_micro_usd = totals.cost_micro_usd.saturating_add(e.cost_micro_usd);
+                totals.cost_usd = micro_to_usd(totals.cost_micro_usd);
+            }
+            LedgerKind::Refused => self.refused += 1,
+            LedgerKind::Unpriced => {}
+        }
+        self.violations.extend(e.violations.iter().cloned());
+    }
+
+    /// Applies `e` and queues it for [`BudgetTracker::take_ledger`].
+    fn book(&mut self, e: LedgerEntry) {
+        self.apply(&e);
+        self.ledger.push(e);
     }
 
     /// Money settled so far, µUSD.
@@ -641,14 +728,22 @@ impl BudgetTracker {
         match self.settings.resolve(model) {
             Some((p, _)) => Ok(p.clone()),
             None => {
-                self.violations.push(Violation {
-                    kind: "unpriced_model".into(),
-                    phase: phase.into(),
+                self.book(LedgerEntry {
+                    kind: LedgerKind::Unpriced,
                     call_id: call_id.into(),
                     scene_id: scene_id.clone(),
                     model: model.into(),
-                    amount_usd: 0.0,
-                    limit_usd: 0.0,
+                    usage: None,
+                    cost_micro_usd: 0,
+                    violations: vec![Violation {
+                        kind: "unpriced_model".into(),
+                        phase: phase.into(),
+                        call_id: call_id.into(),
+                        scene_id: scene_id.clone(),
+                        model: model.into(),
+                        amount_usd: 0.0,
+                        limit_usd: 0.0,
+                    }],
                 });
                 Err(Error::UnknownModel {
                     model: model.into(),
@@ -658,15 +753,22 @@ impl BudgetTracker {
     }
 
     fn refuse(&mut self, kind: &str, req: &ReserveRequest, amount: u64, limit: u64) -> Error {
-        self.refused += 1;
-        self.violations.push(Violation {
-            kind: kind.into(),
-            phase: "reserve".into(),
+        self.book(LedgerEntry {
+            kind: LedgerKind::Refused,
             call_id: req.call_id.clone(),
             scene_id: req.scene_id.clone(),
             model: req.model.clone(),
-            amount_usd: micro_to_usd(amount),
-            limit_usd: micro_to_usd(limit),
+            usage: None,
+            cost_micro_usd: 0,
+            violations: vec![Violation {
+                kind: kind.into(),
+                phase: "reserve".into(),
+                call_id: req.call_id.clone(),
+                scene_id: req.scene_id.clone(),
+                model: req.model.clone(),
+                amount_usd: micro_to_usd(amount),
+                limit_usd: micro_to_usd(limit),
+            }],
         });
         Error::BudgetExceeded {
             kind: kind.into(),
@@ -759,15 +861,15 @@ impl BudgetTracker {
             .remove(&id)
             .ok_or(Error::UnknownReservation { id })?;
         self.reserved_micro = self.reserved_micro.saturating_sub(open.micro);
-        self.settled_micro = self.settled_micro.saturating_add(open.micro);
-        self.call_count += 1;
-        let totals = self
-            .per_model
-            .entry(open.request.model.clone())
-            .or_default();
-        totals.calls += 1;
-        totals.cost_micro_usd = totals.cost_micro_usd.saturating_add(open.micro);
-        totals.cost_usd = micro_to_usd(totals.cost_micro_usd);
+        self.book(LedgerEntry {
+            kind: LedgerKind::Charged,
+            call_id: open.request.call_id,
+            scene_id: open.request.scene_id,
+            model: open.request.model,
+            usage: None,
+            cost_micro_usd: open.micro,
+            violations: Vec::new(),
+        });
         Ok(CallCost {
             cost_micro_usd: open.micro,
             cost_usd: micro_to_usd(open.micro),
@@ -800,20 +902,22 @@ impl BudgetTracker {
         model: &str,
         micro: u64,
     ) {
-        self.settled_micro = self.settled_micro.saturating_add(micro);
-        self.call_count += 1;
-        let totals = self.per_model.entry(model.to_owned()).or_default();
-        totals.calls += 1;
-        totals.cost_micro_usd = totals.cost_micro_usd.saturating_add(micro);
-        totals.cost_usd = micro_to_usd(totals.cost_micro_usd);
-        self.violations.push(Violation {
-            kind: "invalid_usage".into(),
-            phase: "settle".into(),
+        self.book(LedgerEntry {
+            kind: LedgerKind::Untrusted,
             call_id: call_id.into(),
             scene_id: scene_id.clone(),
             model: model.into(),
-            amount_usd: micro_to_usd(micro),
-            limit_usd: 0.0,
+            usage: None,
+            cost_micro_usd: micro,
+            violations: vec![Violation {
+                kind: "invalid_usage".into(),
+                phase: "settle".into(),
+                call_id: call_id.into(),
+                scene_id: scene_id.clone(),
+                model: model.into(),
+                amount_usd: micro_to_usd(micro),
+                limit_usd: 0.0,
+            }],
         });
     }
 
@@ -866,13 +970,7 @@ impl BudgetTracker {
     ) -> Result<CallCost> {
         let price = self.price(model, call_id, scene_id, "settle")?;
         let cost = price.cost_micro(usage);
-        self.settled_micro = self.settled_micro.saturating_add(cost);
-        self.call_count += 1;
-        let totals = self.per_model.entry(model.to_owned()).or_default();
-        totals.calls += 1;
-        totals.usage.add(usage);
-        totals.cost_micro_usd = totals.cost_micro_usd.saturating_add(cost);
-        totals.cost_usd = micro_to_usd(totals.cost_micro_usd);
+        let total = self.settled_micro.saturating_add(cost);
         let violation = |kind: &str, amount: u64, limit: u64| Violation {
             kind: kind.into(),
             phase: "settle".into(),
@@ -882,18 +980,30 @@ impl BudgetTracker {
             amount_usd: micro_to_usd(amount),
             limit_usd: micro_to_usd(limit),
         };
+        let mut violations = Vec::new();
         if cost > self.settings.max_per_call_micro_usd {
-            let v = violation("per_call", cost, self.settings.max_per_call_micro_usd);
-            self.violations.push(v);
+            violations.push(violation(
+                "per_call",
+                cost,
+                self.settings.max_per_call_micro_usd,
+            ));
         }
-        if self.settled_micro > self.settings.max_per_run_micro_usd {
-            let v = violation(
+        if total > self.settings.max_per_run_micro_usd {
+            violations.push(violation(
                 "per_run",
-                self.settled_micro,
+                total,
                 self.settings.max_per_run_micro_usd,
-            );
-            self.violations.push(v);
+            ));
         }
+        self.book(LedgerEntry {
+            kind: LedgerKind::Settled,
+            call_id: call_id.into(),
+            scene_id: scene_id.clone(),
+            model: model.into(),
+            usage: Some(*usage),
+            cost_micro_usd: cost,
+            violations,
+        });
         Ok(CallCost {
             cost_micro_usd: cost,
             cost_usd: micro_to_usd(cost),
@@ -975,6 +1085,16 @@ fn verdict(violations: &[Violation]) -> &'static str {
 }
 
 impl RunCost {
+    /// The `run-cost.json` of the calls whose ledger entries are `entries` (in any order: the
+    /// violations are sorted, the sums commute), under `settings` (the run's caps and prices; a
+    /// shard's split caps for one shard, the whole run's for merged shards). Equals
+    /// [`BudgetTracker::finalize`] of the tracker that accounted them, with no reservation open.
+    pub fn from_ledger(settings: BudgetSettings, entries: &[LedgerEntry]) -> RunCost {
+        let mut t = BudgetTracker::new(settings);
+        t.restore(entries);
+        t.finalize()
+    }
+
     /// Combines the run costs of the shards of one run (`stress --shard i/n` then `stress merge`):
     /// money, calls and tokens add up, and the verdict is `FAIL` when any shard has a violation.
     /// Each shard had `⌊cap / n⌋` of the run cap: when every shard's cap is that split of
@@ -1353,6 +1473,45 @@ mod tests {
     }
 
     #[test]
+    fn ledger_entries_are_what_finalize_sums() {
+        let s = settings(18_000, 30_000);
+        let mut t = BudgetTracker::new(s.clone());
+        let r = t
+            .reserve(req("call-1#1", 1000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let usage = Usage {
+            input_tokens: 1000,
+            output_tokens: 100,
+            ..Default::default()
+        };
+        assert!(t.settle(r.id, &usage).is_ok());
+        // 4,500 settled: a second worst case of 18,000 fits, a third does not.
+        let r = t
+            .reserve(req("call-2#1", 1000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(t.reserve(req("call-3#1", 1000)).is_err());
+        assert!(t.charge_reservation(r.id).is_ok());
+        let ledger = t.take_ledger();
+        let kinds: Vec<LedgerKind> = ledger.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                LedgerKind::Settled,
+                LedgerKind::Refused,
+                LedgerKind::Charged
+            ]
+        );
+        assert_eq!(ledger[0].cost_micro_usd, 4_500);
+        assert_eq!(ledger[0].usage, Some(usage));
+        assert_eq!(ledger[2].cost_micro_usd, 18_000);
+        assert_eq!(ledger[1].violations.len(), 1);
+        assert_eq!(RunCost::from_ledger(s, &ledger), t.finalize());
+        let json = serde_json::to_value(&ledger[1]).unwrap_or_default();
+        assert_eq!(json["kind"], "refused");
+        assert!(json.get("usage").is_none());
+    }
+
+    #[test]
     fn model_names_resolve() {
         let s = settings(1, 1);
         let r = |m: &str| s.resolve(m).map(|(_, x)| (x.matched, x.rule));
@@ -1432,6 +1591,76 @@ mod tests {
             let with_cache = Usage { input_tokens: input, cached_input_tokens: cached, ..Default::default() };
             prop_assert!(m.cost_pico(&with_cache) <= m.cost_pico(&plain));
             prop_assert_eq!(m.cost_pico(&plain) - m.cost_pico(&with_cache), u128::from(cached) * 2_700_000);
+        }
+
+        /// The ledger of any sequence of calls (settled, charged, untrusted, refused, unpriced)
+        /// re-derives `finalize()` exactly, in any order of its entries; a tracker restored from
+        /// the first part of the ledger and given the rest of the calls ends where the
+        /// uninterrupted one did.
+        #[test]
+        fn ledger_rederives_finalize(
+            ops in proptest::collection::vec((0u8..6, 0u64..4000, 0u64..1000), 1..50),
+            cut in 0usize..50,
+            rotate in 0usize..50,
+        ) {
+            let s = settings(40_000, 150_000);
+            let run = |t: &mut BudgetTracker, from: usize, to: usize| {
+                for (i, (op, input, output)) in ops.iter().enumerate().take(to).skip(from) {
+                    let id = format!("call-{i}#1");
+                    let usage = Usage { input_tokens: *input, output_tokens: (*output).min(1000), ..Default::default() };
+                    match op {
+                        0 | 1 => {
+                            if let Ok(r) = t.reserve(req(&id, *input)) {
+                                let _ = t.settle(r.id, &usage);
+                            }
+                        }
+                        2 => {
+                            if let Ok(r) = t.reserve(req(&id, *input)) {
+                                let _ = t.charge_reservation(r.id);
+                            }
+                        }
+                        3 => {
+                            if let Ok(r) = t.reserve(req(&id, *input)) {
+                                let _ = t.settle_raw(r.id, &RawUsage { output_tokens: RawCount::Number(-1.0), ..RawUsage::from(&usage) });
+                            }
+                        }
+                        4 => {
+                            let _ = t.record(&id, None, "unpriced-model", &usage);
+                        }
+                        _ => {
+                            if let Ok(r) = t.reserve(req(&id, *input)) {
+                                let _ = t.release(r.id);
+                            }
+                        }
+                    }
+                }
+            };
+            let mut whole = BudgetTracker::new(s.clone());
+            run(&mut whole, 0, ops.len());
+            let mut ledger = whole.take_ledger();
+            prop_assert!(whole.take_ledger().is_empty());
+            prop_assert_eq!(RunCost::from_ledger(s.clone(), &ledger), whole.finalize());
+            // JSON round trip (the journal's form) changes nothing.
+            let text = serde_json::to_string(&ledger).unwrap_or_default();
+            let back: Vec<LedgerEntry> = serde_json::from_str(&text).unwrap_or_default();
+            prop_assert_eq!(&back, &ledger);
+            let n = ledger.len().max(1);
+            ledger.rotate_left(rotate % n);
+            ledger.reverse();
+            prop_assert_eq!(RunCost::from_ledger(s.clone(), &ledger), whole.finalize());
+            // Interrupted after `cut` calls, resumed from the ledger.
+            let cut = cut.min(ops.len());
+            let mut first = BudgetTracker::new(s.clone());
+            run(&mut first, 0, cut);
+            let done = first.take_ledger();
+            let mut resumed = BudgetTracker::new(s.clone());
+            resumed.restore(&done);
+            prop_assert!(resumed.take_ledger().is_empty());
+            run(&mut resumed, cut, ops.len());
+            prop_assert_eq!(resumed.finalize(), whole.finalize());
+            let mut all = done.clone();
+            all.extend(resumed.take_ledger());
+            prop_assert_eq!(RunCost::from_ledger(s.clone(), &all), whole.finalize());
         }
     }
 }

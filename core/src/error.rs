@@ -251,6 +251,13 @@ pub enum Error {
         /// What does not fit, naming the shard.
         message: String,
     },
+    /// A run journal that cannot be resumed: damaged, or written by a run with other inputs
+    /// (calibration, seed, count, chaos profile, cases, modules).
+    #[error("{message}")]
+    Resume {
+        /// What differs or is wrong, naming the journal.
+        message: String,
+    },
     /// A scorer returned something that is not a valid score.
     #[error("{message}")]
     Scorer {
@@ -383,6 +390,10 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
     ("ERR_OMEGA_USAGE", "a command line that cannot be run"),
     ("ERR_OMEGA_MODULE", "a user module that cannot be loaded"),
     ("ERR_OMEGA_MERGE", "shards that do not belong to one run"),
+    (
+        "ERR_OMEGA_RESUME",
+        "a run journal that cannot be resumed (damaged, or other inputs)",
+    ),
     (
         "ERR_OMEGA_SCORER",
         "a scorer result that is not a valid score",
@@ -543,6 +554,7 @@ impl Error {
             Error::Usage { .. } => "ERR_OMEGA_USAGE",
             Error::Module { .. } => "ERR_OMEGA_MODULE",
             Error::Merge { .. } => "ERR_OMEGA_MERGE",
+            Error::Resume { .. } => "ERR_OMEGA_RESUME",
             Error::Scorer { .. } => "ERR_OMEGA_SCORER",
             Error::Provider { .. } => "ERR_OMEGA_PROVIDER",
             Error::ProviderFault { failure_type, .. } => {

@@ -207,15 +207,21 @@ export interface InterruptedReport {
   [key: string]: unknown;
 }
 
-/** Writes an interrupted phase's run folder (`interrupted-report.json` + `extra` files); returns it. */
+/**
+ * Writes an interrupted phase's run folder (`interrupted-report.json` + `extra` JSON files +
+ * `copies`: file name → source path, copied when it exists); returns it.
+ */
 export function writeInterrupted(
   metricsRoot: string,
   name: string,
   report: Omit<InterruptedReport, 'schema_version' | 'complete' | 'signal' | 'generated'>,
   extra: Record<string, unknown> = {},
+  copies: Record<string, string> = {},
 ): string {
   const dir = new RunDir(metricsRoot, name);
   try {
+    // Files kept as they are (the run journal, the answers cache): what a resume continues from.
+    for (const [file, source] of Object.entries(copies)) if (fs.existsSync(source)) fs.copyFileSync(source, dir.stagingPath(file));
     dir.json('interrupted-report.json', {
       schema_version: 'OMEGA-INTERRUPTED-1.0',
       complete: false,

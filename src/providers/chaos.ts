@@ -83,6 +83,8 @@ export class ChaosProvider implements LlmProvider {
   private readonly spikeMs: [number, number];
   /** Outcome faults delivered so far. */
   readonly delivered: DeliveredFault[] = [];
+  private drainedEntries = 0;
+  private drainedDelivered = 0;
 
   /**
    * Throws `ERR_OMEGA_UNKNOWN_PROFILE` for an unknown profile, `ERR_OMEGA_SEED_RANGE` for a bad
@@ -248,6 +250,18 @@ export class ChaosProvider implements LlmProvider {
         });
       }
     }
+  }
+
+  /**
+   * The log entries and delivered outcome faults recorded since the last call: a run journal
+   * files them with the run they belong to (`chaosLog()` still sees every entry).
+   */
+  drain(): { entries: ChaosLogEntryInput[]; delivered: DeliveredFault[] } {
+    const entries = this.entries.slice(this.drainedEntries);
+    const delivered = this.delivered.slice(this.drainedDelivered);
+    this.drainedEntries = this.entries.length;
+    this.drainedDelivered = this.delivered.length;
+    return { entries, delivered };
   }
 
   /** The `chaos-log.json` object (snake_case, runbook key order, entries sorted by call index). */

@@ -7,6 +7,7 @@
  * expect(report.verdict).toBe('PASS');
  * ```
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CalibrationDocument, RunCost } from '../../report-types';
 import type { ChaosLogDocument } from '../../native';
@@ -17,7 +18,19 @@ import type { LlmProvider } from '../providers/types';
 import { loadCases, type LoadedCases } from './cases';
 import { runStress as executeStress, shardRuns, type RunRecord, type StressOutcome } from './engine';
 import { asEngine, loadEngine, loadProvider, loadScorer } from './modules';
-import { buildPrReport, type PrReport, type StressMeta } from './report';
+import { type PrReport, type StressMeta } from './report';
+import { derive } from './derive';
+import {
+  JOURNAL_SCHEMA,
+  JournalWriter,
+  calibrationDigest,
+  checkResumable,
+  fileDigest,
+  readJournal,
+  sha256,
+  type JournalHeader,
+  type JournalLine,
+} from './journal';
 import type { EngineModule, Scorer } from './types';
 
 /** Options of {@link runStress}. */
@@ -62,6 +75,19 @@ export interface RunStressOptions {
   clock?: () => string;
   /** Names recorded in the report (default: module file names / `name` properties). */
   names?: { provider?: string; scorer?: string; engine?: string };
+  /**
+   * The run journal file (`journal.jsonl`, docs/JOURNAL.md): each finished run is appended and
+   * fsynced as it finishes. Default: none (the journal is kept in memory only).
+   */
+  journal?: string | null;
+  /**
+   * Continue the run recorded in `journal` (after a crash, kill -9 or an abort): its finished runs
+   * are not run (nor paid for) again, their money counts against the caps, new runs are appended,
+   * and the documents are those of an uninterrupted run. The journal's header must match this
+   * run's options and input digests (`ERR_OMEGA_RESUME` names what differs). Without an existing
+   * journal file, the run starts afresh.
+   */
+  resume?: boolean;
 }
 
 /** What {@link runStress} produced. */
@@ -74,6 +100,8 @@ export interface RunStressResult {
   chaosLog: ChaosLogDocument | null;
   /** The raw outcome (runs, calls, cache). */
   outcome: StressOutcome;
+  /** The journal's header and every line (resumed and new): what the documents were derived from. */
+  journal: { header: JournalHeader; lines: JournalLine[] };
 }
 
 /**
@@ -205,31 +233,6 @@ export async function runStress(o: RunStressOptions, resolved?: ResolvedStress):
   const clock = o.clock ?? defaultClock;
   const scenesPerRun = r.cases !== null ? r.cases.doc.cases.length : (o.scenes ?? 3);
   const provider = r.provider;
-  const outcome = await executeStress({
-    count,
-    concurrency,
-    seed,
-    chaosProfile,
-    calibration,
-    provider,
-    scorer: r.scorer,
-    scenesPerRun,
-    model: r.model,
-    shard,
-    callTimeoutMs: o.callTimeoutMs ?? 30_000,
-    timeScale: r.simulated ? (o.timeScale ?? 0.001) : (o.timeScale ?? 1),
-    clock,
-    providerLatencyOnly: r.simulated,
-    promptTokens: provider instanceof SimulatedProvider ? (req) => provider.promptTokens(req) : undefined,
-    cachePath: o.cachePath ?? null,
-    onRun: o.onProgress,
-    cases: r.engine === null && r.cases === null ? null : r.cases,
-    engine: r.engine,
-    userScorer: r.userScorer,
-    runTimeoutMs: o.runTimeoutMs,
-    signal: o.signal,
-  });
-  if (!outcome.complete) throw new StressAbortedError(outcome);
   const meta: StressMeta = {
     provider: r.providerName,
     scorer: r.scorerName,
@@ -245,16 +248,93 @@ export async function runStress(o: RunStressOptions, resolved?: ResolvedStress):
     cases_file: o.cases && r.cases !== null ? r.cases.name : null,
   };
   if (r.cases !== null) meta.case_ids = r.cases.doc.cases.map((c) => c.id);
-  const report = buildPrReport({
+  const header = journalHeader(o, r, meta);
+  // The journal: a new one, or the one being resumed (checked against this run's header).
+  let recorded: JournalHeader = header;
+  let resumed: JournalLine[] = [];
+  let writer: JournalWriter | null = null;
+  if (o.journal) {
+    if (o.resume === true && fs.existsSync(o.journal)) {
+      const j = readJournal(o.journal);
+      checkResumable(j.header, header, path.basename(path.dirname(path.resolve(o.journal))));
+      if (j.lines.some((l) => l.type === 'header')) {
+        throw new OmegaError('ERR_OMEGA_RESUME', `${path.basename(o.journal)} holds several journals (merged shards): resume each shard's own journal`);
+      }
+      recorded = j.header;
+      resumed = j.lines as JournalLine[];
+      if (!resumed.some((l) => l.type === 'end')) writer = new JournalWriter(o.journal, { keepBytes: j.validBytes });
+    } else {
+      writer = new JournalWriter(o.journal, { header });
+    }
+  }
+  const complete = resumed.some((l) => l.type === 'end');
+  let outcome: StressOutcome;
+  try {
+    outcome = await executeStress({
+      count,
+      concurrency,
+      seed,
+      chaosProfile,
+      calibration,
+      provider,
+      scorer: r.scorer,
+      scenesPerRun,
+      model: r.model,
+      shard,
+      callTimeoutMs: o.callTimeoutMs ?? 30_000,
+      timeScale: r.simulated ? (o.timeScale ?? 0.001) : (o.timeScale ?? 1),
+      clock,
+      providerLatencyOnly: r.simulated,
+      promptTokens: provider instanceof SimulatedProvider ? (req) => provider.promptTokens(req) : undefined,
+      // A complete journal (kill -9 after its end line) has nothing left to run or check.
+      cachePath: complete ? null : (o.cachePath ?? null),
+      onRun: o.onProgress,
+      cases: r.engine === null && r.cases === null ? null : r.cases,
+      engine: r.engine,
+      userScorer: r.userScorer,
+      runTimeoutMs: o.runTimeoutMs,
+      signal: o.signal,
+      resumed,
+      onJournal: writer === null ? undefined : (line) => (writer as JournalWriter).append(line),
+    });
+  } finally {
+    writer?.close();
+  }
+  if (!outcome.complete) throw new StressAbortedError(outcome);
+  const lines = complete ? resumed : [...resumed, ...outcome.journal];
+  // The three documents come only from the journal: live = resumed = merged = replayed.
+  const { report, runCost, chaosLog } = derive(calibration, [{ header: recorded, lines }], clock());
+  return { report, runCost, chaosLog, outcome, journal: { header: recorded, lines } };
+}
+
+/** The journal header of a run: its options (the report's meta) and the digests of its inputs. */
+export function journalHeader(o: RunStressOptions, r: ResolvedStress, meta: StressMeta): JournalHeader {
+  const digests: JournalHeader['digests'] = { calibration: calibrationDigest(o.calibration) };
+  if (r.cases !== null) {
+    const d = typeof o.cases === 'string' ? fileDigest(o.cases) : undefined;
+    digests.cases = d ?? sha256(JSON.stringify(r.cases.doc));
+  }
+  for (const k of ['engine', 'provider', 'scorer'] as const) {
+    const v = o[k];
+    const d = typeof v === 'string' ? fileDigest(v) : undefined;
+    if (d !== undefined) digests[k] = d;
+  }
+  return {
+    type: 'header',
+    schema: JOURNAL_SCHEMA,
+    omega_pr_version: omegaVersion(),
     meta,
-    runs: outcome.runs,
-    runCost: outcome.runCost,
-    calls: outcome.calls,
-    cacheCorruption: outcome.cacheCorruption,
-    calibration,
-    generated: clock(),
-  });
-  return { report, runCost: outcome.runCost, chaosLog: outcome.chaosLog, outcome };
+    mode: r.engine !== null ? 'engine' : r.cases !== null ? 'cases' : 'scenes',
+    user_scorer: r.userScorer,
+    digests,
+  };
+}
+
+let version: string | undefined;
+function omegaVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  version ??= (require('../../package.json') as { version: string }).version;
+  return version;
 }
 
 export { shardRuns };

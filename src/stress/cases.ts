@@ -133,6 +133,7 @@ export interface CaseAnswer {
 /**
  * Judges one answer of case `caseIndex`: runs its `json-schema` and `js` checks here, the rest in
  * the core. A `js` check that throws fails (its message recorded); it never stops the run.
+ * `onExternal` is given the results of the checks run here (a run journal records them).
  */
 export async function evaluateCase(
   cases: LoadedCases,
@@ -140,6 +141,7 @@ export async function evaluateCase(
   answer: CaseAnswer,
   runIndex: number,
   engineChecks: EngineCheckInput[] = [],
+  onExternal?: (external: ExternalCheckResult[]) => void,
 ): Promise<CaseResult> {
   const external: ExternalCheckResult[] = [];
   const c = cases.doc.cases[caseIndex] as CaseDocument;
@@ -162,6 +164,7 @@ export async function evaluateCase(
       }
     }
   }
+  onExternal?.(external);
   return cases.suite.evaluate(
     caseIndex,
     { text: answer.text ?? undefined, error: answer.error ?? undefined, latencyMs: answer.latencyMs, costUsd: answer.costUsd },

@@ -9,6 +9,9 @@ import type { ChaosLogDocument } from '../../native';
 import { OmegaError } from '../errors';
 import type { CaseResult } from '../../report-types';
 import type { EngineCheckInput } from '../../native';
+import type { BudgetLedgerEntry } from '../../report-types';
+import type { ChaosLogEntryInput, ExternalCheckResult, TokenUsage } from '../../native';
+import type { DeliveredFault } from '../providers/chaos';
 import type { GenerateRequest, GenerateResponse, LlmProvider } from '../providers/types';
 import { evaluateCase, type LoadedCases } from './cases';
 import { runPool } from './pool';
@@ -57,6 +60,96 @@ export interface CaseRunRecord {
   failures?: string[];
 }
 
+// ---- The lines of the run journal (docs/JOURNAL.md; reader and writer in ./journal) ----------
+
+/** One provider call of a run (a logical call: its attempts and retries folded in). */
+export interface JournalCall {
+  call_index: number;
+  scene_id: string;
+  attempts: number;
+  /** Retries the stack made for this call (counted in `PR_REPORT.calls.retries`). */
+  retries: number;
+  ok: boolean;
+  error_code?: string;
+  error_message?: string;
+  /** The model the provider answered with (ok calls). */
+  model?: string;
+  /** Usage of the answer (ok calls), as the provider reported it. */
+  usage?: TokenUsage;
+  /** The answer the caller saw (ok calls; after outcome faults). */
+  text?: string;
+  /** Cost of the answer, µUSD (0 when failed). */
+  cost_micro_usd: number;
+  latency_ms: number;
+  /** Key the answer was written under in the answers cache. */
+  cache_key?: string;
+  /** The cache write failed. */
+  cache_error?: true;
+}
+
+/** What the scoring saw for one case of a run (cases or engine runs). */
+export interface JournalCaseOutput {
+  id: string;
+  /** The answer judged (null: none). */
+  text: string | null;
+  /** Why there is no answer. */
+  error: string | null;
+  latency_ms: number;
+  cost_usd: number;
+  /** Results of the checks computed in JavaScript (`json-schema`, `js`). */
+  external: ExternalCheckResult[];
+  /** The engine's own checks for this case. */
+  engine_checks: EngineCheckInput[];
+}
+
+/** The recorded inputs of a run's scoring. */
+export interface JournalOutputs {
+  /** Per case (cases or engine runs). */
+  cases?: JournalCaseOutput[];
+  /** What the scorer returned (the user's scorer, or the simulated one for scenes). */
+  score?: RunScore;
+  /** Why the run failed as a whole before scoring (engine threw, budget, output shape). */
+  run_error?: string;
+}
+
+/** Chaos decisions of a run's calls and the outcome faults delivered to it. */
+export interface JournalChaos {
+  entries: ChaosLogEntryInput[];
+  delivered: DeliveredFault[];
+}
+
+/** One finished run. */
+export interface JournalRunLine {
+  type: 'run';
+  run_index: number;
+  /** The run as `PR_REPORT.json` lists it. */
+  record: RunRecord;
+  calls: JournalCall[];
+  outputs: JournalOutputs;
+  /** Budget ledger entries of the run's calls (what `run-cost.json` sums). */
+  ledger: BudgetLedgerEntry[];
+  /** Present with a chaos profile. */
+  chaos?: JournalChaos;
+}
+
+/** Calls of a finished run that ended after its line was written (an engine that timed out). */
+export interface JournalLateLine {
+  type: 'late';
+  run_index: number;
+  calls: JournalCall[];
+  ledger: BudgetLedgerEntry[];
+  chaos?: JournalChaos;
+}
+
+/** The last line of a complete run: the final check of the answers cache. */
+export interface JournalEndLine {
+  type: 'end';
+  cache_corruption: number;
+}
+
+/** Any line after the header. */
+export type JournalLine = JournalRunLine | JournalLateLine | JournalEndLine;
+
 /** Configuration of one stress run (or one shard of it). */
 export interface StressConfig {
   count: number;
@@ -98,6 +191,16 @@ export interface StressConfig {
    * through `ctx.signal`, and the runs completed so far are returned with `complete: false`.
    */
   signal?: AbortSignal;
+  /**
+   * Called with each journal line as it is made (a `run` line when a run finishes, `late` lines
+   * and the `end` line at the end); a durable writer appends it before the run counts as done.
+   */
+  onJournal?: (line: JournalLine) => void;
+  /**
+   * Lines of a journal being resumed: their runs are finished (not run again), their money is
+   * restored into the budget (the caps hold for the rest), their cache writes are checked at the end.
+   */
+  resumed?: JournalLine[];
 }
 
 /** Call indices of one engine run: run r uses `r * ENGINE_CALLS_PER_RUN + k` for its k-th call. */
@@ -145,6 +248,10 @@ export interface StressOutcome {
   complete: boolean;
   /** Calls an engine made after its run had ended (refused). */
   lateCalls: number;
+  /** The journal lines of this process (`run`, `late`, `end`), in the order they were made. */
+  journal: JournalLine[];
+  /** Runs skipped because a resumed journal had them. */
+  resumedRuns: number;
 }
 
 /** The run indices a shard owns: `r % total == index - 1`. */
@@ -193,9 +300,46 @@ function runRecordOf(runIndex: number, score: RunScore, scenes: SceneResult[]): 
   };
 }
 
+function caseOutput(id: string, answer: { text: string | null; error: string | null; latencyMs: number; costUsd: number }, external: JournalCaseOutput['external'], engineChecks: EngineCheckInput[]): JournalCaseOutput {
+  return { id, text: answer.text, error: answer.error, latency_ms: answer.latencyMs, cost_usd: answer.costUsd, external, engine_checks: engineChecks };
+}
+
 /** Runs the stress harness. */
 export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   const budget = new BudgetTracker(cfg.calibration, { shards: cfg.shard?.total ?? 1 });
+  const resumed = (cfg.resumed ?? []).filter((l): l is Exclude<JournalLine, { type: 'end' }> => l.type !== 'end');
+  // What finished before: its money counts against the caps again.
+  budget.restoreLedger(resumed.flatMap((l) => l.ledger));
+  const finished = new Set(resumed.filter((l) => l.type === 'run').map((l) => l.run_index));
+  const journal: JournalLine[] = [];
+  const emit = (line: JournalLine): void => {
+    cfg.onJournal?.(line);
+    journal.push(line);
+  };
+  const callsPerRun = cfg.engine ? ENGINE_CALLS_PER_RUN : cfg.scenesPerRun;
+  const runOf = (callIndex: number): number => Math.floor(callIndex / callsPerRun);
+  // Per run: its calls, ledger entries and chaos records, until its journal line takes them.
+  type Pending = { calls: JournalCall[]; ledger: BudgetLedgerEntry[]; entries: ChaosLogEntryInput[]; delivered: DeliveredFault[] };
+  const pending = new Map<number, Pending>();
+  const bucket = (r: number): Pending => {
+    let p = pending.get(r);
+    if (p === undefined) pending.set(r, (p = { calls: [], ledger: [], entries: [], delivered: [] }));
+    return p;
+  };
+  /** Files the budget's and the chaos layer's new records under their runs; returns run `r`'s bucket (removed). */
+  const takePending = (r: number): Pending => {
+    for (const e of budget.takeLedger()) {
+      const m = /^call-(\d+)#/.exec(e.call_id);
+      bucket(m ? runOf(Number(m[1])) : r).ledger.push(e);
+    }
+    const drained = stack.chaos?.drain();
+    for (const e of drained?.entries ?? []) bucket(runOf(e.callIndex)).entries.push(e);
+    for (const d of drained?.delivered ?? []) bucket(runOf(d.call_index)).delivered.push(d);
+    const p = bucket(r);
+    pending.delete(r);
+    return p;
+  };
+  const chaosOf = (p: Pending): JournalChaos | undefined => (stack.chaos === null ? undefined : { entries: p.entries, delivered: p.delivered });
   let retries = 0;
   // Retries per call index: the attempts of a call that succeeded after retrying.
   const retriesByCall = new Map<number, number>();
@@ -214,7 +358,6 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     },
   });
   const cache = cfg.cachePath === null ? null : AtomicCache.open(cfg.cachePath, { calibration: cfg.calibration });
-  let cacheErrors = 0;
   const indices = shardRuns(cfg.count, cfg.shard);
   const records = new Map<number, RunRecord>();
   let failedCalls = 0;
@@ -248,6 +391,24 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     const started = performance.now();
     let attempts = 1;
     totalCalls++;
+    const rec: JournalCall = { call_index: callIndex, scene_id: id, attempts: 1, retries: 0, ok: false, cost_micro_usd: 0, latency_ms: 0 };
+    const file = (r: SceneResult & { response?: GenerateResponse }) => {
+      rec.attempts = r.attempts;
+      rec.retries = retriesByCall.get(callIndex) ?? 0;
+      rec.ok = r.ok;
+      rec.latency_ms = r.latencyMs;
+      if (r.ok) {
+        rec.cost_micro_usd = Math.round(r.costUsd * 1e6);
+        if (typeof r.response?.model === 'string') rec.model = r.response.model;
+        if (r.response?.usage !== undefined) rec.usage = r.response.usage;
+        rec.text = r.text as string;
+      } else {
+        rec.error_code = r.errorCode as string;
+        rec.error_message = r.errorMessage as string;
+      }
+      bucket(runOf(callIndex)).calls.push(rec);
+      return r;
+    };
     try {
       const inputTokens = cfg.promptTokens?.(request);
       if (inputTokens !== undefined) request.inputTokens = inputTokens;
@@ -259,12 +420,12 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       if (cache !== null && cacheKey !== null) {
         try {
           await cache.setAsync(cacheKey, { call_index: callIndex, text: res.text });
-          writtenKeys.set(cacheKey, callIndex);
+          rec.cache_key = cacheKey;
         } catch {
-          cacheErrors++;
+          rec.cache_error = true;
         }
       }
-      return { sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: cost, response: { ...res, latencyMs } as GenerateResponse };
+      return file({ sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: cost, response: { ...res, latencyMs } as GenerateResponse });
     } catch (err) {
       failedCalls++;
       const e = err as { code?: string; message?: string; attempts?: number };
@@ -273,7 +434,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       const message = e?.message ?? String(err);
       const seen = errorSamples.get(code);
       if (seen === undefined || callIndex < seen.callIndex) errorSamples.set(code, { callIndex, message });
-      return {
+      return file({
         sceneId: id,
         callIndex,
         ok: false,
@@ -282,11 +443,10 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
         attempts: e.attempts ?? 1 + (retriesByCall.get(callIndex) ?? 0),
         latencyMs: cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started),
         costUsd: 0,
-      };
+      });
     }
   };
 
-  const writtenKeys = new Map<string, number>();
   let lateCalls = 0;
 
   /** A run of a cases file or an engine: per-case results, scored by the checks or the user's scorer. */
@@ -308,14 +468,17 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       });
   };
 
-  const judge = async (runIndex: number, scenes: SceneResult[], results: CaseResult[], runError: string | null): Promise<RunRecord> => {
+  const judge = async (runIndex: number, scenes: SceneResult[], results: CaseResult[], runError: string | null, outputs: JournalOutputs): Promise<RunRecord> => {
     let score: RunScore;
     let error = runError;
     if (error !== null) {
+      outputs.run_error = error;
       score = { hardScore: 0, softScore: 0, hardPass: false, softPass: false };
     } else if (cfg.userScorer) {
       try {
-        score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
+        const raw = await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes });
+        outputs.score = JSON.parse(JSON.stringify(raw ?? null)) as RunScore;
+        score = checkScore(raw, runIndex);
       } catch (err) {
         // A scorer that throws for one run fails that run only.
         error = `scorer threw: ${errorText(err)}`;
@@ -346,11 +509,12 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     return record;
   };
 
-  const casesRun = async (runIndex: number): Promise<RunRecord> => {
+  const casesRun = async (runIndex: number): Promise<{ record: RunRecord; outputs: JournalOutputs }> => {
     const loaded = cfg.cases as LoadedCases;
     const n = loaded.doc.cases.length;
     const scenes: SceneResult[] = [];
     const results: CaseResult[] = [];
+    const outputs: JournalOutputs = { cases: [] };
     for (const [i, c] of loaded.doc.cases.entries()) {
       const request: GenerateRequest = { model: c.model ?? cfg.model, prompt: c.prompt, sceneId: c.id, callIndex: runIndex * n + i };
       if (c.max_output_tokens !== undefined) request.maxOutputTokens = c.max_output_tokens;
@@ -358,19 +522,13 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       const r = await oneCall(runIndex, request, `run-${runIndex}/${c.id}`);
       delete r.response;
       scenes.push(r);
-      results.push(
-        await evaluateCase(
-          loaded,
-          i,
-          { text: r.ok ? (r.text as string) : null, error: r.ok ? null : `${r.errorCode}: ${r.errorMessage}`, latencyMs: r.latencyMs, costUsd: r.costUsd },
-          runIndex,
-        ),
-      );
+      const answer = { text: r.ok ? (r.text as string) : null, error: r.ok ? null : `${r.errorCode}: ${r.errorMessage}`, latencyMs: r.latencyMs, costUsd: r.costUsd };
+      results.push(await evaluateCase(loaded, i, answer, runIndex, [], (external) => outputs.cases?.push(caseOutput(c.id, answer, external, []))));
     }
-    return judge(runIndex, scenes, results, null);
+    return { record: await judge(runIndex, scenes, results, null, outputs), outputs };
   };
 
-  const engineRun = async (runIndex: number): Promise<RunRecord> => {
+  const engineRun = async (runIndex: number): Promise<{ record: RunRecord; outputs: JournalOutputs }> => {
     const engine = cfg.engine as EngineModule;
     const loaded = cfg.cases as LoadedCases;
     const controller = new AbortController();
@@ -461,6 +619,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
     const cost = scenes.reduce((a, s) => a + s.costUsd, 0);
     const results: CaseResult[] = [];
+    const journalOutputs: JournalOutputs = { cases: [] };
     for (const [i, c] of loaded.doc.cases.entries()) {
       const own = scenes.filter((s) => s.sceneId === c.id);
       const attributed = own.length > 0;
@@ -468,26 +627,20 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       const checks: EngineCheckInput[] = normalized.checks
         .filter((x) => x.case === undefined || x.case === c.id)
         .map((x) => ({ name: x.name, pass: x.pass, level: x.level, weight: x.weight, message: x.message }));
-      results.push(
-        await evaluateCase(
-          loaded,
-          i,
-          {
-            text: runError === null ? text : null,
-            error: runError ?? (text === null ? `engine gave no output for case ${c.id}` : null),
-            latencyMs: attributed ? own.reduce((a, s) => a + s.latencyMs, 0) : latency,
-            costUsd: attributed ? own.reduce((a, s) => a + s.costUsd, 0) : cost,
-          },
-          runIndex,
-          runError === null ? checks : [],
-        ),
-      );
+      const answer = {
+        text: runError === null ? text : null,
+        error: runError ?? (text === null ? `engine gave no output for case ${c.id}` : null),
+        latencyMs: attributed ? own.reduce((a, s) => a + s.latencyMs, 0) : latency,
+        costUsd: attributed ? own.reduce((a, s) => a + s.costUsd, 0) : cost,
+      };
+      const given = runError === null ? checks : [];
+      results.push(await evaluateCase(loaded, i, answer, runIndex, given, (external) => journalOutputs.cases?.push(caseOutput(c.id, answer, external, given))));
     }
-    return judge(runIndex, scenes, results, runError);
+    return { record: await judge(runIndex, scenes, results, runError, journalOutputs), outputs: journalOutputs };
   };
 
   const aborted = (): boolean => cfg.signal?.aborted === true;
-  const oneRun = async (runIndex: number): Promise<RunRecord | null> => {
+  const oneRun = async (runIndex: number): Promise<{ record: RunRecord; outputs: JournalOutputs } | null> => {
     // Interrupted: a run not started is not a result.
     if (aborted()) return null;
     if (cfg.engine) return engineRun(runIndex);
@@ -498,21 +651,63 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       if (aborted()) return null;
       scenes.push(await oneScene(runIndex, s));
     }
-    const score = checkScore(await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes }), runIndex);
-    return runRecordOf(runIndex, score, scenes);
+    const raw = await cfg.scorer.score({ runIndex, seed: cfg.seed, scenes });
+    const score = checkScore(raw, runIndex);
+    return { record: runRecordOf(runIndex, score, scenes), outputs: { score: JSON.parse(JSON.stringify(raw)) as RunScore } };
   };
 
-  let done = 0;
+  // A resumed journal: its finished runs count as done; answers of the runs it lacks (cut by the
+  // crash) are dropped from the cache, so the final check sees exactly what the journal says.
+  for (const l of resumed) if (l.type === 'run') records.set(l.run_index, l.record);
+  if (cache !== null && finished.size > 0) {
+    const owned = new Set(indices);
+    for (const key of cache.keys()) {
+      const m = /^run-(\d+)\//.exec(key);
+      if (m && owned.has(Number(m[1])) && !finished.has(Number(m[1]))) cache.delete(key);
+    }
+  }
+  let done = [...finished].filter((r) => records.has(r)).length;
+  const todo = indices.filter((r) => !finished.has(r));
   // The first error (e.g. an invalid score) stops new runs; the runs in flight finish first.
-  await runPool(indices, cfg.concurrency, async (runIndex) => {
-    const record = await oneRun(runIndex);
-    if (record === null) return;
-    records.set(runIndex, record);
+  await runPool(todo, cfg.concurrency, async (runIndex) => {
+    const result = await oneRun(runIndex);
+    if (result === null) return;
+    const p = takePending(runIndex);
+    const line: JournalRunLine = {
+      type: 'run',
+      run_index: runIndex,
+      record: result.record,
+      calls: p.calls.sort((a, b) => a.call_index - b.call_index),
+      outputs: result.outputs,
+      ledger: p.ledger,
+    };
+    const chaos = chaosOf(p);
+    if (chaos !== undefined) line.chaos = chaos;
+    // Durable before it counts: a crash after this line never runs (or pays for) the run again.
+    emit(line);
+    records.set(runIndex, result.record);
     done++;
-    cfg.onRun?.(done, indices.length, record);
+    cfg.onRun?.(done, indices.length, result.record);
   }, cfg.signal);
 
+  // Calls of finished runs that ended after their run's line (an engine that timed out).
+  takePending(-1);
+  for (const r of [...pending.keys()].sort((a, b) => a - b)) {
+    if (!records.has(r)) continue;
+    const p = takePending(r);
+    const chaos = chaosOf(p);
+    emit({ type: 'late', run_index: r, calls: p.calls.sort((a, b) => a.call_index - b.call_index), ledger: p.ledger, ...(chaos ? { chaos } : {}) });
+  }
+
   const runs = indices.filter((r) => records.has(r)).map((r) => records.get(r) as RunRecord);
+  // The cache writes of the journaled runs (resumed and new).
+  const journaledCalls = [...resumed, ...journal].flatMap((l) => (l.type === 'end' ? [] : l.calls));
+  const writtenKeys = new Map<string, number>();
+  let cacheErrors = 0;
+  for (const c of journaledCalls) {
+    if (c.cache_key !== undefined) writtenKeys.set(c.cache_key, c.call_index);
+    if (c.cache_error === true) cacheErrors++;
+  }
   let cacheCorruption = cacheErrors;
   if (cache !== null && (cfg.cases || cfg.engine)) {
     try {
@@ -548,7 +743,10 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       cacheCorruption++;
     }
   }
+  if (runs.length === indices.length) emit({ type: 'end', cache_corruption: cacheCorruption });
   return {
+    journal,
+    resumedRuns: finished.size,
     runs,
     runCost: budget.finalize(),
     chaosLog: stack.chaos?.chaosLog() ?? null,

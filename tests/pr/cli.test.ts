@@ -385,7 +385,7 @@ describe('stress (PR-G4)', () => {
     expect(r.stdout).toMatch(/^VERDICT: PASS$/m);
     expect(r.stdout).toContain(`Report: metrics/pr/PR_RUNS/stress20_${STAMP}/PR_REPORT.json`);
     const [run] = runDirs(dir, /^stress20_/);
-    expect(walk(run)).toEqual(['PR_REPORT.json', 'answers-cache.json', 'calibration.json', 'modules.json', 'run-cost.json', 'stress-report.html']);
+    expect(walk(run)).toEqual(['PR_REPORT.json', 'answers-cache.json', 'calibration.json', 'journal.jsonl', 'modules.json', 'run-cost.json', 'stress-report.html']);
     for (const f of walk(run).filter((x) => x.endsWith('.json'))) expectValid(path.join(run, f));
     const report = readJson(path.join(run, 'PR_REPORT.json'));
     // The runbook's fields, in the runbook's order right after the gate.
@@ -805,6 +805,8 @@ describe('sprint (the runbook end to end)', () => {
       // What the verdict depends on, for `proofpack replay` (issue 15).
       new RegExp(`^PR_RUNS/stress20_${ts}/(calibration|modules)\\.json$`),
       new RegExp(`^PR_RUNS/stress20_${ts}/stress-report\\.html$`),
+      // The run journal (docs/JOURNAL.md): what the reports were derived from.
+      new RegExp(`^PR_RUNS/stress20_${ts}/journal\\.jsonl$`),
       new RegExp(`^PR_RUNS/chaos_${ts}/(chaos-log|run-cost|chaos-summary)\\.json$`),
       /^schemas\/(run-cost|pr-report)\.schema\.example\.json$/,
       // The runbook's `stress100_latest` aliases: links to the newest complete run of each kind.

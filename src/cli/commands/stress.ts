@@ -15,6 +15,8 @@ import { StressAbortedError, resolveStress, runStress, type RunStressResult } fr
 import { shardRuns } from '../../stress/engine';
 import { mergeShards, type PrReport } from '../../stress/report';
 import { CALIBRATION_FILE, CASES_FILE, MODULES_DIR, MODULES_FILE, caseAssertionFiles, evidenceFiles, packedCalibration } from '../../stress/evidence';
+import { derive } from '../../stress/derive';
+import { JOURNAL_FILE, journalPathOf, parseJournal, splitJournals } from '../../stress/journal';
 import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import { progressMilestone, renderTable } from '../table';
@@ -45,12 +47,71 @@ export interface StressCommandOptions {
   cache?: boolean;
   /** Print progress and the analysis block (default true). */
   print?: boolean;
+  /**
+   * Continue an interrupted or crashed run: its run folder (the interrupted folder printed on
+   * Ctrl-C, or the `*.cache.partial-<pid>` staging folder a kill -9 left), or its `journal.jsonl`.
+   */
+  resume?: string;
+  /** The command line as typed (without node and the script): printed back as the resume command. */
+  argv?: string[];
 }
 
 /** Result of a stress command: the report and where the run folder is. */
 export interface StressResult {
   report: PrReport;
   dir: string;
+}
+
+/** The command that resumes the run whose journal is in `dir`: the same arguments, `--resume dir`. */
+export function resumeCommand(argv: string[] | undefined, dir: string): string {
+  const args: string[] = [];
+  const given = argv ?? ['stress'];
+  for (let i = 0; i < given.length; i++) {
+    const a = given[i] as string;
+    if (a === '--resume') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--resume=')) continue;
+    args.push(/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  }
+  return `omega-pr ${args.join(' ')} --resume ${rel(dir)}`;
+}
+
+/** The folder holding the journal of `--resume <p>` (a run folder, or the journal file itself). */
+function resumeDir(p: string): string {
+  const file = journalPathOf(p);
+  if (!fs.existsSync(file)) {
+    throw new UsageError(`--resume ${p}: no ${JOURNAL_FILE} there (give the interrupted run folder, or the *.cache.partial-<pid> folder a crash left in PR_RUNS)`, 'ERR_OMEGA_RESUME');
+  }
+  return path.dirname(file);
+}
+
+/** The answers cache's files in `dir`: its snapshot and its own journal (not its lock). */
+function cacheFilesIn(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir).filter((f) => f.startsWith('answers-cache.json') && !f.endsWith('.lock'));
+  } catch {
+    return [];
+  }
+}
+
+/** Removes a staging folder a crashed process left (`<name>.partial-<pid>`, that process gone) and its empty claimed name. */
+function removeLeftover(dir: string): void {
+  const m = /^(.*)\.partial-(\d+)$/.exec(path.resolve(dir));
+  if (!m) return;
+  try {
+    process.kill(Number(m[2]), 0);
+    return; // Still running: not ours to remove.
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.rmdirSync(m[1] as string);
+  } catch {
+    // Not empty, or gone.
+  }
 }
 
 function parseShard(s: string | undefined): { index: number; total: number } | null {
@@ -237,13 +298,25 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   let passes = 0;
   let lastPrint = Date.now();
   // The answers go through the atomic cache in the staging folder; it is part of the evidence.
+  // The journal is there too, appended as each run finishes: after a kill -9 the staging folder
+  // stays, and `--resume` continues from it.
+  const from = o.resume === undefined ? null : resumeDir(o.resume);
   const staging = new RunDir(metricsRoot, `${name}.cache`);
+  const journalFile = staging.stagingPath(JOURNAL_FILE);
+  const cacheFile = staging.stagingPath('answers-cache.json');
+  if (from !== null) {
+    fs.copyFileSync(journalPathOf(from), journalFile);
+    if (o.cache !== false) for (const f of cacheFilesIn(from)) fs.copyFileSync(path.join(from, f), staging.stagingPath(f));
+  }
+  if (print) console.log(`Journal: ${rel(journalFile)}${from !== null ? ` (resuming ${rel(from)})` : ''}`);
   let result: RunStressResult;
   try {
     result = await runStress(
       {
         ...options,
-        cachePath: o.cache === false ? null : staging.stagingPath('answers-cache.json'),
+        journal: journalFile,
+        resume: from !== null,
+        cachePath: o.cache === false ? null : cacheFile,
         signal: shutdownSignal,
         onProgress: (done, all, r) => {
           if (r.hard_pass) passes++;
@@ -265,19 +338,25 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
       throw err;
     }
     // Interrupted: what completed, marked incomplete, in its own run folder; never a verdict.
+    // The journal goes with it: `--resume <that folder>` runs only what is missing.
     const outcome = err.outcome;
     let dir: string;
     try {
+      const claimed = path.join(metricsRoot, 'PR_RUNS', name);
       dir = writeInterrupted(
         metricsRoot,
         name,
-        { phase: 'stress', planned: total, completed: outcome.runs.length, runs: outcome.runs, calls: outcome.calls },
+        { phase: 'stress', planned: total, completed: outcome.runs.length, resume_command: resumeCommand(o.argv, claimed), runs: outcome.runs, calls: outcome.calls },
         { 'run-cost.json': outcome.runCost },
+        { [JOURNAL_FILE]: journalFile, ...Object.fromEntries(cacheFilesIn(path.dirname(cacheFile)).map((f) => [f, staging.stagingPath(f)])) },
       );
     } finally {
       staging.abort();
     }
-    if (print) console.log(`Interrupted after ${outcome.runs.length}/${total} runs: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
+    if (print) {
+      console.log(`Interrupted after ${outcome.runs.length}/${total} runs: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
+      console.log(`Resume: ${resumeCommand(o.argv, dir)}`);
+    }
     throw new InterruptedError(`stress (${outcome.runs.length}/${total} runs done)`);
   }
   bar?.stop();
@@ -287,17 +366,32 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   try {
     dir = writeRunFolder(metricsRoot, name, report, runCost, chaosLog, calibration, (d) => {
       writeEvidence(d, evidence);
-      const cacheFile = staging.stagingPath('answers-cache.json');
       if (fs.existsSync(cacheFile)) fs.copyFileSync(cacheFile, d.stagingPath('answers-cache.json'));
+      fs.copyFileSync(journalFile, d.stagingPath(JOURNAL_FILE));
     });
   } finally {
     staging.abort();
   }
+  // Resumed from what a crash left behind: that staging folder has served.
+  if (from !== null) removeLeftover(from);
   if (print) {
     printAnalysis(report);
     console.log(`Report: ${rel(path.join(dir, 'PR_REPORT.json'))}`);
   }
   return { report, dir };
+}
+
+/**
+ * The evidence of a merged run folder: the shards ran the same inputs, so the first shard's
+ * copies of the cases and modules; the calibration the merge used.
+ */
+function mergedEvidence(d: RunDir, dirs: string[], calibration: CalibrationDocument): void {
+  const first = dirs[0] as string;
+  for (const name of [CASES_FILE, MODULES_FILE, MODULES_DIR]) {
+    const from = path.join(first, name);
+    if (fs.existsSync(from)) fs.cpSync(from, d.stagingPath(name), { recursive: true });
+  }
+  d.text(CALIBRATION_FILE, packedCalibration(calibration));
 }
 
 /** Runs `omega-pr stress merge`. */
@@ -313,6 +407,32 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
       throw new UsageError(`${rel(p)}: not valid JSON (${(err as Error).message})`, 'ERR_OMEGA_MERGE');
     }
   };
+  // Shards with journals: concatenate them and derive (as one machine would); older shard
+  // folders without journals merge their reports.
+  if (dirs.every((d) => fs.existsSync(path.join(d, JOURNAL_FILE)))) {
+    // A torn last line (a crash mid-append) is not part of a journal.
+    const texts = dirs.map((d) => fs.readFileSync(path.join(d, JOURNAL_FILE), 'utf8')).map((t) => t.slice(0, t.lastIndexOf('\n') + 1));
+    let journals;
+    try {
+      journals = texts.flatMap((t, i) => splitJournals(parseJournal(t, `${rel(dirs[i] as string)}/${JOURNAL_FILE}`)));
+    } catch (err) {
+      throw new UsageError((err as Error).message, 'ERR_OMEGA_MERGE');
+    }
+    const merged = derive(calibration, journals, isoNow(), { merge: true });
+    const metricsRoot = o.out ?? path.join('metrics', 'pr');
+    const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration, (d) => {
+      // Shard journals in shard order, concatenated: `derive` of this file gives these documents.
+      const shardOf = (t: string): number => (JSON.parse(t.slice(0, t.indexOf('\n'))) as { meta: { shard: { index: number } | null } }).meta.shard?.index ?? 0;
+      d.text(JOURNAL_FILE, [...texts].sort((a, b) => shardOf(a) - shardOf(b)).join(''));
+      mergedEvidence(d, dirs, calibration);
+    });
+    if (o.print ?? true) {
+      console.log(`Merged ${journals.length} shards: ${merged.report.total_runs} runs`);
+      printAnalysis(merged.report);
+      console.log(`Report: ${rel(path.join(dir, 'PR_REPORT.json'))}`);
+    }
+    return { report: merged.report, dir };
+  }
   const parts = dirs.map((d) => {
     const report = read(d, 'PR_REPORT.json') as PrReport | null;
     const runCost = read(d, 'run-cost.json');
@@ -321,16 +441,7 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
   });
   const merged = mergeShards(parts, calibration, isoNow());
   const metricsRoot = o.out ?? path.join('metrics', 'pr');
-  const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration, (d) => {
-    // The shards ran the same inputs: the first shard's copies of the cases and modules, and the
-    // merge's calibration.
-    const first = dirs[0] as string;
-    for (const name of [CASES_FILE, MODULES_FILE, MODULES_DIR]) {
-      const from = path.join(first, name);
-      if (fs.existsSync(from)) fs.cpSync(from, d.stagingPath(name), { recursive: true });
-    }
-    d.text(CALIBRATION_FILE, packedCalibration(calibration));
-  });
+  const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration, (d) => mergedEvidence(d, dirs, calibration));
   if (o.print ?? true) {
     console.log(`Merged ${parts.length} shards: ${merged.report.total_runs} runs`);
     printAnalysis(merged.report);
@@ -373,6 +484,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--time-scale <x>', 'real time per simulated ms (simulated provider; default 0.001)')
     .option('--no-cache', 'do not write answers through the atomic cache')
     .option('--out <dir>', 'metrics root', 'metrics/pr')
+    .option('--resume <run-dir>', 'continue an interrupted or crashed run from its journal (the folder printed on Ctrl-C, or the *.cache.partial-<pid> folder a kill -9 left); same options as the first run')
     // Options after `merge` belong to `merge` (its own --calibration / --out), not to `stress`.
     .enablePositionalOptions()
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -396,6 +508,8 @@ export const register: RegisterCommand = (program, setExit) => {
         timeScale,
         cache: o.cache !== false,
         out: o.out as string,
+        resume: o.resume as string | undefined,
+        argv: process.argv.slice(2),
       });
       // Over budget is a FAIL (gate PR-G2), never a warning.
       const pass = report.verdict === 'PASS' && report.cost.budget_verdict === 'PASS';
