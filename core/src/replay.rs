@@ -187,8 +187,61 @@ fn find<'a>(list: &[(u64, &'a RunMap)], i: u64) -> Option<&'a RunMap> {
     list.iter().find(|(j, _)| *j == i).map(|(_, o)| *o)
 }
 
+/// A value as JSON text, cut to 80 characters (`absent` when missing).
 fn shown(v: Option<&Value>) -> String {
-    v.map_or_else(|| "absent".to_owned(), Value::to_string)
+    let text = v.map_or_else(|| "absent".to_owned(), Value::to_string);
+    if text.chars().count() <= 80 {
+        return text;
+    }
+    let cut: String = text.chars().take(79).collect();
+    format!("{cut}…")
+}
+
+/// The per-case differences of a run's `cases` (matched by `id`): `cases[<id>].<field>`.
+fn case_changes(run_index: u64, x: &[Value], y: &[Value], out: &mut Vec<RunChange>) {
+    let id_of = |c: &Value| c.get("id").and_then(Value::as_str).map(str::to_owned);
+    let mut ids: Vec<String> = Vec::new();
+    for c in x.iter().chain(y.iter()) {
+        if let Some(id) = id_of(c) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let find = |list: &[Value], id: &str| {
+        list.iter()
+            .find(|c| id_of(c).as_deref() == Some(id))
+            .and_then(Value::as_object)
+            .cloned()
+    };
+    for id in ids {
+        match (find(x, &id), find(y, &id)) {
+            (Some(a), Some(b)) => {
+                let mut keys: Vec<&String> = a.keys().collect();
+                for k in b.keys() {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+                for k in keys {
+                    if a.get(k) != b.get(k) {
+                        out.push(RunChange {
+                            run_index,
+                            field: format!("cases[{id}].{k}"),
+                            recorded: shown(a.get(k)),
+                            replayed: shown(b.get(k)),
+                        });
+                    }
+                }
+            }
+            (a, b) => out.push(RunChange {
+                run_index,
+                field: format!("cases[{id}]"),
+                recorded: if a.is_some() { "present" } else { "absent" }.to_owned(),
+                replayed: if b.is_some() { "present" } else { "absent" }.to_owned(),
+            }),
+        }
+    }
 }
 
 /// The runs of two `PR_REPORT.json` texts that differ, by `run_index`: one [`RunChange`] per
@@ -214,7 +267,14 @@ pub fn changed_runs(recorded: &str, replayed: &str) -> crate::Result<Vec<RunChan
                     }
                 }
                 for k in keys {
-                    if x.get(k) != y.get(k) {
+                    if x.get(k) == y.get(k) {
+                        continue;
+                    }
+                    if let (Some(Value::Array(a)), Some(Value::Array(b)), "cases") =
+                        (x.get(k), y.get(k), k)
+                    {
+                        case_changes(i, a, b, &mut out);
+                    } else {
                         out.push(RunChange {
                             run_index: i,
                             field: k.to_owned(),
@@ -264,9 +324,11 @@ mod tests {
     #[test]
     fn changed_runs_names_the_runs_and_fields() {
         let a = r#"{"runs": [{"run_index": 0, "hard_score": 0.9, "hard_pass": true},
-                             {"run_index": 17, "hard_score": 0.81, "hard_pass": true, "cases": [1]}]}"#;
+                             {"run_index": 17, "hard_score": 0.81, "hard_pass": true,
+                              "cases": [{"id": "a", "hard_pass": true}, {"id": "b", "ok": true}]}]}"#;
         let b = r#"{"runs": [{"run_index": 0, "hard_score": 0.9, "hard_pass": true},
-                             {"run_index": 17, "hard_score": 0.2, "hard_pass": false, "cases": [2]},
+                             {"run_index": 17, "hard_score": 0.2, "hard_pass": false,
+                              "cases": [{"id": "a", "hard_pass": false}, {"id": "c", "ok": true}]},
                              {"run_index": 18, "hard_score": 0.5}]}"#;
         let c = changed_runs(a, b).unwrap();
         let lines: Vec<String> = c
@@ -278,7 +340,9 @@ mod tests {
             [
                 "17 hard_score 0.81 0.2",
                 "17 hard_pass true false",
-                "17 cases [1] [2]",
+                "17 cases[a].hard_pass true false",
+                "17 cases[b] present absent",
+                "17 cases[c] absent present",
                 "18 run absent present"
             ]
         );

@@ -17,11 +17,13 @@ import { changedRuns, firstJsonDifference, parseCalibrationJson, type RunChange 
 import type { CalibrationDocument } from '../../report-types';
 import { OmegaError } from '../errors';
 import { runStress } from './api';
+import { derive } from './derive';
 import { CALIBRATION_FILE, CASES_FILE, MODULES_FILE, sha256Hex, type ModuleRecord, type ModulesDocument } from './evidence';
+import { JOURNAL_FILE, calibrationDigest, parseJournal, splitJournals, type JournalLine } from './journal';
 import type { PrReport } from './report';
+import { rescoreRun, suiteFor, type RescoreNotes } from './rescore';
 
-/** File name of the run journal (the recorded outputs of every run and call). */
-export const JOURNAL_FILE = 'journal.jsonl';
+export { JOURNAL_FILE };
 
 /** The reports `replay` derives again and compares, in this order. */
 export const REPLAYED_FILES = ['PR_REPORT.json', 'run-cost.json', 'chaos-log.json'] as const;
@@ -178,7 +180,8 @@ function simulatedRerun(report: PrReport, modules: ModuleRecord[]): boolean {
 async function replayFolder(root: string, rel: string, o: ReplayOptions): Promise<RunReplay> {
   const folder = path.join(root, rel);
   const where = (f: string) => (rel === '.' ? f : `${rel}/${f}`);
-  if (readText(folder, JOURNAL_FILE) === null) {
+  const journalText = readText(folder, JOURNAL_FILE);
+  if (journalText === null) {
     throw notReplayable(`no ${JOURNAL_FILE} in ${rel === '.' ? 'the pack' : rel} — packs made before omega-pr 0.1.0's replay carry no recorded outputs`, where(JOURNAL_FILE));
   }
   const calText = readText(folder, CALIBRATION_FILE);
@@ -188,6 +191,19 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
     calibration = parseCalibrationJson(calText, CALIBRATION_FILE) as CalibrationDocument;
   } catch (err) {
     throw notReplayable(`${where(CALIBRATION_FILE)}: ${(err as Error).message}`, where(CALIBRATION_FILE));
+  }
+  let journals: ReturnType<typeof splitJournals>;
+  try {
+    // A torn last line (a crash mid-append) is not part of a journal.
+    journals = splitJournals(parseJournal(journalText, where(JOURNAL_FILE)));
+  } catch (err) {
+    throw notReplayable((err as Error).message, where(JOURNAL_FILE));
+  }
+  for (const j of journals) {
+    const recorded = j.header.digests?.calibration;
+    if (recorded !== undefined && recorded !== calibrationDigest(calibration)) {
+      throw notReplayable(`${where(CALIBRATION_FILE)} is not the calibration the run recorded in ${JOURNAL_FILE} (${recorded})`, where(CALIBRATION_FILE));
+    }
   }
   const modules = checkPackedModules(folder);
   const packed: Record<string, string | null> = {};
@@ -233,7 +249,31 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
     };
   } else {
     mode = 'recorded';
-    throw notReplayable(`run with provider \`${report.provider}\`: re-scoring from ${JOURNAL_FILE} needs the journal reader (not in this build)`);
+    const first = journals[0] as (typeof journals)[number];
+    const casesText = readText(folder, CASES_FILE);
+    if (first.header.meta.cases_file && casesText === null) throw notReplayable(`the run used cases \`${first.header.meta.cases_file}\` but no ${CASES_FILE} was packed`, where(CASES_FILE));
+    let suite;
+    try {
+      suite = suiteFor(first.header, casesText);
+    } catch (err) {
+      throw notReplayable(`${where(CASES_FILE)}: ${(err as Error).message}`, where(CASES_FILE));
+    }
+    const counted: RescoreNotes = { externalChecks: 0, engineChecks: 0, recordedScores: 0 };
+    // Each run re-scored from its recorded outputs; everything else of the journal as recorded.
+    const rescored = journals.map((j) => ({
+      header: j.header,
+      lines: j.lines.map((l): JournalLine => (l.type === 'run' ? { ...l, record: rescoreRun(j.header, l, suite, counted) } : l)),
+    }));
+    const d = derive(calibration, rescored, report.generated, { merge: journals.length > 1 });
+    derived = {
+      'PR_REPORT.json': json(d.report),
+      'run-cost.json': json(d.runCost),
+      'chaos-log.json': d.chaosLog === null ? null : json(d.chaosLog),
+    };
+    notes.push('provider: not called; every answer, usage, latency, error and chaos decision as recorded in journal.jsonl');
+    if (counted.externalChecks > 0) notes.push(`js checks: recorded, not re-run (${counted.externalChecks} results of \`js\` / \`json-schema\` checks from journal.jsonl)`);
+    if (counted.engineChecks > 0) notes.push(`engine checks: recorded, not re-run (${counted.engineChecks} from journal.jsonl; the engine is not run again)`);
+    if (counted.recordedScores > 0) notes.push(`scorer ${report.scorer}: recorded scores, not re-run (${counted.recordedScores} run(s))`);
   }
   const files: ReplayedFile[] = [];
   for (const f of REPLAYED_FILES) {

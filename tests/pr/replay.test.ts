@@ -12,11 +12,12 @@
  * - replay.sh replays through an `omega-pr` of the recorded version on PATH, and says what to
  *   install without one (integrity still stands unless --require-replay).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WireServer } from './helpers/wire-server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
@@ -47,6 +48,40 @@ function omega(cwd: string, args: string[], env: Record<string, string> = {}): R
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+/** The bin, not blocking this process (a local server in it must answer). */
+function omegaAsync(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Edits the `run` line of `runIndex` in a journal. */
+function editJournal(file: string, runIndex: number, edit: (line: any) => void): void {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  let hit = false;
+  for (const [i, l] of lines.entries()) {
+    if (l === '') continue;
+    const o = JSON.parse(l);
+    if (o.type === 'run' && o.run_index === runIndex) {
+      edit(o);
+      lines[i] = JSON.stringify(o);
+      hit = true;
+    }
+  }
+  expect(hit).toBe(true);
+  fs.writeFileSync(file, lines.join('\n'));
+}
+
 /** Runs a stress in a fresh dir and packs its run folder; returns the dir, the run folder and the pack. */
 function stressPack(args: string[], env: Record<string, string> = {}): { dir: string; run: string; pack: string; code: number | null; stdout: string } {
   const dir = tmp();
@@ -54,7 +89,6 @@ function stressPack(args: string[], env: Record<string, string> = {}): { dir: st
   expect([0, 1], s.stdout + s.stderr).toContain(s.code);
   const runs = path.join(dir, 'metrics', 'pr', 'PR_RUNS');
   const name = fs.readdirSync(runs).find((n) => n.startsWith('stress') && !n.endsWith('_latest')) as string;
-  if (!fs.existsSync(path.join(runs, name, 'journal.jsonl'))) fs.writeFileSync(path.join(runs, name, 'journal.jsonl'), ''); // TEMP until the journal lands
   const verdict = /^VERDICT: (PASS|FAIL)$/m.exec(s.stdout)?.[1] ?? 'FAIL';
   const b = omega(dir, ['proofpack', 'build', '--source', `metrics/pr/PR_RUNS/${name}`, '--output', 'pack', '--type', name.replace(/_.*$/, ''), '--verdict', verdict]);
   expect(b.code, b.stdout + b.stderr).toBe(0);
@@ -124,6 +158,80 @@ describe('proofpack replay: simulated stress', () => {
       outs.push(r.stdout);
     }
     expect(outs[1]).toBe(outs[0]);
+  }, 120_000);
+});
+
+describe('proofpack replay: a real-shaped provider (OpenAI chat completions on a local server)', () => {
+  it('an --input cases run through examples/modules/openai-provider.mjs reproduces with the server gone; an edited recorded output → differs, names the run, exit 1', async () => {
+    const server = new WireServer();
+    const base = await server.listen();
+    // Answers the case named in the prompt ("Say OK for <id>"), with usage the budget prices.
+    server.otherwise((req) => {
+      const prompt = JSON.stringify(req.body?.messages ?? '');
+      const id = /Say OK for (\w+)/.exec(prompt)?.[1] ?? '?';
+      return {
+        json: {
+          id: 'chatcmpl-r',
+          object: 'chat.completion',
+          created: 1,
+          model: 'gpt-4o-2024-08-06',
+          choices: [{ index: 0, message: { role: 'assistant', content: id === 'b' ? 'no' : `OK answer for ${id}` }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150 },
+        },
+      };
+    });
+    const dir = tmp();
+    // A built-in check, a `js` check (runs in Node: its result is recorded) and a failing case.
+    fs.writeFileSync(path.join(dir, 'check.mjs'), "export default (out) => out.includes('answer');\n");
+    fs.writeFileSync(
+      path.join(dir, 'cases.json'),
+      JSON.stringify({
+        cases: [
+          { id: 'a', prompt: 'Say OK for a', assert: [{ type: 'contains', value: 'OK' }, { type: 'js', value: './check.mjs' }] },
+          { id: 'b', prompt: 'Say OK for b', assert: [{ type: 'contains', value: 'OK' }] },
+        ],
+      }),
+    );
+    const provider = path.join(ROOT, 'examples', 'modules', 'openai-provider.mjs');
+    let s: Run;
+    try {
+      s = await omegaAsync(dir, ['stress', '--count', '6', '--input', 'cases.json', '--provider', provider, '--model', 'gpt-4o'], { OPENAI_API_KEY: 'test', OPENAI_BASE_URL: `${base}/v1` });
+    } finally {
+      await server.close();
+    }
+    expect([0, 1], s.stdout + s.stderr).toContain(s.code);
+    expect(server.requests.length).toBe(12);
+    const runs = path.join(dir, 'metrics', 'pr', 'PR_RUNS');
+    const name = fs.readdirSync(runs).find((n) => /^stress6_\d/.test(n)) as string;
+    const run = path.join(runs, name);
+    const modules = JSON.parse(fs.readFileSync(path.join(run, 'modules.json'), 'utf8')).modules as { role: string; name: string; packed: string | null }[];
+    expect(modules.map((m) => [m.role, m.name, m.packed])).toEqual([
+      ['provider', 'openai-provider.mjs', 'modules/provider/openai-provider.mjs'],
+      ['cases', 'cases.json', 'cases.json'],
+      ['check', 'check.mjs', 'modules/check/check.mjs'],
+    ]);
+    const b = omega(dir, ['proofpack', 'build', '--source', `metrics/pr/PR_RUNS/${name}`, '--output', 'pack', '--type', 'stress6', '--verdict', 'FAIL']);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    const r = omega(dir, ['proofpack', 'replay', 'pack']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('each run re-scored from its recorded outputs, no LLM call, no network');
+    expect(r.stdout).toMatch(/^✓ PR_REPORT\.json: reproduced$/m);
+    expect(r.stdout).toMatch(/^✓ run-cost\.json: reproduced$/m);
+    expect(r.stdout).toContain('! js checks: recorded, not re-run (6 results');
+    expect(r.stdout).toMatch(/^VERDICT: FAIL \(budget PASS\) — reproduced$/m);
+
+    // An answer edited in the journal (and the digests recomputed: an unsigned pack).
+    for (let i = 0; i < 6; i++) {
+      editJournal(path.join(dir, 'pack', 'journal.jsonl'), i, (l) => {
+        l.outputs.cases[1].text = 'OK answer for b';
+      });
+    }
+    reseal(path.join(dir, 'pack'));
+    const t = omega(dir, ['proofpack', 'replay', 'pack']);
+    expect(t.code, t.stdout + t.stderr).toBe(1);
+    expect(t.stdout).toMatch(/^✗ PR_REPORT\.json: differs at \$\./m);
+    expect(t.stdout).toMatch(/^  run 4: hard_score 0\.5 → 1, hard_pass false → true, .*cases\[b\]\.hard_pass false → true/m);
+    expect(t.stdout).toMatch(/^VERDICT: replayed PASS \(budget PASS\) ≠ recorded FAIL \(budget PASS\) — NOT reproduced$/m);
   }, 120_000);
 });
 
