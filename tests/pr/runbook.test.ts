@@ -163,7 +163,10 @@ describe.skipIf(RUNBOOK === undefined && !process.env.CI)('the runbook, word for
               results.push(exec('bash concurrency10.sh --updates 20', cwd, ['bash', 'concurrency10.sh', '--updates', '20'], step.command));
             } else if (script === 'verify.ps1') {
               results.push(exec('omega-pr proofpack verify .', cwd, [process.execPath, BIN, 'proofpack', 'verify', '.'], step.command));
-              results.push(exec('sh replay.sh', cwd, ['sh', 'replay.sh'], step.command));
+              const replayed = exec('sh replay.sh', cwd, ['sh', 'replay.sh'], step.command);
+              results.push(replayed);
+              // Each pack holds a stress run with its journal: replay.sh re-derives its verdict.
+              expect(replayed.stdout, replayed.stdout).toContain('RESULT: ✓ the recorded verdict follows from the recorded outputs');
             } else throw new Error(`runbook command not mapped to Linux: ${step.command}`);
           } else if (w[0] === 'node' && w[1] === 'scribe-llm.js') {
             // The runbook's engine CLI with --chaos: `omega-pr chaos` takes the same flags. Its
