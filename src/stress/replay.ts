@@ -170,9 +170,13 @@ function withRecordedTimestamps(replayed: unknown, packedText: string | null): u
 
 const json = (data: unknown): string => `${JSON.stringify(data, null, 2)}\n`;
 
-/** Whether the run can be re-run whole from its seed: the built-in provider, scorer and checks only. */
+/**
+ * Whether the run can be re-run whole from its seed: the built-in provider, scorer and checks
+ * only, and within budget (which calls the caps refuse depends on the order calls are made).
+ */
 function simulatedRerun(report: PrReport, modules: ModuleRecord[]): boolean {
   if (report.provider !== 'simulated' || (report.engine ?? null) !== null) return false;
+  if (report.cost?.budget_verdict !== 'PASS') return false;
   if (modules.some((m) => m.role === 'check' || m.role === 'schema' || m.role === 'scorer' || m.role === 'engine' || m.role === 'provider')) return false;
   return report.scorer === 'simulated' || report.scorer.startsWith('assertions:');
 }
@@ -258,7 +262,7 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
     } catch (err) {
       throw notReplayable(`${where(CASES_FILE)}: ${(err as Error).message}`, where(CASES_FILE));
     }
-    const counted: RescoreNotes = { externalChecks: 0, engineChecks: 0, recordedScores: 0 };
+    const counted: RescoreNotes = { externalChecks: 0, engineChecks: 0, recordedScores: 0, simulatedScores: 0 };
     // Each run re-scored from its recorded outputs; everything else of the journal as recorded.
     const rescored = journals.map((j) => ({
       header: j.header,
@@ -270,9 +274,13 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
       'run-cost.json': json(d.runCost),
       'chaos-log.json': d.chaosLog === null ? null : json(d.chaosLog),
     };
+    if (report.provider === 'simulated' && report.cost?.budget_verdict !== 'PASS') {
+      notes.push('budget FAIL: which calls the caps refused depends on the order the calls were made, so the runs are re-scored from journal.jsonl, not re-run from the seed');
+    }
     notes.push('provider: not called; every answer, usage, latency, error and chaos decision as recorded in journal.jsonl');
     if (counted.externalChecks > 0) notes.push(`js checks: recorded, not re-run (${counted.externalChecks} results of \`js\` / \`json-schema\` checks from journal.jsonl)`);
     if (counted.engineChecks > 0) notes.push(`engine checks: recorded, not re-run (${counted.engineChecks} from journal.jsonl; the engine is not run again)`);
+    if (counted.simulatedScores > 0) notes.push(`scorer simulated: scored again from the seed and each run's failed calls (${counted.simulatedScores} run(s))`);
     if (counted.recordedScores > 0) notes.push(`scorer ${report.scorer}: recorded scores, not re-run (${counted.recordedScores} run(s))`);
   }
   const files: ReplayedFile[] = [];

@@ -6,7 +6,7 @@
  * taken as recorded. The run's figures (latency, cost, attempts, failed calls) are summed again
  * from its recorded calls. The record that comes out replaces the journal's before `derive`.
  */
-import { CaseSuite } from '../../native';
+import { CaseSuite, simulateScore } from '../../native';
 import type { CaseResult } from '../../report-types';
 import type { CaseRunRecord, OutcomeFaultRecord, RunRecord } from './engine';
 import type { JournalHeader, JournalRunLine } from './journal';
@@ -25,6 +25,8 @@ export interface RescoreNotes {
   externalChecks: number;
   engineChecks: number;
   recordedScores: number;
+  /** Runs scored again by the simulated scorer (a pure function of seed, run and failed calls). */
+  simulatedScores: number;
 }
 
 const ZERO: RunScore = { hardScore: 0, softScore: 0, hardPass: false, softPass: false };
@@ -54,7 +56,11 @@ export function rescoreRun(header: JournalHeader, line: JournalRunLine, suite: C
   }
   let score: RunScore;
   if (error !== null) score = ZERO;
-  else if (header.user_scorer || header.mode === 'scenes') {
+  else if (header.mode === 'scenes' && !header.user_scorer) {
+    // The simulated scorer: scored again from the seed and the run's failed calls.
+    notes.simulatedScores++;
+    score = simulateScore(header.meta.seed, line.run_index, calls.filter((c) => !c.ok).length, calls.length);
+  } else if (header.user_scorer || header.mode === 'scenes') {
     notes.recordedScores++;
     score = line.outputs.score ?? ZERO;
     if (line.outputs.score === undefined) error = rec.error ?? null;

@@ -146,6 +146,23 @@ describe('proofpack replay: simulated stress', () => {
     expect(r.stdout).toContain('RESULT: ✗');
   }, 60_000);
 
+  it('over budget (which calls the cap refused depends on call order): re-scored from the journal, the simulated scorer run again; reproduces', () => {
+    const dir = tmp();
+    const cal = JSON.parse(fs.readFileSync(path.join(ROOT, 'budgets', 'calibration.json'), 'utf8'));
+    cal.budget.max_per_run_usd = 0.2;
+    cal.budget.max_per_call_usd = 0.1;
+    fs.writeFileSync(path.join(dir, 'cal.json'), JSON.stringify(cal, null, 2));
+    const s = omega(dir, ['stress', '--count', '12', '--calibration', 'cal.json']);
+    expect(s.code, s.stdout + s.stderr).toBe(1);
+    const runs = path.join(dir, 'metrics', 'pr', 'PR_RUNS');
+    const name = fs.readdirSync(runs).find((n) => /^stress12_\d/.test(n)) as string;
+    const r = omega(dir, ['proofpack', 'replay', path.join('metrics', 'pr', 'PR_RUNS', name)]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('! budget FAIL: which calls the caps refused depends on the order the calls were made');
+    expect(r.stdout).toContain('! scorer simulated: scored again from the seed');
+    expect(r.stdout).toMatch(/^VERDICT: FAIL \(budget FAIL\) — reproduced$/m);
+  }, 60_000);
+
   it('a sprint\'s final pack (the stress run folder inside) reproduces; replay in two fresh dirs prints the same bytes', () => {
     const outs: string[] = [];
     for (let i = 0; i < 2; i++) {
