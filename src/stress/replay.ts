@@ -20,6 +20,7 @@ import { runStress } from './api';
 import { derive } from './derive';
 import { CALIBRATION_FILE, CASES_FILE, MODULES_FILE, sha256Hex, type ModuleRecord, type ModulesDocument } from './evidence';
 import { JOURNAL_FILE, calibrationDigest, parseJournal, splitJournals, type JournalLine } from './journal';
+import { loadScorer } from './modules';
 import type { PrReport } from './report';
 import { rescoreRun, suiteFor, type RescoreNotes } from './rescore';
 
@@ -70,6 +71,12 @@ function notReplayable(reason: string, file?: string): OmegaError {
 export interface ReplayOptions {
   /** Aborts a simulated re-run. */
   signal?: AbortSignal;
+  /**
+   * The user's scorer module, to score again the runs it judged (from their recorded calls): its
+   * sha256 must be the one `modules.json` records (`ERR_OMEGA_MODULE_DIGEST` otherwise). Without
+   * it, its recorded scores are taken. Replay never runs code from the pack by itself.
+   */
+  scorer?: string;
 }
 
 /** The stress run folders of `dir`: itself when it holds `PR_REPORT.json`, else those below it (a sprint's final pack). */
@@ -210,6 +217,7 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
     }
   }
   const modules = checkPackedModules(folder);
+  if (o.scorer !== undefined) checkGivenModule(modules, 'scorer', o.scorer);
   const packed: Record<string, string | null> = {};
   for (const f of REPLAYED_FILES) packed[f] = readText(folder, f);
   const report = parseJson<PrReport>(packed['PR_REPORT.json'] as string, where('PR_REPORT.json'));
@@ -262,12 +270,18 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
     } catch (err) {
       throw notReplayable(`${where(CASES_FILE)}: ${(err as Error).message}`, where(CASES_FILE));
     }
-    const counted: RescoreNotes = { externalChecks: 0, engineChecks: 0, recordedScores: 0, simulatedScores: 0 };
-    // Each run re-scored from its recorded outputs; everything else of the journal as recorded.
-    const rescored = journals.map((j) => ({
-      header: j.header,
-      lines: j.lines.map((l): JournalLine => (l.type === 'run' ? { ...l, record: rescoreRun(j.header, l, suite, counted) } : l)),
-    }));
+    const counted: RescoreNotes = { externalChecks: 0, engineChecks: 0, recordedScores: 0, simulatedScores: 0, rerunScores: 0 };
+    let scorer;
+    if (o.scorer !== undefined) {
+      ({ scorer } = await loadScorer(o.scorer, { seed: first.header.meta.seed, calibration }));
+    }
+    // Each run re-scored from its recorded outputs (in run order); everything else as recorded.
+    const rescored: { header: (typeof journals)[number]['header']; lines: JournalLine[] }[] = [];
+    for (const j of journals) {
+      const lines: JournalLine[] = [];
+      for (const l of j.lines) lines.push(l.type === 'run' ? { ...l, record: await rescoreRun(j.header, l, suite, counted, scorer) } : l);
+      rescored.push({ header: j.header, lines });
+    }
     const d = derive(calibration, rescored, report.generated, { merge: journals.length > 1 });
     derived = {
       'PR_REPORT.json': json(d.report),
@@ -281,7 +295,8 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
     if (counted.externalChecks > 0) notes.push(`js checks: recorded, not re-run (${counted.externalChecks} results of \`js\` / \`json-schema\` checks from journal.jsonl)`);
     if (counted.engineChecks > 0) notes.push(`engine checks: recorded, not re-run (${counted.engineChecks} from journal.jsonl; the engine is not run again)`);
     if (counted.simulatedScores > 0) notes.push(`scorer simulated: scored again from the seed and each run's failed calls (${counted.simulatedScores} run(s))`);
-    if (counted.recordedScores > 0) notes.push(`scorer ${report.scorer}: recorded scores, not re-run (${counted.recordedScores} run(s))`);
+    if (counted.rerunScores > 0) notes.push(`scorer ${report.scorer}: run again from ${path.basename(o.scorer as string)} (its sha256 is the recorded one) on ${counted.rerunScores} run(s)`);
+    if (counted.recordedScores > 0) notes.push(`scorer ${report.scorer}: recorded scores, not re-run (${counted.recordedScores} run(s); --scorer FILE runs it again when its sha256 is the recorded one)`);
   }
   const files: ReplayedFile[] = [];
   for (const f of REPLAYED_FILES) {

@@ -10,7 +10,7 @@ import { CaseSuite, simulateScore } from '../../native';
 import type { CaseResult } from '../../report-types';
 import type { CaseRunRecord, OutcomeFaultRecord, RunRecord } from './engine';
 import type { JournalHeader, JournalRunLine } from './journal';
-import type { RunScore } from './types';
+import type { RunScore, SceneResult, Scorer } from './types';
 
 /** The suite the runs were scored with: the packed cases file, or the one case of an engine run without one. */
 export function suiteFor(header: JournalHeader, casesText: string | null): CaseSuite | null {
@@ -27,12 +27,35 @@ export interface RescoreNotes {
   recordedScores: number;
   /** Runs scored again by the simulated scorer (a pure function of seed, run and failed calls). */
   simulatedScores: number;
+  /** Runs scored again by the scorer module the auditor gave (its digest checked). */
+  rerunScores: number;
+}
+
+/** The run's recorded calls as the scorer saw them (`ScorerInput.scenes`). */
+function scenesOf(line: JournalRunLine): SceneResult[] {
+  return line.calls.map((c) => {
+    const s: SceneResult = { sceneId: c.scene_id, callIndex: c.call_index, ok: c.ok, attempts: c.attempts, latencyMs: c.latency_ms, costUsd: c.cost_micro_usd / 1e6 };
+    if (c.text !== undefined) s.text = c.text;
+    if (c.error_code !== undefined) s.errorCode = c.error_code;
+    if (c.error_message !== undefined) s.errorMessage = c.error_message;
+    return s;
+  });
+}
+
+function validScore(x: unknown): x is RunScore {
+  const s = x as RunScore;
+  const unit = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
+  return s !== null && typeof s === 'object' && unit(s.hardScore) && unit(s.softScore) && typeof s.hardPass === 'boolean' && typeof s.softPass === 'boolean';
 }
 
 const ZERO: RunScore = { hardScore: 0, softScore: 0, hardPass: false, softPass: false };
 
-/** The run of `line`, re-scored from its recorded outputs (see the module comment). */
-export function rescoreRun(header: JournalHeader, line: JournalRunLine, suite: CaseSuite | null, notes: RescoreNotes): RunRecord {
+/**
+ * The run of `line`, re-scored from its recorded outputs (see the module comment). With `scorer`
+ * (the user's scorer module, given by the auditor and checked against the recorded digest), a run
+ * the user's scorer judged is scored again on its recorded calls.
+ */
+export async function rescoreRun(header: JournalHeader, line: JournalRunLine, suite: CaseSuite | null, notes: RescoreNotes, scorer?: Scorer): Promise<RunRecord> {
   const rec = line.record;
   const calls = line.calls;
   const latency = calls.reduce((a, c) => a + c.latency_ms, 0);
@@ -60,6 +83,18 @@ export function rescoreRun(header: JournalHeader, line: JournalRunLine, suite: C
     // The simulated scorer: scored again from the seed and the run's failed calls.
     notes.simulatedScores++;
     score = simulateScore(header.meta.seed, line.run_index, calls.filter((c) => !c.ok).length, calls.length);
+  } else if (header.user_scorer && scorer !== undefined) {
+    notes.rerunScores++;
+    try {
+      const raw: unknown = await scorer.score({ runIndex: line.run_index, seed: header.meta.seed, scenes: scenesOf(line) });
+      if (!validScore(raw)) throw new Error(`scorer returned an invalid score for run ${line.run_index}`);
+      score = raw;
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      const msg = typeof e?.message === 'string' ? e.message : String(err);
+      error = `scorer threw: ${typeof e?.code === 'string' && e.code !== '' ? `${e.code}: ${msg}` : msg}`;
+      score = ZERO;
+    }
   } else if (header.user_scorer || header.mode === 'scenes') {
     notes.recordedScores++;
     score = line.outputs.score ?? ZERO;

@@ -266,13 +266,25 @@ describe('proofpack replay: bad input', () => {
     expect(e.stderr).toContain('not replayable: no PR_REPORT.json');
   }, 60_000);
 
-  it('a packed scorer whose digest differs from modules.json → refused, named, exit 2', () => {
+  it('a scorer module: recorded scores, or run again with --scorer when its digest matches; a differing digest (given or packed) → refused, named, exit 2', () => {
     const scorer = path.join(ROOT, 'examples', 'modules', 'length-scorer.mjs');
     const { pack } = stressPack(['--count', '4', '--scorer', scorer]);
     const modules = JSON.parse(fs.readFileSync(path.join(pack, 'modules.json'), 'utf8'));
     const rec = modules.modules.find((m: { role: string }) => m.role === 'scorer');
     expect(rec).toMatchObject({ name: 'length-scorer.mjs', packed: 'modules/scorer/length-scorer.mjs' });
     expect(rec.path).not.toMatch(/^\//);
+    // Recorded scores by default; `--scorer FILE` runs the scorer again when its digest is the recorded one.
+    const recorded = omega(path.dirname(pack), ['proofpack', 'replay', 'pack']);
+    expect(recorded.code, recorded.stdout + recorded.stderr).toBe(0);
+    expect(recorded.stdout).toContain('! scorer length-scorer: recorded scores, not re-run (4 run(s)');
+    const rerun = omega(path.dirname(pack), ['proofpack', 'replay', 'pack', '--scorer', scorer]);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    expect(rerun.stdout).toContain('! scorer length-scorer: run again from length-scorer.mjs (its sha256 is the recorded one) on 4 run(s)');
+    const other = path.join(path.dirname(pack), 'other-scorer.mjs');
+    fs.writeFileSync(other, fs.readFileSync(scorer, 'utf8').replace('>= 40', '>= 1'));
+    const refused = omega(path.dirname(pack), ['proofpack', 'replay', 'pack', '--scorer', other]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/ERR_OMEGA_MODULE_DIGEST: scorer module `other-scorer\.mjs` refused: its sha256 [0-9a-f]{64} differs from the recorded [0-9a-f]{64} \(length-scorer\.mjs\)/);
     fs.appendFileSync(path.join(pack, rec.packed), '\n// changed\n');
     const r = omega(path.dirname(pack), ['proofpack', 'replay', 'pack']);
     expect(r.code, r.stdout + r.stderr).toBe(2);

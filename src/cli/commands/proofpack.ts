@@ -246,8 +246,9 @@ export const register: RegisterCommand = (program: Command, setExit) => {
     .description('Re-derive PR_REPORT.json, run-cost.json, chaos-log.json and the verdict from the recorded outputs; compare byte for byte (exit 0 reproduced, 1 differs, 2 not replayable)')
     .argument('<dir>', 'proofpack, stress run folder, or a sprint\'s final pack')
     .option('--json', 'print the replay as JSON')
-    .action(async (dir: string, opts: { json?: boolean }) => {
-      const r = await replay(dir, { signal: shutdownSignal });
+    .option('--scorer <file>', 'your scorer module: score again the runs it judged (refused unless its sha256 is the one modules.json records)')
+    .action(async (dir: string, opts: { json?: boolean; scorer?: string }) => {
+      const r = await replay(dir, { signal: shutdownSignal, scorer: opts.scorer });
       const rendered = renderReplay(r);
       if (opts.json) out(JSON.stringify(r, null, 2));
       else for (const l of rendered.lines) out(l);
