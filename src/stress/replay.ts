@@ -31,7 +31,10 @@ export const REPLAYED_FILES = ['PR_REPORT.json', 'run-cost.json', 'chaos-log.jso
 
 /** What became of one derived file. */
 export interface ReplayedFile {
-  /** The file, relative to the replayed directory. */
+  /**
+   * The file, relative to the replayed directory. For a simulated re-run, `journal.jsonl` too: its
+   * recorded outputs, re-scored, must give the same documents as the seed.
+   */
   file: string;
   /** `reproduced` (byte-identical), `differs`, or `missing` (packed but not derived, or the reverse). */
   status: 'reproduced' | 'differs' | 'missing';
@@ -188,6 +191,55 @@ function simulatedRerun(report: PrReport, modules: ModuleRecord[]): boolean {
   return report.scorer === 'simulated' || report.scorer.startsWith('assertions:');
 }
 
+/** What re-scoring a journal gave: the three documents, and what was taken as recorded. */
+interface FromJournal {
+  derived: Record<string, string | null>;
+  notes: string[];
+}
+
+/** Each run of the journal(s) re-scored from its recorded outputs, then `derive`. */
+async function fromJournal(
+  folder: string,
+  where: (f: string) => string,
+  journals: ReturnType<typeof splitJournals>,
+  calibration: CalibrationDocument,
+  report: PrReport,
+  o: ReplayOptions,
+): Promise<FromJournal> {
+  const first = journals[0] as (typeof journals)[number];
+  const casesText = readText(folder, CASES_FILE);
+  if (first.header.meta.cases_file && casesText === null) throw notReplayable(`the run used cases \`${first.header.meta.cases_file}\` but no ${CASES_FILE} was packed`, where(CASES_FILE));
+  let suite;
+  try {
+    suite = suiteFor(first.header, casesText);
+  } catch (err) {
+    throw notReplayable(`${where(CASES_FILE)}: ${(err as Error).message}`, where(CASES_FILE));
+  }
+  const counted: RescoreNotes = { externalChecks: 0, engineChecks: 0, recordedScores: 0, simulatedScores: 0, rerunScores: 0 };
+  let scorer;
+  if (o.scorer !== undefined) {
+    ({ scorer } = await loadScorer(o.scorer, { seed: first.header.meta.seed, calibration }));
+  }
+  // Each run re-scored from its recorded outputs (in run order); everything else as recorded.
+  const rescored: { header: (typeof journals)[number]['header']; lines: JournalLine[] }[] = [];
+  for (const j of journals) {
+    const lines: JournalLine[] = [];
+    for (const l of j.lines) lines.push(l.type === 'run' ? { ...l, record: await rescoreRun(j.header, l, suite, counted, scorer) } : l);
+    rescored.push({ header: j.header, lines });
+  }
+  const d = derive(calibration, rescored, report.generated, { merge: journals.length > 1 });
+  const notes: string[] = ['provider: not called; every answer, usage, latency, error and chaos decision as recorded in journal.jsonl'];
+  if (counted.externalChecks > 0) notes.push(`js checks: recorded, not re-run (${counted.externalChecks} results of \`js\` / \`json-schema\` checks from journal.jsonl)`);
+  if (counted.engineChecks > 0) notes.push(`engine checks: recorded, not re-run (${counted.engineChecks} from journal.jsonl; the engine is not run again)`);
+  if (counted.simulatedScores > 0) notes.push(`scorer simulated: scored again from the seed and each run's failed calls (${counted.simulatedScores} run(s))`);
+  if (counted.rerunScores > 0) notes.push(`scorer ${report.scorer}: run again from ${path.basename(o.scorer as string)} (its sha256 is the recorded one) on ${counted.rerunScores} run(s)`);
+  if (counted.recordedScores > 0) notes.push(`scorer ${report.scorer}: recorded scores, not re-run (${counted.recordedScores} run(s); --scorer FILE runs it again when its sha256 is the recorded one)`);
+  return {
+    derived: { 'PR_REPORT.json': json(d.report), 'run-cost.json': json(d.runCost), 'chaos-log.json': d.chaosLog === null ? null : json(d.chaosLog) },
+    notes,
+  };
+}
+
 async function replayFolder(root: string, rel: string, o: ReplayOptions): Promise<RunReplay> {
   const folder = path.join(root, rel);
   const where = (f: string) => (rel === '.' ? f : `${rel}/${f}`);
@@ -224,6 +276,8 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
   const notes: string[] = [];
   let derived: Record<string, string | null>;
   let mode: RunReplay['mode'];
+  let journalCheck: ReplayedFile | undefined;
+  let journalChanges: RunChange[] = [];
   if (simulatedRerun(report, modules)) {
     mode = 'simulated';
     const casesText = report.cases_file ? readText(folder, CASES_FILE) : null;
@@ -259,44 +313,28 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
       'run-cost.json': json(result.runCost),
       'chaos-log.json': result.chaosLog === null ? null : json(withRecordedTimestamps(result.chaosLog, packed['chaos-log.json'] ?? null)),
     };
+    // The journal's recorded outputs must tell the same story as the seed: re-scored, they give
+    // the same documents (a tampered answer or score in journal.jsonl shows here).
+    const j = await fromJournal(folder, where, journals, calibration, report, o);
+    for (const f of REPLAYED_FILES) {
+      const a = derived[f] ?? null;
+      const b = j.derived[f] ?? null;
+      const diff = a === null || b === null ? (a === b ? null : '$') : firstJsonDifference(a, b);
+      if (diff !== null) {
+        journalCheck = { file: where(JOURNAL_FILE), status: 'differs', path: `${f} ${diff} (its recorded outputs re-score to other reports than the seed's)` };
+        if (f === 'PR_REPORT.json' && a !== null && b !== null) journalChanges = changedRuns(a, b);
+        break;
+      }
+    }
+    journalCheck ??= { file: where(JOURNAL_FILE), status: 'reproduced' };
   } else {
     mode = 'recorded';
-    const first = journals[0] as (typeof journals)[number];
-    const casesText = readText(folder, CASES_FILE);
-    if (first.header.meta.cases_file && casesText === null) throw notReplayable(`the run used cases \`${first.header.meta.cases_file}\` but no ${CASES_FILE} was packed`, where(CASES_FILE));
-    let suite;
-    try {
-      suite = suiteFor(first.header, casesText);
-    } catch (err) {
-      throw notReplayable(`${where(CASES_FILE)}: ${(err as Error).message}`, where(CASES_FILE));
-    }
-    const counted: RescoreNotes = { externalChecks: 0, engineChecks: 0, recordedScores: 0, simulatedScores: 0, rerunScores: 0 };
-    let scorer;
-    if (o.scorer !== undefined) {
-      ({ scorer } = await loadScorer(o.scorer, { seed: first.header.meta.seed, calibration }));
-    }
-    // Each run re-scored from its recorded outputs (in run order); everything else as recorded.
-    const rescored: { header: (typeof journals)[number]['header']; lines: JournalLine[] }[] = [];
-    for (const j of journals) {
-      const lines: JournalLine[] = [];
-      for (const l of j.lines) lines.push(l.type === 'run' ? { ...l, record: await rescoreRun(j.header, l, suite, counted, scorer) } : l);
-      rescored.push({ header: j.header, lines });
-    }
-    const d = derive(calibration, rescored, report.generated, { merge: journals.length > 1 });
-    derived = {
-      'PR_REPORT.json': json(d.report),
-      'run-cost.json': json(d.runCost),
-      'chaos-log.json': d.chaosLog === null ? null : json(d.chaosLog),
-    };
+    const r = await fromJournal(folder, where, journals, calibration, report, o);
+    derived = r.derived;
     if (report.provider === 'simulated' && report.cost?.budget_verdict !== 'PASS') {
       notes.push('budget FAIL: which calls the caps refused depends on the order the calls were made, so the runs are re-scored from journal.jsonl, not re-run from the seed');
     }
-    notes.push('provider: not called; every answer, usage, latency, error and chaos decision as recorded in journal.jsonl');
-    if (counted.externalChecks > 0) notes.push(`js checks: recorded, not re-run (${counted.externalChecks} results of \`js\` / \`json-schema\` checks from journal.jsonl)`);
-    if (counted.engineChecks > 0) notes.push(`engine checks: recorded, not re-run (${counted.engineChecks} from journal.jsonl; the engine is not run again)`);
-    if (counted.simulatedScores > 0) notes.push(`scorer simulated: scored again from the seed and each run's failed calls (${counted.simulatedScores} run(s))`);
-    if (counted.rerunScores > 0) notes.push(`scorer ${report.scorer}: run again from ${path.basename(o.scorer as string)} (its sha256 is the recorded one) on ${counted.rerunScores} run(s)`);
-    if (counted.recordedScores > 0) notes.push(`scorer ${report.scorer}: recorded scores, not re-run (${counted.recordedScores} run(s); --scorer FILE runs it again when its sha256 is the recorded one)`);
+    notes.push(...r.notes);
   }
   const files: ReplayedFile[] = [];
   for (const f of REPLAYED_FILES) {
@@ -309,8 +347,10 @@ async function replayFolder(root: string, rel: string, o: ReplayOptions): Promis
       files.push(diff === null ? { file: where(f), status: 'reproduced' } : { file: where(f), status: 'differs', path: diff });
     }
   }
+  if (journalCheck !== undefined) files.push(journalCheck);
   const replayedReport = derived['PR_REPORT.json'] === null ? null : (JSON.parse(derived['PR_REPORT.json'] as string) as PrReport);
-  const changes = files.some((f) => f.status !== 'reproduced') && replayedReport !== null ? changedRuns(packed['PR_REPORT.json'] as string, derived['PR_REPORT.json'] as string) : [];
+  const reportDiffers = files.some((f) => f.status !== 'reproduced' && !f.file.endsWith(JOURNAL_FILE));
+  const changes = reportDiffers && replayedReport !== null ? changedRuns(packed['PR_REPORT.json'] as string, derived['PR_REPORT.json'] as string) : journalChanges;
   return {
     folder: rel,
     mode,

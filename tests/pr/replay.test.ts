@@ -126,8 +126,19 @@ describe('proofpack replay: simulated stress', () => {
     expect(r.stdout).toMatch(/^✓ run-cost\.json: reproduced$/m);
     expect(r.stdout).toMatch(/^✓ chaos-log\.json: reproduced$/m);
     expect(r.stdout).toMatch(/^VERDICT: (PASS|FAIL) \(budget (PASS|FAIL)\) — reproduced$/m);
+    expect(r.stdout).toMatch(/^✓ journal\.jsonl: its recorded outputs re-score to the same reports$/m);
     // The run folder itself replays too.
     expect(omega(path.dirname(pack), ['proofpack', 'replay', path.relative(path.dirname(pack), run)]).code).toBe(0);
+    // A recorded output edited in the journal no longer agrees with the seed: named, exit 1.
+    // (Its recorded score would not do: the simulated scorer is run again from the seed.)
+    editJournal(path.join(pack, 'journal.jsonl'), 5, (l) => {
+      Object.assign(l.calls[0], { ok: false, error_code: 'ERR_OMEGA_SERVER_ERROR', error_message: 'edited' });
+    });
+    const t = omega(path.dirname(pack), ['proofpack', 'replay', 'pack']);
+    expect(t.code, t.stdout + t.stderr).toBe(1);
+    expect(t.stdout).toMatch(/^✓ PR_REPORT\.json: reproduced$/m);
+    expect(t.stdout).toMatch(/^✗ journal\.jsonl: differs at PR_REPORT\.json \$\.\S+ \(its recorded outputs re-score to other reports than the seed's\)$/m);
+    expect(t.stdout).toMatch(/^  run 5: hard_score [0-9.]+ → [0-9.]+, .*failed_scenes 0 → 1/m);
   }, 60_000);
 
   it('an edited score in one run → differs at its JSON path, names the run, exit 1', () => {

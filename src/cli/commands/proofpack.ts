@@ -130,7 +130,8 @@ export function renderReplay(r: ReplayResult): { lines: string[]; code: number }
     const how = run.mode === 'simulated' ? 'the whole stress re-run from its seed' : 'each run re-scored from its recorded outputs';
     lines.push(`Replay of ${run.folder === '.' ? 'the run folder' : run.folder}: ${how}, no LLM call, no network`);
     for (const f of run.files) {
-      if (f.status === 'reproduced') lines.push(`${OK} ${f.file}: reproduced`);
+      const journal = f.file.endsWith('journal.jsonl');
+      if (f.status === 'reproduced') lines.push(journal ? `${OK} ${f.file}: its recorded outputs re-score to the same reports` : `${OK} ${f.file}: reproduced`);
       else if (f.status === 'differs') lines.push(`${KO} ${f.file}: differs at ${f.path ?? '$'}`);
       else lines.push(`${KO} ${f.file}: ${f.path ?? 'missing'}`);
     }
@@ -148,7 +149,7 @@ export function renderReplay(r: ReplayResult): { lines: string[]; code: number }
     const allFiles = run.files.every((f) => f.status === 'reproduced');
     lines.push(
       same
-        ? `VERDICT: ${run.replayed.verdict} (budget ${run.replayed.budget}) — ${allFiles ? 'reproduced' : 'the same verdict, but the reports differ'}`
+        ? `VERDICT: ${run.replayed.verdict} (budget ${run.replayed.budget}) — ${allFiles ? 'reproduced' : 'the same verdict, but the evidence disagrees (✗ above)'}`
         : `VERDICT: replayed ${run.replayed.verdict} (budget ${run.replayed.budget}) ≠ recorded ${run.recorded.verdict} (budget ${run.recorded.budget}) — NOT reproduced`,
     );
   }
