@@ -27,6 +27,20 @@ export { loadEngine } from './stress/modules';
 // Types of the report files the CLI writes (snake_case, the runbook's names).
 export type { PrReport, StressMeta } from './stress/report';
 export type { RunRecord, CaseRunRecord } from './stress/engine';
+export { derive, callCounts, type Derived, type JournalInput } from './stress/derive';
+export {
+  JOURNAL_FILE,
+  JOURNAL_SCHEMA,
+  JournalWriter,
+  parseJournal,
+  readJournal,
+  splitJournals,
+  type Journal,
+  type JournalHeader,
+  type JournalLine,
+  type JournalRunLine,
+  type JournalCall,
+} from './stress/journal';
 export type { PreflightReport, ConcurrencyReport, ChaosSummary } from './report/types';
 // These replace the native functions of the same name: they fill in the probed toolchain versions
 // and ship the self-contained `verify.html`.

@@ -209,16 +209,18 @@ export interface InterruptedReport {
 
 /**
  * Writes an interrupted phase's run folder (`interrupted-report.json` + `extra` JSON files +
- * `copies`: file name → source path, copied when it exists); returns it.
+ * `copies`: file name → source path, copied when it exists); returns it. `report` may be a
+ * function of the folder's final path (a report that names its own folder).
  */
 export function writeInterrupted(
   metricsRoot: string,
   name: string,
-  report: Omit<InterruptedReport, 'schema_version' | 'complete' | 'signal' | 'generated'>,
+  report: Omit<InterruptedReport, 'schema_version' | 'complete' | 'signal' | 'generated'> | ((folder: string) => Omit<InterruptedReport, 'schema_version' | 'complete' | 'signal' | 'generated'>),
   extra: Record<string, unknown> = {},
   copies: Record<string, string> = {},
 ): string {
   const dir = new RunDir(metricsRoot, name);
+  if (typeof report === 'function') report = report(dir.path);
   try {
     // Files kept as they are (the run journal, the answers cache): what a resume continues from.
     for (const [file, source] of Object.entries(copies)) if (fs.existsSync(source)) fs.copyFileSync(source, dir.stagingPath(file));

@@ -88,6 +88,8 @@ export interface RunStressOptions {
    * journal file, the run starts afresh.
    */
   resume?: boolean;
+  /** How errors name the run being resumed (default: the journal's folder name). */
+  resumeName?: string;
 }
 
 /** What {@link runStress} produced. */
@@ -256,7 +258,7 @@ export async function runStress(o: RunStressOptions, resolved?: ResolvedStress):
   if (o.journal) {
     if (o.resume === true && fs.existsSync(o.journal)) {
       const j = readJournal(o.journal);
-      checkResumable(j.header, header, path.basename(path.dirname(path.resolve(o.journal))));
+      checkResumable(j.header, header, o.resumeName ?? path.basename(path.dirname(path.resolve(o.journal))));
       if (j.lines.some((l) => l.type === 'header')) {
         throw new OmegaError('ERR_OMEGA_RESUME', `${path.basename(o.journal)} holds several journals (merged shards): resume each shard's own journal`);
       }

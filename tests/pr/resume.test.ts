@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCalibration } from '../../src/index';
-import { runStress } from '../../src/stress/api';
+import { StressAbortedError, runStress } from '../../src/stress/api';
 import { derive } from '../../src/stress/derive';
 import { parseJournal, splitJournals, type JournalLine } from '../../src/stress/journal';
 
@@ -278,5 +278,37 @@ describe('derive', () => {
     }
     // A run counted twice is refused, not summed.
     expect(() => derive(calibration, splitJournals(parseJournal(texts.join('') + texts[0])), clock())).toThrow(/ERR_OMEGA_MERGE|shard|twice/);
+  }, 60_000);
+
+  it('library: an engine run aborted after a few runs, resumed with runStress({ journal, resume: true }) → the uninterrupted documents', async () => {
+    const engine = {
+      name: 'two-calls',
+      async run(ctx: { llm: { generate(r: { prompt: string; caseId?: string }): Promise<{ text: string }> } }) {
+        const a = await ctx.llm.generate({ prompt: 'first', caseId: 'run' });
+        const b = await ctx.llm.generate({ prompt: 'second', caseId: 'run' });
+        return { outputs: { run: `${a.text}\n${b.text}` }, checks: [{ name: 'long enough', pass: a.text.length + b.text.length > 40 }] };
+      },
+    };
+    const opts = { ...common, engine: engine as never, count: 10, concurrency: 2 };
+    const whole = await runStress(opts);
+    const dir = tmp();
+    const journal = path.join(dir, 'journal.jsonl');
+    const controller = new AbortController();
+    const first = await runStress({ ...opts, journal, signal: controller.signal, onProgress: (done) => done >= 3 && controller.abort() }).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(StressAbortedError);
+    const kept = parseJournal(fs.readFileSync(journal, 'utf8')).lines.filter((l) => l.type === 'run').length;
+    expect(kept).toBeGreaterThanOrEqual(3);
+    expect(kept).toBeLessThan(10);
+    let ran = 0;
+    const resumed = await runStress({ ...opts, journal, resume: true, onProgress: () => ran++ });
+    expect(ran).toBe(10 - kept);
+    expect(JSON.stringify([resumed.report, resumed.runCost, resumed.chaosLog])).toBe(JSON.stringify([whole.report, whole.runCost, whole.chaosLog]));
+    // Resuming a complete journal runs nothing and derives the same documents.
+    let again = 0;
+    const done = await runStress({ ...opts, journal, resume: true, onProgress: () => again++ });
+    expect(again).toBe(0);
+    expect(JSON.stringify(done.report)).toBe(JSON.stringify(whole.report));
+    // Another seed: refused, naming it.
+    await expect(runStress({ ...opts, seed: 12, journal, resume: true })).rejects.toThrow(/ERR_OMEGA_RESUME|seed: journal 11, now 12/);
   }, 60_000);
 });

@@ -89,6 +89,10 @@ export interface SprintOptions {
   engine?: string;
   /** Cases file for the stress phase (`--input`). */
   input?: string;
+  /** Continue the stress phase from this interrupted / crashed stress run folder (its journal); the other phases run again. */
+  resume?: string;
+  /** The command line as typed: printed back as the resume command when the stress phase is interrupted. */
+  argv?: string[];
   /** PR-G0: demand exactly this many tests. */
   expectTotal?: number;
   /** PR-G0: demand this git branch. */
@@ -264,6 +268,8 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       input: o.input,
       calibrationFile: o.calibrationFile,
       out: o.out,
+      resume: o.resume,
+      argv: o.argv,
     });
     stressDir = judged(dir);
     stressVerdict = report.verdict;
@@ -404,6 +410,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--out <dir>', 'metrics root', 'metrics/pr')
     .option('--proofpacks <dir>', 'proofpacks root', 'proofpacks')
     .option('--keep-going', 'run every phase even after a gate fails')
+    .option('--resume <stress-run-dir>', 'continue the stress phase of an interrupted sprint from its journal (the folder it printed); the other phases run again')
     .option('--sign <key>', 'sign proofpacks/final with this minisign secret key (unlocked before any phase runs)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const sign = typeof o.sign === 'string' ? await unlockKey(o.sign) : undefined;
@@ -429,6 +436,8 @@ export const register: RegisterCommand = (program, setExit) => {
         out: o.out as string,
         proofpacks: o.proofpacks as string,
         keepGoing: o.keepGoing === true,
+        resume: o.resume as string | undefined,
+        argv: process.argv.slice(2),
       });
       setExit(rows.every((r) => r.verdict === 'PASS') ? EXIT.PASS : EXIT.FAIL);
     });

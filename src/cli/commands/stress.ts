@@ -316,6 +316,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
         ...options,
         journal: journalFile,
         resume: from !== null,
+        resumeName: from === null ? undefined : rel(from),
         cachePath: o.cache === false ? null : cacheFile,
         signal: shutdownSignal,
         onProgress: (done, all, r) => {
@@ -342,11 +343,10 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
     const outcome = err.outcome;
     let dir: string;
     try {
-      const claimed = path.join(metricsRoot, 'PR_RUNS', name);
       dir = writeInterrupted(
         metricsRoot,
         name,
-        { phase: 'stress', planned: total, completed: outcome.runs.length, resume_command: resumeCommand(o.argv, claimed), runs: outcome.runs, calls: outcome.calls },
+        (folder) => ({ phase: 'stress', planned: total, completed: outcome.runs.length, resume_command: resumeCommand(o.argv, folder), runs: outcome.runs, calls: outcome.calls }),
         { 'run-cost.json': outcome.runCost },
         { [JOURNAL_FILE]: journalFile, ...Object.fromEntries(cacheFilesIn(path.dirname(cacheFile)).map((f) => [f, staging.stagingPath(f)])) },
       );
