@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WireServer } from './helpers/wire-server';
+import { replayProofpack } from '../../src/index';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
@@ -261,6 +262,23 @@ describe('proofpack replay: a real-shaped provider (OpenAI chat completions on a
     expect(t.stdout).toMatch(/^  run 4: hard_score 0\.5 → 1, hard_pass false → true, .*cases\[b\]\.hard_pass false → true/m);
     expect(t.stdout).toMatch(/^VERDICT: replayed PASS \(budget PASS\) ≠ recorded FAIL \(budget PASS\) — NOT reproduced$/m);
   }, 120_000);
+});
+
+describe('replayProofpack (the library function)', () => {
+  it('gives the CLI\'s result as an object: every file reproduced, the verdicts, the notes', async () => {
+    const { pack } = stressPack(['--count', '5', '--scorer', path.join(ROOT, 'examples', 'modules', 'length-scorer.mjs')]);
+    const r = await replayProofpack(pack);
+    expect(r.reproduced).toBe(true);
+    expect(r.runs).toHaveLength(1);
+    expect(r.runs[0]?.mode).toBe('recorded');
+    expect(r.runs[0]?.files.map((f) => [f.file, f.status])).toEqual([
+      ['PR_REPORT.json', 'reproduced'],
+      ['run-cost.json', 'reproduced'],
+    ]);
+    expect(r.runs[0]?.recorded).toEqual(r.runs[0]?.replayed);
+    expect(r.runs[0]?.notes.some((n) => n.startsWith('scorer length-scorer: recorded scores, not re-run'))).toBe(true);
+    await expect(replayProofpack(tmp())).rejects.toMatchObject({ code: 'ERR_OMEGA_NOT_REPLAYABLE' });
+  }, 60_000);
 });
 
 describe('proofpack replay: bad input', () => {
