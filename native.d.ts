@@ -512,6 +512,12 @@ export interface CaseRunInput {
   failedChecks: Array<string>
 }
 
+/**
+ * The runs of two `PR_REPORT.json` texts that differ, one entry per differing field (scores
+ * and pass flags first). Throws `ERR_OMEGA_INVALID_ARGUMENT` when either text is not JSON.
+ */
+export declare function changedRuns(recorded: string, replayed: string): Array<RunChange>
+
 /** Decisions of calls `start .. start + count`, in typed arrays. */
 export interface ChaosBatch {
   /** First call index. */
@@ -690,6 +696,13 @@ export interface FailureFactsInput {
  * a delay then success). Throws `ERR_OMEGA_INVALID_ARGUMENT` for an unknown name.
  */
 export declare function failureTypeErrorCode(failureType: string): string | null
+
+/**
+ * The first JSON path (`$.runs[17].hard_score`, document order) at which `replayed` differs
+ * from `recorded`; `null` when the two texts are byte-identical; `$ (formatting)` for the same
+ * values in other bytes; `$ (not JSON)` when either is not JSON.
+ */
+export declare function firstJsonDifference(recorded: string, replayed: string): string | null
 
 /** One gate outcome (attestation passed/failed tests). */
 export interface GateOutcome {
@@ -1112,6 +1125,18 @@ export interface RetryPolicyOptions {
   maxRetryAfterMs?: number
   /** Time budget of one logical call across all its attempts, ms. */
   deadlineMs?: number
+}
+
+/** A field of one run that differs between the packed and the replayed `PR_REPORT.json`. */
+export interface RunChange {
+  /** `run_index` of the run. */
+  runIndex: number
+  /** The field (`hard_score`, `hard_pass`, …; `run` when the run is in one report only). */
+  field: string
+  /** The packed value as JSON text (`absent` when missing). */
+  recorded: string
+  /** The replayed value as JSON text (`absent` when missing). */
+  replayed: string
 }
 
 /**

@@ -56,6 +56,8 @@ export const ERROR_CODES = [
   'ERR_OMEGA_PROVIDER_FORBIDDEN', // the provider forbade the request (HTTP 403): surfaced at once
   'ERR_OMEGA_PROVIDER_NOT_FOUND', // the provider does not know the model or route (HTTP 404): surfaced at once
   'ERR_OMEGA_PROVIDER_HTTP', // another HTTP status from the provider: surfaced at once
+  'ERR_OMEGA_NOT_REPLAYABLE', // a pack without what `proofpack replay` needs (recorded outputs, calibration): exit 2
+  'ERR_OMEGA_MODULE_DIGEST', // a module whose sha256 differs from the one the run recorded: refused (exit 2)
 ] as const;
 
 /** Every code an omega-pr error can carry. */

@@ -42,6 +42,9 @@ export {
   type JournalRunLine,
   type JournalCall,
 } from './stress/journal';
+// `omega-pr proofpack replay` as a function: re-derives a pack's reports and compares them.
+export { replay as replayProofpack, findRunFolders, type ReplayOptions, type ReplayResult, type RunReplay, type ReplayedFile } from './stress/replay';
+export { evidenceFiles, type ModuleRecord, type ModulesDocument } from './stress/evidence';
 export type { PreflightReport, ConcurrencyReport, ChaosSummary } from './report/types';
 // These replace the native functions of the same name: they fill in the probed toolchain versions
 // and ship the self-contained `verify.html`.

@@ -14,6 +14,7 @@ mod chaos;
 mod error;
 mod proofpack;
 mod ratelimit;
+mod replay;
 mod retry;
 mod rules;
 mod sign;

@@ -299,6 +299,24 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A pack (or run folder) that `proofpack replay` cannot re-derive: no recorded outputs
+    /// (`journal.jsonl`), no packed calibration, an inconsistent record (exit 2).
+    #[error("not replayable: {reason}")]
+    NotReplayable {
+        /// Why, naming the missing or unreadable file.
+        reason: String,
+    },
+    /// A module (scorer, engine, provider, check module) whose SHA-256 is not the one the run
+    /// recorded in `modules.json`: replay refuses to run or trust it (exit 2).
+    #[error("module `{file}` refused: its sha256 {actual} differs from the recorded {recorded}")]
+    ModuleDigest {
+        /// The module file (relative or base name).
+        file: String,
+        /// The digest recorded by the run.
+        recorded: String,
+        /// The digest of the file given.
+        actual: String,
+    },
     /// A price file (LiteLLM `model_prices_and_context_window.json` format) is invalid.
     #[error("invalid price file{}: {}", source_suffix(.source_name), .message)]
     PriceFile {
@@ -489,6 +507,14 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
         "ERR_OMEGA_PROVIDER_HTTP",
         "another HTTP status from the provider: surfaced at once",
     ),
+    (
+        "ERR_OMEGA_NOT_REPLAYABLE",
+        "a pack without what `proofpack replay` needs (recorded outputs, calibration): exit 2",
+    ),
+    (
+        "ERR_OMEGA_MODULE_DIGEST",
+        "a module whose sha256 differs from the one the run recorded: refused (exit 2)",
+    ),
 ];
 
 fn source_suffix(source: &Option<String>) -> String {
@@ -539,6 +565,8 @@ impl Error {
             Error::Cases { .. } => "ERR_OMEGA_CASES",
             Error::InvalidUsage { .. } => "ERR_OMEGA_INVALID_USAGE",
             Error::PriceFile { .. } => "ERR_OMEGA_PRICE_FILE",
+            Error::NotReplayable { .. } => "ERR_OMEGA_NOT_REPLAYABLE",
+            Error::ModuleDigest { .. } => "ERR_OMEGA_MODULE_DIGEST",
         }
     }
 

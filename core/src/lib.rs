@@ -16,6 +16,7 @@
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
 //! - `schema` (feature `schema`): the JSON Schemas of the documents the core owns, derived from
 //!   their structs (`schemars`); `bash scripts/gen-schemas.sh` writes them to `schemas/`.
+//! - [`replay`]: comparing a replayed report with the packed one (first differing JSON path, changed runs).
 //!
 //! ```
 //! use omega_pr_core::calibration::default_calibration;
@@ -51,6 +52,7 @@ pub mod outcome;
 pub mod prices;
 pub mod proofpack;
 pub mod ratelimit;
+pub mod replay;
 pub mod report_rules;
 pub mod retry;
 #[cfg(feature = "schema")]

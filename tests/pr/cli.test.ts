@@ -125,8 +125,9 @@ const SCHEMA_FILES = [
   'manifest',
   'toolchain',
   'calibration',
+  'modules',
 ] as const;
-type SchemaName = (typeof SCHEMA_FILES)[number] | 'answers-cache' | 'concurrency-cache';
+type SchemaName = (typeof SCHEMA_FILES)[number] | 'answers-cache' | 'concurrency-cache' | 'cases';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 addFormats(ajv);
@@ -148,6 +149,9 @@ validators.set(
     },
   }),
 );
+// A run folder's `cases.json` is the user's cases file, copied (its schema uses `oneOf` with
+// `required` names defined in the other branch: not strict-mode clean).
+validators.set('cases', addFormats(new Ajv2020({ strict: false, allowUnionTypes: true })).compile(readJson(path.join(ROOT, 'schemas', 'cases.schema.json'))));
 validators.set(
   'concurrency-cache',
   ajv.compile({
@@ -175,6 +179,10 @@ function schemaFor(file: string): SchemaName | null {
   if (b === 'toolchain.json') return 'toolchain';
   if (b === 'answers-cache.json') return 'answers-cache';
   if (b === 'cache.json') return 'concurrency-cache';
+  // The evidence of a stress run folder (proofpack replay).
+  if (b === 'calibration.json') return 'calibration';
+  if (b === 'cases.json') return 'cases';
+  if (b === 'modules.json') return 'modules';
   return null;
 }
 
@@ -377,7 +385,7 @@ describe('stress (PR-G4)', () => {
     expect(r.stdout).toMatch(/^VERDICT: PASS$/m);
     expect(r.stdout).toContain(`Report: metrics/pr/PR_RUNS/stress20_${STAMP}/PR_REPORT.json`);
     const [run] = runDirs(dir, /^stress20_/);
-    expect(walk(run)).toEqual(['PR_REPORT.json', 'answers-cache.json', 'journal.jsonl', 'run-cost.json', 'stress-report.html']);
+    expect(walk(run)).toEqual(['PR_REPORT.json', 'answers-cache.json', 'calibration.json', 'journal.jsonl', 'modules.json', 'run-cost.json', 'stress-report.html']);
     for (const f of walk(run).filter((x) => x.endsWith('.json'))) expectValid(path.join(run, f));
     const report = readJson(path.join(run, 'PR_REPORT.json'));
     // The runbook's fields, in the runbook's order right after the gate.
@@ -794,6 +802,8 @@ describe('sprint (the runbook end to end)', () => {
       new RegExp(`^PR_RUNS/concurrency4_${ts}/concurrency4-report\\.json$`),
       new RegExp(`^PR_RUNS/concurrency4_${ts}/cache\\.json$`),
       new RegExp(`^PR_RUNS/stress20_${ts}/(PR_REPORT|run-cost|answers-cache)\\.json$`),
+      // What the verdict depends on, for `proofpack replay` (issue 15).
+      new RegExp(`^PR_RUNS/stress20_${ts}/(calibration|modules)\\.json$`),
       new RegExp(`^PR_RUNS/stress20_${ts}/stress-report\\.html$`),
       // The run journal (docs/JOURNAL.md): what the reports were derived from.
       new RegExp(`^PR_RUNS/stress20_${ts}/journal\\.jsonl$`),

@@ -119,7 +119,12 @@ describe.skipIf(RUNBOOK === undefined && !process.env.CI)('the runbook, word for
       fs.symlinkSync(ROOT, path.join(proj, 'node_modules', 'omega-pr'), 'dir');
       // Phase 4's `--input test-scene.json`: a cases file (schemas/cases.schema.json).
       fs.copyFileSync(path.join(ROOT, 'tests', 'pr', 'fixtures', 'cases-five.json'), path.join(proj, 'packages', 'scribe-engine', 'src', 'cli', 'test-scene.json'));
-      const env = { ...process.env, SOURCE_DATE_EPOCH: EPOCH, CI: '', FORCE_COLOR: '0', NO_COLOR: '1' };
+      // `omega-pr` on PATH, as an installed package puts it: `sh replay.sh` replays each pack through
+      // it (the version toolchain.json records), never through npx and the network.
+      const bin = path.join(proj, 'node_modules', '.bin');
+      fs.mkdirSync(bin);
+      fs.writeFileSync(path.join(bin, 'omega-pr'), `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`, { mode: 0o755 });
+      const env = { ...process.env, SOURCE_DATE_EPOCH: EPOCH, CI: '', FORCE_COLOR: '0', NO_COLOR: '1', PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, OMEGA_REPLAY_NPX: '0' };
       const git = (args: string[]) => spawnSync('git', args, { cwd: proj, env: { ...env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
       git(['init', '-q', '-b', 'sprint/pr-l5-hardening']);
       git(['commit', '-q', '--allow-empty', '-m', 'baseline']);
@@ -158,7 +163,10 @@ describe.skipIf(RUNBOOK === undefined && !process.env.CI)('the runbook, word for
               results.push(exec('bash concurrency10.sh --updates 20', cwd, ['bash', 'concurrency10.sh', '--updates', '20'], step.command));
             } else if (script === 'verify.ps1') {
               results.push(exec('omega-pr proofpack verify .', cwd, [process.execPath, BIN, 'proofpack', 'verify', '.'], step.command));
-              results.push(exec('sh replay.sh', cwd, ['sh', 'replay.sh'], step.command));
+              const replayed = exec('sh replay.sh', cwd, ['sh', 'replay.sh'], step.command);
+              results.push(replayed);
+              // Each pack holds a stress run with its journal: replay.sh re-derives its verdict.
+              expect(replayed.stdout, replayed.stdout).toContain('RESULT: ✓ the recorded verdict follows from the recorded outputs');
             } else throw new Error(`runbook command not mapped to Linux: ${step.command}`);
           } else if (w[0] === 'node' && w[1] === 'scribe-llm.js') {
             // The runbook's engine CLI with --chaos: `omega-pr chaos` takes the same flags. Its

@@ -71,6 +71,9 @@ impl Toolchain {
     }
 }
 
+/// File name of the run journal whose presence makes a pack replayable (`proofpack replay`).
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
 /// Quotes a string for POSIX sh (single quotes).
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -100,8 +103,13 @@ pub const SCRIPT_REFUSALS: [&str; 9] = [
 /// manifest's own digest, `SHA256SUMS.txt` against `MANIFEST.json`, the entry-name rule, no
 /// symlink / special / extra file (beyond [`UNLISTED_EXTRAS`]) — then one `sha256sum -c` (or
 /// `shasum -a 256 -c`) over the validated list: linear in the number of files. Prints the
-/// `minisign -Vm` command for a signed pack, then how to re-run the recorded command. Exit 0
-/// when everything verifies, 1 otherwise, 2 without a hasher.
+/// `minisign -Vm` command for a signed pack, then how to re-run the recorded command. Then, for
+/// a pack that lists a [`JOURNAL_FILE`], `omega-pr proofpack replay .` through the omega-pr
+/// version recorded in `toolchain.json` (`omega-pr` on PATH when it is that version, else
+/// `npx --yes omega-pr@<version>` unless `OMEGA_REPLAY_NPX=0`); without either, replay is
+/// reported unavailable with what to install, and the integrity verdict stands unless
+/// `--require-replay` was given. Exit 0 when everything verifies (and replays, when it can), 1
+/// otherwise, 2 without a hasher or on a bad argument.
 pub fn replay_sh(command: Option<&str>) -> String {
     let cmd_line = match command {
         Some(c) => format!("RECORDED_COMMAND={}\n", sh_quote(c)),
@@ -120,8 +128,25 @@ pub fn replay_sh(command: Option<&str>) -> String {
 #    attestation.intoto.json, which sign MANIFEST.json and are not listed);
 #  - every listed file with one `sha256sum -c` over the validated list (linear time).
 # It cannot check signatures: it prints the minisign command to run.
-# Usage: sh replay.sh     Exit: 0 verified, 1 a check failed, 2 no SHA-256 tool.
+# Then, when the pack carries recorded outputs (journal.jsonl), it replays them: `omega-pr
+# proofpack replay .` re-derives PR_REPORT.json, run-cost.json, chaos-log.json and the verdict
+# (no LLM call, no network) through the omega-pr version recorded in toolchain.json: `omega-pr`
+# on PATH when it is that version, else `npx --yes omega-pr@<version>` (OMEGA_REPLAY_NPX=0
+# forbids npx). Without either, replay is reported unavailable (what to install is printed) and
+# the integrity verdict stands, unless --require-replay is given.
+# Usage: sh replay.sh [--no-replay | --require-replay]
+# Exit: 0 verified (and reproduced when replayed), 1 a check failed or the replay differs,
+#       2 no SHA-256 tool or a bad argument.
 set -u
+NO_REPLAY=0
+REQUIRE_REPLAY=0
+for arg in "$@"; do
+  case $arg in
+    --no-replay) NO_REPLAY=1 ;;
+    --require-replay) REQUIRE_REPLAY=1 ;;
+    *) echo "usage: sh replay.sh [--no-replay | --require-replay]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")" || exit 2
 if command -v sha256sum >/dev/null 2>&1; then
   SHA='sha256sum'
@@ -260,7 +285,40 @@ echo '✓ All files verified successfully'
   echo 'To re-run the recorded command (from the project root):'
   printf '  %s\n' "$RECORDED_COMMAND"
 fi
-exit 0
+# 6. Replay: does the recorded verdict follow from the recorded outputs?
+if [ "$NO_REPLAY" = 1 ]; then
+  echo '! Replay skipped (--no-replay): integrity only'
+  exit 0
+fi
+if ! grep -q '[ /]journal\.jsonl$' SHA256SUMS.txt; then
+  echo '! Replay unavailable: this pack carries no recorded outputs (no journal.jsonl; packs made before omega-pr replay)'
+  if [ "$REQUIRE_REPLAY" = 1 ]; then echo '✗ --require-replay: nothing to replay'; exit 1; fi
+  exit 0
+fi
+VERSION=$(sed -n 's/^  "omega_pr": "\([0-9A-Za-z.+-]*\)",$/\1/p' toolchain.json 2>/dev/null | head -n 1)
+RUNNER=''
+if [ -n "$VERSION" ] && command -v omega-pr >/dev/null 2>&1 && [ "$(omega-pr --version 2>/dev/null)" = "$VERSION" ]; then
+  RUNNER='omega-pr'
+elif [ -n "$VERSION" ] && [ "${OMEGA_REPLAY_NPX:-1}" != 0 ] && command -v npx >/dev/null 2>&1 &&
+  [ "$(npx --yes "omega-pr@$VERSION" --version 2>/dev/null)" = "$VERSION" ]; then
+  RUNNER="npx --yes omega-pr@$VERSION"
+fi
+if [ -z "$RUNNER" ]; then
+  echo "! Replay unavailable: omega-pr ${VERSION:-(version not recorded)} is not on PATH and npx could not run it."
+  echo "  Install it (npm install -g omega-pr@${VERSION:-<version>}), then: omega-pr proofpack replay ."
+  if [ "$REQUIRE_REPLAY" = 1 ]; then echo '✗ --require-replay: replay unavailable'; exit 1; fi
+  exit 0
+fi
+echo "Replay: $RUNNER proofpack replay . (no LLM call, no network)"
+$RUNNER proofpack replay .
+rc=$?
+if [ "$rc" = 0 ]; then exit 0; fi
+if [ "$rc" = 2 ]; then
+  echo '✗ Replay refused (exit 2): the pack lists journal.jsonl but cannot be replayed (see above)'
+  exit 1
+fi
+echo '✗ Replay: the recorded verdict does not follow from the recorded outputs'
+exit 1
 "#,
     );
     s
@@ -428,6 +486,16 @@ mod tests {
         for s in [&sh, &ps] {
             assert!(s.contains("manifest_sha256"));
             assert!(s.contains("minisign -Vm MANIFEST.json -p <signer.pub>"));
+        }
+        // Replay through the recorded version, unavailable without it, opt-in failure.
+        for needle in [
+            "proofpack replay .",
+            "npx --yes omega-pr@$VERSION",
+            "--require-replay",
+            "OMEGA_REPLAY_NPX",
+            JOURNAL_FILE,
+        ] {
+            assert!(sh.contains(needle), "replay.sh lacks {needle}");
         }
         // Linear: one hasher run over the validated list, no per-file grep.
         assert!(sh.contains("sha256sum -c --strict"));

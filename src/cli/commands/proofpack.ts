@@ -8,6 +8,10 @@
  * digest, or an unsigned pack with --require-signature; 2 when the directory or the key cannot be read.
  *   A listed file that cannot be read (permission denied) is an I/O problem, not tampering: exit 2.
  * sign: writes MANIFEST.json.minisig + attestation.intoto.json (exit 0), 2 on a bad key/password.
+ * replay: re-derives PR_REPORT.json, run-cost.json, chaos-log.json and the verdicts from what the
+ * pack recorded (no LLM call, no network): exit 0 when all reproduce byte for byte, 1 when
+ * something differs (the runs that changed are named), 2 when the pack is not replayable (no
+ * recorded outputs, no calibration) or a module's digest differs from the recorded one.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +22,8 @@ import { EXIT, UsageError, buildPack, rel, resolveLatest } from '../util';
 import { verifyProofpackAsync } from '../../../native';
 import type { ProofpackVerification } from '../../../report-types';
 import { readPublicKey, signPack, unlockKey, type UnlockedKey } from '../signing';
+import { replay, type ReplayResult } from '../../stress/replay';
+import { shutdownSignal } from '../lifecycle';
 
 const OK = '✓';
 const KO = '✗';
@@ -117,6 +123,40 @@ export function renderVerification(v: ProofpackVerification, policy: VerifyPolic
   return { lines, code };
 }
 
+/** Renders a replay: per run folder, one line per derived file, the changed runs, the notes, the verdict line. */
+export function renderReplay(r: ReplayResult): { lines: string[]; code: number } {
+  const lines: string[] = [];
+  for (const run of r.runs) {
+    const how = run.mode === 'simulated' ? 'the whole stress re-run from its seed' : 'each run re-scored from its recorded outputs';
+    lines.push(`Replay of ${run.folder === '.' ? 'the run folder' : run.folder}: ${how}, no LLM call, no network`);
+    for (const f of run.files) {
+      const journal = f.file.endsWith('journal.jsonl');
+      if (f.status === 'reproduced') lines.push(journal ? `${OK} ${f.file}: its recorded outputs re-score to the same reports` : `${OK} ${f.file}: reproduced`);
+      else if (f.status === 'differs') lines.push(`${KO} ${f.file}: differs at ${f.path ?? '$'}`);
+      else lines.push(`${KO} ${f.file}: ${f.path ?? 'missing'}`);
+    }
+    const byRun = new Map<number, string[]>();
+    for (const c of run.changedRuns) {
+      const list = byRun.get(c.runIndex) ?? [];
+      list.push(c.field === 'run' ? `${c.recorded} → ${c.replayed}` : `${c.field} ${c.recorded} → ${c.replayed}`);
+      byRun.set(c.runIndex, list);
+    }
+    const shown = [...byRun].slice(0, 20);
+    for (const [i, changes] of shown) lines.push(`  run ${i}: ${changes.join(', ')}`);
+    if (byRun.size > shown.length) lines.push(`  … and ${byRun.size - shown.length} more run(s) changed`);
+    for (const n of run.notes) lines.push(`! ${n}`);
+    const same = run.recorded.verdict === run.replayed.verdict && run.recorded.budget === run.replayed.budget;
+    const allFiles = run.files.every((f) => f.status === 'reproduced');
+    lines.push(
+      same
+        ? `VERDICT: ${run.replayed.verdict} (budget ${run.replayed.budget}) — ${allFiles ? 'reproduced' : 'the same verdict, but the evidence disagrees (✗ above)'}`
+        : `VERDICT: replayed ${run.replayed.verdict} (budget ${run.replayed.budget}) ≠ recorded ${run.recorded.verdict} (budget ${run.recorded.budget}) — NOT reproduced`,
+    );
+  }
+  lines.push(r.reproduced ? `RESULT: ${OK} the recorded verdict follows from the recorded outputs` : `RESULT: ${KO} the replay does not reproduce the pack (exit 1)`);
+  return { lines, code: r.reproduced ? EXIT.PASS : EXIT.FAIL };
+}
+
 /** Prints a verification the way {@link renderVerification} renders it; returns the exit code. */
 export function printVerification(v: ProofpackVerification, policy: VerifyPolicy = {}): number {
   const r = renderVerification(v, policy);
@@ -201,6 +241,19 @@ export const register: RegisterCommand = (program: Command, setExit) => {
       out(`${OK} Key id: ${s.keyId}`);
       out(`${OK} Trusted comment: ${s.trustedComment}`);
       setExit(EXIT.PASS);
+    });
+
+  pp.command('replay')
+    .description('Re-derive PR_REPORT.json, run-cost.json, chaos-log.json and the verdict from the recorded outputs; compare byte for byte (exit 0 reproduced, 1 differs, 2 not replayable)')
+    .argument('<dir>', 'proofpack, stress run folder, or a sprint\'s final pack')
+    .option('--json', 'print the replay as JSON')
+    .option('--scorer <file>', 'your scorer module: score again the runs it judged (refused unless its sha256 is the one modules.json records)')
+    .action(async (dir: string, opts: { json?: boolean; scorer?: string }) => {
+      const r = await replay(dir, { signal: shutdownSignal, scorer: opts.scorer });
+      const rendered = renderReplay(r);
+      if (opts.json) out(JSON.stringify(r, null, 2));
+      else for (const l of rendered.lines) out(l);
+      setExit(rendered.code);
     });
 
   pp.command('verify')

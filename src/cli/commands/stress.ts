@@ -14,6 +14,7 @@ import { StressAbortedError, resolveStress, runStress, type RunStressResult } fr
 import { shardRuns } from '../../stress/engine';
 import { mergeShards, type PrReport } from '../../stress/report';
 import { rateLimitLines } from '../../providers/ratelimit';
+import { CALIBRATION_FILE, CASES_FILE, MODULES_DIR, MODULES_FILE, caseAssertionFiles, evidenceFiles, packedCalibration } from '../../stress/evidence';
 import { derive } from '../../stress/derive';
 import { JOURNAL_FILE, journalPathOf, parseJournal, splitJournals } from '../../stress/journal';
 import { writeGateNcr } from '../ncr';
@@ -225,6 +226,15 @@ function writeRunFolder(
   }
 }
 
+/** Writes the evidence files (`calibration.json`, `cases.json`, `modules.json`, `modules/…`) into a run folder. */
+function writeEvidence(dir: RunDir, files: Map<string, Buffer>): void {
+  for (const [name, bytes] of files) {
+    const to = dir.stagingPath(name);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.writeFileSync(to, bytes);
+  }
+}
+
 /** Runs `omega-pr stress` (also used by `sprint`). */
 export async function runStressCommand(o: StressCommandOptions): Promise<StressResult> {
   const calibration = loadCalibration(o.calibrationFile);
@@ -261,6 +271,16 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   };
   // Input errors (cases, modules, models, no scorer) surface before any run starts.
   const resolved = await resolveStress(options);
+  // What the verdict depends on, read as loaded: the calibration, the cases, the modules' digests.
+  const evidence = evidenceFiles({
+    calibration,
+    providerName: resolved.providerName,
+    engine: o.engine,
+    provider: o.provider,
+    scorer: o.scorer,
+    cases: o.input,
+    caseFiles: o.input !== undefined && resolved.cases !== null ? caseAssertionFiles(o.input, resolved.cases.doc) : [],
+  });
 
   const bar =
     print && process.stdout.isTTY
@@ -338,6 +358,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   let dir: string;
   try {
     dir = writeRunFolder(metricsRoot, name, report, runCost, chaosLog, calibration, (d) => {
+      writeEvidence(d, evidence);
       if (fs.existsSync(cacheFile)) fs.copyFileSync(cacheFile, d.stagingPath('answers-cache.json'));
       fs.copyFileSync(journalFile, d.stagingPath(JOURNAL_FILE));
     });
@@ -351,6 +372,19 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
     console.log(`Report: ${rel(path.join(dir, 'PR_REPORT.json'))}`);
   }
   return { report, dir };
+}
+
+/**
+ * The evidence of a merged run folder: the shards ran the same inputs, so the first shard's
+ * copies of the cases and modules; the calibration the merge used.
+ */
+function mergedEvidence(d: RunDir, dirs: string[], calibration: CalibrationDocument): void {
+  const first = dirs[0] as string;
+  for (const name of [CASES_FILE, MODULES_FILE, MODULES_DIR]) {
+    const from = path.join(first, name);
+    if (fs.existsSync(from)) fs.cpSync(from, d.stagingPath(name), { recursive: true });
+  }
+  d.text(CALIBRATION_FILE, packedCalibration(calibration));
 }
 
 /** Runs `omega-pr stress merge`. */
@@ -383,6 +417,7 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
       // Shard journals in shard order, concatenated: `derive` of this file gives these documents.
       const shardOf = (t: string): number => (JSON.parse(t.slice(0, t.indexOf('\n'))) as { meta: { shard: { index: number } | null } }).meta.shard?.index ?? 0;
       d.text(JOURNAL_FILE, [...texts].sort((a, b) => shardOf(a) - shardOf(b)).join(''));
+      mergedEvidence(d, dirs, calibration);
     });
     if (o.print ?? true) {
       console.log(`Merged ${journals.length} shards: ${merged.report.total_runs} runs`);
@@ -399,7 +434,7 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
   });
   const merged = mergeShards(parts, calibration, isoNow());
   const metricsRoot = o.out ?? path.join('metrics', 'pr');
-  const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration);
+  const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration, (d) => mergedEvidence(d, dirs, calibration));
   if (o.print ?? true) {
     console.log(`Merged ${parts.length} shards: ${merged.report.total_runs} runs`);
     printAnalysis(merged.report);
