@@ -303,3 +303,34 @@ export interface CaseReport {
   violations: CaseViolation[]
   failing_checks: Record<string, number>
 }
+
+/** The PR-G4 fields of `PR_REPORT.json`, as the core derives them from the runs (`judgeStress`). */
+export interface StressVerdict {
+  /** Gate PR-G4: `variance_verdict` PASS and 0 cache corruption. */
+  verdict: 'PASS' | 'FAIL'
+  total_runs: number
+  hard_pass_rate: number
+  /** PASS when `hard_pass_rate ≥ PASS_RATIO_MIN` and no case is under `CASE_PASS_MIN`. */
+  variance_verdict: 'PASS' | 'FAIL'
+  /** Envelope violations, then (with a cases file and `CASE_PASS_MIN`) the cases below the floor. */
+  variance_violations: (VarianceReport['variance_violations'][number] | CaseViolation)[]
+  downgrade_flag: 'DOWNGRADE_VARIANCE' | null
+  cache_corruption: number
+  analysis: VarianceReport
+  /** Present for runs of a cases file or an engine (`case_ids` given). */
+  case_analysis?: CaseReport
+}
+
+/** The PR-G4 verdict re-derived from a recorded `PR_REPORT.json` and its `calibration.json`. */
+export interface StressRederivation {
+  /** `reproduced` (every PR-G4 field equal), `differs`, `not_rederivable` (reason in `line`). */
+  status: 'reproduced' | 'differs' | 'not_rederivable'
+  recorded_verdict: string | null
+  derived_verdict: 'PASS' | 'FAIL' | null
+  total_runs: number | null
+  /** First JSON path where recorded and derived differ, e.g. `$.analysis.metrics.hard_score.mean`. */
+  first_difference: string | null
+  /** `verdict reproduced: …`, `verdict differs: recorded PASS, derived FAIL (…)`, `not re-derivable: …`. */
+  line: string
+  derived: StressVerdict | null
+}

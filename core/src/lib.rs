@@ -9,7 +9,8 @@
 //! - [`faults`]: the kinds of fault and their rules (shared by calibration, chaos, retry).
 //! - [`chaos`]: seeded fault-injection decisions.
 //! - [`retry`]: backoff and retryability decisions.
-//! - [`variance`]: mergeable statistics and the PR-G4 verdict.
+//! - [`variance`]: mergeable statistics of a stress run.
+//! - [`gate_g4`]: the PR-G4 verdict of a stress run, and its re-derivation from a recorded report.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
 //!
@@ -41,6 +42,7 @@ pub mod cases;
 pub mod chaos;
 pub mod error;
 pub mod faults;
+pub mod gate_g4;
 pub mod money;
 pub mod outcome;
 pub mod prices;

@@ -54,3 +54,61 @@ export declare function verifyPack(
   manifest: Uint8Array | null | undefined,
   observed: ObservedEntry[],
 ): PackVerification;
+
+/** One statistic per metric (sample std, type-7 percentiles; cv null when undefined). */
+export interface MetricStats { n: number; mean: number; std: number; min: number; max: number; p50: number; p95: number; cv: number | null }
+
+/** The PR-G4 fields of `PR_REPORT.json`, derived from the runs (snake_case, as the native addon). */
+export interface StressVerdict {
+  verdict: 'PASS' | 'FAIL';
+  total_runs: number;
+  hard_pass_rate: number;
+  variance_verdict: 'PASS' | 'FAIL';
+  /** Envelope violations (`max`), then cases under `CASE_PASS_MIN` (`min`). */
+  variance_violations: Array<{ metric: string; statistic: string; value: number | null; max?: number; min?: number; reason: string }>;
+  downgrade_flag: 'DOWNGRADE_VARIANCE' | null;
+  cache_corruption: number;
+  analysis: {
+    total_runs: number; hard_pass_rate: number; variance_verdict: 'PASS' | 'FAIL';
+    variance_violations: Array<{ metric: string; statistic: 'std' | 'cv' | 'range'; value: number | null; max: number; reason: string }>;
+    downgrade_flag: 'DOWNGRADE_VARIANCE' | null; soft_pass_rate: number;
+    hard_pass_ci95: { low: number; high: number }; soft_pass_ci95: { low: number; high: number };
+    hard_passes: number; soft_passes: number; pass_k: Record<string, number>; pass_ratio_min: number;
+    metrics: Record<string, MetricStats>;
+  };
+  /** Per-case statistics (runs of a cases file), as the native `analyzeCases`. */
+  case_analysis?: Record<string, unknown>;
+}
+
+/** The PR-G4 verdict re-derived from a recorded `PR_REPORT.json`. */
+export interface StressRederivation {
+  status: 'reproduced' | 'differs' | 'not_rederivable';
+  recorded_verdict: string | null;
+  derived_verdict: 'PASS' | 'FAIL' | null;
+  total_runs: number | null;
+  /** First JSON path where recorded and derived differ. */
+  first_difference: string | null;
+  /** `verdict reproduced: …`, `verdict differs: recorded PASS, derived FAIL (…)`, `not re-derivable: …`. */
+  line: string;
+  derived: StressVerdict | null;
+}
+
+/** One run as `PR_REPORT.json` lists it (other fields are ignored). */
+export interface StressRunInput {
+  hard_score: number;
+  soft_score: number;
+  hard_pass: boolean;
+  soft_pass: boolean;
+  metrics?: Record<string, number>;
+  cases?: Array<{ id: string; hard_pass: boolean; failed_checks: string[] }>;
+}
+
+/** The PR-G4 fields from the runs — the same object as the native `judgeStress`. */
+export declare function judgeStress(runs: StressRunInput[], caseIds: string[] | null | undefined, calibration: unknown, cacheCorruption: number): StressVerdict;
+
+/**
+ * Re-derives the PR-G4 verdict of a recorded `PR_REPORT.json` (parsed) from its per-run scores with
+ * the run folder's `calibration.json` (parsed, or undefined) — the same object as the native
+ * `rederiveStressVerdict`.
+ */
+export declare function rederiveStressVerdict(report: unknown, calibration?: unknown): StressRederivation;
