@@ -174,14 +174,14 @@ pub fn judge_stress(
     use omega_pr_core::gate_g4;
     let runs: Vec<gate_g4::StressRun> = serde_wasm_bindgen::from_value(runs)
         .map_err(|e| to_js_error(omega_pr_core::Error::invalid("runs", e.to_string())))?;
-    let case_ids: Option<Vec<String>> = if case_ids.is_undefined() || case_ids.is_null() {
-        None
-    } else {
-        Some(
-            serde_wasm_bindgen::from_value(case_ids)
-                .map_err(|e| to_js_error(omega_pr_core::Error::invalid("caseIds", e.to_string())))?,
-        )
-    };
+    let case_ids: Option<Vec<String>> =
+        if case_ids.is_undefined() || case_ids.is_null() {
+            None
+        } else {
+            Some(serde_wasm_bindgen::from_value(case_ids).map_err(|e| {
+                to_js_error(omega_pr_core::Error::invalid("caseIds", e.to_string()))
+            })?)
+        };
     let cal = match json_arg("calibration", calibration)? {
         Some(v) => omega_pr_core::calibration::Calibration::from_value(&v, None),
         None => omega_pr_core::calibration::default_calibration(),
@@ -208,5 +208,8 @@ pub fn judge_stress(
 pub fn rederive_stress_verdict(report: JsValue, calibration: JsValue) -> Result<JsValue, JsValue> {
     let report = json_arg("report", report)?.unwrap_or(serde_json::Value::Null);
     let calibration = json_arg("calibration", calibration)?;
-    to_js_via_json(&omega_pr_core::gate_g4::rederive(&report, calibration.as_ref()))
+    to_js_via_json(&omega_pr_core::gate_g4::rederive(
+        &report,
+        calibration.as_ref(),
+    ))
 }

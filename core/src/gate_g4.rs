@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::calibration::Calibration;
 use crate::cases::{self, CaseReport, CaseRun, CaseViolation};
 use crate::error::{Error, Result};
-use crate::variance::{self, DowngradeFlag, RunSample, Verdict, VarianceReport, Violation};
+use crate::variance::{self, DowngradeFlag, RunSample, VarianceReport, Verdict, Violation};
 
 /// One case of one stress run, as `PR_REPORT.json` lists it (other fields are ignored).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -335,7 +335,10 @@ pub fn rederive(report: &Value, calibration: Option<&Value>) -> Rederivation {
     let cal = match Calibration::from_value(cal_value, Some("calibration.json")) {
         Ok(c) => c,
         Err(e) => {
-            return not_rederivable(recorded_verdict, format!("calibration.json is invalid: {e}"))
+            return not_rederivable(
+                recorded_verdict,
+                format!("calibration.json is invalid: {e}"),
+            )
         }
     };
     let derived = match judge_stress(&runs, case_ids.as_deref(), &cal, cache_corruption) {
@@ -428,9 +431,8 @@ mod tests {
     #[test]
     fn verdict_follows_pass_rate_cases_and_cache() {
         let cal = Calibration::from_value(&cal_value(), None).unwrap();
-        let parse = |v: Vec<Value>| -> Vec<StressRun> {
-            serde_json::from_value(Value::Array(v)).unwrap()
-        };
+        let parse =
+            |v: Vec<Value>| -> Vec<StressRun> { serde_json::from_value(Value::Array(v)).unwrap() };
         let all = judge_stress(&parse(runs(20, 20)), None, &cal, 0).unwrap();
         assert_eq!(all.verdict, Verdict::Pass);
         assert_eq!(all.variance_verdict, Verdict::Pass);
@@ -541,7 +543,10 @@ mod tests {
         assert_eq!(r.status, RederiveStatus::NotRederivable);
         assert_eq!(r.line, "not re-derivable: no calibration.json");
         assert_eq!(r.recorded_verdict.as_deref(), Some("PASS"));
-        let r = rederive(&json!({"verdict": "PASS", "total_runs": 100}), Some(&cal_value()));
+        let r = rederive(
+            &json!({"verdict": "PASS", "total_runs": 100}),
+            Some(&cal_value()),
+        );
         assert!(r.line.contains("no per-run scores"), "{}", r.line);
         let r = rederive(&json!({"runs": [{"hard_score": "x"}]}), Some(&cal_value()));
         assert!(r.line.contains("`runs` is malformed"), "{}", r.line);
