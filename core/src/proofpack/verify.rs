@@ -6,7 +6,7 @@
 //! listed) from **valid** (complete, every digest and size matches, and `MANIFEST.json` agrees with
 //! `SHA256SUMS.txt`), and lists each problem.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -241,11 +241,11 @@ pub fn verify(
             }
         }
         if let Some(list) = &listing {
-            let from_sums: BTreeMap<&str, &str> = list
+            let from_sums: HashMap<&str, &str> = list
                 .iter()
                 .map(|e| (e.path.as_str(), e.sha256.as_str()))
                 .collect();
-            let from_manifest: BTreeMap<&str, &str> = m
+            let from_manifest: HashMap<&str, &str> = m
                 .files
                 .iter()
                 .map(|f| (f.path.as_str(), f.sha256.as_str()))
@@ -278,7 +278,7 @@ pub fn verify(
     }
 
     // Observed entries, keyed by path; the two documents at the root are not payload.
-    let mut seen: BTreeMap<&str, &ObservedFile> = BTreeMap::new();
+    let mut seen: HashMap<&str, &ObservedFile> = HashMap::with_capacity(observed.len());
     for o in observed {
         if o.path == SUMS_FILE || o.path == MANIFEST_FILE {
             continue;
@@ -302,7 +302,7 @@ pub fn verify(
         seen.insert(o.path.as_str(), o);
     }
 
-    let sizes: BTreeMap<&str, u64> = manifest
+    let sizes: HashMap<&str, u64> = manifest
         .as_ref()
         .map(|m| m.files.iter().map(|f| (f.path.as_str(), f.bytes)).collect())
         .unwrap_or_default();
@@ -382,7 +382,7 @@ pub fn verify(
         });
     }
     if listing.is_some() {
-        let listed: BTreeMap<&str, ()> = list.iter().map(|e| (e.path.as_str(), ())).collect();
+        let listed: HashMap<&str, ()> = list.iter().map(|e| (e.path.as_str(), ())).collect();
         for (p, o) in &seen {
             if !listed.contains_key(p) {
                 complete = false;
