@@ -149,6 +149,16 @@ pub fn verify(
     manifest_bytes: Option<&[u8]>,
     observed: &[ObservedFile],
 ) -> Verification {
+    verify_parsed(sums_bytes, manifest_bytes, observed).0
+}
+
+/// [`verify`], also returning `MANIFEST.json` as parsed (when it parsed), so that callers who
+/// need it (the signed-pack verdict) do not parse it twice.
+pub fn verify_parsed(
+    sums_bytes: Option<&[u8]>,
+    manifest_bytes: Option<&[u8]>,
+    observed: &[ObservedFile],
+) -> (Verification, Option<Manifest>) {
     let mut problems = Vec::new();
     let listing: Option<Vec<SumEntry>> = match sums_bytes {
         None => {
@@ -407,16 +417,20 @@ pub fn verify(
     });
     problems.dedup();
     let valid = complete && problems.is_empty();
-    Verification {
-        verdict: if valid { "PASS" } else { "FAIL" }.into(),
-        complete,
-        valid,
-        pack_id,
-        file_count: list.len() as u64,
-        total_bytes,
-        files,
-        problems,
-    }
+    let file_count = list.len() as u64;
+    (
+        Verification {
+            verdict: if valid { "PASS" } else { "FAIL" }.into(),
+            complete,
+            valid,
+            pack_id,
+            file_count,
+            total_bytes,
+            files,
+            problems,
+        },
+        manifest,
+    )
 }
 
 #[cfg(test)]
