@@ -108,9 +108,17 @@ export type ProofpackProblemKind =
   | 'manifest_mismatch'
   | 'unreadable'
 /**
+ * Outcome of a re-derivation.
+ */
+export type RederiveStatus = 'reproduced' | 'differs' | 'not_rederivable'
+/**
  * The variance verdict of gate PR-G4.
  */
 export type VarianceVerdict = 'PASS' | 'FAIL'
+/**
+ * A violation of gate PR-G4: an envelope (variance) or a case under the floor.
+ */
+export type GateViolation = VarianceViolation | CaseViolation | DetectionViolation
 /**
  * The downgrade flag of a passing run whose variance is out of its envelopes.
  */
@@ -1108,6 +1116,105 @@ export interface ModelCostTotals {
   cost_micro_usd: number
 }
 /**
+ * The PR-G4 verdict re-derived from a recorded `PR_REPORT.json`.
+ */
+export interface StressRederivation {
+  /**
+   * `reproduced`, `differs` or `not_rederivable`.
+   */
+  status: RederiveStatus
+  /**
+   * The verdict the report records, when it records one.
+   */
+  recorded_verdict: string | null
+  /**
+   * The verdict derived from the recorded runs, when derivable.
+   */
+  derived_verdict: VarianceVerdict | null
+  /**
+   * Runs the derivation used.
+   */
+  total_runs: number | null
+  /**
+   * First JSON path (`$.analysis.metrics.hard_score.mean`) where the recorded and derived reports differ.
+   */
+  first_difference: string | null
+  /**
+   * One line for people: `verdict reproduced: …`, `verdict differs: recorded PASS, derived FAIL …`, `not re-derivable: …`.
+   */
+  line: string
+  /**
+   * The derived PR-G4 fields (absent when not derivable).
+   */
+  derived: StressVerdict | null
+}
+/**
+ * The PR-G4 part of `PR_REPORT.json` (snake_case, the report's key order).
+ */
+export interface StressVerdict {
+  /**
+   * Gate PR-G4: `variance_verdict` PASS and 0 cache corruption.
+   */
+  verdict: VarianceVerdict
+  /**
+   * Number of runs.
+   */
+  total_runs: number
+  /**
+   * Fraction of runs whose hard gate passed.
+   */
+  hard_pass_rate: number
+  /**
+   * PASS when the hard pass rate reaches `PASS_RATIO_MIN` and no case is under the floor.
+   */
+  variance_verdict: VarianceVerdict
+  /**
+   * Envelope violations, then the cases under `CASE_PASS_MIN`.
+   */
+  variance_violations: GateViolation[]
+  /**
+   * `DOWNGRADE_VARIANCE` when the variance verdict passes but an envelope is violated.
+   */
+  downgrade_flag: DowngradeFlag | null
+  /**
+   * Corrupted cache entries seen during the run.
+   */
+  cache_corruption: number
+  /**
+   * The variance analysis (statistics per metric, intervals, pass^k).
+   */
+  analysis: VarianceReport
+  /**
+   * Per-case statistics, for runs of a cases file or an engine.
+   */
+  case_analysis?: CaseReport
+}
+/**
+ * One envelope violation.
+ */
+export interface VarianceViolation {
+  /**
+   * The metric.
+   */
+  metric: string
+  /**
+   * The statistic bounded (`std`, `cv`, `range`).
+   */
+  statistic: EnvelopeStatistic
+  /**
+   * Its value; `None` (null) when there is no data or it is undefined.
+   */
+  value: number | null
+  /**
+   * The envelope's bound.
+   */
+  max: number
+  /**
+   * `exceeds_max`, `no_data` or `undefined`.
+   */
+  reason: 'exceeds_max' | 'no_data' | 'undefined'
+}
+/**
  * The variance analysis of a stress run (gate PR-G4): the statistical part of `PR_REPORT.json` (snake_case, deterministic key order), returned by `analyzeVariance`.
  */
 export interface VarianceReport {
@@ -1167,31 +1274,6 @@ export interface VarianceReport {
   metrics: {
     [k: string]: MetricStats
   }
-}
-/**
- * One envelope violation.
- */
-export interface VarianceViolation {
-  /**
-   * The metric.
-   */
-  metric: string
-  /**
-   * The statistic bounded (`std`, `cv`, `range`).
-   */
-  statistic: EnvelopeStatistic
-  /**
-   * Its value; `None` (null) when there is no data or it is undefined.
-   */
-  value: number | null
-  /**
-   * The envelope's bound.
-   */
-  max: number
-  /**
-   * `exceeds_max`, `no_data` or `undefined`.
-   */
-  reason: 'exceeds_max' | 'no_data' | 'undefined'
 }
 /**
  * Summary statistics of one metric.

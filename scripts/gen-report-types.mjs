@@ -53,8 +53,16 @@ function refsWithoutSiblings(node) {
 /** One schema holding every generated document and definition under `$defs`. */
 function bundle(list) {
   const defs = {};
+  // A document's root and the same struct under another document's `$defs` differ only in `title`.
+  const canonical = (v) =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v).filter((k) => k !== 'title').sort().map((k) => [k, canonical(v[k])]))
+        : v;
+  const same = (a, b) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
   const add = (name, shape, file) => {
-    if (name in defs && JSON.stringify(defs[name].shape) !== JSON.stringify(shape)) {
+    if (name in defs && !same(defs[name].shape, shape)) {
       throw new Error(`${file}: the name ${name} is also a different shape in ${defs[name].file}: rename one (#[schemars(rename = "…")])`);
     }
     defs[name] = { shape, file };

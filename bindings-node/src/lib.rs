@@ -12,6 +12,7 @@ mod calibration;
 mod cases;
 mod chaos;
 mod error;
+mod gate_g4;
 mod proofpack;
 mod ratelimit;
 mod replay;

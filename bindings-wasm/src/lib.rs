@@ -177,3 +177,80 @@ pub fn minisign_public_key_id(pubkey: &str) -> Result<String, JsValue> {
         .map(|k| k.key_id_hex())
         .map_err(to_js_error)
 }
+
+/// Serializes through `serde_json::Value` first, so maps with integer keys (`pass_k`) become
+/// objects with string keys — the same object the native addon returns.
+fn to_js_via_json<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let v = serde_json::to_value(value).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    to_js(&v)
+}
+
+fn json_arg(field: &str, value: JsValue) -> Result<Option<serde_json::Value>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    serde_wasm_bindgen::from_value(value)
+        .map(Some)
+        .map_err(|e| to_js_error(omega_pr_core::Error::invalid(field, e.to_string())))
+}
+
+/// The PR-G4 fields of `PR_REPORT.json` from the runs (`[{ hard_score, soft_score, hard_pass,
+/// soft_pass, metrics, cases? }]`, other fields ignored), the cases file's ids (or null), the
+/// calibration document (shipped defaults when undefined) and the cache corruption count — the
+/// same object as the native `judgeStress`. Throws `ERR_OMEGA_EMPTY_RUNS`,
+/// `ERR_OMEGA_INVALID_ARGUMENT`, `ERR_OMEGA_CALIBRATION`.
+#[wasm_bindgen(js_name = judgeStress, unchecked_return_type = "StressVerdict")]
+pub fn judge_stress(
+    #[wasm_bindgen(unchecked_param_type = "unknown[]")] runs: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string[] | null | undefined")] case_ids: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "unknown")] calibration: JsValue,
+    cache_corruption: f64,
+) -> Result<JsValue, JsValue> {
+    use omega_pr_core::gate_g4;
+    let runs: Vec<gate_g4::StressRun> = serde_wasm_bindgen::from_value(runs)
+        .map_err(|e| to_js_error(omega_pr_core::Error::invalid("runs", e.to_string())))?;
+    let case_ids: Option<Vec<String>> =
+        if case_ids.is_undefined() || case_ids.is_null() {
+            None
+        } else {
+            Some(serde_wasm_bindgen::from_value(case_ids).map_err(|e| {
+                to_js_error(omega_pr_core::Error::invalid("caseIds", e.to_string()))
+            })?)
+        };
+    let cal = match json_arg("calibration", calibration)? {
+        Some(v) => omega_pr_core::calibration::Calibration::from_value(&v, None),
+        None => omega_pr_core::calibration::default_calibration(),
+    }
+    .map_err(to_js_error)?;
+    if !(cache_corruption.is_finite() && cache_corruption >= 0.0 && cache_corruption.fract() == 0.0)
+    {
+        return Err(to_js_error(omega_pr_core::Error::invalid(
+            "cacheCorruption",
+            format!("must be a whole number ≥ 0, got {cache_corruption}"),
+        )));
+    }
+    let v = gate_g4::judge_stress(&runs, case_ids.as_deref(), &cal, cache_corruption as u64)
+        .map_err(to_js_error)?;
+    to_js_via_json(&v)
+}
+
+/// Re-derives the PR-G4 verdict of a recorded `PR_REPORT.json` (the parsed object) from its
+/// per-run scores with the run folder's `calibration.json` (parsed; undefined when absent) and
+/// compares every PR-G4 field: `{ status: 'reproduced' | 'differs' | 'not_rederivable',
+/// recorded_verdict, derived_verdict, total_runs, first_difference, line, derived }` — the same
+/// object as the native `rederiveStressVerdict`.
+#[wasm_bindgen(
+    js_name = rederiveStressVerdict,
+    unchecked_return_type = "StressRederivation"
+)]
+pub fn rederive_stress_verdict(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] report: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "unknown")] calibration: JsValue,
+) -> Result<JsValue, JsValue> {
+    let report = json_arg("report", report)?.unwrap_or(serde_json::Value::Null);
+    let calibration = json_arg("calibration", calibration)?;
+    to_js_via_json(&omega_pr_core::gate_g4::rederive(
+        &report,
+        calibration.as_ref(),
+    ))
+}

@@ -11,7 +11,8 @@
 //! - [`chaos`]: seeded fault-injection decisions.
 //! - [`retry`]: backoff and retryability decisions.
 //! - [`ratelimit`]: per-minute rate limits (token buckets) and the AIMD window of calls in flight.
-//! - [`variance`]: mergeable statistics and the PR-G4 verdict.
+//! - [`variance`]: mergeable statistics of a stress run.
+//! - [`gate_g4`]: the PR-G4 verdict of a stress run, and its re-derivation from a recorded report.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
 //! - `schema` (feature `schema`): the JSON Schemas of the documents the core owns, derived from
@@ -47,6 +48,7 @@ pub mod cases;
 pub mod chaos;
 pub mod error;
 pub mod faults;
+pub mod gate_g4;
 pub mod money;
 pub mod outcome;
 pub mod prices;

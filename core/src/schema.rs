@@ -21,6 +21,7 @@ use crate::budget::{LedgerEntry, RunCost};
 use crate::calibration_doc::CalibrationDocument;
 use crate::cases::{CaseReport, CaseResult, RunScore};
 use crate::chaos::ChaosLog;
+use crate::gate_g4::{Rederivation, StressVerdict};
 use crate::outcome::DetectionViolation;
 use crate::proofpack::verify::Verification;
 use crate::sign::pack::PackVerification;
@@ -135,6 +136,8 @@ pub fn documents() -> Vec<Document> {
             Written,
         ),
         document::<RunCost>("run-cost", "budget::RunCost", Written),
+        document::<Rederivation>("stress-rederivation", "gate_g4::Rederivation", Written),
+        document::<StressVerdict>("stress-verdict", "gate_g4::StressVerdict", Written),
         document::<VarianceReport>("variance-report", "variance::VarianceReport", Written),
     ]
 }

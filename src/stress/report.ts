@@ -1,8 +1,9 @@
 /**
- * `PR_REPORT.json` (runbook phase 5, gate PR-G4) from a stress run's records: the statistics are
- * the core's (`analyzeVariance`); this file only lays the document out and merges shard reports.
+ * `PR_REPORT.json` (runbook phase 5, gate PR-G4) from a stress run's records: the statistics and
+ * the verdict are the core's (`judgeStress`); this file only lays the document out and merges
+ * shard reports.
  */
-import { ChaosEngine, analyzeCases, analyzeVariance, judgeOutcomeDetection, mergeRunCosts } from '../../native';
+import { ChaosEngine, judgeOutcomeDetection, judgeStress, mergeRunCosts } from '../../native';
 import type { ChaosLogEntryInput } from '../../native';
 import type { CalibrationDocument, CaseReport, CaseViolation, ChaosLogDocument, DetectionViolation, RunCost, VarianceReport } from '../../report-types';
 import { OmegaError } from '../errors';
@@ -76,42 +77,19 @@ export function buildPrReport(args: {
   /** The rate limiter's figures (omitted: no `rate_limit` block). */
   rateLimit?: RateLimitReport;
 }): PrReport {
-  const analysis = analyzeVariance(
-    args.runs.map((r) => ({
-      hardScore: r.hard_score,
-      softScore: r.soft_score,
-      hardPass: r.hard_pass,
-      softPass: r.soft_pass,
-      metrics: r.metrics,
-    })),
-    args.calibration,
-  );
-  // Per-case statistics come from the core too; a case under CASE_PASS_MIN fails the gate even
-  // when the pooled rate passes (it cannot hide in the pool).
-  const caseIds = args.meta.case_ids ?? null;
-  const caseAnalysis: CaseReport | undefined =
-    caseIds === null
-      ? undefined
-      : analyzeCases(
-          caseIds,
-          args.runs.map((r) => (r.cases ?? []).map((c) => ({ id: c.id, hardPass: c.hard_pass, failedChecks: c.failed_checks }))),
-          args.calibration,
-        );
-  const caseViolations = caseAnalysis?.violations ?? [];
-  // Outcome faults caught too rarely (OUTCOME_DETECTION_MIN) fail PR-G4 like a case under its floor.
-  const oc = outcomeChaos(args.runs);
-  const detectionViolations = oc === undefined ? [] : detectionViolationsOf(oc, args.calibration);
-  const varianceVerdict = analysis.variance_verdict === 'PASS' && caseViolations.length === 0 && detectionViolations.length === 0 ? 'PASS' : 'FAIL';
-  const verdict = varianceVerdict === 'PASS' && args.cacheCorruption === 0 ? 'PASS' : 'FAIL';
+  // The PR-G4 fields come from the core (`judgeStress`: variance and per-case statistics, the
+  // verdict); a case under CASE_PASS_MIN fails the gate even when the pooled rate passes. The
+  // page and `proofpack verify` re-derive the same fields from the packed runs.
+  const g4 = judgeStress(args.runs, args.meta.case_ids ?? null, args.calibration, args.cacheCorruption);
   const report: PrReport = {
     schema_version: PR_REPORT_SCHEMA_VERSION,
-    verdict,
-    total_runs: analysis.total_runs,
-    hard_pass_rate: analysis.hard_pass_rate,
-    variance_verdict: varianceVerdict,
-    variance_violations: [...analysis.variance_violations, ...caseViolations, ...detectionViolations],
-    downgrade_flag: analysis.downgrade_flag,
-    cache_corruption: args.cacheCorruption,
+    verdict: g4.verdict,
+    total_runs: g4.total_runs,
+    hard_pass_rate: g4.hard_pass_rate,
+    variance_verdict: g4.variance_verdict,
+    variance_violations: g4.variance_violations,
+    downgrade_flag: g4.downgrade_flag,
+    cache_corruption: g4.cache_corruption,
     generated: args.generated,
     ...args.meta,
     calls: args.calls,
@@ -121,13 +99,14 @@ export function buildPrReport(args: {
       budget_verdict: args.runCost.budget_verdict,
       violations: args.runCost.violations.length,
     },
-    analysis,
+    analysis: g4.analysis,
     runs: args.runs,
   };
-  if (caseAnalysis !== undefined || oc !== undefined) {
+  const oc = outcomeChaos(args.runs);
+  if (g4.case_analysis !== undefined || oc !== undefined) {
     // Keep `runs` last in the document.
     delete (report as Partial<PrReport>).runs;
-    if (caseAnalysis !== undefined) report.case_analysis = caseAnalysis;
+    if (g4.case_analysis !== undefined) report.case_analysis = g4.case_analysis;
     if (oc !== undefined) report.outcome_chaos = oc;
     report.runs = args.runs;
   }

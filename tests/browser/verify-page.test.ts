@@ -1,9 +1,14 @@
 /**
  * The browser verifier, in a real Chromium (Debian's /usr/bin/chromium driven by playwright-core):
  * the pack's own self-contained verify.html checks the pack. Good pack → PASS; one byte changed,
- * a file removed, an extra file → FAIL naming the file. No request may leave for another host.
- * Needs `npm run build:wasm` (npm/wasm/pkg/verify.html) and `npm run build:native`.
+ * a file removed, an extra file → FAIL naming the file; a pack of 5,000 small files verifies
+ * (its speed is measured in bench/verify-page.bench.mjs, not here). A packed stress run (from the
+ * real CLI) with its calibration.json → "verdict reproduced", the same line as `proofpack verify`;
+ * a forger who edits the run scores and recomputes SHA256SUMS/MANIFEST → integrity passes but
+ * "verdict differs". No request may leave for another host.
+ * Needs `npm run build:wasm` (npm/wasm/pkg/verify.html), `npm run build:native` and `build:ts`.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +22,9 @@ import { minisignKeygen, signProofpack } from '../../src/index';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = path.join(__dirname, '..', '..', 'test-results');
+const ROOT = path.join(__dirname, '..', '..');
+const SHOTS = path.join(ROOT, 'test-results');
+const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
 
 let root: string;
 let pack: string;
@@ -32,7 +39,11 @@ function copyPack(name: string): string {
   return dst;
 }
 
-async function verifyInPage(dir: string, shot?: string, query = ''): Promise<{ verdict: string; text: string; recorded: string; signature: string; headline: string }> {
+async function verifyInPage(
+  dir: string,
+  shot?: string,
+  query = '',
+): Promise<{ verdict: string; text: string; recorded: string; signature: string; headline: string; integrity: string; rederived: string }> {
   const page: Page = await browser.newPage();
   page.on('request', (r) => requests.push(r.url()));
   try {
@@ -43,13 +54,15 @@ async function verifyInPage(dir: string, shot?: string, query = ''): Promise<{ v
     const verdict = (await page.getAttribute('#verdict', 'data-verdict')) ?? '';
     const recorded = (await page.getAttribute('#verdict', 'data-recorded')) ?? '';
     const signature = (await page.getAttribute('#verdict', 'data-signature')) ?? '';
+    const integrity = (await page.getAttribute('#verdict', 'data-integrity')) ?? '';
+    const rederived = (await page.getAttribute('#verdict', 'data-rederived')) ?? '';
     const text = await page.innerText('body');
     const headline = await page.innerText('#verdict');
     if (shot) {
       fs.mkdirSync(SHOTS, { recursive: true });
       await page.screenshot({ path: path.join(SHOTS, shot), fullPage: true });
     }
-    return { verdict, text, recorded, signature, headline };
+    return { verdict, text, recorded, signature, headline, integrity, rederived };
   } finally {
     await page.close();
   }
@@ -95,7 +108,104 @@ describe('verify.html in Chromium', () => {
     expect(r.verdict).toBe('PASS');
     expect(r.text).toContain('PR_REPORT.json');
     expect(r.text).toContain('runs/trace.bin');
+    // A PR_REPORT.json without per-run scores (an old report) cannot be re-derived: said, not failed.
+    expect(r.rederived).toBe('not_rederivable');
+    expect(r.text).toContain('not re-derivable: PR_REPORT.json has no per-run scores');
   });
+
+  it('a pack of 5,000 small files verifies (PASS, every file listed)', async () => {
+    const src = path.join(root, 'many');
+    for (let i = 0; i < 5000; i += 1) {
+      const dir = path.join(src, 'runs', `part-${i % 50}`);
+      if (i < 50) fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, `run-${i}.json`), `{"run_index": ${i}}\n`);
+    }
+    const many = path.join(root, 'many-pack');
+    buildProofpack({ source: src, output: many, type: 'bench', verdict: 'PASS', sourceDateEpoch: 1_707_748_200 });
+    const r = await verifyInPage(many);
+    expect(r.verdict).toBe('PASS');
+    expect(r.integrity).toBe('PASS');
+    expect(r.text).toMatch(/Integrity: 500\d listed file\(s\) match SHA256SUMS\.txt/);
+    expect(r.text).toContain('runs/part-49/run-4999.json');
+    expect(r.rederived).toBe('none');
+  }, 180_000);
+
+  it('a packed stress run: "verdict reproduced" (= proofpack verify); a forger who edits run scores → "verdict differs" while integrity passes', async () => {
+    const cwd = path.join(root, 'stress-cwd');
+    fs.mkdirSync(cwd);
+    const env = { ...process.env, SOURCE_DATE_EPOCH: '1707748200', NO_COLOR: '1' };
+    const s = spawnSync(process.execPath, [BIN, 'stress', '--count', '20'], { cwd, env, encoding: 'utf8', timeout: 120_000 });
+    expect(s.status, s.stdout + s.stderr).toBe(0);
+    const runs = path.join(cwd, 'metrics', 'pr', 'PR_RUNS');
+    const run = path.join(runs, fs.readdirSync(runs).filter((n) => /^stress20_\d{8}_\d{6}$/.test(n))[0] ?? 'missing');
+    // The calibration document the run used, beside PR_REPORT.json (the CLI adds it on branch `replay`).
+    if (!fs.existsSync(path.join(run, 'calibration.json'))) {
+      fs.writeFileSync(path.join(run, 'calibration.json'), `${JSON.stringify(JSON.parse(fs.readFileSync(path.join(ROOT, 'budgets', 'calibration.json'), 'utf8')), null, 2)}\n`);
+    }
+    const stressPack = path.join(root, 'stress-pack');
+    buildProofpack({ source: run, output: stressPack, type: 'stress20', verdict: 'PASS', sourceDateEpoch: 1_707_748_200 });
+
+    const good = await verifyInPage(stressPack, 'proofpack-verify-reproduced.png');
+    expect(good.verdict).toBe('PASS');
+    expect(good.rederived).toBe('reproduced');
+    const line = 'verdict reproduced: PASS re-derived from the 20 recorded run(s)';
+    expect(good.text).toContain(`Verdict (PR-G4, PR_REPORT.json): ${line}`);
+    const cli = spawnSync(process.execPath, [BIN, 'proofpack', 'verify', stressPack], { cwd, env, encoding: 'utf8' });
+    expect(cli.status, cli.stdout).toBe(0);
+    expect(cli.stdout).toContain(line);
+
+    // The forger: 12 of 20 runs edited to fail, SHA256SUMS.txt and MANIFEST.json recomputed.
+    const forged = path.join(root, 'stress-forged');
+    fs.cpSync(stressPack, forged, { recursive: true });
+    const reportFile = path.join(forged, 'PR_REPORT.json');
+    const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as { verdict: string; runs: Array<Record<string, unknown>> };
+    for (const r of report.runs.slice(0, 12)) Object.assign(r, { hard_pass: false, hard_score: 0.1 });
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    fs.writeFileSync(reportFile, text);
+    const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+    const sumsFile = path.join(forged, 'SHA256SUMS.txt');
+    const sums = fs.readFileSync(sumsFile, 'utf8').replace(/^[0-9a-f]{64}(  PR_REPORT\.json)$/m, `${sha(text)}$1`);
+    fs.writeFileSync(sumsFile, sums);
+    const mf = path.join(forged, 'MANIFEST.json');
+    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as {
+      files: Array<{ path: string; bytes: number; sha256: string }>;
+      totals: { files: number; bytes: number; oxum: string };
+      sha256sums_sha256: string;
+      manifest_sha256: string;
+    };
+    const entry = m.files.find((f) => f.path === 'PR_REPORT.json');
+    if (entry === undefined) throw new Error('PR_REPORT.json not in the manifest');
+    Object.assign(entry, { sha256: sha(text), bytes: Buffer.byteLength(text) });
+    const total = m.files.reduce((a, f) => a + f.bytes, 0);
+    m.totals = { files: m.files.length, bytes: total, oxum: `${total}.${m.files.length}` };
+    m.sha256sums_sha256 = sha(sums);
+    m.manifest_sha256 = '0'.repeat(64);
+    m.manifest_sha256 = sha(`${JSON.stringify(m, null, 2)}\n`);
+    fs.writeFileSync(mf, `${JSON.stringify(m, null, 2)}\n`);
+
+    const r = await verifyInPage(forged, 'proofpack-verify-verdict-differs.png');
+    expect(r.integrity).toBe('PASS');
+    expect(r.signature).toBe('unsigned');
+    expect(r.recorded).toBe('PASS');
+    expect(r.rederived).toBe('differs');
+    expect(r.verdict).toBe('FAIL');
+    expect(r.text).toContain('verdict differs: recorded PASS, derived FAIL');
+    expect(r.headline).toContain('does not follow from the recorded runs');
+    const cliForged = spawnSync(process.execPath, [BIN, 'proofpack', 'verify', forged], { cwd, env, encoding: 'utf8' });
+    expect(cliForged.status).toBe(1);
+    expect(cliForged.stdout).toContain('verdict differs: recorded PASS, derived FAIL');
+
+    // Without calibration.json the page says so.
+    const bare = path.join(root, 'stress-bare-src');
+    fs.cpSync(run, bare, { recursive: true });
+    fs.rmSync(path.join(bare, 'calibration.json'));
+    const barePack = path.join(root, 'stress-bare');
+    buildProofpack({ source: bare, output: barePack, type: 'stress20', verdict: 'PASS', sourceDateEpoch: 1_707_748_200 });
+    const b = await verifyInPage(barePack);
+    expect(b.verdict).toBe('PASS');
+    expect(b.rederived).toBe('not_rederivable');
+    expect(b.text).toContain('not re-derivable: no calibration.json');
+  }, 180_000);
 
   it('one byte changed → FAIL naming the file', async () => {
     const dir = copyPack('one-byte');

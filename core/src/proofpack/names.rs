@@ -15,7 +15,7 @@
 //! [`refused_names`] checks a whole list and returns **every** refused name, so one run tells the
 //! user everything to rename.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 /// A refused name and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -93,7 +93,7 @@ pub fn name_problem(name: &str) -> Option<&'static str> {
 /// Every refused name of `names`, in the given order (a duplicate is reported at its second
 /// occurrence).
 pub fn refused_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<RefusedName> {
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
     let mut out = Vec::new();
     for name in names {
         if let Some(reason) = name_problem(name) {

@@ -10,7 +10,7 @@
 //! `empty_path`, `nul`, `crlf`, `invalid_utf8`, `nfc_collision`. [`render`] is the inverse:
 //! `render(&parse(x)?)? == x` for every `x` that `render` produced.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -85,8 +85,10 @@ fn perr(file: &str, line: usize, reason: &str, message: impl Into<String>) -> Er
 /// Checks a whole listing: every path safe, every digest well-formed, no duplicates, no two
 /// paths equal after Unicode NFC normalisation. `line_of(i)` gives the line to report for entry i.
 fn check_entries(entries: &[SumEntry], file: &str, line_of: impl Fn(usize) -> usize) -> Result<()> {
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut nfc: BTreeMap<std::borrow::Cow<'_, str>, usize> = BTreeMap::new();
+    // Hash maps: thousands of paths sharing long prefixes make ordered-map comparisons (memcmp,
+    // byte by byte in wasm) the cost of verifying a big pack in the browser.
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+    let mut nfc: HashMap<std::borrow::Cow<'_, str>, usize> = HashMap::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let line = line_of(i);
         check_relative_path(&e.path).map_err(|r| perr(file, line, r.reason, r.message))?;

@@ -6,7 +6,7 @@
 //! listed) from **valid** (complete, every digest and size matches, and `MANIFEST.json` agrees with
 //! `SHA256SUMS.txt`), and lists each problem.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +168,16 @@ pub fn verify(
     manifest_bytes: Option<&[u8]>,
     observed: &[ObservedFile],
 ) -> Verification {
+    verify_parsed(sums_bytes, manifest_bytes, observed).0
+}
+
+/// [`verify`], also returning `MANIFEST.json` as parsed (when it parsed), so that callers who
+/// need it (the signed-pack verdict) do not parse it twice.
+pub fn verify_parsed(
+    sums_bytes: Option<&[u8]>,
+    manifest_bytes: Option<&[u8]>,
+    observed: &[ObservedFile],
+) -> (Verification, Option<Manifest>) {
     let mut problems = Vec::new();
     let listing: Option<Vec<SumEntry>> = match sums_bytes {
         None => {
@@ -260,11 +270,11 @@ pub fn verify(
             }
         }
         if let Some(list) = &listing {
-            let from_sums: BTreeMap<&str, &str> = list
+            let from_sums: HashMap<&str, &str> = list
                 .iter()
                 .map(|e| (e.path.as_str(), e.sha256.as_str()))
                 .collect();
-            let from_manifest: BTreeMap<&str, &str> = m
+            let from_manifest: HashMap<&str, &str> = m
                 .files
                 .iter()
                 .map(|f| (f.path.as_str(), f.sha256.as_str()))
@@ -297,7 +307,7 @@ pub fn verify(
     }
 
     // Observed entries, keyed by path; the two documents at the root are not payload.
-    let mut seen: BTreeMap<&str, &ObservedFile> = BTreeMap::new();
+    let mut seen: HashMap<&str, &ObservedFile> = HashMap::with_capacity(observed.len());
     for o in observed {
         if o.path == SUMS_FILE || o.path == MANIFEST_FILE {
             continue;
@@ -321,7 +331,7 @@ pub fn verify(
         seen.insert(o.path.as_str(), o);
     }
 
-    let sizes: BTreeMap<&str, u64> = manifest
+    let sizes: HashMap<&str, u64> = manifest
         .as_ref()
         .map(|m| m.files.iter().map(|f| (f.path.as_str(), f.bytes)).collect())
         .unwrap_or_default();
@@ -401,7 +411,7 @@ pub fn verify(
         });
     }
     if listing.is_some() {
-        let listed: BTreeMap<&str, ()> = list.iter().map(|e| (e.path.as_str(), ())).collect();
+        let listed: HashMap<&str, ()> = list.iter().map(|e| (e.path.as_str(), ())).collect();
         for (p, o) in &seen {
             if !listed.contains_key(p) {
                 complete = false;
@@ -426,16 +436,20 @@ pub fn verify(
     });
     problems.dedup();
     let valid = complete && problems.is_empty();
-    Verification {
-        verdict: if valid { "PASS" } else { "FAIL" }.into(),
-        complete,
-        valid,
-        pack_id,
-        file_count: list.len() as u64,
-        total_bytes,
-        files,
-        problems,
-    }
+    let file_count = list.len() as u64;
+    (
+        Verification {
+            verdict: if valid { "PASS" } else { "FAIL" }.into(),
+            complete,
+            valid,
+            pack_id,
+            file_count,
+            total_bytes,
+            files,
+            problems,
+        },
+        manifest,
+    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::minisign::{self, PublicKey, SecretKey, Signature};
 use crate::error::{Error, Result};
 use crate::proofpack::manifest::{sha256_hex, Manifest, MANIFEST_FILE};
 use crate::proofpack::sums::SUMS_FILE;
-use crate::proofpack::verify::{verify, FileStatus, ObservedFile, VerifyProblem};
+use crate::proofpack::verify::{verify_parsed, FileStatus, ObservedFile, VerifyProblem};
 
 /// The minisign signature of `MANIFEST.json`.
 pub const MINISIG_FILE: &str = "MANIFEST.json.minisig";
@@ -429,8 +429,7 @@ pub fn verify_pack(inp: &PackInputs<'_>) -> PackVerification {
         .filter(|o| !SIGNATURE_FILES.contains(&o.path.as_str()))
         .cloned()
         .collect();
-    let v = verify(inp.sums, inp.manifest, &observed);
-    let m = inp.manifest.and_then(|b| Manifest::parse(b).ok());
+    let (v, m) = verify_parsed(inp.sums, inp.manifest, &observed);
     let signature = check_minisig(inp, m.as_ref());
     let attestation = check_attestation(inp, m.as_ref());
     let expected = inp

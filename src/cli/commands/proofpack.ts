@@ -19,8 +19,8 @@ import type { Command } from 'commander';
 import { writeGateNcr } from '../ncr';
 import type { RegisterCommand } from '../util';
 import { EXIT, UsageError, buildPack, rel, resolveLatest } from '../util';
-import { verifyProofpackAsync } from '../../../native';
-import type { ProofpackVerification } from '../../../report-types';
+import { rederiveStressVerdict, verifyProofpackAsync } from '../../../native';
+import type { ProofpackVerification, StressRederivation } from '../../../report-types';
 import { readPublicKey, signPack, unlockKey, type UnlockedKey } from '../signing';
 import { replay, type ReplayResult } from '../../stress/replay';
 import { shutdownSignal } from '../lifecycle';
@@ -40,8 +40,43 @@ export interface VerifyPolicy {
   requireSignature?: boolean;
 }
 
-/** Renders a verification: files, then what the pack is, integrity, signature, attestation; and the exit code. */
-export function renderVerification(v: ProofpackVerification, policy: VerifyPolicy = {}): { lines: string[]; code: number } {
+/** The PR-G4 verdict of one `PR_REPORT.json` of a pack, re-derived from its recorded runs. */
+export interface PackRederivation {
+  /** Path of the `PR_REPORT.json` in the pack. */
+  path: string;
+  rederivation: StressRederivation;
+}
+
+/**
+ * Re-derives (in the core) the PR-G4 verdict of each verified `PR_REPORT.json` of a pack with the
+ * `calibration.json` beside it — what `verify.html` shows. Files that did not verify are skipped.
+ */
+export function rederivePack(dir: string, v: ProofpackVerification): PackRederivation[] {
+  const ok = new Set(v.files.filter((f) => f.ok).map((f) => f.path));
+  const out: PackRederivation[] = [];
+  for (const p of [...ok].filter((f) => f === 'PR_REPORT.json' || f.endsWith('/PR_REPORT.json')).sort()) {
+    const calPath = `${p.slice(0, -'PR_REPORT.json'.length)}calibration.json`;
+    const read = (f: string): unknown => JSON.parse(fs.readFileSync(path.join(dir, ...f.split('/')), 'utf8'));
+    let report: unknown;
+    let calibration: unknown;
+    try {
+      report = read(p);
+      calibration = ok.has(calPath) ? read(calPath) : undefined;
+    } catch (err) {
+      out.push({ path: p, rederivation: { status: 'not_rederivable', recorded_verdict: null, derived_verdict: null, total_runs: null, first_difference: null, line: `not re-derivable: ${(err as Error).message}`, derived: null } });
+      continue;
+    }
+    out.push({ path: p, rederivation: rederiveStressVerdict(report, calibration) });
+  }
+  return out;
+}
+
+/**
+ * Renders a verification: files, then what the pack is, integrity, signature, attestation, the
+ * re-derived PR-G4 verdicts; and the exit code (a verdict that does not follow from the recorded
+ * runs fails, like a broken signature).
+ */
+export function renderVerification(v: ProofpackVerification, policy: VerifyPolicy = {}, rederived: PackRederivation[] = []): { lines: string[]; code: number } {
   const lines: string[] = [];
   const out = (line: string): void => {
     lines.push(line);
@@ -100,6 +135,15 @@ export function renderVerification(v: ProofpackVerification, policy: VerifyPolic
       code = EXIT.FAIL;
     }
   }
+  let differs = false;
+  for (const r of rederived) {
+    const st = r.rederivation.status;
+    out(`Verdict (PR-G4, ${r.path}): ${st === 'reproduced' ? OK : st === 'differs' ? KO : '!'} ${r.rederivation.line}`);
+    if (st === 'differs') {
+      differs = true;
+      code = EXIT.FAIL;
+    }
+  }
   if (policy.requireSignature && s.status !== 'verified') {
     out(
       s.status === 'unsigned'
@@ -108,7 +152,9 @@ export function renderVerification(v: ProofpackVerification, policy: VerifyPolic
     );
     code = EXIT.FAIL;
   }
-  if (v.recorded_verdict === 'FAIL') {
+  if (differs) {
+    out(`RESULT: ${KO} the recorded verdict does not follow from the recorded runs`);
+  } else if (v.recorded_verdict === 'FAIL') {
     if (policy.allowFailVerdict) out(`RESULT: ${KO} FAIL recorded by the run (accepted: --allow-fail-verdict)`);
     else {
       out(`RESULT: ${KO} FAIL recorded by the run (exit 1; --allow-fail-verdict to accept it)`);
@@ -279,7 +325,7 @@ export const register: RegisterCommand = (program: Command, setExit) => {
         }
         const v = await verifyProofpackAsync(dir, { ...key, expectManifestSha256: opts.expectManifestSha256 });
         const policy = { allowFailVerdict: opts.allowFailVerdict, requireSignature: opts.requireSignature };
-        const rendered = renderVerification(v, policy);
+        const rendered = renderVerification(v, policy, rederivePack(dir, v));
         if (opts.json) out(JSON.stringify(v, null, 2));
         else for (const l of rendered.lines) out(l);
         // Gate PR-G5 failed (not an input error): the runbook's NCR. Not in --json mode's stdout.
