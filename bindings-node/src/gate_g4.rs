@@ -55,7 +55,7 @@ pub struct StressOutcomeFaultInput {
     pub fault: String,
     /// What caught it, or null: accepted.
     #[napi(ts_type = "string | null")]
-    pub caught: Option<String>,
+    pub caught: Option<Value>,
 }
 
 /// The PR-G4 fields of `PR_REPORT.json` (snake_case): `verdict` (PASS when the variance verdict
@@ -99,7 +99,7 @@ pub fn judge_stress(
                 fs.into_iter()
                     .map(|f| StressOutcomeFault {
                         fault: f.fault,
-                        caught: f.caught,
+                        caught: f.caught.and_then(|v| v.as_str().map(str::to_owned)),
                     })
                     .collect()
             }),

@@ -21,6 +21,7 @@ import {
   type RetryPolicyOptions,
 } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
+import { OmegaError } from '../errors';
 import {
   OmegaProviderError,
   abortError,
@@ -150,9 +151,7 @@ export class RetryProvider implements LlmProvider {
     this.onRetry = options.onRetry;
     this.maxResponseBytes = options.maxResponseBytes ?? maxResponseBytesOf(options.calibration);
     if (!Number.isSafeInteger(this.maxResponseBytes) || this.maxResponseBytes < 1) {
-      const e = new Error(`invalid argument \`maxResponseBytes\`: must be a whole number ≥ 1, got ${String(this.maxResponseBytes)}`) as Error & { code: string };
-      e.code = 'ERR_OMEGA_INVALID_ARGUMENT';
-      throw e;
+      throw new OmegaError('ERR_OMEGA_INVALID_ARGUMENT', `invalid argument \`maxResponseBytes\`: must be a whole number ≥ 1, got ${String(this.maxResponseBytes)}`, { field: 'maxResponseBytes' });
     }
   }
 

@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CalibrationDocument, ChaosLogDocument, RunCost } from '../../report-types';
 import { SimulatedProvider, SimulatedScorer } from '../sim';
-import { OmegaError } from '../errors';
+import { OmegaError, type OmegaErrorCode } from '../errors';
+import { defaultClock } from '../providers/chaos';
 import { DEFAULT_REAL_MODEL, checkModel } from '../models';
 import type { LlmProvider } from '../providers/types';
 import { loadCases, type LoadedCases } from './cases';
@@ -119,16 +120,8 @@ export class StressAbortedError extends OmegaError {
   }
 }
 
-function usage(code: string, message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
-}
-
-function defaultClock(): string {
-  const sde = process.env.SOURCE_DATE_EPOCH;
-  if (sde !== undefined && sde !== '' && Number.isInteger(Number(sde)) && Number(sde) >= 0) return new Date(Number(sde) * 1000).toISOString();
-  return new Date().toISOString();
+function usage(code: OmegaErrorCode, message: string): OmegaError {
+  return new OmegaError(code, message);
 }
 
 /** Resolved inputs of a stress run (shared by {@link runStress} and the CLI's early checks). */

@@ -12,6 +12,7 @@ import { YAMLParseError, parse as parseYaml } from 'yaml';
 import { CaseSuite, judgeMessages, judgeVerdict } from '../../native';
 import type { EngineCheckInput, ExternalCheckResult } from '../../native';
 import type { CaseDocument, CaseResult, CasesDocument } from '../../report-types';
+import { OmegaError } from '../errors';
 import { importModule } from './modules';
 
 /** What a `js` check function is given besides the answer. */
@@ -65,10 +66,8 @@ export interface LoadedCases {
   hasJudge: boolean;
 }
 
-function casesError(message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = 'ERR_OMEGA_CASES';
-  return e;
+function casesError(message: string): OmegaError {
+  return new OmegaError('ERR_OMEGA_CASES', message);
 }
 
 const dynamicImport = importModule;

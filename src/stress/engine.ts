@@ -5,7 +5,7 @@
  */
 import { AtomicCache, BudgetTracker } from '../../native';
 import type { CalibrationDocument, ChaosLogDocument, RunCost } from '../../report-types';
-import { OmegaError } from '../errors';
+import { OmegaError, isOmegaErrorCode, type OmegaErrorCode } from '../errors';
 import type { CaseResult } from '../../report-types';
 import type { EngineCheckInput } from '../../native';
 import type { BudgetLedgerEntry } from '../../report-types';
@@ -213,10 +213,8 @@ export const JUDGE_CALL_BASE = 2 ** 50;
 /** Call indices of one engine run: run r uses `r * ENGINE_CALLS_PER_RUN + k` for its k-th call. */
 export const ENGINE_CALLS_PER_RUN = 1000;
 
-function codedError(code: string, message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
+function codedError(code: OmegaErrorCode, message: string): OmegaError {
+  return new OmegaError(code, message);
 }
 
 function errorText(err: unknown): string {
@@ -603,7 +601,9 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
         scenes.push(r);
         if (!r.ok || res === undefined) {
           if (r.errorCode === 'ERR_OMEGA_BUDGET_EXCEEDED') budgetError ??= `budget exceeded mid-run: ${r.errorMessage}`;
-          throw codedError(r.errorCode ?? 'ERR_OMEGA_PROVIDER', r.errorMessage ?? 'call failed');
+          const message = r.errorMessage ?? 'call failed';
+          // A foreign code (not omega-pr's) keeps its words in the message.
+          throw isOmegaErrorCode(r.errorCode) ? codedError(r.errorCode, message) : codedError('ERR_OMEGA_PROVIDER', r.errorCode ? `${r.errorCode}: ${message}` : message);
         }
         return { ...res, callIndex, attempts: r.attempts, latencyMs: r.latencyMs, costUsd: r.costUsd };
       },

@@ -88,3 +88,25 @@ describe('src/ import graph', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('one error class', () => {
+  it('src/ throws OmegaError (or a subclass), never an ad-hoc `Error & { code }`', () => {
+    const SRC = path.join(__dirname, '../../src');
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.ts')) {
+          fs.readFileSync(p, 'utf8')
+            .split('\n')
+            .forEach((line, i) => {
+              if (/as Error & \{ code/.test(line) || /\be\.code = ['"]ERR_OMEGA_/.test(line)) offenders.push(`${path.relative(SRC, p)}:${i + 1}`);
+            });
+        }
+      }
+    };
+    walk(SRC);
+    expect(offenders).toEqual([]);
+  });
+});
