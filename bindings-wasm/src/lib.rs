@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 // generated `.d.ts` as `report-types.d.ts`); the two input shapes are declared here.
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-import type { ProofpackIntegrity, ProofpackProblem, ProofpackVerification } from './report-types';
+import type { ProofpackIntegrity, ProofpackProblem, ProofpackVerification, StressRederivation, StressVerdict } from './report-types';
 export type * from './report-types';
 
 /** The result of `verifyPack` (integrity only; `verifySignedPack` returns the full `ProofpackVerification`). */

@@ -294,7 +294,7 @@ function checkScore(score: RunScore, runIndex: number): RunScore {
 function runRecordOf(runIndex: number, score: RunScore, scenes: SceneResult[]): RunRecord {
   const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
   // Integer µUSD inside (each scene's cost is an exact µUSD amount from the core), dollars at the edge.
-  const cost = scenes.reduce((a, s) => a + Math.round(s.costUsd * 1e6), 0) / 1e6;
+  const cost = scenes.reduce((a, s) => a + s.costMicroUsd, 0) / 1e6;
   return {
     run_index: runIndex,
     hard_score: score.hardScore,
@@ -416,12 +416,12 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     if (typeof model === 'string' && model !== '') {
       returnedModels.add(model);
       try {
-        return budget.cost(model, usage).costUsd;
+        return budget.cost(model, usage).costMicroUsd;
       } catch (err) {
         if ((err as { code?: unknown }).code !== 'ERR_OMEGA_UNKNOWN_MODEL') throw err;
       }
     }
-    return budget.cost(cfg.model, usage).costUsd;
+    return budget.cost(cfg.model, usage).costMicroUsd;
   };
 
   const oneScene = (runIndex: number, s: number): Promise<SceneResult> => {
@@ -442,7 +442,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       rec.ok = r.ok;
       rec.latency_ms = r.latencyMs;
       if (r.ok) {
-        rec.cost_micro_usd = Math.round(r.costUsd * 1e6);
+        rec.cost_micro_usd = r.costMicroUsd;
         if (typeof r.response?.model === 'string') rec.model = r.response.model;
         if (r.response?.usage !== undefined) rec.usage = r.response.usage;
         rec.text = r.text as string;
@@ -459,7 +459,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       const res = await stack.provider.generate(request, signal ? { signal } : undefined);
       const reported = (res as { latencyMs?: unknown }).latencyMs;
       const latencyMs = typeof reported === 'number' ? reported : cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started);
-      const cost = costOf(res.model, res.usage);
+      const micro = costOf(res.model, res.usage);
       attempts = 1 + (retriesByCall.get(callIndex) ?? 0);
       if (cache !== null && cacheKey !== null) {
         try {
@@ -469,7 +469,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
           rec.cache_error = true;
         }
       }
-      return file({ sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: cost, response: { ...res, latencyMs } as GenerateResponse });
+      return file({ sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: micro / 1e6, costMicroUsd: micro, response: { ...res, latencyMs } as GenerateResponse });
     } catch (err) {
       failedCalls++;
       const e = err as { code?: string; message?: string; attempts?: number };
@@ -487,6 +487,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
         attempts: e.attempts ?? 1 + (retriesByCall.get(callIndex) ?? 0),
         latencyMs: cfg.providerLatencyOnly ? 0 : Math.round(performance.now() - started),
         costUsd: 0,
+        costMicroUsd: 0,
       });
     }
   };
@@ -663,7 +664,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       );
     }
     const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
-    const cost = scenes.reduce((a, s) => a + s.costUsd, 0);
+    const cost = scenes.reduce((a, s) => a + s.costMicroUsd, 0) / 1e6;
     const results: CaseResult[] = [];
     const journalOutputs: JournalOutputs = { cases: [] };
     for (const [i, c] of loaded.doc.cases.entries()) {
@@ -677,7 +678,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
         text: runError === null ? text : null,
         error: runError ?? (text === null ? `engine gave no output for case ${c.id}` : null),
         latencyMs: attributed ? own.reduce((a, s) => a + s.latencyMs, 0) : latency,
-        costUsd: attributed ? own.reduce((a, s) => a + s.costUsd, 0) : cost,
+        costUsd: attributed ? own.reduce((a, s) => a + s.costMicroUsd, 0) / 1e6 : cost,
       };
       const given = runError === null ? checks : [];
       results.push(await evaluateCase(loaded, i, answer, runIndex, given, judgeFor(runIndex), (external) => journalOutputs.cases?.push(caseOutput(c.id, answer, external, given))));

@@ -34,7 +34,7 @@ export interface RescoreNotes {
 /** The run's recorded calls as the scorer saw them (`ScorerInput.scenes`). */
 function scenesOf(line: JournalRunLine): SceneResult[] {
   return line.calls.map((c) => {
-    const s: SceneResult = { sceneId: c.scene_id, callIndex: c.call_index, ok: c.ok, attempts: c.attempts, latencyMs: c.latency_ms, costUsd: c.cost_micro_usd / 1e6 };
+    const s: SceneResult = { sceneId: c.scene_id, callIndex: c.call_index, ok: c.ok, attempts: c.attempts, latencyMs: c.latency_ms, costUsd: c.cost_micro_usd / 1e6, costMicroUsd: c.cost_micro_usd };
     if (c.text !== undefined) s.text = c.text;
     if (c.error_code !== undefined) s.errorCode = c.error_code;
     if (c.error_message !== undefined) s.errorMessage = c.error_message;

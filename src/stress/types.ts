@@ -20,6 +20,8 @@ export interface SceneResult {
   latencyMs: number;
   /** Cost of the successful answer, USD (0 when it failed). */
   costUsd: number;
+  /** The same cost in integer µUSD, as the core computed it (sums are made on these). */
+  costMicroUsd: number;
 }
 
 /** What a scorer is given for one run. */
