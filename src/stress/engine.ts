@@ -290,8 +290,11 @@ function checkScore(score: RunScore, runIndex: number): RunScore {
   return score;
 }
 
-/** The record of a run of `scenes` scored `score`: latency summed, cost summed in integer µUSD. */
-function runRecordOf(runIndex: number, score: RunScore, scenes: SceneResult[]): RunRecord {
+/**
+ * The record of a run of `scenes` scored `score`: latency summed, cost summed in integer µUSD.
+ * (The live run and a replay's re-scoring both lay a run out through this.)
+ */
+export function runRecordOf(runIndex: number, score: RunScore, scenes: SceneResult[]): RunRecord {
   const latency = scenes.reduce((a, s) => a + s.latencyMs, 0);
   // Integer µUSD inside (each scene's cost is an exact µUSD amount from the core), dollars at the edge.
   const cost = scenes.reduce((a, s) => a + s.costMicroUsd, 0) / 1e6;
@@ -311,6 +314,28 @@ function runRecordOf(runIndex: number, score: RunScore, scenes: SceneResult[]): 
 
 function caseOutput(id: string, answer: { text: string | null; error: string | null; latencyMs: number; costUsd: number }, external: JournalCaseOutput['external'], engineChecks: EngineCheckInput[]): JournalCaseOutput {
   return { id, text: answer.text, error: answer.error, latency_ms: answer.latencyMs, cost_usd: answer.costUsd, external, engine_checks: engineChecks };
+}
+
+/**
+ * The cases of one run as `PR_REPORT.json` lists them: a failed run (`error`) fails every case
+ * (`run_failed` first among its failed checks); failed checks' messages as `type: message`.
+ * (The live run and a replay's re-scoring both use this.)
+ */
+export function caseRunRecords(results: CaseResult[], error: string | null): CaseRunRecord[] {
+  return results.map((r) => {
+    const c: CaseRunRecord = {
+      id: r.id,
+      ok: r.ok,
+      hard_pass: error === null && r.hard_pass,
+      soft_pass: error === null && r.soft_pass,
+      hard_score: r.hard_score,
+      soft_score: r.soft_score,
+      failed_checks: error === null ? r.failed_checks : ['run_failed', ...r.failed_checks],
+    };
+    const failures = r.checks.filter((k) => !k.pass).map((k) => `${k.type}: ${k.message ?? 'failed'}`);
+    if (failures.length > 0) c.failures = failures;
+    return c;
+  });
 }
 
 /** Runs the stress harness. */
@@ -535,20 +560,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     }
     const record = runRecordOf(runIndex, score, scenes);
     if (error !== null) record.error = error;
-    record.cases = results.map((r) => {
-      const c: CaseRunRecord = {
-        id: r.id,
-        ok: r.ok,
-        hard_pass: error === null && r.hard_pass,
-        soft_pass: error === null && r.soft_pass,
-        hard_score: r.hard_score,
-        soft_score: r.soft_score,
-        failed_checks: error === null ? r.failed_checks : ['run_failed', ...r.failed_checks],
-      };
-      const failures = r.checks.filter((k) => !k.pass).map((k) => `${k.type}: ${k.message ?? 'failed'}`);
-      if (failures.length > 0) c.failures = failures;
-      return c;
-    });
+    record.cases = caseRunRecords(results, error);
     const faults = outcomeFaults(scenes, results, error);
     if (faults !== undefined) record.outcome_faults = faults;
     return record;

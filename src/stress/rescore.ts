@@ -8,7 +8,7 @@
  */
 import { CaseSuite, simulateScore } from '../../native';
 import type { CaseResult } from '../../report-types';
-import type { CaseRunRecord, OutcomeFaultRecord, RunRecord } from './engine';
+import { caseRunRecords, runRecordOf, type OutcomeFaultRecord, type RunRecord } from './engine';
 import type { JournalHeader, JournalRunLine } from './journal';
 import type { RunScore, SceneResult, Scorer } from './types';
 
@@ -58,8 +58,6 @@ const ZERO: RunScore = { hardScore: 0, softScore: 0, hardPass: false, softPass: 
 export async function rescoreRun(header: JournalHeader, line: JournalRunLine, suite: CaseSuite | null, notes: RescoreNotes, scorer?: Scorer): Promise<RunRecord> {
   const rec = line.record;
   const calls = line.calls;
-  const latency = calls.reduce((a, c) => a + c.latency_ms, 0);
-  const cost = calls.reduce((a, c) => a + c.cost_micro_usd, 0) / 1e6;
   const runError = line.outputs.run_error ?? null;
   let error: string | null = runError ?? rec.error ?? null;
   const results: CaseResult[] = [];
@@ -103,35 +101,9 @@ export async function rescoreRun(header: JournalHeader, line: JournalRunLine, su
     const s = (suite as CaseSuite).scoreRun(results);
     score = { hardScore: s.hard_score, softScore: s.soft_score, hardPass: s.hard_pass, softPass: s.soft_pass };
   }
-  const out: RunRecord = {
-    run_index: line.run_index,
-    hard_score: score.hardScore,
-    soft_score: score.softScore,
-    hard_pass: score.hardPass,
-    soft_pass: score.softPass,
-    failed_scenes: calls.filter((c) => !c.ok).length,
-    attempts: calls.reduce((a, c) => a + c.attempts, 0),
-    latency_ms: latency,
-    cost_usd: cost,
-    metrics: { latency_ms: latency, cost_usd: cost, ...(score.metrics ?? {}) },
-  };
+  const out: RunRecord = runRecordOf(line.run_index, score, scenesOf(line));
   if (error !== null) out.error = error;
-  if (header.mode !== 'scenes') {
-    out.cases = results.map((r) => {
-      const c: CaseRunRecord = {
-        id: r.id,
-        ok: r.ok,
-        hard_pass: error === null && r.hard_pass,
-        soft_pass: error === null && r.soft_pass,
-        hard_score: r.hard_score,
-        soft_score: r.soft_score,
-        failed_checks: error === null ? r.failed_checks : ['run_failed', ...r.failed_checks],
-      };
-      const failures = r.checks.filter((k) => !k.pass).map((k) => `${k.type}: ${k.message ?? 'failed'}`);
-      if (failures.length > 0) c.failures = failures;
-      return c;
-    });
-  }
+  if (header.mode !== 'scenes') out.cases = caseRunRecords(results, error);
   if (rec.outcome_faults !== undefined) {
     // Who caught a delivered fault follows from the calls, except "the case failed": re-judged.
     const sceneOf = new Map(calls.map((c) => [c.call_index, c.scene_id]));
