@@ -149,9 +149,8 @@ validators.set(
     },
   }),
 );
-// A run folder's `cases.json` is the user's cases file, copied (its schema uses `oneOf` with
-// `required` names defined in the other branch: not strict-mode clean).
-validators.set('cases', addFormats(new Ajv2020({ strict: false, allowUnionTypes: true })).compile(readJson(path.join(ROOT, 'schemas', 'cases.schema.json'))));
+// A run folder's `cases.json` is the user's cases file, copied (strict; union types are the schema's own).
+validators.set('cases', addFormats(new Ajv2020({ strict: true, allowUnionTypes: true })).compile(readJson(path.join(ROOT, 'schemas', 'cases.schema.json'))));
 validators.set(
   'concurrency-cache',
   ajv.compile({
