@@ -728,6 +728,9 @@ export declare function isRetryable(kind: string): boolean
 /** Whether an HTTP status is retryable (408, 425, 429, 500, 502, 503, 504, 529). */
 export declare function isRetryableStatus(status: number): boolean
 
+/** Whether a run folder name is a shard's (`…_shard<i>of<n>`): shards never move a `_latest` link. */
+export declare function isShardRun(name: string): boolean
+
 /**
  * Judges gate PR-G3 (core `chaos::judge_chaos_gate`): a run in which no logical call succeeded
  * cannot pass.
@@ -788,6 +791,9 @@ export interface KeygenOptions {
   /** Write the secret key unencrypted (like `minisign -G -W`). */
   unencrypted?: boolean
 }
+
+/** The `PR_RUNS/<kind>_latest` alias of a run folder name (`stress100_…` → `stress100_latest`). */
+export declare function latestAlias(runName: string): string
 
 /** Lock-wait statistics of one handle, ms. */
 export interface LockWaitStats {
@@ -1186,6 +1192,9 @@ export interface RunInput {
   metrics?: Record<string, number>
 }
 
+/** Run-folder timestamp of `epochSecs` (UTC): `YYYYMMDD_HHMMSS`, as the runbook names run folders. */
+export declare function runStamp(epochSecs: number): string
+
 /**
  * Scans bytes for absolute paths (patterns of calibration `proofpack.forbidden_path_patterns`,
  * the shipped defaults when omitted). A bare pattern (`"/home/"`) is not a hit; `/home/alice`
@@ -1202,6 +1211,14 @@ export interface Sha256SumEntry {
   path: string
   /** SHA-256, 64 lowercase hex digits. */
   sha256: string
+}
+
+/** One shard of a run (1-based `index` of `total`). */
+export interface ShardRef {
+  /** 1-based shard index. */
+  index: number
+  /** Shard count. */
+  total: number
 }
 
 /**
@@ -1308,6 +1325,9 @@ export interface StressRunInput {
   /** Outcome faults delivered to the run and what caught them. */
   outcome_faults?: Array<StressOutcomeFaultInput>
 }
+
+/** A stress run's folder name: `stress<count>_<stamp>`, plus `_shard<i>of<n>` for a shard. */
+export declare function stressRunName(count: number, stamp: string, shard?: ShardRef | undefined | null): string
 
 /**
  * One-shot summary of `values` (n, mean, std, min, max, p50, p95, cv): two passes over the

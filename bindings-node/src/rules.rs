@@ -1,5 +1,6 @@
 //! Shared report rules of the core, exposed as they are (no logic here).
 
+use napi::Result;
 use napi_derive::napi;
 use omega_pr_core::report_rules;
 
@@ -18,4 +19,44 @@ pub fn parse_source_date_epoch(value: Option<String>) -> Option<f64> {
 #[napi]
 pub fn nearest_rank_percentile(sorted: Vec<f64>, p: f64) -> f64 {
     report_rules::nearest_rank(&sorted, p)
+}
+
+/// Run-folder timestamp of `epochSecs` (UTC): `YYYYMMDD_HHMMSS`, as the runbook names run folders.
+#[napi]
+pub fn run_stamp(epoch_secs: f64) -> Result<String, crate::error::Code> {
+    let secs = crate::error::whole("epochSecs", epoch_secs)?;
+    Ok(report_rules::run_stamp(secs))
+}
+
+/// A stress run's folder name: `stress<count>_<stamp>`, plus `_shard<i>of<n>` for a shard.
+#[napi]
+pub fn stress_run_name(
+    count: f64,
+    stamp: String,
+    shard: Option<ShardRef>,
+) -> Result<String, crate::error::Code> {
+    let count = crate::error::whole("count", count)?;
+    let shard = shard.map(|s| (u64::from(s.index), u64::from(s.total)));
+    Ok(report_rules::stress_run_name(count, &stamp, shard))
+}
+
+/// One shard of a run (1-based `index` of `total`).
+#[napi(object)]
+pub struct ShardRef {
+    /// 1-based shard index.
+    pub index: u32,
+    /// Shard count.
+    pub total: u32,
+}
+
+/// Whether a run folder name is a shard's (`…_shard<i>of<n>`): shards never move a `_latest` link.
+#[napi]
+pub fn is_shard_run(name: String) -> bool {
+    report_rules::is_shard_run(&name)
+}
+
+/// The `PR_RUNS/<kind>_latest` alias of a run folder name (`stress100_…` → `stress100_latest`).
+#[napi]
+pub fn latest_alias(run_name: String) -> String {
+    report_rules::latest_alias(&run_name)
 }

@@ -8,7 +8,7 @@ import { interruptedBy, onCleanup, shutdownSignal } from './lifecycle';
 import type { BuildProofpackOptions, ProofpackBuildResult } from '../../native';
 import { buildProofpackAsync, removePartials } from '../proofpack';
 import type { Command } from 'commander';
-import { parseSourceDateEpoch } from '../../native';
+import { latestAlias as nativeLatestAlias, parseSourceDateEpoch, runStamp as nativeRunStamp } from '../../native';
 import { OmegaError, type OmegaErrorCode } from '../errors';
 
 /** Exit codes of every `omega-pr` command. */
@@ -30,11 +30,7 @@ export function isoNow(): string {
 
 /** Run-directory timestamp, `YYYYMMDD_HHMMSS` (UTC), as the runbook names run folders. */
 export function runStamp(date: Date = reportDate()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}_` +
-    `${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`
-  );
+  return nativeRunStamp(Math.max(0, Math.floor(date.getTime() / 1000)));
 }
 
 /**
@@ -288,7 +284,7 @@ export function updateLatest(runFolder: string, alias: string): string {
 
 /** The `_latest` alias of a run folder name: `stress100_20260212_143000` → `stress100_latest`. */
 export function latestAlias(runName: string): string {
-  return `${path.basename(runName).split('_')[0]}_latest`;
+  return nativeLatestAlias(path.basename(runName));
 }
 
 /**

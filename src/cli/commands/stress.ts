@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { CalibrationDocument, ChaosLogDocument } from '../../../report-types';
+import { isShardRun, stressRunName } from '../../../native';
 import { loadCalibration } from '../../index';
 import { renderStressHtml } from '../../report/html';
 import { StressAbortedError, resolveStress, runStress, type RunStressResult } from '../../stress/api';
@@ -218,7 +219,7 @@ function writeRunFolder(
     );
     const final = dir.commit();
     // Complete run with a verdict: `PR_RUNS/stress<N>_latest` points here (never for a shard).
-    if (!/_shard\d+of\d+$/.test(name)) updateLatest(final, latestAlias(name));
+    if (!isShardRun(name)) updateLatest(final, latestAlias(name));
     return final;
   } catch (err) {
     dir.abort();
@@ -248,7 +249,7 @@ export async function runStressCommand(o: StressCommandOptions): Promise<StressR
   }
   const concurrency = o.concurrency ?? 8;
   const metricsRoot = o.out ?? path.join('metrics', 'pr');
-  const name = `stress${count}_${runStamp()}${shard ? `_shard${shard.index}of${shard.total}` : ''}`;
+  const name = stressRunName(count, runStamp(), shard);
   const total = shardRuns(count, shard).length;
   const print = o.print ?? true;
   const options = {
@@ -413,7 +414,7 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
     }
     const merged = derive(calibration, journals, isoNow(), { merge: true });
     const metricsRoot = o.out ?? path.join('metrics', 'pr');
-    const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration, (d) => {
+    const dir = writeRunFolder(metricsRoot, stressRunName(merged.report.planned_runs, runStamp()), merged.report, merged.runCost, merged.chaosLog, calibration, (d) => {
       // Shard journals in shard order, concatenated: `derive` of this file gives these documents.
       const shardOf = (t: string): number => (JSON.parse(t.slice(0, t.indexOf('\n'))) as { meta: { shard: { index: number } | null } }).meta.shard?.index ?? 0;
       d.text(JOURNAL_FILE, [...texts].sort((a, b) => shardOf(a) - shardOf(b)).join(''));
@@ -434,7 +435,7 @@ export function runStressMerge(dirs: string[], o: { out?: string; calibrationFil
   });
   const merged = mergeShards(parts, calibration, isoNow());
   const metricsRoot = o.out ?? path.join('metrics', 'pr');
-  const dir = writeRunFolder(metricsRoot, `stress${merged.report.planned_runs}_${runStamp()}`, merged.report, merged.runCost, merged.chaosLog, calibration, (d) => mergedEvidence(d, dirs, calibration));
+  const dir = writeRunFolder(metricsRoot, stressRunName(merged.report.planned_runs, runStamp()), merged.report, merged.runCost, merged.chaosLog, calibration, (d) => mergedEvidence(d, dirs, calibration));
   if (o.print ?? true) {
     console.log(`Merged ${parts.length} shards: ${merged.report.total_runs} runs`);
     printAnalysis(merged.report);
