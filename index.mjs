@@ -41,6 +41,7 @@ export const {
   cancelProofpackBuilds,
   changedRuns,
   checkCalibration,
+  checkShards,
   classifyFailure,
   combineSignals,
   decideOutcome,

@@ -610,6 +610,13 @@ export interface ChaosLogEntryInput {
 export declare function checkCalibration(calibration: unknown): Array<CalibrationProblem>
 
 /**
+ * Checks that `parts` are every shard of one stress run, once each, run with the same options
+ * (and calibration, when recorded); returns the shard count. Throws `ERR_OMEGA_MERGE` naming what
+ * does not fit. `source` names where the meta was read (`PR_REPORT.json`, `journal header`).
+ */
+export declare function checkShards(parts: Array<ShardPartInput>, source: string): number
+
+/**
  * Classifies a failure that did not come from omega-pr (the core's one rule): HTTP 429/529/
  * 500/502/503/504/408 and network-ish codes (`ECONNRESET`, `ETIMEDOUT`, `EAI_AGAIN`, …) are
  * retryable; 400/401/403/404 and unknown errors are not.
@@ -1211,6 +1218,17 @@ export interface Sha256SumEntry {
   path: string
   /** SHA-256, 64 lowercase hex digits. */
   sha256: string
+}
+
+/**
+ * One shard to merge (`checkShards`): its report meta (or journal header meta) and, when known,
+ * the digest of its calibration.
+ */
+export interface ShardPartInput {
+  /** The meta fields (`seed`, `provider`, …, `shard: { index, total }`). */
+  meta: Record<string, unknown>
+  /** `sha256:…` of the shard's calibration, when recorded. */
+  calibrationDigest?: string
 }
 
 /** One shard of a run (1-based `index` of `total`). */

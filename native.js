@@ -852,6 +852,7 @@ module.exports.callCost = nativeBinding.callCost
 module.exports.cancelProofpackBuilds = nativeBinding.cancelProofpackBuilds
 module.exports.changedRuns = nativeBinding.changedRuns
 module.exports.checkCalibration = nativeBinding.checkCalibration
+module.exports.checkShards = nativeBinding.checkShards
 module.exports.classifyFailure = nativeBinding.classifyFailure
 module.exports.decideOutcome = nativeBinding.decideOutcome
 module.exports.defaultCalibrationJson = nativeBinding.defaultCalibrationJson

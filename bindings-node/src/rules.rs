@@ -60,3 +60,31 @@ pub fn is_shard_run(name: String) -> bool {
 pub fn latest_alias(run_name: String) -> String {
     report_rules::latest_alias(&run_name)
 }
+
+/// One shard to merge (`checkShards`): its report meta (or journal header meta) and, when known,
+/// the digest of its calibration.
+#[napi(object, object_to_js = false)]
+pub struct ShardPartInput {
+    /// The meta fields (`seed`, `provider`, …, `shard: { index, total }`).
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub meta: serde_json::Value,
+    /// `sha256:…` of the shard's calibration, when recorded.
+    pub calibration_digest: Option<String>,
+}
+
+/// Checks that `parts` are every shard of one stress run, once each, run with the same options
+/// (and calibration, when recorded); returns the shard count. Throws `ERR_OMEGA_MERGE` naming what
+/// does not fit. `source` names where the meta was read (`PR_REPORT.json`, `journal header`).
+#[napi]
+pub fn check_shards(parts: Vec<ShardPartInput>, source: String) -> Result<u32, crate::error::Code> {
+    let refs: Vec<omega_pr_core::shards::ShardPart<'_>> = parts
+        .iter()
+        .map(|p| omega_pr_core::shards::ShardPart {
+            meta: &p.meta,
+            calibration_digest: p.calibration_digest.as_deref(),
+        })
+        .collect();
+    let total =
+        omega_pr_core::shards::check_shards(&refs, &source).map_err(crate::error::from_core)?;
+    Ok(u32::try_from(total).unwrap_or(u32::MAX))
+}

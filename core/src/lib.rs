@@ -12,6 +12,7 @@
 //! - [`retry`]: backoff and retryability decisions.
 //! - [`ratelimit`]: per-minute rate limits (token buckets) and the AIMD window of calls in flight.
 //! - [`variance`]: mergeable statistics of a stress run.
+//! - [`shards`]: which shard results belong to one stress run (`stress merge`, shard journals).
 //! - [`gate_g4`]: the PR-G4 verdict of a stress run, and its re-derivation from a recorded report.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
@@ -59,6 +60,7 @@ pub mod report_rules;
 pub mod retry;
 #[cfg(feature = "schema")]
 pub mod schema;
+pub mod shards;
 pub mod sign;
 pub mod simulate;
 pub mod variance;

@@ -6,7 +6,7 @@
  * index, the money and chaos log are rebuilt by the core (`runCostFromLedger`,
  * `ChaosEngine.buildLogJson`), the statistics are the core's (`buildPrReport`).
  */
-import { ChaosEngine, runCostFromLedger, type ChaosLogEntryInput } from '../../native';
+import { ChaosEngine, checkShards, runCostFromLedger, type ChaosLogEntryInput } from '../../native';
 import type { BudgetLedgerEntry, CalibrationDocument, ChaosLogDocument, RunCost } from '../../report-types';
 import { OmegaError } from '../errors';
 import { sortDelivered, type DeliveredFault } from '../providers/chaos';
@@ -70,20 +70,11 @@ function combinedMeta(journals: JournalInput[], merge: boolean): { meta: StressM
   const first = journals[0];
   if (first === undefined) throw mergeError('no journal to derive from');
   if (journals.length === 1 && !merge) return { meta: first.header.meta, shards: first.header.meta.shard?.total ?? 1 };
-  const total = first.header.meta.shard?.total;
-  for (const j of journals) {
-    const m = j.header.meta;
-    if (m.shard === null) throw mergeError('a merged journal is not a shard (its header has "shard": null)');
-    for (const key of ['seed', 'provider', 'scorer', 'chaos_profile', 'scenes_per_run', 'model', 'planned_runs', 'engine', 'cases_file'] as const) {
-      if (m[key] !== first.header.meta[key]) throw mergeError(`shards disagree on ${key}: ${JSON.stringify(m[key])} vs ${JSON.stringify(first.header.meta[key])}`);
-    }
-    if (j.header.digests.calibration !== first.header.digests.calibration) throw mergeError('shards were run with different calibrations');
-    if (m.shard.total !== total) throw mergeError(`shards disagree on the shard count: ${m.shard.total} vs ${total}`);
-  }
-  const seen = new Set(journals.map((j) => j.header.meta.shard?.index));
-  if (seen.size !== journals.length || journals.length !== total) {
-    throw mergeError(`expected shards 1..${total} once each, got ${journals.map((j) => j.header.meta.shard?.index).join(', ')}`);
-  }
+  // Every shard once, one run (the core's rule, shared with `stress merge` of report folders).
+  checkShards(
+    journals.map((j) => ({ meta: j.header.meta as unknown as Record<string, unknown>, calibrationDigest: j.header.digests.calibration })),
+    'journal header',
+  );
   return { meta: { ...first.header.meta, shard: null }, shards: 1 };
 }
 

@@ -3,7 +3,7 @@
  * the verdict are the core's (`judgeStress`); this file only lays the document out and merges
  * shard reports.
  */
-import { ChaosEngine, judgeOutcomeDetection, judgeStress, mergeRunCosts } from '../../native';
+import { ChaosEngine, checkShards, judgeOutcomeDetection, judgeStress, mergeRunCosts } from '../../native';
 import type { ChaosLogEntryInput } from '../../native';
 import type { CalibrationDocument, CaseReport, CaseViolation, ChaosLogDocument, DetectionViolation, RunCost, VarianceReport } from '../../report-types';
 import { OmegaError } from '../errors';
@@ -180,19 +180,8 @@ function mergeError(message: string): OmegaError {
 export function mergeShards(parts: ShardParts[], calibration: CalibrationDocument, generated: string) {
   const first = parts[0];
   if (first === undefined) throw mergeError('no shard to merge');
-  const total = first.report.shard?.total;
-  for (const p of parts) {
-    const m = p.report;
-    if (m.shard === null) throw mergeError('a merged input is not a shard (its PR_REPORT.json has "shard": null)');
-    for (const key of ['seed', 'provider', 'scorer', 'chaos_profile', 'scenes_per_run', 'model', 'planned_runs', 'engine', 'cases_file'] as const) {
-      if (m[key] !== first.report[key]) throw mergeError(`shards disagree on ${key}: ${JSON.stringify(m[key])} vs ${JSON.stringify(first.report[key])}`);
-    }
-    if (m.shard.total !== total) throw mergeError(`shards disagree on the shard count: ${m.shard.total} vs ${total}`);
-  }
-  const seen = new Set(parts.map((p) => p.report.shard?.index));
-  if (seen.size !== parts.length || parts.length !== total) {
-    throw mergeError(`expected shards 1..${total} once each, got ${[...parts.map((p) => p.report.shard?.index)].join(', ')}`);
-  }
+  // Every shard once, one run (the core's rule, shared with `derive` of shard journals).
+  checkShards(parts.map((p) => ({ meta: pickMeta(p.report) as unknown as Record<string, unknown> })), 'PR_REPORT.json');
   const runs = parts.flatMap((p) => p.report.runs).sort((a, b) => a.run_index - b.run_index);
   const runCost = mergeRunCosts(parts.map((p) => p.runCost), calibration);
   const byError: Record<string, number> = {};
