@@ -296,7 +296,13 @@ describe('derive', () => {
     const controller = new AbortController();
     const first = await runStress({ ...opts, journal, signal: controller.signal, onProgress: (done) => done >= 3 && controller.abort() }).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(StressAbortedError);
-    const kept = parseJournal(fs.readFileSync(journal, 'utf8')).lines.filter((l) => l.type === 'run').length;
+    const written = parseJournal(fs.readFileSync(journal, 'utf8'));
+    const kept = written.lines.filter((l) => l.type === 'run').length;
+    // The interrupted outcome is what its journal holds, derived like a whole run's documents.
+    const partial = derive(calibration, [{ header: written.header, lines: written.lines as JournalLine[] }], clock());
+    const outcome = (first as StressAbortedError).outcome;
+    expect(outcome.runs).toHaveLength(kept);
+    expect(JSON.stringify([outcome.runs, outcome.calls, outcome.runCost, outcome.chaosLog])).toBe(JSON.stringify([partial.report.runs, partial.report.calls, partial.runCost, partial.chaosLog]));
     expect(kept).toBeGreaterThanOrEqual(3);
     expect(kept).toBeLessThan(10);
     let ran = 0;
