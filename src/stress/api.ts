@@ -16,10 +16,11 @@ import { defaultClock } from '../providers/chaos';
 import { DEFAULT_REAL_MODEL, checkModel } from '../models';
 import type { LlmProvider } from '../providers/types';
 import { loadCases, type LoadedCases } from './cases';
-import { runStress as executeStress, shardRuns, type RunRecord, type StressOutcome } from './engine';
+import { runStress as executeStress, shardRuns, type CallCounts, type RunRecord, type StressExecution } from './engine';
 import { asEngine, loadEngine, loadProvider, loadScorer } from './modules';
 import { type PrReport, type StressMeta } from './report';
 import { derive } from './derive';
+import { runCostFromLedger } from '../../native';
 import {
   JOURNAL_SCHEMA,
   JournalWriter,
@@ -92,6 +93,21 @@ export interface RunStressOptions {
   resumeName?: string;
 }
 
+/**
+ * What the runs of a stress run recorded, as `derive` reads it from the journal (every line: the
+ * resumed ones and this process's): a whole run, or the finished runs of an interrupted one.
+ */
+export interface StressOutcome extends StressExecution {
+  /** The journaled runs, by run index (an interrupted run: the finished ones only). */
+  runs: RunRecord[];
+  /** Their money (`run-cost.json`). */
+  runCost: RunCost;
+  /** Their chaos log (null without chaos). */
+  chaosLog: ChaosLogDocument | null;
+  /** Their provider calls (`PR_REPORT.json` → `calls`). */
+  calls: CallCounts;
+}
+
 /** What {@link runStress} produced. */
 export interface RunStressResult {
   /** `PR_REPORT.json`. */
@@ -108,7 +124,9 @@ export interface RunStressResult {
 
 /**
  * `runStress` stopped by its `signal` before every run finished: no verdict is derived from a
- * partial run. `outcome` holds the runs that completed (and their calls and costs).
+ * partial run. `outcome` holds the runs that completed and their calls, money and chaos log,
+ * derived from the journal lines they wrote (calls of runs cut by the abort are in no line: not
+ * counted, and run again by a resume).
  */
 export class StressAbortedError extends OmegaError {
   /** What completed before the abort. */
@@ -263,9 +281,9 @@ export async function runStress(o: RunStressOptions, resolved?: ResolvedStress):
     }
   }
   const complete = resumed.some((l) => l.type === 'end');
-  let outcome: StressOutcome;
+  let executed: StressExecution;
   try {
-    outcome = await executeStress({
+    executed = await executeStress({
       count,
       concurrency,
       seed,
@@ -295,11 +313,28 @@ export async function runStress(o: RunStressOptions, resolved?: ResolvedStress):
   } finally {
     writer?.close();
   }
-  if (!outcome.complete) throw new StressAbortedError(outcome);
-  const lines = complete ? resumed : [...resumed, ...outcome.journal];
-  // The three documents come only from the journal: live = resumed = merged = replayed.
+  const lines = complete ? resumed : [...resumed, ...executed.journal];
+  // Every document comes only from the journal: live = resumed = merged = replayed = interrupted.
+  if (!executed.complete) throw new StressAbortedError(partialOutcome(executed, calibration, recorded, lines, clock()));
   const { report, runCost, chaosLog } = derive(calibration, [{ header: recorded, lines }], clock());
+  const outcome: StressOutcome = { ...executed, runs: report.runs, runCost, chaosLog, calls: report.calls };
   return { report, runCost, chaosLog, outcome, journal: { header: recorded, lines } };
+}
+
+/**
+ * The outcome of an interrupted run: `derive` over the lines it journaled (its verdict is not
+ * used: no verdict from a partial run). With no finished run there is nothing to derive from
+ * (statistics over zero runs are `ERR_OMEGA_EMPTY_RUNS`) and nothing recorded: no runs, no calls,
+ * the money of an empty ledger, no chaos log.
+ */
+function partialOutcome(executed: StressExecution, calibration: CalibrationDocument, header: JournalHeader, lines: JournalLine[], generated: string): StressOutcome {
+  if (lines.some((l) => l.type === 'run')) {
+    const d = derive(calibration, [{ header, lines }], generated);
+    return { ...executed, runs: d.report.runs, runCost: d.runCost, chaosLog: d.chaosLog, calls: d.report.calls };
+  }
+  const calls: CallCounts = { total: 0, failed: 0, retries: 0, by_error: {}, error_samples: {}, models: { requested: header.meta.model, returned: [] } };
+  const runCost = runCostFromLedger([], calibration, { shards: header.meta.shard?.total ?? 1 }) as RunCost;
+  return { ...executed, runs: [], runCost, chaosLog: null, calls };
 }
 
 /** The journal header of a run: its options (the report's meta) and the digests of its inputs. */

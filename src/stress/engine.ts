@@ -1,10 +1,11 @@
 /**
  * The stress harness (runbook phase 5, PR-4): N runs of S scenes each through the provider stack,
- * K runs in flight at once, each scored by the scorer. All statistics come from the Rust core
- * (`analyzeVariance`); this file only awaits providers and collects results.
+ * K runs in flight at once, each scored by the scorer. This file only awaits providers and makes
+ * the run journal's lines; every document (statistics, calls, money, chaos log) is `derive`d from
+ * them (`./derive`, called by `./api`).
  */
 import { AtomicCache, BudgetTracker } from '../../native';
-import type { CalibrationDocument, ChaosLogDocument, RunCost } from '../../report-types';
+import type { CalibrationDocument } from '../../report-types';
 import { OmegaError, isOmegaErrorCode, type OmegaErrorCode } from '../errors';
 import type { CaseResult } from '../../report-types';
 import type { EngineCheckInput } from '../../native';
@@ -244,23 +245,18 @@ export function sortedCounts(counts: Record<string, number>): Record<string, num
   return out;
 }
 
-/** What a stress run produced. */
-export interface StressOutcome {
-  runs: RunRecord[];
-  runCost: RunCost;
-  chaosLog: ChaosLogDocument | null;
-  calls: CallCounts;
-  cacheCorruption: number;
-  /** False when an abort stopped the run early: `runs` holds the completed runs only. */
-  complete: boolean;
-  /** Calls an engine made after its run had ended (refused). */
-  lateCalls: number;
-  /** Calibration `rate_limits` at work (only when a limit applied). */
-  rateLimit?: RateLimitReport;
+/**
+ * What the harness did: the journal lines it made. It keeps no counts of its own — the runs, the
+ * call counts, the money and the chaos log of a run (whole or interrupted) are `derive`d from the
+ * journal (`./api`), so every report is what the journal holds.
+ */
+export interface StressExecution {
   /** The journal lines of this process (`run`, `late`, `end`), in the order they were made. */
   journal: JournalLine[];
-  /** Runs skipped because a resumed journal had them. */
-  resumedRuns: number;
+  /** False when an abort stopped the run early (no `end` line): the journal holds the finished runs only. */
+  complete: boolean;
+  /** Calibration `rate_limits` at work (only when a limit applied): the limiter's own wall-clock figures. */
+  rateLimit?: RateLimitReport;
 }
 
 /** The run indices a shard owns: `r % total == index - 1`. */
@@ -339,7 +335,7 @@ export function caseRunRecords(results: CaseResult[], error: string | null): Cas
 }
 
 /** Runs the stress harness. */
-export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
+export async function runStress(cfg: StressConfig): Promise<StressExecution> {
   const budget = new BudgetTracker(cfg.calibration, { shards: cfg.shard?.total ?? 1 });
   const resumed = (cfg.resumed ?? []).filter((l): l is Exclude<JournalLine, { type: 'end' }> => l.type !== 'end');
   // What finished before: its money counts against the caps again.
@@ -376,8 +372,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     return p;
   };
   const chaosOf = (p: Pending): JournalChaos | undefined => (stack.chaos === null ? undefined : { entries: p.entries, delivered: p.delivered });
-  let retries = 0;
-  // Retries per call index: the attempts of a call that succeeded after retrying.
+  // Retries per call index (journaled with the call): the attempts of a call that succeeded after retrying.
   const retriesByCall = new Map<number, number>();
   const stack = buildStack({
     provider: cfg.provider,
@@ -389,10 +384,7 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     timeScale: cfg.timeScale,
     clock: cfg.clock,
     shares: cfg.shard?.total ?? 1,
-    onRetry: (info) => {
-      retries++;
-      retriesByCall.set(info.callIndex, (retriesByCall.get(info.callIndex) ?? 0) + 1);
-    },
+    onRetry: (info) => retriesByCall.set(info.callIndex, (retriesByCall.get(info.callIndex) ?? 0) + 1),
   });
   // `llm-judge` checks: the run's provider through Retry(Timeout) — no chaos, the judge is not
   // under test — on the same budget; counted apart from the engine's calls.
@@ -429,17 +421,11 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
   const cache = cfg.cachePath === null ? null : AtomicCache.open(cfg.cachePath, { calibration: cfg.calibration });
   const indices = shardRuns(cfg.count, cfg.shard);
   const records = new Map<number, RunRecord>();
-  let failedCalls = 0;
-  const errorCounts: Record<string, number> = {};
-  const errorSamples = new Map<string, { callIndex: number; message: string }>();
-  const returnedModels = new Set<string>();
-  let totalCalls = 0;
   // The cost of an answer, priced as the model the provider named (dated snapshots resolve to
   // their base model); a name no price matches is priced as the requested model, which the
   // budget already settled.
   const costOf = (model: string | undefined, usage: GenerateResponse['usage']): number => {
     if (typeof model === 'string' && model !== '') {
-      returnedModels.add(model);
       try {
         return budget.cost(model, usage).costMicroUsd;
       } catch (err) {
@@ -459,7 +445,6 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     const id = request.sceneId ?? `CALL-${callIndex}`;
     const started = performance.now();
     let attempts = 1;
-    totalCalls++;
     const rec: JournalCall = { call_index: callIndex, scene_id: id, attempts: 1, retries: 0, ok: false, cost_micro_usd: 0, latency_ms: 0 };
     const file = (r: SceneResult & { response?: GenerateResponse }) => {
       rec.attempts = r.attempts;
@@ -496,13 +481,8 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       }
       return file({ sceneId: id, callIndex, ok: true, text: res.text, attempts, latencyMs, costUsd: micro / 1e6, costMicroUsd: micro, response: { ...res, latencyMs } as GenerateResponse });
     } catch (err) {
-      failedCalls++;
       const e = err as { code?: string; message?: string; attempts?: number };
       const code = typeof e?.code === 'string' && e.code !== '' ? e.code : 'ERR_OMEGA_PROVIDER';
-      errorCounts[code] = (errorCounts[code] ?? 0) + 1;
-      const message = e?.message ?? String(err);
-      const seen = errorSamples.get(code);
-      if (seen === undefined || callIndex < seen.callIndex) errorSamples.set(code, { callIndex, message });
       return file({
         sceneId: id,
         callIndex,
@@ -516,8 +496,6 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
       });
     }
   };
-
-  let lateCalls = 0;
 
   /** A run of a cases file or an engine: per-case results, scored by the checks or the user's scorer. */
   const outcomeFaults = (scenes: SceneResult[], results: CaseResult[], runError: string | null): OutcomeFaultRecord[] | undefined => {
@@ -599,7 +577,6 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     const llm = {
       generate: async (req: EngineRequest): Promise<EngineResponse> => {
         if (ended) {
-          lateCalls++;
           throw codedError('ERR_OMEGA_RUN_ENDED', `run ${runIndex} has ended: the engine called llm.generate after its run returned (or timed out)`);
         }
         if (k >= ENGINE_CALLS_PER_RUN) throw codedError('ERR_OMEGA_TOO_MANY_CALLS', `run ${runIndex} made more than ${ENGINE_CALLS_PER_RUN} LLM calls`);
@@ -809,26 +786,9 @@ export async function runStress(cfg: StressConfig): Promise<StressOutcome> {
     }
   }
   const rateLimit = stack.rateLimit?.report();
-  if (runs.length === indices.length) emit({ type: 'end', cache_corruption: cacheCorruption, ...(rateLimit !== undefined ? { rate_limit: rateLimit } : {}) });
-  return {
-    journal,
-    resumedRuns: finished.size,
-    runs,
-    runCost: budget.finalize(),
-    chaosLog: stack.chaos?.chaosLog() ?? null,
-    calls: {
-      total: totalCalls,
-      failed: failedCalls,
-      retries,
-      by_error: sortedCounts(errorCounts),
-      error_samples: Object.fromEntries([...errorSamples.keys()].sort().map((k) => [k, (errorSamples.get(k) as { message: string }).message])),
-      models: { requested: cfg.model, returned: [...returnedModels].sort() },
-    },
-    cacheCorruption,
-    complete: runs.length === indices.length,
-    lateCalls,
-    ...(rateLimit !== undefined ? { rateLimit } : {}),
-  };
+  const complete = runs.length === indices.length;
+  if (complete) emit({ type: 'end', cache_corruption: cacheCorruption, ...(rateLimit !== undefined ? { rate_limit: rateLimit } : {}) });
+  return { journal, complete, ...(rateLimit !== undefined ? { rateLimit } : {}) };
 }
 
 /**

@@ -4,7 +4,9 @@ import { OmegaProviderError } from '../../src/providers/errors';
 import { RetryProvider } from '../../src/providers/retry';
 import type { GenerateRequest, GenerateResponse, LlmProvider } from '../../src/providers/types';
 import { SimulatedScorer } from '../../src/sim';
+import { derive } from '../../src/stress/derive';
 import { runStress } from '../../src/stress/engine';
+import { JOURNAL_SCHEMA, type JournalHeader } from '../../src/stress/journal';
 import { expectCode } from './errors';
 
 /** A calibration with the given caps (USD) and the shipped prices. */
@@ -265,6 +267,7 @@ describe('BudgetTracker under truly concurrent calls (PR-2)', () => {
         return { text: 'scene', usage: { inputTokens: 1000, outputTokens: 500 } };
       },
     };
+    const clock = () => '2026-01-01T00:00:00.000Z';
     const out = await runStress({
       count: 40,
       concurrency: 8,
@@ -278,20 +281,23 @@ describe('BudgetTracker under truly concurrent calls (PR-2)', () => {
       shard: null,
       callTimeoutMs: 30_000,
       timeScale: 1,
-      clock: () => '2026-01-01T00:00:00.000Z',
+      clock,
       providerLatencyOnly: true,
       promptTokens: () => 1000,
       cachePath: null,
     });
     expect(maxInFlight, 'runs in flight at once').toBe(8);
-    const cost = out.runCost;
+    // The documents come from the journal the run wrote (as every stress report does).
+    const meta = { provider: 'test', scorer: 'simulated', seed: 42, chaos_profile: null, concurrency: 8, scenes_per_run: 3, model: MODEL, planned_runs: 40, shard: null, hard_pass_score: null };
+    const header: JournalHeader = { type: 'header', schema: JOURNAL_SCHEMA, omega_pr_version: 'test', meta, mode: 'scenes', user_scorer: false, digests: { calibration: 'sha256:test' } };
+    const { runCost: cost, report } = derive(cal, [{ header, lines: out.journal }], clock());
     expect(cost.total_cost_usd).toBeLessThanOrEqual(CAP);
     expect(cost.budget_verdict).toBe('FAIL');
     expect(cost.open_reservations).toBe(0);
     expect(cost.call_count).toBe(made);
     expect(cost.refused_calls).toBeGreaterThan(0);
     expect(cost.call_count + cost.refused_calls).toBe(120);
-    expect(out.calls.by_error).toEqual({ ERR_OMEGA_BUDGET_EXCEEDED: cost.refused_calls });
+    expect(report.calls.by_error).toEqual({ ERR_OMEGA_BUDGET_EXCEEDED: cost.refused_calls });
     expect(cost.violations).toHaveLength(cost.refused_calls);
     expect(cost.violations.every((v) => v.kind === 'per_run' && v.phase === 'reserve')).toBe(true);
     // The cap tripped part-way: calls were made, and the last ones were refused.

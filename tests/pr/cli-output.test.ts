@@ -4,6 +4,7 @@
  * the runbook's `Run i/N...` line every 10 %, not once per run.
  */
 import { describe, expect, it } from 'vitest';
+import { gateStatus, renderGateTable, type GateRow } from '../../src/cli/commands/sprint';
 import { fitWidths, progressMilestone, renderObjects, renderTable } from '../../src/cli/table';
 
 const cols = (line: string): number => [...line].length;
@@ -49,6 +50,32 @@ describe('renderTable', () => {
   it('renders objects with their keys as columns (the benchmark summary)', () => {
     const text = renderObjects([{ benchmark: 'reserve+settle', 'omega-pr': '1.2M', ratio: '3.10×' }]);
     expect(text.split('\n')[1]).toMatch(/^│ benchmark +│ omega-pr +│ ratio +│$/);
+  });
+});
+
+describe('the sprint gate table: never PASS for what was not checked', () => {
+  const row = (gate: string, verdict: GateRow['verdict'], notes?: GateRow['notes']): GateRow => ({ gate, phase: 'phase', verdict, figure: 'figure', report: 'metrics/pr/x.json', ...(notes ? { notes } : {}) });
+  const rows = [
+    row('PR-G0', 'PASS'),
+    row('PR-G2', 'PASS', ['SIMULATED']),
+    row('PR-G3', 'FAIL', ['SIMULATED']),
+    row('PR-G4', 'FAIL', ['SIMULATED', 'PARTIAL']),
+    row('PR-G5', 'PASS', ['UNSIGNED']),
+    row('PR-G1', 'SKIPPED', ['SIMULATED']),
+  ];
+
+  it('status = verdict + what it did not check (simulated provider, unsigned pack, partial run)', () => {
+    expect(rows.map(gateStatus)).toEqual(['PASS', 'PASS (SIMULATED)', 'FAIL (SIMULATED)', 'FAIL (SIMULATED, PARTIAL)', 'PASS (UNSIGNED)', 'SKIPPED']);
+  });
+
+  it('the table shows the status in its verdict column and fits 100 columns', () => {
+    const out = renderGateTable(rows);
+    for (const l of out.split('\n')) expect(cols(l)).toBeLessThanOrEqual(100);
+    expect(out).toMatch(/^│ PR-G0 +│[^│\n]*│ PASS +│/m);
+    expect(out).toMatch(/^│ PR-G2 +│[^│\n]*│ PASS \(SIMULATED\) +│/m);
+    expect(out).toMatch(/^│ PR-G4 +│[^│\n]*│ FAIL \(SIMULATED, PARTIAL\) +│/m);
+    expect(out).toMatch(/^│ PR-G5 +│[^│\n]*│ PASS \(UNSIGNED\) +│/m);
+    expect(out).not.toMatch(/^│ PR-G[235] +│[^│\n]*│ PASS +│/m);
   });
 });
 

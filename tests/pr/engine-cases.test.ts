@@ -6,53 +6,29 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaseSuite } from '../../native';
 import { loadCalibration, runStress, type EngineContext, type LlmProvider, type Scorer } from '../../src/index';
 import { thrown } from './errors';
+import { FIX, ROOT, binEnv, runBin } from './helpers/bin';
+import { readJson, runDirs as committedRunDirs } from './helpers/files';
+import { tempDirs } from './helpers/tmp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
-const FIX = path.join(ROOT, 'tests', 'pr', 'fixtures');
 const EXAMPLE = path.join(ROOT, 'examples', 'scribe-engine', 'engine');
-const EPOCH = '1700000000';
 
-const temps: string[] = [];
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-engine-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('omega-engine-');
 
 function omega(cwd: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, ...env },
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runBin(cwd, args, binEnv(env));
 }
 
 function runDirs(cwd: string, re: RegExp): string[] {
-  const runs = path.join(cwd, 'metrics', 'pr', 'PR_RUNS');
-  if (!fs.existsSync(runs)) return [];
-  return fs
-    .readdirSync(runs)
-    .filter((n) => re.test(n) && !n.includes('.partial-') && !n.endsWith('.cache') && !n.endsWith('_latest'))
-    .sort()
-    .map((n) => path.join(runs, n));
+  return committedRunDirs(cwd, re, { committed: true });
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const readJson = (f: string): any => JSON.parse(fs.readFileSync(f, 'utf8'));
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 addFormats(ajv);
 const prSchema = ajv.compile(readJson(path.join(ROOT, 'schemas', 'pr-report.schema.json')));

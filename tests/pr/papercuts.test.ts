@@ -5,22 +5,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AtomicCache, SimulatedScorer, loadCalibration, verifyProofpack } from '../../src/index';
 import { buildProofpack } from '../../src/proofpack';
 import { thrown } from './errors';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
-const SHIPPED_CALIBRATION = path.join(ROOT, 'budgets', 'calibration.json');
+import { BIN, ROOT, binEnv, type Run } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const SHIPPED_CALIBRATION = path.join(ROOT, 'budgets', 'calibration.json');
 
 /** Runs the bin in `cwd` (optionally as another user, through `setpriv`). */
 function omega(cwd: string, args: string[], asUser: string[] = []): Run {
@@ -29,22 +23,14 @@ function omega(cwd: string, args: string[], asUser: string[] = []): Run {
   const r = spawnSync(cmd, argv, {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000', FORCE_COLOR: '0', NO_COLOR: '1' },
+    env: binEnv(),
     timeout: 120_000,
     maxBuffer: 64 * 1024 * 1024,
   });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-const temps: string[] = [];
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-papercuts-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('omega-papercuts-');
 
 /** A source run folder with one good file. */
 function source(dir: string): string {

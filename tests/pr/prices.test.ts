@@ -2,28 +2,18 @@
  * Issue 12, item 6: LiteLLM's price map as the price source, through the REAL CLI and addon,
  * with the real LiteLLM 1.110.2 file's chat entries (tests/fixtures/litellm, source noted there).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BudgetTracker, callCost, importPrices, loadCalibration, resolveModel } from '../../src/index';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
+import { ROOT, binEnv, runBin } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
+
 const REAL = path.join(ROOT, 'tests', 'fixtures', 'litellm', 'model_prices_chat.json');
-const temps: string[] = [];
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-prices-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('omega-prices-');
 function omega(cwd: string, args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: '1796169600', NO_COLOR: '1' }, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return runBin(cwd, args, binEnv({ SOURCE_DATE_EPOCH: '1796169600' }));
 }
 
 /** A calibration next to a pruned price file, naming it relatively. */

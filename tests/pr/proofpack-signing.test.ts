@@ -10,37 +10,25 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyProofpack, type ProofpackVerification } from '../../src/index';
+import { ROOT, binEnv, runBin, type Run } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
 
-const ROOT = path.join(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
 const SSLIB_PY = path.join(ROOT, '.venv-sslib', 'bin', 'python');
 const EPOCH = '1707748200';
+const tmp = tempDirs('omega-sign-');
 let dir: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function omega(args: string[], env: Record<string, string | undefined> = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OMEGA_PR_KEY_PASSWORD: undefined, ...env },
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return runBin(dir, args, binEnv({ SOURCE_DATE_EPOCH: EPOCH, OMEGA_PR_KEY_PASSWORD: undefined, ...env }));
 }
 
 function run(cmd: string, args: string[], input?: string): Run {
   const r = spawnSync(cmd, args, { cwd: dir, encoding: 'utf8', input, timeout: 120_000 });
   if (r.error) throw r.error;
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -67,13 +55,9 @@ function forge(packDir: string): void {
 }
 
 beforeAll(() => {
-  dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-sign-')));
+  dir = tmp();
   const k = omega(['keygen', '--output', 'ops.key', '--unencrypted']);
   expect(k.code, k.stderr).toBe(0);
-});
-
-afterAll(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('keygen → sign → verify, against the real minisign', () => {

@@ -6,34 +6,24 @@
  * that enforces a small RPM with 429 + retry-after: 0 calls failed by rate limiting, throughput
  * near the limit, the `rate_limit` block of `PR_REPORT.json` valid against its schema.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import OpenAI from 'openai';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RateLimiter, rateLimitsFor } from '../../native';
 import { openaiProvider } from '../../src/adapters/openai';
 import { RateLimitProvider, loadCalibration, mergeRateLimitReports, runStress, type CalibrationDocument, type RateLimitReport, type Scorer } from '../../src/index';
 import { thrown } from './errors';
 // @ts-expect-error a plain .mjs helper (shared with bench/rate-limit.bench.mjs)
 import { RateLimitedServer } from './helpers/rate-limited-server.mjs';
+import { ROOT, binEnv, runBin } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
 const SHIPPED = path.join(ROOT, 'budgets', 'calibration.json');
 
-const temps: string[] = [];
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-ratelimit-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('omega-ratelimit-');
 
 function shipped(): CalibrationDocument {
   const c = JSON.parse(fs.readFileSync(SHIPPED, 'utf8'));
@@ -50,12 +40,7 @@ function writeCalibration(dir: string, edit: (c: any) => void): string {
 }
 
 function omega(cwd: string, args: string[]) {
-  return spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000', FORCE_COLOR: '0', NO_COLOR: '1' },
-    timeout: 120_000,
-  });
+  return runBin(cwd, args, binEnv());
 }
 
 /** A schema of `schemas/`, compiled as the CLI suite does (strict). */
@@ -99,7 +84,7 @@ describe('calibration rate_limits', () => {
       c.rate_limits = { 'simulated-scribe': { request_per_minute: 60 } };
     });
     const r = omega(dir, ['stress', '--count', '2', '--calibration', 'calibration.json']);
-    expect(r.status, r.stderr).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('ERR_OMEGA_CALIBRATION');
     expect(r.stderr).toContain('$.rate_limits.simulated-scribe.request_per_minute: unknown key (did you mean `requests_per_minute`?)');
     expect(r.stderr).toContain('$.rate_limits.simulated-scribe: must set at least one of requests_per_minute');
@@ -277,7 +262,7 @@ describe('omega-pr stress with rate_limits (the REAL CLI)', () => {
     });
     const r = omega(dir, ['stress', '--count', '6', '--calibration', 'calibration.json', '--out', 'out']);
     // The verdict of 6 simulated runs does not matter here (exit 0 PASS or 1 FAIL): the lines do.
-    expect(r.status, r.stderr).toBeLessThanOrEqual(1);
+    expect(r.code, r.stderr).toBeLessThanOrEqual(1);
     expect(r.stdout).toContain('VERDICT:');
     expect(r.stdout).toMatch(/Rate limits simulated-\* \(600 RPM\): effective [\d.]+ RPM, throttled [\d.]+ s over \d+ of 18 calls, 429 × 0, 529 × 0, in flight 2–[234]/);
     const reports = (fs.readdirSync(path.join(dir, 'out'), { recursive: true }) as string[]).filter((f) => f.endsWith('PR_REPORT.json') && !f.includes('_latest'));

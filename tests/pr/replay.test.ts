@@ -12,58 +12,30 @@
  * - replay.sh replays through an `omega-pr` of the recorded version on PATH, and says what to
  *   install without one (integrity still stands unless --require-replay).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WireServer } from './helpers/wire-server';
 import { replayProofpack } from '../../src/index';
+import { BIN, ROOT, binEnv, runBin, startBin, type Run } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
-const EPOCH = '1700000000';
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-const temps: string[] = [];
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-replay-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('omega-replay-');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const ENV = { ...process.env, SOURCE_DATE_EPOCH: EPOCH, FORCE_COLOR: '0', NO_COLOR: '1' };
+const ENV = binEnv();
 
 function omega(cwd: string, args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...ENV, ...env }, timeout: 120_000, maxBuffer: 64 << 20 });
+  const r = runBin(cwd, args, { ...ENV, ...env });
   expect(r.signal, `omega-pr ${args.join(' ')} killed`).toBeNull();
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return r;
 }
 
 /** The bin, not blocking this process (a local server in it must answer). */
 function omegaAsync(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return startBin(cwd, args, { ...ENV, ...env });
 }
 
 /** Edits the `run` line of `runIndex` in a journal. */

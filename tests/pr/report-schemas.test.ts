@@ -7,24 +7,19 @@
  * and the verification of a proofpack built from that folder, native and wasm — while a
  * document with a wrong value or an unknown key does not.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CaseSuite, verifyProofpack, type ProofpackVerification } from '../../src/index';
+import { FIX, ROOT, binEnv, runBin } from './helpers/bin';
+import { readJson } from './helpers/files';
+import { tempDirs } from './helpers/tmp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
-const FIX = path.join(ROOT, 'tests', 'pr', 'fixtures');
 const WASM = path.join(ROOT, 'npm', 'wasm', 'pkg', 'node', 'omega_pr_wasm.js');
 const GENERATED = 'Generated from omega-pr-core';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const readJson = (f: string): any => JSON.parse(fs.readFileSync(f, 'utf8'));
 
 /** The generated schemas, by file stem. */
 const generated = new Map<string, Record<string, unknown>>(
@@ -48,22 +43,15 @@ function expectInvalid(name: string, doc: unknown, what: string): void {
   expect((validators.get(name) as ValidateFunction)(doc), `${what} must not validate against ${name}.schema.json`).toBe(false);
 }
 
-const temps: string[] = [];
+const tmp = tempDirs('omega-report-schemas-');
 let dir = '';
 let run = '';
 function omega(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' },
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runBin(dir, args, binEnv());
 }
 
 beforeAll(() => {
-  dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-report-schemas-')));
-  temps.push(dir);
+  dir = tmp();
   // A simulated stress run with chaos and a cases file: every core-owned document it writes.
   const r = omega(['stress', '--count', '6', '--chaos', 'medium', '--provider', path.join(FIX, 'case-provider.mjs'), '--input', path.join(FIX, 'cases-five.json')]);
   expect([0, 1], r.stderr).toContain(r.code);
@@ -71,10 +59,6 @@ beforeAll(() => {
   const found = fs.readdirSync(runs).filter((n) => /^stress6_/.test(n) && !n.endsWith('_latest') && !n.includes('.partial-'));
   expect(found).toHaveLength(1);
   run = path.join(runs, found[0] as string);
-});
-
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
 });
 
 describe('generated schemas', () => {

@@ -7,43 +7,24 @@
  * dropped. Library level: `derive` does not depend on the order of the journal's lines, and the
  * shards' journals concatenated derive the whole run's documents.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadCalibration } from '../../src/index';
 import { StressAbortedError, runStress } from '../../src/stress/api';
 import { derive } from '../../src/stress/derive';
 import { parseJournal, splitJournals, type JournalLine } from '../../src/stress/journal';
+import { BIN, FIX, ROOT, binEnv, interruptWhen, runBin, type Run } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
-const FIX = path.join(ROOT, 'tests', 'pr', 'fixtures');
-const EPOCH = '1700000000';
-const ENV = { ...process.env, SOURCE_DATE_EPOCH: EPOCH, FORCE_COLOR: '0', NO_COLOR: '1', OMEGA_INTERRUPT_GRACE_MS: '8000' };
+const ENV = binEnv({ OMEGA_INTERRUPT_GRACE_MS: '8000' });
 const DOCS = ['PR_REPORT.json', 'run-cost.json', 'chaos-log.json'];
 
-const temps: string[] = [];
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-resume-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+const tmp = tempDirs('omega-resume-');
 
 function omega(cwd: string, args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...ENV, ...env }, timeout: 120_000, maxBuffer: 64 << 20 });
-  return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return runBin(cwd, args, { ...ENV, ...env });
 }
 
 const runsDir = (cwd: string) => path.join(cwd, 'metrics', 'pr', 'PR_RUNS');
@@ -83,32 +64,6 @@ function killAfter(cwd: string, args: string[], after: number, env: Record<strin
       const s = stagingOf(cwd);
       if (s === null) reject(new Error('no staging folder left'));
       else resolve({ staging: s, signal, journaled });
-    });
-  });
-}
-
-/** Starts the CLI; SIGINT once `ready(stdout)`; resolves when it exits. */
-function interruptWhen(cwd: string, args: string[], ready: (out: string) => boolean): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      stdout += d;
-      if (!sent && ready(stdout)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    });
-    child.stderr.on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code, signal, stdout, stderr });
     });
   });
 }
@@ -202,7 +157,7 @@ describe('stress --resume after Ctrl-C', () => {
     const full = omega(base, SIM);
     const fullDir = reportDir(base, full);
     const dir = tmp();
-    const r = await interruptWhen(dir, SIM, (out) => /Run 3\/30/.test(out) || /Run \d+\/30/.test(out));
+    const r = await interruptWhen(dir, SIM, (out) => /Run 3\/30/.test(out) || /Run \d+\/30/.test(out), { env: ENV });
     expect(r.code, r.stdout + r.stderr).toBe(130);
     const m = /Resume: omega-pr (.*) --resume (\S+)/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
@@ -296,7 +251,13 @@ describe('derive', () => {
     const controller = new AbortController();
     const first = await runStress({ ...opts, journal, signal: controller.signal, onProgress: (done) => done >= 3 && controller.abort() }).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(StressAbortedError);
-    const kept = parseJournal(fs.readFileSync(journal, 'utf8')).lines.filter((l) => l.type === 'run').length;
+    const written = parseJournal(fs.readFileSync(journal, 'utf8'));
+    const kept = written.lines.filter((l) => l.type === 'run').length;
+    // The interrupted outcome is what its journal holds, derived like a whole run's documents.
+    const partial = derive(calibration, [{ header: written.header, lines: written.lines as JournalLine[] }], clock());
+    const outcome = (first as StressAbortedError).outcome;
+    expect(outcome.runs).toHaveLength(kept);
+    expect(JSON.stringify([outcome.runs, outcome.calls, outcome.runCost, outcome.chaosLog])).toBe(JSON.stringify([partial.report.runs, partial.report.calls, partial.runCost, partial.chaosLog]));
     expect(kept).toBeGreaterThanOrEqual(3);
     expect(kept).toBeLessThan(10);
     let ran = 0;

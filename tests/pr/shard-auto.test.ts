@@ -9,44 +9,27 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { SHARD_INDEX_VARIABLES, resolveShard } from '../../src/cli/shard';
+import { BIN, ROOT, binEnv, runBin, type Run } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
-const EPOCH = '1700000000';
 const GH_FILE = 'examples/ci/github-actions-stress.yml';
 const K8S_FILE = 'examples/kubernetes/stress-indexed-job.yaml';
 
-const temps: string[] = [];
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-shard-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('omega-shard-');
 
 /** The environment of a spawned omega-pr: no shard variable of the test's own, then `env`. */
 function envOf(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = { ...process.env, SOURCE_DATE_EPOCH: EPOCH, NO_COLOR: '1' };
+  const base = binEnv();
   for (const v of SHARD_INDEX_VARIABLES) delete base[v];
   return { ...base, ...env };
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function omega(cwd: string, args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: envOf(env), timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return runBin(cwd, args, envOf(env));
 }
 
 /** Starts a process; resolves when it exits. */
@@ -58,7 +41,7 @@ function start(cmd: string, args: string[], cwd: string, env: Record<string, str
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 

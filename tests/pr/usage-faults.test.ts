@@ -5,37 +5,20 @@
  * log and in `PR_REPORT.json` (`calls.error_samples`). A dated model name the provider returns is
  * priced as its base model.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BudgetTracker, RetryProvider, toProviderError, type OmegaProviderError } from '../../src/index';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'omega-pr.js');
-const FIX = path.join(ROOT, 'tests', 'pr', 'fixtures');
-const temps: string[] = [];
+import { FIX, ROOT, binEnv, runBin } from './helpers/bin';
+import { tempDirs } from './helpers/tmp';
 
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-usage-')));
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('omega-usage-');
 
 function omega(cwd: string, args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000', NO_COLOR: '1' },
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return runBin(cwd, args, binEnv());
 }
 
 function runDir(dir: string): string {

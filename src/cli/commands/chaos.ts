@@ -231,7 +231,8 @@ async function runEngineChaos(o: ChaosCommandOptions, calibration: CalibrationDo
       metricsRoot,
       `chaos_${runStamp()}`,
       { phase: 'chaos', planned: runs, completed: outcome.runs.length, profile: o.profile, seed },
-      { 'chaos-log.json': outcome.chaosLog, 'run-cost.json': outcome.runCost },
+      // Derived from the journal of the finished runs (no chaos log when none finished).
+      { ...(outcome.chaosLog !== null ? { 'chaos-log.json': outcome.chaosLog } : {}), 'run-cost.json': outcome.runCost },
     );
     if (print) console.log(`Interrupted after ${done}/${runs} runs: ${rel(path.join(dir, 'interrupted-report.json'))} (complete: false)`);
     throw new InterruptedError(`chaos (${outcome.runs.length}/${runs} engine runs done)`);

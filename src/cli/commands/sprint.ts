@@ -62,6 +62,13 @@ function stageEvidence(root: string, items: string[]): { dir: string; remove: ()
   }
 }
 
+/**
+ * What a gate's verdict did not check: it ran on the `SIMULATED` provider (its answers and money
+ * are the simulator's), its pack is `UNSIGNED` (integrity only), or its run was `PARTIAL`
+ * (interrupted before it finished).
+ */
+export type GateNote = 'SIMULATED' | 'UNSIGNED' | 'PARTIAL';
+
 /** One row of the gate table. */
 export interface GateRow {
   gate: string;
@@ -69,6 +76,19 @@ export interface GateRow {
   verdict: 'PASS' | 'FAIL' | 'SKIPPED';
   figure: string;
   report: string;
+  /** Absent: the verdict checked what the gate names, for real. */
+  notes?: GateNote[];
+}
+
+/** The table's status of a gate: its verdict, and what it did not check (`PASS (SIMULATED)`, `FAIL (PARTIAL)`). */
+export function gateStatus(row: GateRow): string {
+  const notes = row.verdict === 'SKIPPED' ? [] : (row.notes ?? []);
+  return notes.length === 0 ? row.verdict : `${row.verdict} (${notes.join(', ')})`;
+}
+
+/** The gate table: one row per gate, its status in the third column; at most 100 columns wide. */
+export function renderGateTable(rows: GateRow[]): string {
+  return renderTable(['gate', 'phase', 'verdict', 'key figure', 'report'], rows.map((r) => [r.gate, r.phase, gateStatus(r), r.figure, r.report]));
 }
 
 /** Options of {@link runSprint}. */
@@ -158,6 +178,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     phase: string,
     reproduction: string,
     fn: () => Promise<{ pass: boolean; figure: string; report: string; error?: string }>,
+    notes: GateNote[] = [],
   ): Promise<void> => {
     if (stopped || interrupted()) {
       rows.push({ gate: id, phase, verdict: 'SKIPPED', figure: '—', report: '—' });
@@ -165,18 +186,21 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     }
     console.log(`\n━━━ ${id} · ${phase} ━━━`);
     let r: { pass: boolean; figure: string; report: string; error?: string };
+    let partial = false;
     try {
       r = await fn();
     } catch (err) {
       const e = err as { code?: string; message?: string };
       r = { pass: false, figure: `${e.code ?? 'error'}`, report: '—', error: `${e.code ?? 'Error'}: ${e.message ?? String(err)}` };
       if (err instanceof InterruptedError || interrupted()) {
+        partial = true;
         r.figure = `interrupted (${interruptedBy() ?? 'signal'})`;
         r.error = `${id} was running when the sprint was interrupted by ${interruptedBy() ?? 'a signal'}: ${e.message ?? String(err)}. Its completed work is in an interrupted-report.json (complete: false).`;
       }
       console.log(`✗ ${r.error}`);
     }
-    rows.push({ gate: id, phase, verdict: r.pass ? 'PASS' : 'FAIL', figure: r.figure, report: r.report });
+    const noted: GateNote[] = partial ? [...notes, 'PARTIAL'] : notes;
+    rows.push({ gate: id, phase, verdict: r.pass ? 'PASS' : 'FAIL', figure: r.figure, report: r.report, ...(noted.length > 0 ? { notes: noted } : {}) });
     if (!r.pass) {
       const ncr = writeNcr({
         gate: id,
@@ -190,6 +214,8 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       if (!o.keepGoing) stopped = true;
     }
   };
+  // Without --provider the chaos and stress phases (and the money PR-G2 judges) are the simulator's.
+  const simulated: GateNote[] = o.provider === undefined ? ['SIMULATED'] : [];
   // Never the absolute path as given: the commands land in NCRs, MANIFEST.json and replay.sh.
   const common = `${o.calibrationFile ? ` --calibration ${shownPath(o.calibrationFile)}` : ''}${o.seed !== undefined ? ` --seed ${o.seed}` : ''}`;
 
@@ -263,7 +289,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       report: rel(path.join(dir, 'chaos-summary.json')),
       error: budget.pass ? undefined : `${figure}\nbudget_verdict FAIL — ${budget.figure}`,
     };
-  });
+  }, simulated);
 
   let stressDir: string | null = null;
   let stressVerdict: 'PASS' | 'FAIL' = 'FAIL';
@@ -293,7 +319,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
       figure: `hard pass ${(report.hard_pass_rate * 100).toFixed(1)}%, mean ${hard ? hard.mean.toFixed(3) : '—'}${report.downgrade_flag ? `, ${report.downgrade_flag}` : ''}`,
       report: rel(path.join(dir, 'PR_REPORT.json')),
     };
-  });
+  }, simulated);
 
   // PR-G2 is judged on the run-cost.json of every phase that spent money (also when an earlier
   // gate stopped the sprint: an over-budget phase is reported as a budget failure).
@@ -307,6 +333,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
         ? `within caps${stressCost ? ` (stress ${stressCost})` : ''}`
         : `${budgets.filter((b) => !b.pass).length} of ${budgets.length} phase(s) over budget`,
       report: budgets.map((b) => b.report).join(', ') || '—',
+      ...(simulated.length > 0 ? { notes: simulated } : {}),
     });
     if (!pass) {
       const failed = budgets.filter((b) => !b.pass);
@@ -374,11 +401,11 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     }
     console.log(`✓ Proofpack built: ${built.packId}`);
     return { pass: true, figure: `${packs.length} packs, ${files} files verified`, report: rel(finalPack) };
-  });
+  }, o.sign === undefined ? ['UNSIGNED'] : []);
 
   rows.sort((a, b) => a.gate.localeCompare(b.gate));
   console.log('\n=== SPRINT GATES ===');
-  console.log(renderTable(['gate', 'phase', 'verdict', 'key figure', 'report'], rows.map((r) => [r.gate, r.phase, r.verdict, r.figure, r.report])));
+  console.log(renderGateTable(rows));
   for (const n of ncrs) console.log(`NCR: ${n}`);
   if (interrupted()) {
     const done = rows.filter((r) => r.verdict !== 'SKIPPED');
