@@ -182,9 +182,12 @@ describe('the stack against a server that enforces 120 RPM with 429 + retry-afte
     // without the limiter it refuses dozens, see the control below).
     expect(server.refused).toBeLessThanOrEqual(4);
     expect(rl?.responses_429).toBe(server.refused);
-    // Near the limit (the bench measures it precisely; this box may be loaded).
+    // Near the limit (the bench measures it precisely; this box may be loaded). The hard ceiling
+    // — at most RPM in any sliding minute — is the server's own refusals, counted above; this
+    // average over first-to-last admission overshoots a little when a loaded event loop delays
+    // the first arrivals (seen: 1.04× with 8 other processes on 2 cores), hence 5 %.
     expect(server.rpmAdmitted()).toBeGreaterThanOrEqual(0.85 * RPM);
-    expect(server.rpmAdmitted()).toBeLessThanOrEqual(RPM * 1.02);
+    expect(server.rpmAdmitted()).toBeLessThanOrEqual(RPM * 1.05);
     expect(e?.effective_rpm).toBeGreaterThanOrEqual(0.8 * RPM);
     expect(e?.throttled_calls).toBeGreaterThan(0);
     expect(e?.in_flight.min).toBeGreaterThanOrEqual(1);
