@@ -82,6 +82,111 @@ export type CaseStatus = 'always_passes' | 'flaky' | 'always_fails'
  */
 export type CheckLevel = 'hard' | 'soft'
 /**
+ * Cases of a stress run: each case is one prompt (or conversation) per run — or the input of an engine module (--engine) — with checks on its answer. A check is hard (a failure fails the case) or soft (it lowers the soft score), with a weight. A run's hard score is the mean of its cases' weighted hard-check shares; the run passes at hard_pass_score. The core validates the file (ERR_OMEGA_CASES names the case id and check index).
+ */
+export type CasesFile = CasesFileObject | CaseInput[]
+/**
+ * One case as written: a `prompt` or `messages` (exactly one), its variables and checks.
+ */
+export type CaseInput = {
+  /**
+   * Unique id (per-case statistics, reports).
+   */
+  id: string
+  /**
+   * Free text.
+   */
+  description?: string
+  /**
+   * The prompt; `{{name}}` is replaced by `vars.name`.
+   */
+  prompt?: string
+  /**
+   * A conversation instead of a prompt (`{{name}}` replaced in each content).
+   *
+   * @minItems 1
+   */
+  messages?: CaseMessage[]
+  /**
+   * Variables of the prompt or messages.
+   */
+  vars?: {
+    [k: string]: unknown
+  }
+  /**
+   * Model of the case (priced in calibration budget.models).
+   */
+  model?: string
+  /**
+   * Completion cap of the case.
+   */
+  max_output_tokens?: number
+  /**
+   * Checks on the answer, in order.
+   */
+  assert?: CheckInput[]
+} & CaseInput1
+/**
+ * One check of a case as written. `value` is what the type needs (a string, a count, a bound, a schema); `llm-judge` takes a `rubric` (and optionally a `threshold` and a judge `model`) instead, and no other type takes those.
+ */
+export type CheckInput = {
+  /**
+   * The check type (`CHECK_TYPES`).
+   */
+  type:
+    | 'contains'
+    | 'icontains'
+    | 'not-contains'
+    | 'regex'
+    | 'equals'
+    | 'starts-with'
+    | 'is-json'
+    | 'json-schema'
+    | 'min-words'
+    | 'max-words'
+    | 'max-chars'
+    | 'latency-ms'
+    | 'cost-usd'
+    | 'refusal'
+    | 'js'
+    | 'llm-judge'
+  /**
+   * Text (contains, icontains, not-contains, equals, starts-with), a regex (regex, Rust syntax), a count (min-words, max-words, max-chars), a bound (latency-ms ≤, cost-usd ≤), a schema object or file path (json-schema), a module path `./checks.mjs#name` (js); none for is-json and refusal (the answer is not a refusal).
+   */
+  value?: unknown
+  /**
+   * llm-judge only: what the judge model scores the answer on.
+   */
+  rubric?: string
+  /**
+   * llm-judge only: the score in [0, 1] at or above which the check passes.
+   */
+  threshold?: number
+  /**
+   * llm-judge only: the judge model (default: the run's model; priced in calibration).
+   */
+  model?: string
+  /**
+   * `hard` (a failure fails the case) or `soft` (it lowers the soft score).
+   */
+  level?: CheckLevel & string
+  /**
+   * Weight in the case's score.
+   */
+  weight?: number
+  /**
+   * Free text.
+   */
+  description?: string
+}
+export type CaseInput1 =
+  | {
+      prompt: unknown
+    }
+  | {
+      messages: unknown
+    }
+/**
  * What became of a call, as recorded in the chaos log.
  */
 export type ChaosOutcome = 'passed' | 'recovered' | 'surfaced' | 'failed'
@@ -90,6 +195,7 @@ export type ChaosOutcome = 'passed' | 'recovered' | 'surfaced' | 'failed'
  */
 export type OutcomeFaultName =
   'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike'
+export type ChaosSummaryOutcomesOrNull = null | ChaosSummaryOutcomes
 /**
  * Kinds of problem, as stable snake_case strings.
  */
@@ -701,6 +807,148 @@ export interface CaseRunScore {
   soft_pass: boolean
 }
 /**
+ * A validated cases file, normalized (`CaseSet::to_document`): prompts rendered with their `vars`, every check's `level` and `weight` filled in, the pass scores' defaults applied. The addon's `validateCases` returns it; the TS layer runs the cases from it.
+ */
+export interface CasesDocument {
+  /**
+   * Run hard score at or above which a run passes its hard gate.
+   */
+  hard_pass_score: number
+  /**
+   * Run soft score at or above which a run passes its soft gate.
+   */
+  soft_pass_score: number
+  /**
+   * The cases, in file order.
+   */
+  cases: CaseDocument[]
+}
+/**
+ * One case of a cases file, normalized (prompt rendered with its `vars`).
+ */
+export interface CaseDocument {
+  /**
+   * Unique id.
+   */
+  id: string
+  /**
+   * The prompt with `{{var}}` rendered (for `messages`, the messages joined by role).
+   */
+  prompt: string
+  /**
+   * The conversation, when the case gave `messages`.
+   */
+  messages?: CaseMessage[]
+  /**
+   * The case's variables.
+   */
+  vars: {
+    [k: string]: unknown
+  }
+  /**
+   * Model of the case, when it names one.
+   */
+  model?: string
+  /**
+   * Completion cap of the case, when it names one.
+   */
+  max_output_tokens?: number
+  /**
+   * The checks, in file order.
+   */
+  assert: CaseCheck[]
+}
+/**
+ * One message of a conversation.
+ */
+export interface CaseMessage {
+  /**
+   * `system`, `user` or `assistant`.
+   */
+  role: 'system' | 'user' | 'assistant'
+  /**
+   * The text (`{{var}}` rendered in the normalized document).
+   */
+  content: string
+}
+/**
+ * One check of a case, normalized (`level` and `weight` filled in).
+ */
+export interface CaseCheck {
+  /**
+   * The check type, as written (`contains`, …).
+   */
+  type: string
+  /**
+   * Hard or soft.
+   */
+  level: CheckLevel
+  /**
+   * Weight in the case's score (> 0).
+   */
+  weight: number
+  /**
+   * The check's `value` as written (null when it takes none).
+   */
+  value: unknown
+}
+/**
+ * A cases file as an object: the cases and the run's pass scores.
+ */
+export interface CasesFileObject {
+  /**
+   * The schema the file names (ignored).
+   */
+  $schema?: string
+  /**
+   * Free text (ignored).
+   */
+  description?: string
+  /**
+   * Run hard score at or above which a run passes its hard gate.
+   */
+  hard_pass_score?: number
+  /**
+   * Run soft score at or above which a run passes its soft gate.
+   */
+  soft_pass_score?: number
+  /**
+   * The cases, in file order (ids unique).
+   *
+   * @minItems 1
+   */
+  cases: CaseInput[]
+}
+/**
+ * Every key optional; a command-line flag overrides the file.
+ */
+export interface ChaosConfigFile {
+  /**
+   * The schema the file names (ignored).
+   */
+  $schema?: string
+  /**
+   * Free text (ignored).
+   */
+  description?: string
+  /**
+   * light | medium | heavy | hellfire | default, or a profile of the calibration's chaos_profiles.
+   */
+  profile?: string
+  /**
+   * Logical calls to make.
+   */
+  calls?: number
+  /**
+   * Seed (default: calibration SEED).
+   */
+  seed?: number
+  /**
+   * Calls in flight at once.
+   */
+  concurrency?: number
+}
+/**
  * `chaos-log.json` (runbook phase 4, gate PR-G3), built by the core (`ChaosEngine.buildLog`) and written by `omega-pr chaos` and `omega-pr stress --chaos`: a header (schema version, seed, profile, rate, failure types, counts) and the entries, sorted by `(call_index, attempt)` so that concurrent runs with the same seed write byte-identical logs.
  */
 export interface ChaosLogDocument {
@@ -834,6 +1082,159 @@ export interface DeliveredFault {
   latency_ms?: number
 }
 /**
+ * `chaos-summary.json`, gate PR-G3: written by `omega-pr chaos` next to `chaos-log.json`. Injection rate vs the profile (±3.29 standard errors), faults recovered or surfaced, silent successes (must be 0); `verdict` and `verdict_reasons` are `judge_chaos_gate`'s (and, with `--engine`, the detection violations'). The TS layer counts the calls and writes this struct's fields in this order (`generated` last).
+ */
+export interface ChaosSummary {
+  /**
+   * Always `OMEGA-CHAOS-SUMMARY-1.0` (`CHAOS_SUMMARY_SCHEMA_VERSION`).
+   */
+  schema_version: 'OMEGA-CHAOS-SUMMARY-1.0'
+  /**
+   * Provider the calls went to.
+   */
+  provider: string
+  /**
+   * Chaos profile.
+   */
+  profile: string
+  /**
+   * Seed of the run.
+   */
+  seed: number
+  /**
+   * Logical calls made.
+   */
+  calls: number
+  /**
+   * Attempts (calls and their retries).
+   */
+  attempts: number
+  /**
+   * Attempts with a fault injected.
+   */
+  injected: number
+  /**
+   * Injection rate of the profile.
+   */
+  expected_rate: number
+  /**
+   * `injected / attempts` (6 decimals).
+   */
+  observed_rate: number
+  /**
+   * |observed − expected| allowed: 3.29 standard errors of a binomial proportion (99.9 %).
+   */
+  rate_tolerance: number
+  /**
+   * The observed rate is within the tolerance.
+   */
+  rate_ok: boolean
+  /**
+   * Logical calls that ended in a success (after retries).
+   */
+  calls_succeeded: number
+  /**
+   * `calls − calls_succeeded`.
+   */
+  calls_failed: number
+  /**
+   * Calls with a fault that still succeeded through a retry.
+   */
+  faults_recovered_by_retry: number
+  /**
+   * Calls with a fault that surfaced to the caller as an error.
+   */
+  faults_surfaced_to_caller: number
+  /**
+   * Injected (non-latency) faults whose attempt returned a success: must be 0.
+   */
+  silent_successes: number
+  /**
+   * Calls that "succeeded" with empty text: must be 0.
+   */
+  empty_successes: number
+  /**
+   * `chaos-log.json` and `run-cost.json` read back as valid JSON.
+   */
+  json_valid: boolean
+  /**
+   * `run-cost.json`'s `budget_verdict`.
+   */
+  budget_verdict: 'PASS' | 'FAIL'
+  /**
+   * Gate PR-G3.
+   */
+  verdict: 'PASS' | 'FAIL'
+  /**
+   * Why PR-G3 failed, in words (empty on PASS); e.g. no logical call succeeded.
+   */
+  verdict_reasons: string[]
+  /**
+   * With `--engine`: the engine module's name.
+   */
+  engine?: string
+  /**
+   * With `--engine`: runs of the engine under the profile.
+   */
+  runs?: number
+  /**
+   * With `--engine`: runs that failed as a whole (engine threw, timed out, budget, …).
+   */
+  runs_failed?: number
+  /**
+   * With `--engine`: outcome faults delivered and caught (null when the profile delivers none).
+   */
+  outcome_chaos?: ChaosSummaryOutcomesOrNull
+  /**
+   * With `--engine`: outcome fault types caught less often than the calibration's `OUTCOME_DETECTION_MIN`; each message is also a verdict reason.
+   */
+  detection_violations?: DetectionViolation[]
+  /**
+   * When the summary was written, ISO 8601 UTC (from `SOURCE_DATE_EPOCH` when set).
+   */
+  generated: string
+}
+/**
+ * Outcome faults of an engine's chaos run (`chaos-summary.json` `outcome_chaos`): answers that arrived corrupted, and how many the stack or the engine caught.
+ */
+export interface ChaosSummaryOutcomes {
+  /**
+   * Outcome faults delivered.
+   */
+  delivered: number
+  /**
+   * Of them, caught.
+   */
+  caught: number
+  /**
+   * `caught / delivered`, null when none was delivered.
+   */
+  detection_rate: number | null
+  /**
+   * The same per fault type, by name.
+   */
+  by_fault: {
+    [k: string]: ChaosSummaryFaultCount
+  }
+}
+/**
+ * Outcome faults of one type delivered and caught.
+ */
+export interface ChaosSummaryFaultCount {
+  /**
+   * Faults of this type delivered.
+   */
+  delivered: number
+  /**
+   * Of them, caught.
+   */
+  caught: number
+  /**
+   * `caught / delivered`, null when none was delivered.
+   */
+  detection_rate: number | null
+}
+/**
  * A fault type whose detection rate is below `OUTCOME_DETECTION_MIN`.
  */
 export interface DetectionViolation {
@@ -861,6 +1262,226 @@ export interface DetectionViolation {
    * In words: "your engine accepted 5 of 12 truncated answers (…)".
    */
   message: string
+}
+/**
+ * Written by `omega-pr concurrency` (and `sprint`) to `metrics/pr/PR_RUNS/concurrency<N>_<ts>/concurrency<N>-report.json`: the runbook's fields plus throughput and lock-wait figures. PASS when every worker succeeded, 0 residual `.lock`/`.tmp` files, the cache reads back as valid JSON and 0 updates were lost.
+ */
+export interface ConcurrencyReport {
+  /**
+   * Writer processes.
+   */
+  workers: number
+  /**
+   * Workers that exited 0 with every update written.
+   */
+  successes: number
+  /**
+   * `workers − successes`.
+   */
+  failures: number
+  /**
+   * `.lock` files left in the run folder.
+   */
+  residual_locks: number
+  /**
+   * `.tmp` files left in the run folder.
+   */
+  residual_tmps: number
+  /**
+   * The final cache file reads back as a JSON object.
+   */
+  cache_valid: boolean
+  /**
+   * Gate PR-G1.
+   */
+  verdict: 'PASS' | 'FAIL'
+  /**
+   * Updates a worker reported written that the final cache does not hold.
+   */
+  lost_updates: number
+  /**
+   * Updates each worker makes.
+   */
+  updates_per_worker: number
+  /**
+   * Updates the workers reported written.
+   */
+  total_updates: number
+  /**
+   * `full` (fsync file and directory) or `none`.
+   */
+  durability: 'full' | 'none'
+  /**
+   * `--lock-timeout-ms`, or null for the calibration's `LOCK_TIMEOUT_MS`.
+   */
+  lock_timeout_ms: number | null
+  /**
+   * Lock-wait percentiles of every update, ms.
+   */
+  lock_wait_ms: LockWaitMs
+  /**
+   * Updates per second over the run.
+   */
+  updates_per_sec: number
+  /**
+   * From the first worker's start to the last one's end, ms.
+   */
+  duration_ms: number
+  /**
+   * The cache's file name only, never a path.
+   */
+  cache_file: string
+  /**
+   * The first worker errors (`worker <i>: …`, run-folder paths removed), at most `MAX_WORKER_ERRORS`.
+   *
+   * @maxItems 20
+   */
+  worker_errors: string[]
+  /**
+   * When the report was written, ISO 8601 UTC (from `SOURCE_DATE_EPOCH` when set).
+   */
+  timestamp: string
+}
+/**
+ * Nearest-rank lock-wait percentiles (`report_rules::nearest_rank`) and the maximum, ms.
+ */
+export interface LockWaitMs {
+  /**
+   * Median.
+   */
+  p50: number
+  /**
+   * 99th percentile.
+   */
+  p99: number
+  /**
+   * Longest wait.
+   */
+  max: number
+}
+/**
+ * A proofpack's `MANIFEST.json` (runbook phase 6, gate PR-G5), rendered canonically by the core (`Manifest::render`). `manifest_sha256` is the SHA-256 of this document with that field set to 64 zeros; `sha256sums_sha256` binds `SHA256SUMS.txt`.
+ */
+export interface ProofpackManifest {
+  /**
+   * Always `OMEGA-PROOFPACK-1.0` (`MANIFEST_SCHEMA_VERSION`).
+   */
+  schema_version: 'OMEGA-PROOFPACK-1.0'
+  /**
+   * `<type>-<created ms>`, e.g. `stress100-1707743400000`.
+   */
+  pack_id: string
+  /**
+   * Run type, e.g. `stress100`.
+   */
+  type: string
+  /**
+   * Verdict of the run: `PASS` or `FAIL`.
+   */
+  verdict: 'PASS' | 'FAIL'
+  /**
+   * Creation time, ISO 8601 UTC (from `SOURCE_DATE_EPOCH` when set), never before 1980.
+   */
+  created: string
+  /**
+   * Name of the source run directory (its last component only, never a path).
+   */
+  source_run: string
+  /**
+   * Command that produced the run, if recorded.
+   */
+  command: string | null
+  /**
+   * Every file listed in `SHA256SUMS.txt`, sorted by byte order of the path.
+   */
+  files: ProofpackManifestFile[]
+  /**
+   * Totals of `files`.
+   */
+  totals: ProofpackManifestTotals
+  /**
+   * SHA-256 of `SHA256SUMS.txt`.
+   */
+  sha256sums_sha256: string
+  /**
+   * SHA-256 of this document rendered with this field set to 64 zeros.
+   */
+  manifest_sha256: string
+}
+/**
+ * One file of the pack.
+ */
+export interface ProofpackManifestFile {
+  /**
+   * Relative path, `/` separators, no `..` segment.
+   */
+  path: string
+  /**
+   * Size in bytes.
+   */
+  bytes: number
+  /**
+   * SHA-256, lowercase hex.
+   */
+  sha256: string
+}
+/**
+ * Totals of the listed files.
+ */
+export interface ProofpackManifestTotals {
+  /**
+   * Number of listed files.
+   */
+  files: number
+  /**
+   * Sum of their sizes.
+   */
+  bytes: number
+  /**
+   * BagIt-style Payload-Oxum, `<bytes>.<files>`.
+   */
+  oxum: string
+}
+/**
+ * Written by `omega-pr preflight` (and `sprint`) to `metrics/pr/PR_PREFLIGHT.json`: the runbook's fields plus the test command and the expected total.
+ */
+export interface PreflightReport {
+  /**
+   * Always `PR-PREFLIGHT-1.0` (`PREFLIGHT_SCHEMA_VERSION`).
+   */
+  schema_version: 'PR-PREFLIGHT-1.0'
+  /**
+   * git branch, or `unknown` outside a repository.
+   */
+  branch: string
+  /**
+   * git HEAD sha, or `unknown`.
+   */
+  head: string
+  /**
+   * The gate: the command exited 0 with more than 0 tests, none failed (and the expected total, branch and clean tree, when asked).
+   */
+  vitest_pass: boolean
+  /**
+   * Tests the command ran.
+   */
+  vitest_total: number
+  /**
+   * Of them, failed.
+   */
+  vitest_failed: number
+  /**
+   * `PASS` when `vitest_pass`, else `FAIL`.
+   */
+  verdict: 'PASS' | 'FAIL'
+  /**
+   * The shell command that ran the tests.
+   */
+  test_command: string
+  /**
+   * `--expect-total`, or null when not asked.
+   */
+  expected_total: number | null
 }
 /**
  * Result of an integrity verification (files, digests, manifest; no signatures): what the wasm `verifyPack` returns. The full verdict is `sign::pack::PackVerification`.
@@ -1311,4 +1932,45 @@ export interface MetricStats {
    * Coefficient of variation `std / |mean|`; `None` when undefined (mean 0, std > 0).
    */
   cv: number | null
+}
+/**
+ * A proofpack's `toolchain.json` (gate PR-G5): versions of the tools that made the run and the pack; null when a tool is not installed. Never host names, user names or paths (`Toolchain::render` refuses a value with `/`, `\`, a line break or over 120 characters). The TS layer probes node, npm, tsc, rustc and cargo.
+ */
+export interface ProofpackToolchain {
+  /**
+   * Always `OMEGA-TOOLCHAIN-1.0` (`TOOLCHAIN_SCHEMA_VERSION`) once rendered.
+   */
+  schema_version: 'OMEGA-TOOLCHAIN-1.0'
+  /**
+   * Version of omega-pr.
+   */
+  omega_pr: string
+  /**
+   * `node --version`.
+   */
+  node: string | null
+  /**
+   * `npm --version`.
+   */
+  npm: string | null
+  /**
+   * TypeScript (`tsc`) version.
+   */
+  tsc: string | null
+  /**
+   * `rustc --version` (first line).
+   */
+  rustc: string | null
+  /**
+   * `cargo --version` (first line).
+   */
+  cargo: string | null
+  /**
+   * Operating system family (`linux`, `darwin`, `win32`, …).
+   */
+  os: string
+  /**
+   * CPU architecture (`x64`, `arm64`, …).
+   */
+  arch: string
 }

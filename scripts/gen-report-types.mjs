@@ -2,8 +2,10 @@
 // Generates `report-types.generated.d.ts`: the TS types of the documents whose JSON Schema the
 // core derives from its structs (`schemas/*.schema.json` whose `$comment` says "Generated from
 // omega-pr-core"; written by `bash scripts/gen-schemas.sh`). One type per schema, named by its
-// `title` (the Rust type's schema name: `RunCost`, `ChaosLogDocument`, …), and one per `$defs`
-// entry; a name used by two schemas must mean the same shape in both.
+// `title` (the Rust type's schema name: `RunCost`, `ChaosLogDocument`, …) — or, for an input file
+// whose title is for people's editors ("omega-pr cases file (…)"), by the Rust type its
+// `$comment` names (`cases::CasesFile` → `CasesFile`) — and one per `$defs` entry; a name used by
+// two schemas must mean the same shape in both.
 //
 // Run by `npm run gen:types` (and by `bash scripts/gen-schemas.sh`); CI runs it and fails on a
 // diff. `--check` exits 1 when the committed file differs instead of writing it.
@@ -50,6 +52,22 @@ function refsWithoutSiblings(node) {
   return out;
 }
 
+/** Keywords that only annotate: a schema of these alone accepts any JSON value. */
+const ANNOTATIONS = new Set(['description', 'title', 'default', 'examples', '$comment']);
+
+/**
+ * `{ description }` (any JSON value, e.g. a `serde_json::Value` field) → also `tsType: 'unknown'`:
+ * json-schema-to-typescript reads a schema of annotations alone as an object type.
+ */
+function anyValueIsUnknown(node) {
+  if (Array.isArray(node)) return node.map(anyValueIsUnknown);
+  if (node === null || typeof node !== 'object') return node;
+  const out = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, anyValueIsUnknown(v)]));
+  const keys = Object.keys(out);
+  if (keys.length > 0 && keys.every((k) => ANNOTATIONS.has(k))) out.tsType = 'unknown';
+  return out;
+}
+
 /** One schema holding every generated document and definition under `$defs`. */
 function bundle(list) {
   const defs = {};
@@ -71,17 +89,22 @@ function bundle(list) {
   for (const { file, schema } of list) {
     const { $schema, $id, $comment, $defs = {}, ...root } = schema;
     if (typeof root.title !== 'string') throw new Error(`${file}: no title (the type name)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(root.title)) {
+      const rustType = /`(?:\w+::)*(\w+)`/.exec($comment)?.[1];
+      if (rustType === undefined) throw new Error(`${file}: the title is not a type name and $comment names no Rust type`);
+      root.title = rustType;
+    }
     for (const [name, shape] of Object.entries($defs)) add(name, shape, file);
     add(root.title, root, file);
     roots.push(root.title);
   }
-  return refsWithoutSiblings({
+  return anyValueIsUnknown(refsWithoutSiblings({
     title: 'OmegaReportTypesBundle',
     type: 'object',
     additionalProperties: false,
     properties: Object.fromEntries(roots.map((r) => [r, { $ref: `#/$defs/${r}` }])),
     $defs: Object.fromEntries(Object.entries(defs).map(([name, { shape }]) => [name, shape])),
-  });
+  }));
 }
 
 /** The declarations, without the bundle's own interface and jstt's "referenced by" notes. */

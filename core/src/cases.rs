@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::calibration::type_name;
@@ -47,7 +47,7 @@ pub const DEFAULT_HARD_PASS_SCORE: f64 = 0.7;
 pub const DEFAULT_SOFT_PASS_SCORE: f64 = 0.75;
 
 /// Whether a failed check fails the case (`hard`) or only lowers its soft score (`soft`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(rename = "CheckLevel"))]
@@ -105,11 +105,18 @@ impl Check {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "CaseMessage", deny_unknown_fields)
+)]
 pub struct Message {
     /// `system`, `user` or `assistant`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["system", "user", "assistant"])))]
     pub role: String,
-    /// The text, with `{{var}}` rendered.
+    /// The text (`{{var}}` rendered in the normalized document).
     pub content: String,
 }
 
@@ -269,55 +276,276 @@ impl CaseSet {
     }
 
     /// The normalized document (rendered prompts, defaults filled in), as the TS layer reads it.
-    pub fn to_value(&self) -> Value {
-        let cases: Vec<Value> = self
-            .cases
-            .iter()
-            .map(|c| {
-                let mut m = Map::new();
-                m.insert("id".into(), Value::String(c.id.clone()));
-                m.insert("prompt".into(), Value::String(c.prompt.clone()));
-                if let Some(msgs) = &c.messages {
-                    m.insert(
-                        "messages".into(),
-                        serde_json::to_value(msgs).unwrap_or(Value::Null),
-                    );
-                }
-                m.insert("vars".into(), Value::Object(c.vars.clone()));
-                if let Some(model) = &c.model {
-                    m.insert("model".into(), Value::String(model.clone()));
-                }
-                if let Some(n) = c.max_output_tokens {
-                    m.insert("max_output_tokens".into(), Value::from(n));
-                }
-                let checks: Vec<Value> = c
-                    .checks
-                    .iter()
-                    .map(|k| {
-                        let mut cm = Map::new();
-                        cm.insert("type".into(), Value::String(k.check_type.clone()));
-                        cm.insert(
-                            "level".into(),
-                            Value::String(match k.level {
-                                Level::Hard => "hard".into(),
-                                Level::Soft => "soft".into(),
-                            }),
-                        );
-                        cm.insert("weight".into(), Value::from(k.weight));
-                        cm.insert("value".into(), k.value.clone());
-                        Value::Object(cm)
-                    })
-                    .collect();
-                m.insert("assert".into(), Value::Array(checks));
-                Value::Object(m)
-            })
-            .collect();
-        let mut root = Map::new();
-        root.insert("hard_pass_score".into(), Value::from(self.hard_pass_score));
-        root.insert("soft_pass_score".into(), Value::from(self.soft_pass_score));
-        root.insert("cases".into(), Value::Array(cases));
-        Value::Object(root)
+    pub fn to_document(&self) -> CasesDocument {
+        CasesDocument {
+            hard_pass_score: self.hard_pass_score,
+            soft_pass_score: self.soft_pass_score,
+            cases: self
+                .cases
+                .iter()
+                .map(|c| CaseDocument {
+                    id: c.id.clone(),
+                    prompt: c.prompt.clone(),
+                    messages: c.messages.clone(),
+                    vars: c.vars.clone(),
+                    model: c.model.clone(),
+                    max_output_tokens: c.max_output_tokens,
+                    checks: c
+                        .checks
+                        .iter()
+                        .map(|k| CaseCheck {
+                            check_type: k.check_type.clone(),
+                            level: k.level,
+                            weight: k.weight,
+                            value: k.value.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
     }
+
+    /// [`CaseSet::to_document`] as a JSON value.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self.to_document()).unwrap_or(Value::Null)
+    }
+}
+
+/// A validated cases file, normalized ([`CaseSet::to_document`]): prompts rendered with their
+/// `vars`, every check's `level` and `weight` filled in, the pass scores' defaults applied. The
+/// addon's `validateCases` returns it; the TS layer runs the cases from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct CasesDocument {
+    /// Run hard score at or above which a run passes its hard gate.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
+    pub hard_pass_score: f64,
+    /// Run soft score at or above which a run passes its soft gate.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
+    pub soft_pass_score: f64,
+    /// The cases, in file order.
+    pub cases: Vec<CaseDocument>,
+}
+
+/// One case of a cases file, normalized (prompt rendered with its `vars`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct CaseDocument {
+    /// Unique id.
+    pub id: String,
+    /// The prompt with `{{var}}` rendered (for `messages`, the messages joined by role).
+    pub prompt: String,
+    /// The conversation, when the case gave `messages`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<Message>>,
+    /// The case's variables.
+    pub vars: Map<String, Value>,
+    /// Model of the case, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Completion cap of the case, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
+    /// The checks, in file order.
+    #[serde(rename = "assert")]
+    pub checks: Vec<CaseCheck>,
+}
+
+/// One check of a case, normalized (`level` and `weight` filled in).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct CaseCheck {
+    /// The check type, as written (`contains`, …).
+    #[serde(rename = "type")]
+    pub check_type: String,
+    /// Hard or soft.
+    pub level: Level,
+    /// Weight in the case's score (> 0).
+    pub weight: f64,
+    /// The check's `value` as written (null when it takes none).
+    pub value: Value,
+}
+
+/// A cases file (`--input cases.json` of `stress`, `chaos`, `sprint`) as written: the shape of
+/// `schemas/cases.schema.json`, which users' editors validate against. [`CaseSet::from_value`]
+/// reads the same shape by hand (its errors name the case id and check index) and normalizes it
+/// ([`CasesDocument`]); a test keeps the two in agreement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CasesFile {
+    /// `{ "cases": [...] }`, with optional pass scores.
+    Object(CasesFileObject),
+    /// A bare array of cases (default pass scores).
+    Cases(Vec<CaseInput>),
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for CasesFile {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CasesFile".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let object = generator.subschema_for::<CasesFileObject>();
+        let case = generator.subschema_for::<CaseInput>();
+        schemars::json_schema!({
+            "title": "omega-pr cases file (stress/chaos/sprint --input)",
+            "description": "Cases of a stress run: each case is one prompt (or conversation) per run — or the input of an engine module (--engine) — with checks on its answer. A check is hard (a failure fails the case) or soft (it lowers the soft score), with a weight. A run's hard score is the mean of its cases' weighted hard-check shares; the run passes at hard_pass_score. The core validates the file (ERR_OMEGA_CASES names the case id and check index).",
+            "oneOf": [
+                object,
+                { "type": "array", "minItems": 1, "items": case }
+            ]
+        })
+    }
+}
+
+/// A cases file as an object: the cases and the run's pass scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct CasesFileObject {
+    /// The schema the file names (ignored).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Free text (ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Run hard score at or above which a run passes its hard gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = 0, max = 1), extend("default" = DEFAULT_HARD_PASS_SCORE))
+    )]
+    pub hard_pass_score: Option<f64>,
+    /// Run soft score at or above which a run passes its soft gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = 0, max = 1), extend("default" = DEFAULT_SOFT_PASS_SCORE))
+    )]
+    pub soft_pass_score: Option<f64>,
+    /// The cases, in file order (ids unique).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub cases: Vec<CaseInput>,
+}
+
+/// One case as written: a `prompt` or `messages` (exactly one), its variables and checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        rename = "CaseInput",
+        deny_unknown_fields,
+        extend("oneOf" = [
+            { "required": ["prompt"], "properties": { "prompt": true } },
+            { "required": ["messages"], "properties": { "messages": true } }
+        ])
+    )
+)]
+pub struct CaseInput {
+    /// Unique id (per-case statistics, reports).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub id: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The prompt; `{{name}}` is replaced by `vars.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub prompt: Option<String>,
+    /// A conversation instead of a prompt (`{{name}}` replaced in each content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub messages: Option<Vec<Message>>,
+    /// Variables of the prompt or messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vars: Option<Map<String, Value>>,
+    /// Model of the case (priced in calibration budget.models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub model: Option<String>,
+    /// Completion cap of the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub max_output_tokens: Option<u64>,
+    /// Checks on the answer, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assert: Option<Vec<CheckInput>>,
+}
+
+/// One check of a case as written. `value` is what the type needs (a string, a count, a bound,
+/// a schema); `llm-judge` takes a `rubric` (and optionally a `threshold` and a judge `model`)
+/// instead, and no other type takes those.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        rename = "CheckInput",
+        deny_unknown_fields,
+        extend("allOf" = check_value_rules())
+    )
+)]
+pub struct CheckInput {
+    /// The check type ([`CHECK_TYPES`]).
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = CHECK_TYPES)))]
+    pub check_type: String,
+    /// Text (contains, icontains, not-contains, equals, starts-with), a regex (regex, Rust
+    /// syntax), a count (min-words, max-words, max-chars), a bound (latency-ms ≤, cost-usd ≤), a
+    /// schema object or file path (json-schema), a module path `./checks.mjs#name` (js); none
+    /// for is-json and refusal (the answer is not a refusal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// llm-judge only: what the judge model scores the answer on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub rubric: Option<String>,
+    /// llm-judge only: the score in [0, 1] at or above which the check passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = 0, max = 1), extend("default" = 0.7))
+    )]
+    pub threshold: Option<f64>,
+    /// llm-judge only: the judge model (default: the run's model; priced in calibration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub model: Option<String>,
+    /// `hard` (a failure fails the case) or `soft` (it lowers the soft score).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("default" = "hard")))]
+    pub level: Option<Level>,
+    /// Weight in the case's score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("exclusiveMinimum" = 0, "default" = 1))
+    )]
+    pub weight: Option<f64>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// What `value` must be for each check type, and the `llm-judge`-only keys (the schema's
+/// `allOf`; [`parse_check`] applies the same rules with messages).
+#[cfg(feature = "schema")]
+fn check_value_rules() -> Value {
+    serde_json::json!([
+        { "if": { "properties": { "type": { "enum": ["contains", "icontains", "not-contains", "regex", "equals", "starts-with", "js"] } } }, "then": { "required": ["value"], "properties": { "value": { "type": "string" } } } },
+        { "if": { "properties": { "type": { "enum": ["min-words", "max-words", "max-chars"] } } }, "then": { "required": ["value"], "properties": { "value": { "type": "integer", "minimum": 0 } } } },
+        { "if": { "properties": { "type": { "enum": ["latency-ms", "cost-usd"] } } }, "then": { "required": ["value"], "properties": { "value": { "type": "number", "minimum": 0 } } } },
+        { "if": { "properties": { "type": { "const": "json-schema" } } }, "then": { "required": ["value"], "properties": { "value": { "type": ["object", "boolean", "string"] } } } },
+        { "if": { "properties": { "type": { "const": "llm-judge" } } }, "then": { "required": ["rubric"], "properties": { "rubric": true }, "not": { "required": ["value"], "properties": { "value": true } } }, "else": { "not": { "anyOf": [{ "required": ["rubric"], "properties": { "rubric": true } }, { "required": ["threshold"], "properties": { "threshold": true } }, { "required": ["model"], "properties": { "model": true } }] } } }
+    ])
 }
 
 fn parse_case(ctx: &Ctx<'_>, i: usize, item: &Value) -> Result<Case> {
@@ -1264,6 +1492,62 @@ pub fn analyze_cases(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The file shape ([`CasesFile`], the schema's source) and the hand validation agree: every
+    /// file the parser accepts reads as the struct, and the shape errors it names are the
+    /// struct's too.
+    #[test]
+    fn the_cases_file_struct_reads_what_the_parser_accepts() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for file in [
+            "examples/scribe-engine/engine/cases.json",
+            "tests/pr/fixtures/cases-five.json",
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            assert!(CaseSet::from_json_str(&text, None).is_ok(), "{file}");
+            let parsed: CasesFile =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(
+                serde_json::to_value(&parsed).unwrap(),
+                serde_json::from_str::<Value>(&text).unwrap(),
+                "{file}: the struct keeps every key"
+            );
+        }
+        let ok = json!({ "$schema": "x", "description": "d", "hard_pass_score": 0.5, "cases": [
+            { "id": "a", "prompt": "hi {{x}}", "vars": { "x": 1 }, "model": "m", "max_output_tokens": 5,
+              "assert": [{ "type": "contains", "value": "hi", "level": "soft", "weight": 2, "description": "d" },
+                         { "type": "llm-judge", "rubric": "r", "threshold": 0.5, "model": "j" }] },
+            { "id": "b", "messages": [{ "role": "user", "content": "q" }] }
+        ] });
+        assert!(set(ok.clone()).is_ok());
+        assert!(serde_json::from_value::<CasesFile>(ok).is_ok());
+        for bad in [
+            json!({ "cases": [{ "id": "a", "prompt": "p" }], "extra": 1 }),
+            json!([{ "id": "a", "prompt": "p", "extra": 1 }]),
+            json!([{ "id": "a", "prompt": "p", "assert": [{ "type": "contains", "value": "x", "extra": 1 }] }]),
+        ] {
+            assert!(set(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<CasesFile>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_normalized_document_fills_in_defaults() {
+        let s = set(
+            json!([{ "id": "a", "prompt": "hi {{x}}", "vars": { "x": "you" },
+            "assert": [{ "type": "is-json" }] }]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.to_value(),
+            json!({ "hard_pass_score": DEFAULT_HARD_PASS_SCORE, "soft_pass_score": DEFAULT_SOFT_PASS_SCORE,
+                "cases": [{ "id": "a", "prompt": "hi you", "vars": { "x": "you" },
+                    "assert": [{ "type": "is-json", "level": "hard", "weight": 1.0, "value": null }] }] })
+        );
+    }
 
     fn set(v: Value) -> Result<CaseSet> {
         CaseSet::from_value(&v, Some("cases.json"))

@@ -716,6 +716,182 @@ pub fn judge_chaos_gate(g: &ChaosGateInput) -> ChaosGateVerdict {
     }
 }
 
+/// Schema version of `chaos-summary.json` ([`ChaosSummary`]).
+pub const CHAOS_SUMMARY_SCHEMA_VERSION: &str = "OMEGA-CHAOS-SUMMARY-1.0";
+
+/// `chaos-summary.json`, gate PR-G3: written by `omega-pr chaos` next to `chaos-log.json`.
+/// Injection rate vs the profile (±3.29 standard errors), faults recovered or surfaced, silent
+/// successes (must be 0); `verdict` and `verdict_reasons` are [`judge_chaos_gate`]'s (and, with
+/// `--engine`, the detection violations'). The TS layer counts the calls and writes this struct's
+/// fields in this order (`generated` last).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct ChaosSummary {
+    /// Always `OMEGA-CHAOS-SUMMARY-1.0` ([`CHAOS_SUMMARY_SCHEMA_VERSION`]).
+    #[cfg_attr(feature = "schema", schemars(extend("const" = CHAOS_SUMMARY_SCHEMA_VERSION)))]
+    pub schema_version: String,
+    /// Provider the calls went to.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub provider: String,
+    /// Chaos profile.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub profile: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Logical calls made.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub calls: u64,
+    /// Attempts (calls and their retries).
+    pub attempts: u64,
+    /// Attempts with a fault injected.
+    pub injected: u64,
+    /// Injection rate of the profile.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
+    pub expected_rate: f64,
+    /// `injected / attempts` (6 decimals).
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
+    pub observed_rate: f64,
+    /// |observed − expected| allowed: 3.29 standard errors of a binomial proportion (99.9 %).
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
+    pub rate_tolerance: f64,
+    /// The observed rate is within the tolerance.
+    pub rate_ok: bool,
+    /// Logical calls that ended in a success (after retries).
+    pub calls_succeeded: u64,
+    /// `calls − calls_succeeded`.
+    pub calls_failed: u64,
+    /// Calls with a fault that still succeeded through a retry.
+    pub faults_recovered_by_retry: u64,
+    /// Calls with a fault that surfaced to the caller as an error.
+    pub faults_surfaced_to_caller: u64,
+    /// Injected (non-latency) faults whose attempt returned a success: must be 0.
+    pub silent_successes: u64,
+    /// Calls that "succeeded" with empty text: must be 0.
+    pub empty_successes: u64,
+    /// `chaos-log.json` and `run-cost.json` read back as valid JSON.
+    pub json_valid: bool,
+    /// `run-cost.json`'s `budget_verdict`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL"])))]
+    pub budget_verdict: String,
+    /// Gate PR-G3.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL"])))]
+    pub verdict: String,
+    /// Why PR-G3 failed, in words (empty on PASS); e.g. no logical call succeeded.
+    pub verdict_reasons: Vec<String>,
+    /// With `--engine`: the engine module's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub engine: Option<String>,
+    /// With `--engine`: runs of the engine under the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u64>,
+    /// With `--engine`: runs that failed as a whole (engine threw, timed out, budget, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_failed: Option<u64>,
+    /// With `--engine`: outcome faults delivered and caught (null when the profile delivers
+    /// none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "ChaosSummaryOutcomesOrNull"))]
+    pub outcome_chaos: Option<Option<ChaosSummaryOutcomes>>,
+    /// With `--engine`: outcome fault types caught less often than the calibration's
+    /// `OUTCOME_DETECTION_MIN`; each message is also a verdict reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_violations: Option<Vec<crate::outcome::DetectionViolation>>,
+    /// When the summary was written, ISO 8601 UTC (from `SOURCE_DATE_EPOCH` when set).
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub generated: String,
+}
+
+/// Outcome faults of an engine's chaos run (`chaos-summary.json` `outcome_chaos`): answers that
+/// arrived corrupted, and how many the stack or the engine caught.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct ChaosSummaryOutcomes {
+    /// Outcome faults delivered.
+    pub delivered: u64,
+    /// Of them, caught.
+    pub caught: u64,
+    /// `caught / delivered`, null when none was delivered.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
+    pub detection_rate: Option<f64>,
+    /// The same per fault type, by name.
+    pub by_fault: BTreeMap<String, ChaosSummaryFaultCount>,
+}
+
+/// Outcome faults of one type delivered and caught.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct ChaosSummaryFaultCount {
+    /// Faults of this type delivered.
+    pub delivered: u64,
+    /// Of them, caught.
+    pub caught: u64,
+    /// `caught / delivered`, null when none was delivered.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
+    pub detection_rate: Option<f64>,
+}
+
+/// The schema of a present `outcome_chaos`: the object or `null` (a property that may be absent
+/// otherwise loses its `null`, see `schema::absent_not_null`).
+#[cfg(feature = "schema")]
+struct ChaosSummaryOutcomesOrNull;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ChaosSummaryOutcomesOrNull {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ChaosSummaryOutcomesOrNull".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let object = generator.subschema_for::<ChaosSummaryOutcomes>();
+        schemars::json_schema!({
+            "oneOf": [{ "type": "null" }, object]
+        })
+    }
+}
+
+/// A chaos settings file (`omega-pr chaos --chaos FILE`, the runbook's
+/// `scripts/pr/chaos-config.json`): every key optional, no other key; a command-line flag
+/// overrides the file. Read by the TS layer (`readChaosConfig`, errors naming the file and field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        deny_unknown_fields,
+        title = "omega-pr chaos settings (omega-pr chaos --chaos FILE, scripts/pr/chaos-config.json)",
+        description = "Every key optional; a command-line flag overrides the file."
+    )
+)]
+pub struct ChaosConfigFile {
+    /// The schema the file names (ignored).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Free text (ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// light | medium | heavy | hellfire | default, or a profile of the calibration's
+    /// chaos_profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    pub profile: Option<String>,
+    /// Logical calls to make.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub calls: Option<u64>,
+    /// Seed (default: calibration SEED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Calls in flight at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub concurrency: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@
 //! - [`gate_g4`]: the PR-G4 verdict of a stress run, and its re-derivation from a recorded report.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
+//! - [`preflight`], [`concurrency`]: the shapes of `PR_PREFLIGHT.json` and the concurrency
+//!   report (gates PR-G0, PR-G1), which the TS layer fills (it runs the child processes).
 //! - `schema` (feature `schema`): the JSON Schemas of the documents the core owns, derived from
 //!   their structs (`schemars`); `bash scripts/gen-schemas.sh` writes them to `schemas/`.
 //! - [`replay`]: comparing a replayed report with the packed one (first differing JSON path, changed runs).
@@ -47,11 +49,13 @@ pub mod calibration;
 pub mod calibration_doc;
 pub mod cases;
 pub mod chaos;
+pub mod concurrency;
 pub mod error;
 pub mod faults;
 pub mod gate_g4;
 pub mod money;
 pub mod outcome;
+pub mod preflight;
 pub mod prices;
 pub mod proofpack;
 pub mod ratelimit;

@@ -188,6 +188,7 @@ pub struct DetectionCount {
 #[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct DetectionViolation {
     /// `outcome_detection:<fault>`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^outcome_detection:")))]
     pub metric: String,
     /// Always `detection_rate`.
     #[cfg_attr(feature = "schema", schemars(extend("const" = "detection_rate")))]

@@ -19,10 +19,14 @@ use serde_json::{Map, Value};
 
 use crate::budget::{LedgerEntry, RunCost};
 use crate::calibration_doc::CalibrationDocument;
-use crate::cases::{CaseReport, CaseResult, RunScore};
-use crate::chaos::ChaosLog;
+use crate::cases::{CaseReport, CaseResult, CasesDocument, CasesFile, RunScore};
+use crate::chaos::{ChaosConfigFile, ChaosLog, ChaosSummary};
+use crate::concurrency::ConcurrencyReport;
 use crate::gate_g4::{Rederivation, StressVerdict};
 use crate::outcome::DetectionViolation;
+use crate::preflight::PreflightReport;
+use crate::proofpack::manifest::Manifest;
+use crate::proofpack::scripts::Toolchain;
 use crate::proofpack::verify::Verification;
 use crate::sign::pack::PackVerification;
 use crate::variance::VarianceReport;
@@ -119,12 +123,23 @@ pub fn documents() -> Vec<Document> {
         document::<CaseReport>("case-report", "cases::CaseReport", Written),
         document::<CaseResult>("case-result", "cases::CaseResult", Written),
         document::<RunScore>("case-run-score", "cases::RunScore", Written),
+        document::<CasesFile>("cases", "cases::CasesFile", Read),
+        document::<CasesDocument>("cases-document", "cases::CasesDocument", Written),
+        document::<ChaosConfigFile>("chaos-config", "chaos::ChaosConfigFile", Read),
         document::<ChaosLog>("chaos-log", "chaos::ChaosLog", Written),
+        document::<ChaosSummary>("chaos-summary", "chaos::ChaosSummary", Written),
+        document::<ConcurrencyReport>(
+            "concurrency-report",
+            "concurrency::ConcurrencyReport",
+            Written,
+        ),
         document::<DetectionViolation>(
             "detection-violation",
             "outcome::DetectionViolation",
             Written,
         ),
+        document::<Manifest>("manifest", "proofpack::manifest::Manifest", Written),
+        document::<PreflightReport>("pr-preflight", "preflight::PreflightReport", Written),
         document::<PackVerification>(
             "proofpack-verification",
             "sign::pack::PackVerification",
@@ -138,6 +153,7 @@ pub fn documents() -> Vec<Document> {
         document::<RunCost>("run-cost", "budget::RunCost", Written),
         document::<Rederivation>("stress-rederivation", "gate_g4::Rederivation", Written),
         document::<StressVerdict>("stress-verdict", "gate_g4::StressVerdict", Written),
+        document::<Toolchain>("toolchain", "proofpack::scripts::Toolchain", Written),
         document::<VarianceReport>("variance-report", "variance::VarianceReport", Written),
     ]
 }

@@ -3,9 +3,11 @@
  * its structs (`bash scripts/gen-schemas.sh`), the TS types from those schemas. Here: every
  * generated schema is strict 2020-12 and closed, names a type `report-types.generated.d.ts`
  * declares, and REAL documents validate against it — a simulated stress run folder with chaos and
- * cases (run-cost.json, chaos-log.json, PR_REPORT.json's analyses, a case result and run score)
- * and the verification of a proofpack built from that folder, native and wasm — while a
- * document with a wrong value or an unknown key does not.
+ * cases (run-cost.json, chaos-log.json, PR_REPORT.json's analyses, a case result and run score),
+ * the verification, MANIFEST.json and toolchain.json of a proofpack built from that folder (native
+ * and wasm), PR_PREFLIGHT.json, a concurrency report, chaos summaries (plain and of an engine with
+ * outcome faults), the cases files and chaos settings users write and the normalized cases
+ * document — while a document with a wrong value or an unknown key does not.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +21,7 @@ import { readJson } from './helpers/files';
 import { tempDirs } from './helpers/tmp';
 
 const WASM = path.join(ROOT, 'npm', 'wasm', 'pkg', 'node', 'omega_pr_wasm.js');
+const ENGINE_DIR = path.join(ROOT, 'examples', 'scribe-engine', 'engine');
 const GENERATED = 'Generated from omega-pr-core';
 
 /** The generated schemas, by file stem. */
@@ -46,8 +49,8 @@ function expectInvalid(name: string, doc: unknown, what: string): void {
 const tmp = tempDirs('omega-report-schemas-');
 let dir = '';
 let run = '';
-function omega(args: string[]) {
-  return runBin(dir, args, binEnv());
+function omega(args: string[], cwd = dir) {
+  return runBin(cwd, args, binEnv());
 }
 
 beforeAll(() => {
@@ -75,14 +78,32 @@ describe('generated schemas', () => {
       expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
       expect(s.$id).toBe(`https://omega-pr.dev/schemas/${name}.schema.json`);
       expect(ajv.validateSchema(s), `${name}: ${ajv.errorsText(ajv.errors)}`).toBe(true);
+      if (name === 'cases') {
+        // The cases file: an object with `cases`, or a bare array of cases (both closed); its
+        // title is for people's editors, its type is the Rust type's name.
+        expect(s.title).toBe('omega-pr cases file (stress/chaos/sprint --input)');
+        expect(dts).toMatch(/^export type CasesFile = CasesFileObject \| CaseInput\[\]$/m);
+        const defs = s.$defs as Record<string, { additionalProperties?: unknown }>;
+        for (const d of ['CasesFileObject', 'CaseInput', 'CheckInput', 'CaseMessage']) expect(defs[d]?.additionalProperties, d).toBe(false);
+        continue;
+      }
       expect(s.type).toBe('object');
       expect(s.additionalProperties).toBe(false);
-      expect(dts, `${name}: interface ${String(s.title)}`).toMatch(new RegExp(`^export interface ${String(s.title)} \\{`, 'm'));
+      const type = /^[A-Za-z_]\w*$/.test(String(s.title)) ? String(s.title) : (/`(?:\w+::)*(\w+)`/.exec(String(s.$comment))?.[1] ?? '');
+      expect(dts, `${name}: interface ${type}`).toMatch(new RegExp(`^export interface ${type} \\{`, 'm'));
     }
   });
 
+  it('input files keep their $id and title (users\' editors validate against them)', () => {
+    expect(generated.get('chaos-config')?.title).toBe('omega-pr chaos settings (omega-pr chaos --chaos FILE, scripts/pr/chaos-config.json)');
+    expect(generated.get('cases')?.title).toBe('omega-pr cases file (stress/chaos/sprint --input)');
+  });
+
   it('the schemas of documents the core does not own yet say they are written by hand', () => {
-    for (const name of ['pr-report', 'pr-preflight', 'concurrency-report', 'chaos-summary']) {
+    // pr-preflight, concurrency-report, chaos-summary, manifest, toolchain, cases and
+    // chaos-config are generated now (the checks above).
+    for (const name of ['pr-preflight', 'concurrency-report', 'chaos-summary', 'manifest', 'toolchain', 'cases', 'chaos-config']) expect(generated.has(name), name).toBe(true);
+    for (const name of ['pr-report']) {
       const s = readJson(path.join(ROOT, 'schemas', `${name}.schema.json`));
       expect(String(s.$comment), name).toMatch(/^Written by hand/);
     }
@@ -134,6 +155,14 @@ describe('real documents validate against the generated schemas', () => {
     const native = verifyProofpack(pack);
     expectValid('proofpack-verification', native, 'verifyProofpack');
     expect(native.ok).toBe(true);
+    // The pack's own documents: MANIFEST.json (rendered by the core) and toolchain.json.
+    const manifest = readJson(path.join(pack, 'MANIFEST.json'));
+    expectValid('manifest', manifest, 'MANIFEST.json');
+    expectInvalid('manifest', { ...manifest, verdict: 'MAYBE' }, 'verdict MAYBE');
+    expectInvalid('manifest', { ...manifest, files: [{ ...manifest.files[0], path: '../escape' }] }, 'a path with ..');
+    const toolchain = readJson(path.join(pack, 'toolchain.json'));
+    expectValid('toolchain', toolchain, 'toolchain.json');
+    expectInvalid('toolchain', { ...toolchain, node: '/usr/bin/node' }, 'a path as a version');
     // What `omega-pr proofpack verify --json` prints is that object too.
     const cli = omega(['proofpack', 'verify', 'pack', '--json']);
     expect(cli.code, cli.stderr).toBe(0);
@@ -163,5 +192,91 @@ describe('real documents validate against the generated schemas', () => {
       expectValid('proofpack-integrity', integrity, `verifyPack of ${path.basename(d)}`);
       expect(integrity.valid).toBe(w.valid);
     }
+  });
+});
+
+describe('the phase documents the CLI assembles are typed by the generated types and validate', () => {
+  let phases = '';
+  beforeAll(() => {
+    phases = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-report-phases-')));
+    temps.push(phases);
+  });
+  const runDir = (re: RegExp) => {
+    const runs = path.join(phases, 'metrics', 'pr', 'PR_RUNS');
+    const found = fs.readdirSync(runs).filter((n) => re.test(n) && !n.endsWith('_latest') && !n.includes('.partial-'));
+    expect(found.length, String(re)).toBeGreaterThan(0);
+    return path.join(runs, found.sort().pop() as string);
+  };
+
+  it('PR_PREFLIGHT.json, passing and failing', () => {
+    const pass = omega(['preflight', '--quiet', '--test-cmd', "echo '5 passed, 0 failed'", '--expect-total', '5'], phases);
+    expect(pass.code, pass.stderr).toBe(0);
+    const file = path.join(phases, 'metrics', 'pr', 'PR_PREFLIGHT.json');
+    const ok = readJson(file);
+    expectValid('pr-preflight', ok, 'PR_PREFLIGHT.json (PASS)');
+    expect(ok.expected_total).toBe(5);
+    const fail = omega(['preflight', '--quiet', '--test-cmd', "echo '4 passed, 1 failed'; exit 1"], phases);
+    expect(fail.code).toBe(1);
+    const bad = readJson(file);
+    expectValid('pr-preflight', bad, 'PR_PREFLIGHT.json (FAIL)');
+    expect(bad.expected_total).toBeNull();
+    expectInvalid('pr-preflight', { ...bad, verdict: 'MAYBE' }, 'verdict MAYBE');
+    expectInvalid('pr-preflight', { ...bad, expected_total: 0 }, 'expected_total 0');
+  });
+
+  it('a concurrency report', () => {
+    const r = omega(['concurrency', '--workers', '2', '--updates', '5', '--durability', 'none'], phases);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = readJson(path.join(runDir(/^concurrency2_/), 'concurrency2-report.json'));
+    expectValid('concurrency-report', report, 'concurrency2-report.json');
+    expectInvalid('concurrency-report', { ...report, cache_file: 'a/cache.json' }, 'a path as cache_file');
+    expectInvalid('concurrency-report', { ...report, lock_wait_ms: { ...report.lock_wait_ms, p95: 1 } }, 'an unknown lock-wait key');
+  });
+
+  it('chaos summaries: plain, and of an engine with outcome faults', () => {
+    const r = omega(['chaos', '--profile', 'medium', '--calls', '100'], phases);
+    expect([0, 1], r.stderr).toContain(r.code);
+    const summary = readJson(path.join(runDir(/^chaos_/), 'chaos-summary.json'));
+    expectValid('chaos-summary', summary, 'chaos-summary.json');
+    expect(summary.engine).toBeUndefined();
+    expectInvalid('chaos-summary', { ...summary, verdict: 'MAYBE' }, 'verdict MAYBE');
+    expectInvalid('chaos-summary', { ...summary, outcome: 1 }, 'an unknown key');
+
+    const engine = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-report-engine-')));
+    temps.push(engine);
+    const e = omega(
+      ['chaos', '--profile', 'outcome', '--runs', '4', '--calibration', path.join(ENGINE_DIR, 'calibration-outcome.json'), '--engine', path.join(ENGINE_DIR, 'engine.mjs'), '--input', path.join(ENGINE_DIR, 'cases.json'), '--provider', path.join(ENGINE_DIR, 'offline-provider.mjs'), '--time-scale', '0'],
+      engine,
+    );
+    expect([0, 1], e.stdout + e.stderr).toContain(e.code);
+    const runs = path.join(engine, 'metrics', 'pr', 'PR_RUNS');
+    const found = fs.readdirSync(runs).filter((n) => /^chaos_/.test(n) && !n.endsWith('_latest'));
+    const withEngine = readJson(path.join(runs, found[0] as string, 'chaos-summary.json'));
+    expectValid('chaos-summary', withEngine, 'chaos-summary.json of an engine');
+    expect(withEngine.outcome_chaos).not.toBeNull();
+    expect(Object.keys(withEngine)).toEqual([...Object.keys(summary).filter((k) => k !== 'generated'), 'engine', 'runs', 'runs_failed', 'outcome_chaos', 'detection_violations', 'generated']);
+    expectValid('chaos-summary', { ...withEngine, outcome_chaos: null }, 'outcome_chaos null');
+    expectInvalid('chaos-summary', { ...withEngine, outcome_chaos: { ...withEngine.outcome_chaos, detection_rate: 2 } }, 'a detection rate of 2');
+  });
+
+  it('the input files users write: cases files and chaos settings', () => {
+    for (const f of [path.join(FIX, 'cases-five.json'), path.join(ENGINE_DIR, 'cases.json')]) expectValid('cases', readJson(f), path.relative(ROOT, f));
+    const one = { id: 'a', prompt: 'hi', assert: [{ type: 'contains', value: 'hi' }] };
+    expectValid('cases', [one], 'a bare array of cases');
+    expectInvalid('cases', [], 'no case');
+    expectInvalid('cases', [{ ...one, messages: [{ role: 'user', content: 'q' }] }], 'prompt and messages');
+    expectInvalid('cases', [{ ...one, assert: [{ type: 'min-words', value: 'x' }] }], 'a count that is text');
+    expectInvalid('cases', [{ ...one, assert: [{ type: 'contains', value: 'x', rubric: 'r' }] }], 'a rubric on contains');
+    expectInvalid('cases', { cases: [one], hard_pass_score: 2 }, 'hard_pass_score 2');
+    expectValid('chaos-config', readJson(path.join(ROOT, 'scripts', 'pr', 'chaos-config.json')), 'scripts/pr/chaos-config.json');
+    expectInvalid('chaos-config', { calls: 0 }, 'calls 0');
+    expectInvalid('chaos-config', { rate: 0.1 }, 'an unknown key');
+  });
+
+  it('the normalized cases document the core returns', () => {
+    const suite = CaseSuite.fromJson(fs.readFileSync(path.join(FIX, 'cases-five.json'), 'utf8'), 'cases-five.json');
+    const doc = suite.document();
+    expectValid('cases-document', doc, 'CaseSuite.document()');
+    expectInvalid('cases-document', { ...doc, extra: 1 }, 'an unknown key');
   });
 });

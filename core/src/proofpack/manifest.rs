@@ -26,43 +26,81 @@ const ZERO_DIGEST: &str = "00000000000000000000000000000000000000000000000000000
 /// One file of the pack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackManifestFile", deny_unknown_fields)
+)]
 pub struct ManifestFile {
-    /// Relative path, `/` separators.
+    /// Relative path, `/` separators, no `..` segment.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            length(min = 1),
+            regex(pattern = r"^(?![/\\])(?!.*(^|/)\.\.(/|$))[^\\]+$")
+        )
+    )]
     pub path: String,
     /// Size in bytes.
     pub bytes: u64,
     /// SHA-256, lowercase hex.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub sha256: String,
 }
 
 /// Totals of the listed files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackManifestTotals", deny_unknown_fields)
+)]
 pub struct ManifestTotals {
     /// Number of listed files.
     pub files: u64,
     /// Sum of their sizes.
     pub bytes: u64,
     /// BagIt-style Payload-Oxum, `<bytes>.<files>`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9]+\.[0-9]+$")))]
     pub oxum: String,
 }
 
-/// The manifest document.
+/// A proofpack's `MANIFEST.json` (runbook phase 6, gate PR-G5), rendered canonically by the
+/// core ([`Manifest::render`]). `manifest_sha256` is the SHA-256 of this document with that
+/// field set to 64 zeros; `sha256sums_sha256` binds `SHA256SUMS.txt`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackManifest", deny_unknown_fields)
+)]
 pub struct Manifest {
-    /// Always [`MANIFEST_SCHEMA_VERSION`].
+    /// Always `OMEGA-PROOFPACK-1.0` ([`MANIFEST_SCHEMA_VERSION`]).
+    #[cfg_attr(feature = "schema", schemars(extend("const" = MANIFEST_SCHEMA_VERSION)))]
     pub schema_version: String,
     /// `<type>-<created ms>`, e.g. `stress100-1707743400000`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[a-z0-9_-]{1,64}-[0-9]+$"))
+    )]
     pub pack_id: String,
     /// Run type, e.g. `stress100`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[a-z0-9_-]{1,64}$")))]
     pub pack_type: String,
     /// Verdict of the run: `PASS` or `FAIL`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["PASS", "FAIL"])))]
     pub verdict: String,
     /// Creation time, ISO 8601 UTC (from `SOURCE_DATE_EPOCH` when set), never before 1980.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"))
+    )]
     pub created: String,
     /// Name of the source run directory (its last component only, never a path).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[^/\\]*$")))]
     pub source_run: String,
     /// Command that produced the run, if recorded.
     pub command: Option<String>,
@@ -71,8 +109,10 @@ pub struct Manifest {
     /// Totals of `files`.
     pub totals: ManifestTotals,
     /// SHA-256 of `SHA256SUMS.txt`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub sha256sums_sha256: String,
     /// SHA-256 of this document rendered with this field set to 64 zeros.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub manifest_sha256: String,
 }
 

@@ -16,26 +16,67 @@ pub const VERIFY_HTML_FILE: &str = "verify.html";
 /// Schema version of `toolchain.json`.
 pub const TOOLCHAIN_SCHEMA_VERSION: &str = "OMEGA-TOOLCHAIN-1.0";
 
-/// Versions of the tools that made the run and the pack. Never host names, user names or paths.
+/// A proofpack's `toolchain.json` (gate PR-G5): versions of the tools that made the run and the
+/// pack; null when a tool is not installed. Never host names, user names or paths
+/// ([`Toolchain::render`] refuses a value with `/`, `\`, a line break or over 120 characters).
+/// The TS layer probes node, npm, tsc, rustc and cargo.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "ProofpackToolchain", deny_unknown_fields)
+)]
 pub struct Toolchain {
-    /// Always [`TOOLCHAIN_SCHEMA_VERSION`] once rendered.
+    /// Always `OMEGA-TOOLCHAIN-1.0` ([`TOOLCHAIN_SCHEMA_VERSION`]) once rendered.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = TOOLCHAIN_SCHEMA_VERSION)))]
     pub schema_version: String,
     /// Version of omega-pr.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 120), regex(pattern = r"^[^/\\\r\n]+$"))
+    )]
     pub omega_pr: String,
     /// `node --version`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 120), regex(pattern = r"^[^/\\\r\n]*$"))
+    )]
     pub node: Option<String>,
     /// `npm --version`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 120), regex(pattern = r"^[^/\\\r\n]*$"))
+    )]
     pub npm: Option<String>,
     /// TypeScript (`tsc`) version.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 120), regex(pattern = r"^[^/\\\r\n]*$"))
+    )]
     pub tsc: Option<String>,
     /// `rustc --version` (first line).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 120), regex(pattern = r"^[^/\\\r\n]*$"))
+    )]
     pub rustc: Option<String>,
     /// `cargo --version` (first line).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 120), regex(pattern = r"^[^/\\\r\n]*$"))
+    )]
     pub cargo: Option<String>,
     /// Operating system family (`linux`, `darwin`, `win32`, …).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 120), regex(pattern = r"^[^/\\\r\n]+$"))
+    )]
     pub os: String,
     /// CPU architecture (`x64`, `arm64`, …).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 120), regex(pattern = r"^[^/\\\r\n]+$"))
+    )]
     pub arch: String,
 }
 

@@ -20,12 +20,12 @@ import type { EngineContext, EngineModule } from '../../stress/types';
 import type { CalibrationDocument, DetectionViolation } from '../../../report-types';
 import type { GenerateRequest, LlmProvider } from '../../providers/types';
 import type { RegisterCommand } from '../util';
-import type { ChaosSummary } from '../../report/types';
+import type { ChaosConfigFile, ChaosSummary } from '../../report/types';
 import { EXIT, RunDir, UsageError, formatUsd, intOption, optionalInt, isoNow, rel, runStamp, writeInterrupted, updateLatest } from '../util';
 import { InterruptedError, shutdownSignal } from '../lifecycle';
 import { writeGateNcr } from '../ncr';
 
-export type { ChaosSummary };
+export type { ChaosConfigFile, ChaosSummary };
 import { DEFAULT_REAL_MODEL, checkModel } from '../../models';
 
 /** Two-sided 99.9 % normal quantile: the rate tolerance is this many standard errors. */
@@ -365,14 +365,6 @@ function writeChaosRun(a: {
     console.log(`VERDICT: ${summary.verdict}${summary.verdict_reasons.length > 0 ? ` (${summary.verdict_reasons.join('; ')})` : ''}`);
   }
   return { summary, dir: final };
-}
-
-/** What a chaos settings file (`--chaos FILE`, e.g. `scripts/pr/chaos-config.json`) may hold. */
-export interface ChaosConfigFile {
-  profile?: string;
-  calls?: number;
-  seed?: number;
-  concurrency?: number;
 }
 
 /**
