@@ -198,8 +198,7 @@ describe('real documents validate against the generated schemas', () => {
 describe('the phase documents the CLI assembles are typed by the generated types and validate', () => {
   let phases = '';
   beforeAll(() => {
-    phases = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-report-phases-')));
-    temps.push(phases);
+    phases = tmp();
   });
   const runDir = (re: RegExp) => {
     const runs = path.join(phases, 'metrics', 'pr', 'PR_RUNS');
@@ -242,8 +241,7 @@ describe('the phase documents the CLI assembles are typed by the generated types
     expectInvalid('chaos-summary', { ...summary, verdict: 'MAYBE' }, 'verdict MAYBE');
     expectInvalid('chaos-summary', { ...summary, outcome: 1 }, 'an unknown key');
 
-    const engine = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'omega-report-engine-')));
-    temps.push(engine);
+    const engine = tmp();
     const e = omega(
       ['chaos', '--profile', 'outcome', '--runs', '4', '--calibration', path.join(ENGINE_DIR, 'calibration-outcome.json'), '--engine', path.join(ENGINE_DIR, 'engine.mjs'), '--input', path.join(ENGINE_DIR, 'cases.json'), '--provider', path.join(ENGINE_DIR, 'offline-provider.mjs'), '--time-scale', '0'],
       engine,
