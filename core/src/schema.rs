@@ -23,6 +23,7 @@ use crate::cases::{CaseReport, CaseResult, RunScore};
 use crate::chaos::ChaosLog;
 use crate::gate_g4::{Rederivation, StressVerdict};
 use crate::outcome::DetectionViolation;
+use crate::pr_report::PrReport;
 use crate::proofpack::verify::Verification;
 use crate::sign::pack::PackVerification;
 use crate::variance::VarianceReport;
@@ -125,6 +126,7 @@ pub fn documents() -> Vec<Document> {
             "outcome::DetectionViolation",
             Written,
         ),
+        document::<PrReport>("pr-report", "pr_report::PrReport", Written),
         document::<PackVerification>(
             "proofpack-verification",
             "sign::pack::PackVerification",
