@@ -112,6 +112,7 @@ export const {
   sleep,
   sortDelivered,
   splitJournals,
+  stressDocumentsJson,
   stressRunName,
   summarize,
   toProviderError,

@@ -1318,6 +1318,22 @@ export interface StressCaseInput {
   failed_checks: Array<string>
 }
 
+/**
+ * The stress documents (core `derive::answer`): `requestJson` is the JSON text of one request —
+ * `{"derive": {journals, generated, merge}}` (the documents of a run from its journal(s)),
+ * `{"report": {meta, runs, run_cost, calls, cache_corruption, generated, rate_limit?}}`
+ * (`PR_REPORT.json`), `{"merge_shards": {parts: [{report, run_cost, chaos_log}], generated}}`,
+ * `{"merge_rate_limits": {parts}}`, `{"call_counts": {calls, requested_model}}`; returns the JSON text of the answer
+ * (`{report, run_cost, chaos_log}` for `derive` and `merge_shards`). JSON text in and out, not
+ * JS objects: the documents are written by `JSON.stringify` of what JS parses back (numbers, key
+ * order and absent fields exactly as before), call indices above 2^32 stay numbers (napi's
+ * serializer makes them BigInt), and a journal's `undefined` fields are absent as in the file.
+ * Throws `ERR_OMEGA_MERGE` (shards that do not belong together, a run recorded twice),
+ * `ERR_OMEGA_EMPTY_RUNS`, `ERR_OMEGA_INVALID_ARGUMENT` naming the field
+ * (`request.derive.journals[0].lines[3].record.hard_score`), `ERR_OMEGA_CALIBRATION`.
+ */
+export declare function stressDocumentsJson(calibration: Calibration | CalibrationDocument | undefined | null, requestJson: string): string
+
 /** One outcome fault of a run, as `PR_REPORT.json` lists it (other fields are ignored). */
 export interface StressOutcomeFaultInput {
   /** The fault (`truncated`, `refusal`, …). */

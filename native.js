@@ -890,6 +890,7 @@ module.exports.sha256Hex = nativeBinding.sha256Hex
 module.exports.signProofpack = nativeBinding.signProofpack
 module.exports.simulateCall = nativeBinding.simulateCall
 module.exports.simulateScore = nativeBinding.simulateScore
+module.exports.stressDocumentsJson = nativeBinding.stressDocumentsJson
 module.exports.stressRunName = nativeBinding.stressRunName
 module.exports.summarize = nativeBinding.summarize
 module.exports.validateCalibration = nativeBinding.validateCalibration

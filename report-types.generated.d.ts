@@ -197,6 +197,18 @@ export type OutcomeFaultName =
   'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike'
 export type ChaosSummaryOutcomesOrNull = null | ChaosSummaryOutcomes
 /**
+ * The variance verdict of gate PR-G4.
+ */
+export type VarianceVerdict = 'PASS' | 'FAIL'
+/**
+ * A violation of gate PR-G4: an envelope (variance) or a case under the floor.
+ */
+export type GateViolation = VarianceViolation | CaseViolation | DetectionViolation
+/**
+ * The downgrade flag of a passing run whose variance is out of its envelopes.
+ */
+export type DowngradeFlag = 'DOWNGRADE_VARIANCE'
+/**
  * Kinds of problem, as stable snake_case strings.
  */
 export type ProofpackProblemKind =
@@ -217,18 +229,6 @@ export type ProofpackProblemKind =
  * Outcome of a re-derivation.
  */
 export type RederiveStatus = 'reproduced' | 'differs' | 'not_rederivable'
-/**
- * The variance verdict of gate PR-G4.
- */
-export type VarianceVerdict = 'PASS' | 'FAIL'
-/**
- * A violation of gate PR-G4: an envelope (variance) or a case under the floor.
- */
-export type GateViolation = VarianceViolation | CaseViolation | DetectionViolation
-/**
- * The downgrade flag of a passing run whose variance is out of its envelopes.
- */
-export type DowngradeFlag = 'DOWNGRADE_VARIANCE'
 
 /**
  * One accounted event of a `BudgetTracker`: what `BudgetTracker::finalize` sums. A run's ledger (the entries of all its calls, in any order) gives its `run-cost.json` back through `RunCost::from_ledger`, so a run journal can hold the money of each run and a resumed or merged run re-derives the same document. Reservations and releases are not entries: they move no money.
@@ -1484,6 +1484,611 @@ export interface PreflightReport {
   expected_total: number | null
 }
 /**
+ * `PR_REPORT.json`: the runbook's fields first (the PR-G4 verdict), then provenance, calls, cost, the core's statistics, and every run.
+ */
+export interface PrReport {
+  /**
+   * Always `OMEGA-PR-REPORT-1.0` (`PR_REPORT_SCHEMA_VERSION`).
+   */
+  schema_version: 'OMEGA-PR-REPORT-1.0'
+  /**
+   * Gate PR-G4: `variance_verdict` PASS and 0 cache corruption.
+   */
+  verdict: VarianceVerdict
+  /**
+   * Number of runs.
+   */
+  total_runs: number
+  /**
+   * Fraction of runs whose hard gate passed.
+   */
+  hard_pass_rate: number
+  /**
+   * PASS when the hard pass rate reaches `PASS_RATIO_MIN`, no case is under `CASE_PASS_MIN` and no outcome fault type is caught less often than `OUTCOME_DETECTION_MIN`.
+   */
+  variance_verdict: VarianceVerdict
+  /**
+   * Envelope violations, then the cases under `CASE_PASS_MIN`, then the outcome fault types caught too rarely.
+   */
+  variance_violations: GateViolation[]
+  /**
+   * `DOWNGRADE_VARIANCE` when the variance verdict passes but an envelope is violated.
+   */
+  downgrade_flag: DowngradeFlag | null
+  /**
+   * Corrupted answers-cache entries.
+   */
+  cache_corruption: number
+  /**
+   * Report time (from `SOURCE_DATE_EPOCH` when set).
+   */
+  generated: string
+  /**
+   * `simulated` for the built-in provider, else the module's file name.
+   */
+  provider: string
+  /**
+   * The scorer's name.
+   */
+  scorer: string
+  /**
+   * Seed of the run.
+   */
+  seed: number
+  /**
+   * Chaos profile, or null: no chaos.
+   */
+  chaos_profile: string | null
+  /**
+   * Runs in flight at once.
+   */
+  concurrency: number
+  /**
+   * Scenes (or cases) per run.
+   */
+  scenes_per_run: number
+  /**
+   * The model asked for.
+   */
+  model: string
+  /**
+   * Runs planned for the whole stress run (all shards).
+   */
+  planned_runs: number
+  /**
+   * `{ index, total }` for a shard, null for a whole (or merged) run.
+   */
+  shard: ShardIndex | null
+  /**
+   * Score at or above which the scorer passes a run, when known.
+   */
+  hard_pass_score: number | null
+  /**
+   * The engine module (`--engine`), or null: one call per case / the simulated scenes.
+   */
+  engine?: string | null
+  /**
+   * The cases file (`--input`), or null.
+   */
+  cases_file?: string | null
+  /**
+   * Ids of the cases, in file order.
+   */
+  case_ids?: string[]
+  /**
+   * Provider calls.
+   */
+  calls: CallCounts
+  /**
+   * Calibration `rate_limits` at work (only when a limit applied).
+   */
+  rate_limit?: RateLimitReport
+  /**
+   * The money (from `run-cost.json`).
+   */
+  cost: PrReportCost
+  /**
+   * The variance analysis (statistics per metric, intervals, pass^k).
+   */
+  analysis: VarianceReport
+  /**
+   * Per-case statistics (runs of a cases file or an engine).
+   */
+  case_analysis?: CaseReport
+  /**
+   * Outcome chaos: faults delivered and how many were caught.
+   */
+  outcome_chaos?: OutcomeChaosReport
+  /**
+   * Every run, in run order.
+   */
+  runs: RunRecord[]
+}
+/**
+ * One envelope violation.
+ */
+export interface VarianceViolation {
+  /**
+   * The metric.
+   */
+  metric: string
+  /**
+   * The statistic bounded (`std`, `cv`, `range`).
+   */
+  statistic: EnvelopeStatistic
+  /**
+   * Its value; `None` (null) when there is no data or it is undefined.
+   */
+  value: number | null
+  /**
+   * The envelope's bound.
+   */
+  max: number
+  /**
+   * `exceeds_max`, `no_data` or `undefined`.
+   */
+  reason: 'exceeds_max' | 'no_data' | 'undefined'
+}
+/**
+ * A shard of a stress run.
+ */
+export interface ShardIndex {
+  /**
+   * 1-based shard index.
+   */
+  index: number
+  /**
+   * Shard count.
+   */
+  total: number
+}
+/**
+ * Provider calls of a stress run: failed ones counted per error code (keys sorted).
+ */
+export interface CallCounts {
+  /**
+   * Calls made.
+   */
+  total: number
+  /**
+   * Calls that failed (after retries).
+   */
+  failed: number
+  /**
+   * Retries the stack made.
+   */
+  retries: number
+  /**
+   * Failed calls per error code (`ERR_OMEGA_EMPTY_RESPONSE`, `ERR_OMEGA_PROVIDER_TIMEOUT`, …), keys sorted.
+   */
+  by_error: {
+    [k: string]: number
+  }
+  /**
+   * One message per error code of `by_error` (the failed call's with the lowest call index): what the provider said.
+   */
+  error_samples?: {
+    [k: string]: string
+  }
+  /**
+   * The model asked for, and the model names the provider answered with (sorted).
+   */
+  models?: ModelsSeen
+  /**
+   * Calls of `llm-judge` checks (not in `total`): made, and failed after retries. Absent without any.
+   */
+  judge_calls?: JudgeCalls
+}
+/**
+ * The model asked for and the model names the provider answered with.
+ */
+export interface ModelsSeen {
+  /**
+   * The model asked for.
+   */
+  requested: string
+  /**
+   * The model names the provider answered with (sorted).
+   */
+  returned: string[]
+}
+/**
+ * Calls of `llm-judge` checks (not counted in `total`).
+ */
+export interface JudgeCalls {
+  /**
+   * Judge calls made.
+   */
+  total: number
+  /**
+   * Of them, failed after retries.
+   */
+  failed: number
+}
+/**
+ * Calibration `rate_limits` at work (present only when a limit applied to the run's models): time throttled, 429/529 answers seen, effective requests per minute (wall-clock measurements, recorded in the journal's `end` line).
+ */
+export interface RateLimitReport {
+  /**
+   * Time throttled, ms (all keys).
+   */
+  throttled_ms: number
+  /**
+   * Attempts throttled (all keys).
+   */
+  throttled_calls: number
+  /**
+   * 429 answers seen.
+   */
+  responses_429: number
+  /**
+   * 529 answers seen.
+   */
+  responses_529: number
+  /**
+   * Effective requests per minute (all keys).
+   */
+  effective_rpm: number | null
+  /**
+   * Per calibration `rate_limits` key that applied.
+   */
+  limits: {
+    [k: string]: RateLimitEntryReport
+  }
+}
+/**
+ * One calibration `rate_limits` key at work.
+ */
+export interface RateLimitEntryReport {
+  /**
+   * Requests per minute (RPM) of the limit.
+   */
+  requests_per_minute?: number
+  /**
+   * Tokens per minute (TPM) of the limit.
+   */
+  tokens_per_minute?: number
+  /**
+   * Input tokens per minute (ITPM) of the limit.
+   */
+  input_tokens_per_minute?: number
+  /**
+   * Output tokens per minute (OTPM) of the limit.
+   */
+  output_tokens_per_minute?: number
+  /**
+   * Attempts admitted by the limiter.
+   */
+  calls: number
+  /**
+   * Time attempts waited for the limiter, summed over attempts (logical ms).
+   */
+  throttled_ms: number
+  /**
+   * Attempts that waited at all.
+   */
+  throttled_calls: number
+  /**
+   * 429 answers seen.
+   */
+  responses_429: number
+  /**
+   * 529 answers seen.
+   */
+  responses_529: number
+  /**
+   * Successful requests per minute, first admission to last answer.
+   */
+  effective_rpm: number | null
+  /**
+   * Input tokens per minute achieved.
+   */
+  effective_input_tpm: number | null
+  /**
+   * Output tokens per minute achieved.
+   */
+  effective_output_tpm: number | null
+  /**
+   * The AIMD window of calls in flight.
+   */
+  in_flight: InFlight
+}
+/**
+ * The AIMD window of calls in flight: smallest, largest and last.
+ */
+export interface InFlight {
+  /**
+   * Smallest window.
+   */
+  min: number
+  /**
+   * Largest window.
+   */
+  max: number
+  /**
+   * Last window (summed over merged shards).
+   */
+  final: number
+}
+/**
+ * The cost block of the report (from `run-cost.json`).
+ */
+export interface PrReportCost {
+  /**
+   * Total settled cost, USD.
+   */
+  total_cost_usd: number
+  /**
+   * `PASS`, or `FAIL` when there is any budget violation.
+   */
+  budget_verdict: 'PASS' | 'FAIL'
+  /**
+   * Budget violations.
+   */
+  violations: number
+}
+/**
+ * The variance analysis of a stress run (gate PR-G4): the statistical part of `PR_REPORT.json` (snake_case, deterministic key order), returned by `analyzeVariance`.
+ */
+export interface VarianceReport {
+  /**
+   * Number of runs.
+   */
+  total_runs: number
+  /**
+   * Fraction of runs whose hard gate passed.
+   */
+  hard_pass_rate: number
+  /**
+   * `PASS` or `FAIL`.
+   */
+  variance_verdict: VarianceVerdict
+  /**
+   * Envelope violations, in metric order.
+   */
+  variance_violations: VarianceViolation[]
+  /**
+   * `DOWNGRADE_VARIANCE` when the verdict is PASS and an envelope is violated, else null.
+   */
+  downgrade_flag: DowngradeFlag | null
+  /**
+   * Fraction of runs whose soft gate passed.
+   */
+  soft_pass_rate: number
+  /**
+   * Wilson 95 % interval of the hard pass rate.
+   */
+  hard_pass_ci95: Interval
+  /**
+   * Wilson 95 % interval of the soft pass rate.
+   */
+  soft_pass_ci95: Interval
+  /**
+   * Runs whose hard gate passed.
+   */
+  hard_passes: number
+  /**
+   * Runs whose soft gate passed.
+   */
+  soft_passes: number
+  /**
+   * pass^k of the hard gate for each asked k ≤ total_runs (keys are k).
+   */
+  pass_k: {
+    [k: string]: number
+  }
+  /**
+   * The PASS_RATIO_MIN applied.
+   */
+  pass_ratio_min: number
+  /**
+   * Statistics per metric (hard_score, soft_score and every metric given).
+   */
+  metrics: {
+    [k: string]: MetricStats
+  }
+}
+/**
+ * Summary statistics of one metric.
+ */
+export interface MetricStats {
+  /**
+   * Number of samples.
+   */
+  n: number
+  /**
+   * Arithmetic mean.
+   */
+  mean: number
+  /**
+   * Sample standard deviation (n − 1); 0 for one sample.
+   */
+  std: number
+  /**
+   * Smallest sample.
+   */
+  min: number
+  /**
+   * Largest sample.
+   */
+  max: number
+  /**
+   * Median (type 7).
+   */
+  p50: number
+  /**
+   * 95th percentile (type 7).
+   */
+  p95: number
+  /**
+   * Coefficient of variation `std / |mean|`; `None` when undefined (mean 0, std > 0).
+   */
+  cv: number | null
+}
+/**
+ * Outcome chaos: faults delivered (answers that arrived corrupted) and how many were caught (by the stack's retry, the engine, or a failed case or run).
+ */
+export interface OutcomeChaosReport {
+  /**
+   * Faults delivered.
+   */
+  delivered: number
+  /**
+   * Of them, caught.
+   */
+  caught: number
+  /**
+   * caught / delivered (null when none was delivered).
+   */
+  detection_rate: number | null
+  /**
+   * Per fault type (sorted).
+   */
+  by_fault: {
+    [k: string]: FaultDetection
+  }
+  /**
+   * Caught faults per catcher (`retry`, `engine`, `case_failed`, `run_failed`; sorted).
+   */
+  by_catcher: {
+    [k: string]: number
+  }
+}
+/**
+ * Outcome faults of one type: delivered and caught.
+ */
+export interface FaultDetection {
+  /**
+   * Faults delivered.
+   */
+  delivered: number
+  /**
+   * Of them, caught.
+   */
+  caught: number
+  /**
+   * caught / delivered (null when none was delivered).
+   */
+  detection_rate: number | null
+}
+/**
+ * One run as the report lists it.
+ */
+export interface RunRecord {
+  /**
+   * The run.
+   */
+  run_index: number
+  /**
+   * Hard score.
+   */
+  hard_score: number
+  /**
+   * Soft score.
+   */
+  soft_score: number
+  /**
+   * Whether the hard gate passed.
+   */
+  hard_pass: boolean
+  /**
+   * Whether the soft gate passed.
+   */
+  soft_pass: boolean
+  /**
+   * Scenes (or cases) that failed.
+   */
+  failed_scenes: number
+  /**
+   * Provider attempts.
+   */
+  attempts: number
+  /**
+   * Latency, ms.
+   */
+  latency_ms: number
+  /**
+   * Cost, USD.
+   */
+  cost_usd: number
+  /**
+   * Metrics (`latency_ms`, `cost_usd`, then the scorer's), in the run's order.
+   */
+  metrics: {
+    [k: string]: number
+  }
+  /**
+   * The run failed as a whole (engine threw, timed out, returned nothing; scorer threw; budget exceeded): why.
+   */
+  error?: string
+  /**
+   * Per-case results (runs of a cases file or an engine).
+   */
+  cases?: CaseRunRecord[]
+  /**
+   * Outcome faults delivered to this run and who caught them (chaos profiles with `outcome_faults`).
+   */
+  outcome_faults?: OutcomeFaultRecord[]
+}
+/**
+ * One case of one run, as the report lists it.
+ */
+export interface CaseRunRecord {
+  /**
+   * Case id.
+   */
+  id: string
+  /**
+   * Whether the case got an answer.
+   */
+  ok: boolean
+  /**
+   * Whether its hard checks passed.
+   */
+  hard_pass: boolean
+  /**
+   * Whether its soft checks passed.
+   */
+  soft_pass: boolean
+  /**
+   * Hard score.
+   */
+  hard_score: number
+  /**
+   * Soft score.
+   */
+  soft_score: number
+  /**
+   * Types of the checks that failed (`run_failed` first when the run failed).
+   */
+  failed_checks: string[]
+  /**
+   * Messages of the failed checks (`type: message`), absent when every check passed.
+   */
+  failures?: string[]
+}
+/**
+ * One outcome fault delivered in a run and what caught it.
+ */
+export interface OutcomeFaultRecord {
+  /**
+   * Index of the call.
+   */
+  call_index: number
+  /**
+   * Attempt (1-based).
+   */
+  attempt: number
+  /**
+   * The fault.
+   */
+  fault: 'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike'
+  /**
+   * `retry` (the stack retried past it), `engine` (the engine asked again), `case_failed`, `run_failed`, or null: accepted.
+   */
+  caught: 'retry' | 'engine' | 'case_failed' | 'run_failed' | null
+}
+/**
  * Result of an integrity verification (files, digests, manifest; no signatures): what the wasm `verifyPack` returns. The full verdict is `sign::pack::PackVerification`.
  */
 export interface ProofpackIntegrity {
@@ -1809,129 +2414,6 @@ export interface StressVerdict {
    * Per-case statistics, for runs of a cases file or an engine.
    */
   case_analysis?: CaseReport
-}
-/**
- * One envelope violation.
- */
-export interface VarianceViolation {
-  /**
-   * The metric.
-   */
-  metric: string
-  /**
-   * The statistic bounded (`std`, `cv`, `range`).
-   */
-  statistic: EnvelopeStatistic
-  /**
-   * Its value; `None` (null) when there is no data or it is undefined.
-   */
-  value: number | null
-  /**
-   * The envelope's bound.
-   */
-  max: number
-  /**
-   * `exceeds_max`, `no_data` or `undefined`.
-   */
-  reason: 'exceeds_max' | 'no_data' | 'undefined'
-}
-/**
- * The variance analysis of a stress run (gate PR-G4): the statistical part of `PR_REPORT.json` (snake_case, deterministic key order), returned by `analyzeVariance`.
- */
-export interface VarianceReport {
-  /**
-   * Number of runs.
-   */
-  total_runs: number
-  /**
-   * Fraction of runs whose hard gate passed.
-   */
-  hard_pass_rate: number
-  /**
-   * `PASS` or `FAIL`.
-   */
-  variance_verdict: VarianceVerdict
-  /**
-   * Envelope violations, in metric order.
-   */
-  variance_violations: VarianceViolation[]
-  /**
-   * `DOWNGRADE_VARIANCE` when the verdict is PASS and an envelope is violated, else null.
-   */
-  downgrade_flag: DowngradeFlag | null
-  /**
-   * Fraction of runs whose soft gate passed.
-   */
-  soft_pass_rate: number
-  /**
-   * Wilson 95 % interval of the hard pass rate.
-   */
-  hard_pass_ci95: Interval
-  /**
-   * Wilson 95 % interval of the soft pass rate.
-   */
-  soft_pass_ci95: Interval
-  /**
-   * Runs whose hard gate passed.
-   */
-  hard_passes: number
-  /**
-   * Runs whose soft gate passed.
-   */
-  soft_passes: number
-  /**
-   * pass^k of the hard gate for each asked k ≤ total_runs (keys are k).
-   */
-  pass_k: {
-    [k: string]: number
-  }
-  /**
-   * The PASS_RATIO_MIN applied.
-   */
-  pass_ratio_min: number
-  /**
-   * Statistics per metric (hard_score, soft_score and every metric given).
-   */
-  metrics: {
-    [k: string]: MetricStats
-  }
-}
-/**
- * Summary statistics of one metric.
- */
-export interface MetricStats {
-  /**
-   * Number of samples.
-   */
-  n: number
-  /**
-   * Arithmetic mean.
-   */
-  mean: number
-  /**
-   * Sample standard deviation (n − 1); 0 for one sample.
-   */
-  std: number
-  /**
-   * Smallest sample.
-   */
-  min: number
-  /**
-   * Largest sample.
-   */
-  max: number
-  /**
-   * Median (type 7).
-   */
-  p50: number
-  /**
-   * 95th percentile (type 7).
-   */
-  p95: number
-  /**
-   * Coefficient of variation `std / |mean|`; `None` when undefined (mean 0, std > 0).
-   */
-  cv: number | null
 }
 /**
  * A proofpack's `toolchain.json` (gate PR-G5): versions of the tools that made the run and the pack; null when a tool is not installed. Never host names, user names or paths (`Toolchain::render` refuses a value with `/`, `\`, a line break or over 120 characters). The TS layer probes node, npm, tsc, rustc and cargo.

@@ -122,3 +122,45 @@ pub fn rederive_stress_verdict(report: Value, calibration: Option<Value>) -> Res
     let r = gate_g4::rederive(&report, calibration.as_ref());
     serde_json::to_value(r).map_err(internal)
 }
+
+/// Reads JSON text `text` (named `what` in errors) into `T`: `ERR_OMEGA_INVALID_ARGUMENT`
+/// naming the field path (`journals[0].lines[3].record.hard_score`).
+fn from_json_text<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Code> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            what.to_owned()
+        } else {
+            format!(
+                "{what}{}{path}",
+                if path.starts_with('[') { "" } else { "." }
+            )
+        };
+        crate::error::invalid(&field, e.into_inner())
+    })
+}
+
+/// The stress documents (core `derive::answer`): `requestJson` is the JSON text of one request —
+/// `{"derive": {journals, generated, merge}}` (the documents of a run from its journal(s)),
+/// `{"report": {meta, runs, run_cost, calls, cache_corruption, generated, rate_limit?}}`
+/// (`PR_REPORT.json`), `{"merge_shards": {parts: [{report, run_cost, chaos_log}], generated}}`,
+/// `{"merge_rate_limits": {parts}}`, `{"call_counts": {calls, requested_model}}`; returns the JSON text of the answer
+/// (`{report, run_cost, chaos_log}` for `derive` and `merge_shards`). JSON text in and out, not
+/// JS objects: the documents are written by `JSON.stringify` of what JS parses back (numbers, key
+/// order and absent fields exactly as before), call indices above 2^32 stay numbers (napi's
+/// serializer makes them BigInt), and a journal's `undefined` fields are absent as in the file.
+/// Throws `ERR_OMEGA_MERGE` (shards that do not belong together, a run recorded twice),
+/// `ERR_OMEGA_EMPTY_RUNS`, `ERR_OMEGA_INVALID_ARGUMENT` naming the field
+/// (`request.derive.journals[0].lines[3].record.hard_score`), `ERR_OMEGA_CALIBRATION`.
+#[napi(
+    ts_args_type = "calibration: Calibration | CalibrationDocument | undefined | null, requestJson: string"
+)]
+pub fn stress_documents_json(
+    calibration: Option<crate::calibration::CalibrationArg>,
+    request_json: String,
+) -> Result<String, Code> {
+    let cal = crate::calibration::parse(calibration)?;
+    let request: omega_pr_core::derive::StressRequest = from_json_text(&request_json, "request")?;
+    omega_pr_core::derive::answer(&cal, request).map_err(from_core)
+}

@@ -254,3 +254,25 @@ pub fn rederive_stress_verdict(
         calibration.as_ref(),
     ))
 }
+
+/// The stress documents, as the native `stressDocumentsJson` (core `derive::answer`):
+/// `requestJson` is the JSON text of `{"derive": {journals, generated, merge}}` (the documents of
+/// a run from its journal(s): what the verifier page can re-derive from a pack),
+/// `{"report": …}`, `{"merge_shards": …}`, `{"merge_rate_limits": …}` or `{"call_counts": …}`;
+/// returns the JSON text of the answer, byte for byte the native one. `calibration` is the
+/// calibration document (shipped defaults when undefined). Throws `ERR_OMEGA_MERGE`,
+/// `ERR_OMEGA_EMPTY_RUNS`, `ERR_OMEGA_INVALID_ARGUMENT`, `ERR_OMEGA_CALIBRATION`.
+#[wasm_bindgen(js_name = stressDocumentsJson)]
+pub fn stress_documents_json(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] calibration: JsValue,
+    request_json: &str,
+) -> Result<String, JsValue> {
+    let cal = match json_arg("calibration", calibration)? {
+        Some(v) => omega_pr_core::calibration::Calibration::from_value(&v, None),
+        None => omega_pr_core::calibration::default_calibration(),
+    }
+    .map_err(to_js_error)?;
+    let request: omega_pr_core::derive::StressRequest = serde_json::from_str(request_json)
+        .map_err(|e| to_js_error(omega_pr_core::Error::invalid("request", e.to_string())))?;
+    omega_pr_core::derive::answer(&cal, request).map_err(to_js_error)
+}

@@ -14,6 +14,8 @@
 //! - [`variance`]: mergeable statistics of a stress run.
 //! - [`shards`]: which shard results belong to one stress run (`stress merge`, shard journals).
 //! - [`gate_g4`]: the PR-G4 verdict of a stress run, and its re-derivation from a recorded report.
+//! - [`pr_report`]: the shape and layout of `PR_REPORT.json` around the PR-G4 verdict.
+//! - [`derive`]: the three documents of a stress run from its journal(s), one pure function.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
 //! - [`preflight`], [`concurrency`]: the shapes of `PR_PREFLIGHT.json` and the concurrency
@@ -50,11 +52,13 @@ pub mod calibration_doc;
 pub mod cases;
 pub mod chaos;
 pub mod concurrency;
+pub mod derive;
 pub mod error;
 pub mod faults;
 pub mod gate_g4;
 pub mod money;
 pub mod outcome;
+pub mod pr_report;
 pub mod preflight;
 pub mod prices;
 pub mod proofpack;

@@ -24,6 +24,7 @@ use crate::chaos::{ChaosConfigFile, ChaosLog, ChaosSummary};
 use crate::concurrency::ConcurrencyReport;
 use crate::gate_g4::{Rederivation, StressVerdict};
 use crate::outcome::DetectionViolation;
+use crate::pr_report::PrReport;
 use crate::preflight::PreflightReport;
 use crate::proofpack::manifest::Manifest;
 use crate::proofpack::scripts::Toolchain;
@@ -140,6 +141,7 @@ pub fn documents() -> Vec<Document> {
         ),
         document::<Manifest>("manifest", "proofpack::manifest::Manifest", Written),
         document::<PreflightReport>("pr-preflight", "preflight::PreflightReport", Written),
+        document::<PrReport>("pr-report", "pr_report::PrReport", Written),
         document::<PackVerification>(
             "proofpack-verification",
             "sign::pack::PackVerification",

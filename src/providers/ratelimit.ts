@@ -10,8 +10,8 @@
  * clock reads `performance.now() / timeScale` and the sleeps are the stack's scaled ones, so a
  * test or bench can compress a minute.
  */
-import { RateLimiter, rateLimitsFor, type RateLimitsInfo } from '../../native';
-import type { CalibrationDocument } from '../../report-types';
+import { RateLimiter, rateLimitsFor, stressDocumentsJson, type RateLimitsInfo } from '../../native';
+import type { CalibrationDocument, RateLimitEntryReport, RateLimitReport } from '../../report-types';
 import { abortError, combineSignals, isAbortError, sleep as realSleep, toProviderError } from './errors';
 import { requestBytes } from './retry';
 import type { GenerateOptions, GenerateRequest, GenerateResponse, LlmProvider, SleepFn, TokenUsage } from './types';
@@ -30,38 +30,12 @@ export interface RateLimitProviderOptions {
   shares?: number;
 }
 
-/** One configured limit's figures in `PR_REPORT.json` (`rate_limit.limits.<key>`). */
-export interface RateLimitEntryReport {
-  requests_per_minute?: number;
-  tokens_per_minute?: number;
-  input_tokens_per_minute?: number;
-  output_tokens_per_minute?: number;
-  /** Calls admitted by the limiter. */
-  calls: number;
-  /** Time calls waited for the limiter, summed over calls (logical ms). */
-  throttled_ms: number;
-  /** Calls that waited at all. */
-  throttled_calls: number;
-  responses_429: number;
-  responses_529: number;
-  /** Successful requests per minute, first admission to last answer. */
-  effective_rpm: number | null;
-  effective_input_tpm: number | null;
-  effective_output_tpm: number | null;
-  /** The AIMD window of calls in flight: smallest, largest and last. */
-  in_flight: { min: number; max: number; final: number };
-}
-
-/** `PR_REPORT.json` → `rate_limit` (present only when a limit applied to the run's models). */
-export interface RateLimitReport {
-  throttled_ms: number;
-  throttled_calls: number;
-  responses_429: number;
-  responses_529: number;
-  effective_rpm: number | null;
-  /** Per calibration `rate_limits` key that applied. */
-  limits: Record<string, RateLimitEntryReport>;
-}
+/**
+ * `PR_REPORT.json` → `rate_limit` (present only when a limit applied to the run's models) and one
+ * configured limit's figures in it (`rate_limit.limits.<key>`): generated from the core's
+ * `pr_report::RateLimitReport`.
+ */
+export type { RateLimitEntryReport, RateLimitReport };
 
 interface Entry {
   limiter: RateLimiter;
@@ -261,41 +235,13 @@ export class RateLimitProvider implements LlmProvider {
   }
 }
 
-/** Adds up the `rate_limit` blocks of shards that ran at once (counters and rates summed). */
+/**
+ * Adds up the `rate_limit` blocks of shards that ran at once (counters and rates summed): the
+ * core's `pr_report::merge_rate_limit_reports`.
+ */
 export function mergeRateLimitReports(parts: Array<RateLimitReport | undefined>): RateLimitReport | undefined {
-  const present = parts.filter((p): p is RateLimitReport => p !== undefined);
-  if (present.length === 0) return undefined;
-  const sum = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : round1(a + b));
-  const limits: Record<string, RateLimitEntryReport> = {};
-  const out: RateLimitReport = { throttled_ms: 0, throttled_calls: 0, responses_429: 0, responses_529: 0, effective_rpm: null, limits };
-  for (const p of present) {
-    out.throttled_ms += p.throttled_ms;
-    out.throttled_calls += p.throttled_calls;
-    out.responses_429 += p.responses_429;
-    out.responses_529 += p.responses_529;
-    out.effective_rpm = sum(out.effective_rpm, p.effective_rpm);
-    for (const [k, e] of Object.entries(p.limits)) {
-      const prev = limits[k];
-      if (prev === undefined) {
-        limits[k] = { ...e, in_flight: { ...e.in_flight } };
-        continue;
-      }
-      for (const f of ['requests_per_minute', 'tokens_per_minute', 'input_tokens_per_minute', 'output_tokens_per_minute'] as const) {
-        if (e[f] !== undefined) prev[f] = (prev[f] ?? 0) + e[f];
-      }
-      prev.calls += e.calls;
-      prev.throttled_ms += e.throttled_ms;
-      prev.throttled_calls += e.throttled_calls;
-      prev.responses_429 += e.responses_429;
-      prev.responses_529 += e.responses_529;
-      prev.effective_rpm = sum(prev.effective_rpm, e.effective_rpm);
-      prev.effective_input_tpm = sum(prev.effective_input_tpm, e.effective_input_tpm);
-      prev.effective_output_tpm = sum(prev.effective_output_tpm, e.effective_output_tpm);
-      prev.in_flight = { min: Math.min(prev.in_flight.min, e.in_flight.min), max: Math.max(prev.in_flight.max, e.in_flight.max), final: prev.in_flight.final + e.in_flight.final };
-    }
-  }
-  out.limits = Object.fromEntries(Object.keys(limits).sort().map((k) => [k, limits[k] as RateLimitEntryReport]));
-  return out;
+  const merged = JSON.parse(stressDocumentsJson(null, JSON.stringify({ merge_rate_limits: { parts } }))) as RateLimitReport | null;
+  return merged ?? undefined;
 }
 
 /** The terminal summary's lines for a `rate_limit` block (none without one). */

@@ -7,7 +7,7 @@
 import { AtomicCache, BudgetTracker } from '../../native';
 import type { CalibrationDocument } from '../../report-types';
 import { OmegaError, isOmegaErrorCode, type OmegaErrorCode } from '../errors';
-import type { CaseResult } from '../../report-types';
+import type { CallCounts, CaseResult, CaseRunRecord, OutcomeFaultRecord, RunRecord } from '../../report-types';
 import type { EngineCheckInput } from '../../native';
 import type { BudgetLedgerEntry } from '../../report-types';
 import type { ChaosLogEntryInput, ExternalCheckResult, TokenUsage } from '../../native';
@@ -19,47 +19,9 @@ import type { RateLimitReport } from '../providers/ratelimit';
 import { buildStack } from './stack';
 import type { EngineCheck, EngineContext, EngineModule, EngineOutputs, EngineRequest, EngineResponse, RunScore, SceneResult, Scorer } from './types';
 
-/** One run as `PR_REPORT.json` lists it. */
-export interface RunRecord {
-  run_index: number;
-  hard_score: number;
-  soft_score: number;
-  hard_pass: boolean;
-  soft_pass: boolean;
-  failed_scenes: number;
-  attempts: number;
-  latency_ms: number;
-  cost_usd: number;
-  metrics: Record<string, number>;
-  /** The run failed as a whole (engine threw, timed out, returned nothing; scorer threw; budget exceeded): why. */
-  error?: string;
-  /** Per-case results (runs of a cases file or an engine). */
-  cases?: CaseRunRecord[];
-  /** Outcome faults delivered to this run and who caught them (chaos profiles with `outcome_faults`). */
-  outcome_faults?: OutcomeFaultRecord[];
-}
-
-/** One outcome fault delivered in a run and what caught it. */
-export interface OutcomeFaultRecord {
-  call_index: number;
-  attempt: number;
-  fault: string;
-  /** `retry` (the stack retried past it), `engine` (the engine asked again), `case_failed`, `run_failed`, or null: accepted. */
-  caught: 'retry' | 'engine' | 'case_failed' | 'run_failed' | null;
-}
-
-/** One case of one run, as `PR_REPORT.json` lists it. */
-export interface CaseRunRecord {
-  id: string;
-  ok: boolean;
-  hard_pass: boolean;
-  soft_pass: boolean;
-  hard_score: number;
-  soft_score: number;
-  failed_checks: string[];
-  /** Messages of the failed checks (`type: message`), absent when every check passed. */
-  failures?: string[];
-}
+// The shapes of a run, its cases and outcome faults, and the call counts as `PR_REPORT.json`
+// lists them: generated from the core's `pr_report` structs.
+export type { CallCounts, CaseRunRecord, OutcomeFaultRecord, RunRecord };
 
 // ---- The lines of the run journal (docs/JOURNAL.md; reader and writer in ./journal) ----------
 
@@ -222,20 +184,6 @@ function errorText(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   const msg = typeof e?.message === 'string' ? e.message : String(err);
   return typeof e?.code === 'string' && e.code !== '' ? `${e.code}: ${msg}` : msg;
-}
-
-/** Provider calls of a stress run: failed ones counted per error code (keys sorted). */
-export interface CallCounts {
-  total: number;
-  failed: number;
-  retries: number;
-  by_error: Record<string, number>;
-  /** One message per error code in `by_error` (the first seen, by call index): what the provider said. */
-  error_samples?: Record<string, string>;
-  /** The model asked for, and the model names the provider answered with (sorted). */
-  models?: { requested: string; returned: string[] };
-  /** Calls of `llm-judge` checks (not in `total`): made, and failed after retries. Absent without any. */
-  judge_calls?: { total: number; failed: number };
 }
 
 /** `counts` with its keys in sorted order (deterministic JSON). */

@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { judgeStress, rederiveStressVerdict } from '../../native';
+import { judgeStress, rederiveStressVerdict, stressDocumentsJson } from '../../native';
 import { loadCalibration, runStress, type LlmProvider } from '../../src/index';
 import type { CalibrationDocument } from '../../report-types';
 
@@ -16,6 +16,7 @@ import type { CalibrationDocument } from '../../report-types';
 const wasm = require('../../npm/wasm/pkg/node/omega_pr_wasm.js') as {
   judgeStress: (runs: unknown, caseIds: unknown, calibration: unknown, cacheCorruption: number) => unknown;
   rederiveStressVerdict: (report: unknown, calibration?: unknown) => { status: string; line: string; first_difference: string | null };
+  stressDocumentsJson: (calibration: unknown, requestJson: string) => string;
 };
 
 const FIX = path.join(__dirname, 'fixtures');
@@ -119,5 +120,18 @@ describe('rederiveStressVerdict: the recorded verdict follows from the recorded 
     expect(old.line).toContain('no per-run scores');
     expect(rederiveStressVerdict([1, 2], calibration).status).toBe('not_rederivable');
     expect(wasm.rederiveStressVerdict([1, 2], calibration)).toEqual(rederiveStressVerdict([1, 2], calibration));
+  });
+});
+
+describe('derive in the core: the same journal, native and wasm, gives the same bytes', () => {
+  it('a simulated chaos run: the live documents = native derive = wasm derive (text)', async () => {
+    const r = await runStress({ calibration, count: 12, chaos: 'medium', clock });
+    const request = JSON.stringify({ derive: { journals: [r.journal], generated: clock(), merge: false } });
+    const native = stressDocumentsJson(calibration, request);
+    expect(wasm.stressDocumentsJson(calibration, request)).toBe(native);
+    const d = JSON.parse(native) as { report: unknown; run_cost: unknown; chaos_log: unknown };
+    expect(JSON.stringify(d.report)).toBe(JSON.stringify(r.report));
+    expect(JSON.stringify(d.run_cost)).toBe(JSON.stringify(r.runCost));
+    expect(JSON.stringify(d.chaos_log)).toBe(JSON.stringify(r.chaosLog));
   });
 });
