@@ -1443,6 +1443,56 @@ export interface ProofpackManifestTotals {
   oxum: string
 }
 /**
+ * The modules and input files a stress run loaded: engine, provider, scorer, the cases file, its js check modules and JSON Schema files. sha256 of each file's bytes; the copy under `modules/` when it is a single file of at most 256 KiB. Paths are relative to the working directory of the run, or base names: never absolute.
+ */
+export interface ModulesDocument {
+  /**
+   * Always `OMEGA-MODULES-1.0` (`MODULES_SCHEMA_VERSION`).
+   */
+  schema_version: 'OMEGA-MODULES-1.0'
+  /**
+   * `simulated` for the built-in provider, else the provider's name in the report.
+   */
+  provider: string
+  /**
+   * Every module and input file the run loaded, in role order.
+   */
+  modules: ModuleRecord[]
+}
+/**
+ * One module (or input file) of a run.
+ */
+export interface ModuleRecord {
+  /**
+   * What it is.
+   */
+  role: 'engine' | 'provider' | 'scorer' | 'cases' | 'check' | 'schema'
+  /**
+   * The file name.
+   */
+  name: string
+  /**
+   * The path as given, relative to the working directory when inside it, else the file name only: never absolute, never above the working directory.
+   */
+  path: string
+  /**
+   * SHA-256 of the file's bytes (lowercase hex).
+   */
+  sha256: string
+  /**
+   * Size, bytes.
+   */
+  bytes: number
+  /**
+   * Where the copy is in the run folder (`modules/scorer/length-scorer.mjs`, or `cases.json` for the cases file), or null when not packed.
+   */
+  packed: string | null
+  /**
+   * Why it was not packed (too big, imports other files), when not.
+   */
+  not_packed_reason?: string
+}
+/**
  * Written by `omega-pr preflight` (and `sprint`) to `metrics/pr/PR_PREFLIGHT.json`: the runbook's fields plus the test command and the expected total.
  */
 export interface PreflightReport {

@@ -6,7 +6,7 @@
 #      with its generated .d.ts, typed with the report types generated from the core's schemas
 #      (report-types.generated.d.ts, copied next to each .d.ts as report-types.d.ts)
 #   3. wasm-opt -O3 from node_modules/binaryen (TOOLCHAIN.md flags), when available
-#   4. web/build-page.mjs → npm/wasm/pkg/verify.html, self-contained (glue + wasm inlined)
+#   4. web/build-page.mjs → npm/wasm/pkg/verify.html, self-contained (glue + deflated wasm inlined)
 # Installs the wasm32 target and wasm-bindgen-cli 0.2.129 (pinned, = the crate) only if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -22,6 +22,7 @@
 //!   report (gates PR-G0, PR-G1), which the TS layer fills (it runs the child processes).
 //! - `schema` (feature `schema`): the JSON Schemas of the documents the core owns, derived from
 //!   their structs (`schemars`); `bash scripts/gen-schemas.sh` writes them to `schemas/`.
+//! - [`modules`]: the shape of a stress run's `modules.json` (module digests for replay).
 //! - [`replay`]: comparing a replayed report with the packed one (first differing JSON path, changed runs).
 //!
 //! ```
@@ -56,6 +57,7 @@ pub mod derive;
 pub mod error;
 pub mod faults;
 pub mod gate_g4;
+pub mod modules;
 pub mod money;
 pub mod outcome;
 pub mod pr_report;

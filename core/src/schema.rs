@@ -23,6 +23,7 @@ use crate::cases::{CaseReport, CaseResult, CasesDocument, CasesFile, RunScore};
 use crate::chaos::{ChaosConfigFile, ChaosLog, ChaosSummary};
 use crate::concurrency::ConcurrencyReport;
 use crate::gate_g4::{Rederivation, StressVerdict};
+use crate::modules::ModulesDocument;
 use crate::outcome::DetectionViolation;
 use crate::pr_report::PrReport;
 use crate::preflight::PreflightReport;
@@ -140,6 +141,7 @@ pub fn documents() -> Vec<Document> {
             Written,
         ),
         document::<Manifest>("manifest", "proofpack::manifest::Manifest", Written),
+        document::<ModulesDocument>("modules", "modules::ModulesDocument", Written),
         document::<PreflightReport>("pr-preflight", "preflight::PreflightReport", Written),
         document::<PrReport>("pr-report", "pr_report::PrReport", Written),
         document::<PackVerification>(

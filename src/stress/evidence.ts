@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CalibrationDocument } from '../../report-types';
+import type { CalibrationDocument, ModuleRecord, ModulesDocument } from '../../report-types';
 
 /** File name of the packed calibration (the page's PR-G4 check reads it beside `PR_REPORT.json`). */
 export const CALIBRATION_FILE = 'calibration.json';
@@ -19,37 +19,13 @@ export const CASES_FILE = 'cases.json';
 export const MODULES_FILE = 'modules.json';
 /** Folder of the packed module files. */
 export const MODULES_DIR = 'modules';
-/** Schema version of `modules.json`. */
+/** Schema version of `modules.json` (`MODULES_SCHEMA_VERSION` in `core/src/modules.rs`). */
 export const MODULES_SCHEMA_VERSION = 'OMEGA-MODULES-1.0';
 /** A module file is packed when it is at most this big (and imports no sibling file). */
 export const MAX_PACKED_MODULE_BYTES = 256 * 1024;
 
-/** One module (or input file) of a run, as `modules.json` records it. */
-export interface ModuleRecord {
-  /** What it is: `engine`, `provider`, `scorer`, `cases`, `check`, `schema`. */
-  role: string;
-  /** The file name. */
-  name: string;
-  /** The path as given, relative to the working directory when inside it, else the file name only. */
-  path: string;
-  /** SHA-256 of the file's bytes (hex). */
-  sha256: string;
-  /** Size, bytes. */
-  bytes: number;
-  /** Where the copy is in the run folder (`modules/scorer/length-scorer.mjs`), or null when not packed. */
-  packed: string | null;
-  /** Why it was not packed (too big, imports other files), when not. */
-  not_packed_reason?: string;
-}
-
-/** `modules.json`. */
-export interface ModulesDocument {
-  schema_version: typeof MODULES_SCHEMA_VERSION;
-  /** `simulated` (the built-in provider), or the provider module's name. */
-  provider: string;
-  /** Every module and input file the run loaded, in role order. */
-  modules: ModuleRecord[];
-}
+/** `modules.json` and one of its records: shapes owned by the core (`core/src/modules.rs`). */
+export type { ModuleRecord, ModulesDocument };
 
 /** Hex SHA-256 of bytes. */
 export function sha256Hex(bytes: Buffer | string): string {
@@ -66,7 +42,7 @@ export function shownPath(p: string): string {
 /** A relative specifier (`./x`, `../x`) in an import, export-from, `import()` or `require()`. */
 const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"]\.\.?\//;
 
-function moduleRecord(role: string, file: string, files: Map<string, Buffer>): ModuleRecord {
+function moduleRecord(role: ModuleRecord['role'], file: string, files: Map<string, Buffer>): ModuleRecord {
   const bytes = fs.readFileSync(file);
   const name = path.basename(file);
   const rec: ModuleRecord = { role, name, path: shownPath(file), sha256: sha256Hex(bytes), bytes: bytes.length, packed: null };

@@ -100,7 +100,7 @@ describe('generated schemas', () => {
   });
 
   it('every schema is generated from the core: none is written by hand any more', () => {
-    for (const name of ['pr-report', 'pr-preflight', 'concurrency-report', 'chaos-summary', 'manifest', 'toolchain', 'cases', 'chaos-config']) expect(generated.has(name), name).toBe(true);
+    for (const name of ['pr-report', 'pr-preflight', 'concurrency-report', 'chaos-summary', 'manifest', 'toolchain', 'cases', 'chaos-config', 'modules']) expect(generated.has(name), name).toBe(true);
     for (const f of fs.readdirSync(path.join(ROOT, 'schemas')).filter((n) => n.endsWith('.schema.json'))) {
       const s = readJson(path.join(ROOT, 'schemas', f));
       expect(String(s.$comment), f).toMatch(/^Generated from omega-pr-core/);
@@ -123,6 +123,13 @@ describe('real documents validate against the generated schemas', () => {
     const broken = structuredClone(log);
     delete broken.entries[injected].failure_type;
     expectInvalid('chaos-log', broken, 'an injected entry without failure_type');
+  });
+
+  it("a run folder's modules.json", () => {
+    const modules = readJson(path.join(run, 'modules.json'));
+    expectValid('modules', modules, 'modules.json');
+    expectInvalid('modules', { ...modules, modules: [{ role: 'engine', name: 'e.mjs', path: '/abs/e.mjs', sha256: '0'.repeat(64), bytes: 1, packed: null }] }, 'an absolute module path');
+    expectInvalid('modules', { ...modules, schema_version: 'OMEGA-MODULES-0.9' }, 'another schema version');
   });
 
   it("PR_REPORT.json's variance analysis and case analysis", () => {
