@@ -316,12 +316,7 @@ pub fn call_cost(
 ) -> Result<CallCostInfo, Code> {
     let cal = crate::calibration::parse(calibration)?;
     let usage = trusted(&usage)?;
-    let (price, _) = cal.budget.resolve(&model).ok_or_else(|| {
-        from_core(omega_pr_core::Error::UnknownModel {
-            model: model.clone(),
-        })
-    })?;
-    let micro = price.cost_micro(&usage);
+    let micro = cal.budget.cost(&model, &usage).map_err(from_core)?;
     Ok(CallCostInfo {
         cost_usd: micro_to_usd(micro),
         cost_micro_usd: micro as f64,

@@ -48,34 +48,13 @@ pub fn invalid(field: &str, message: impl std::fmt::Display) -> Error<Code> {
     from_core(omega_pr_core::Error::invalid(field, message.to_string()))
 }
 
-/// Checks a JS number is a finite, non-negative whole number that fits in u64 without loss
-/// (≤ 2^53 − 1), naming `field` otherwise.
+/// A JS number as a whole number (the core's rule, [`omega_pr_core::numbers::whole`]), naming
+/// `field` otherwise.
 pub fn whole(field: &str, value: f64) -> JsResult<u64> {
-    if !value.is_finite() {
-        return Err(invalid(
-            field,
-            format!("must be a finite number, got {value}"),
-        ));
-    }
-    if value < 0.0 {
-        return Err(invalid(field, format!("must not be negative, got {value}")));
-    }
-    if value.fract() != 0.0 || value > 9_007_199_254_740_991.0 {
-        return Err(invalid(
-            field,
-            format!("must be a whole number ≤ 2^53−1, got {value}"),
-        ));
-    }
-    Ok(value as u64)
+    omega_pr_core::numbers::whole(field, value).map_err(from_core)
 }
 
-/// Checks a seed (a non-negative safe integer).
+/// A JS number as a seed (`ERR_OMEGA_SEED_RANGE` otherwise).
 pub fn seed(value: f64) -> JsResult<u64> {
-    if !value.is_finite() || value < 0.0 || value.fract() != 0.0 || value > 9_007_199_254_740_991.0
-    {
-        return Err(from_core(omega_pr_core::Error::SeedRange {
-            value: format!("{value}"),
-        }));
-    }
-    Ok(value as u64)
+    omega_pr_core::numbers::seed(value).map_err(from_core)
 }

@@ -5,7 +5,7 @@
 use napi_derive::napi;
 use omega_pr_core::retry::{self, RetryInput};
 
-use crate::error::{invalid, seed, whole, Code};
+use crate::error::{from_core, seed, whole, Code};
 use napi::Result;
 
 /// Options of a `RetryPolicy`: calibration `retry` (shipped defaults when omitted), each
@@ -80,34 +80,15 @@ impl RetryPolicy {
             deadline_ms: None,
         });
         let cal = crate::calibration::parse(o.calibration)?;
-        let mut p = cal.retry.clone();
-        if let Some(v) = o.max_attempts {
-            if v == 0 {
-                return Err(invalid("maxAttempts", "must be ≥ 1, got 0"));
-            }
-            p.max_attempts = v;
-        }
-        if let Some(v) = o.base_delay_ms {
-            p.base_delay_ms = whole("baseDelayMs", v)?;
-        }
-        if let Some(v) = o.max_delay_ms {
-            p.max_delay_ms = whole("maxDelayMs", v)?;
-        }
-        if let Some(v) = o.max_retry_after_ms {
-            p.max_retry_after_ms = whole("maxRetryAfterMs", v)?;
-        }
-        if let Some(v) = o.deadline_ms {
-            p.deadline_ms = whole("deadlineMs", v)?;
-        }
-        if p.base_delay_ms > p.max_delay_ms {
-            return Err(invalid(
-                "maxDelayMs",
-                format!(
-                    "must be ≥ baseDelayMs ({}), got {}",
-                    p.base_delay_ms, p.max_delay_ms
-                ),
-            ));
-        }
+        let ms = |field: &str, v: Option<f64>| v.map(|v| whole(field, v)).transpose();
+        let overrides = retry::RetryOverrides {
+            max_attempts: o.max_attempts,
+            base_delay_ms: ms("baseDelayMs", o.base_delay_ms)?,
+            max_delay_ms: ms("maxDelayMs", o.max_delay_ms)?,
+            max_retry_after_ms: ms("maxRetryAfterMs", o.max_retry_after_ms)?,
+            deadline_ms: ms("deadlineMs", o.deadline_ms)?,
+        };
+        let p = cal.retry.with_overrides(&overrides).map_err(from_core)?;
         let seed = match o.seed {
             Some(s) => seed(s)?,
             None => cal.seed,

@@ -132,11 +132,14 @@ pub struct SignProofpackResult {
     pub files: Vec<String>,
 }
 
+/// `SOURCE_DATE_EPOCH` (the core's one parser of it), else the clock.
 fn epoch_now() -> u64 {
-    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        if let Ok(v) = s.trim().parse::<u64>() {
-            return v;
-        }
+    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .as_deref()
+        .and_then(omega_pr_core::report_rules::parse_source_date_epoch)
+    {
+        return v;
     }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

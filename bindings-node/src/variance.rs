@@ -136,12 +136,7 @@ fn from_state(field: &str, s: VarianceShardState) -> Result<Analysis, Code> {
         soft_passes: whole(&format!("{field}.soft_passes"), s.soft_passes)?,
         metrics: s.metrics,
     };
-    Analysis::from_state(state).map_err(|e| match e {
-        omega_pr_core::Error::InvalidArgument { field: f, message } => {
-            invalid(&f.replacen("state", field, 1), message)
-        }
-        other => from_core(other),
-    })
+    Analysis::from_state_named(state, field).map_err(from_core)
 }
 
 fn report(

@@ -134,6 +134,16 @@ pub(crate) fn strip_snapshot_date(model: &str) -> Option<&str> {
 }
 
 impl BudgetSettings {
+    /// The cost of `usage` with `model`'s price (matched as [`BudgetSettings::resolve`] does),
+    /// µUSD. [`Error::UnknownModel`] when unpriced; the usage is validated first.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Result<u64> {
+        usage.validate()?;
+        let (price, _) = self.resolve(model).ok_or_else(|| Error::UnknownModel {
+            model: model.into(),
+        })?;
+        Ok(price.cost_micro(usage))
+    }
+
     fn lookup_plain(&self, name: &str) -> Option<(String, &'static str)> {
         if self.models.contains_key(name) {
             return Some((name.to_owned(), "exact"));
@@ -272,7 +282,7 @@ impl Default for RawUsage {
 }
 
 /// The largest token count accepted (2^53 − 1, the largest integer a JS number holds exactly).
-pub const MAX_TOKENS: f64 = 9_007_199_254_740_991.0;
+pub const MAX_TOKENS: f64 = crate::numbers::MAX_SAFE_INTEGER as f64;
 
 fn count(field: &str, raw: &RawCount, required: bool) -> Result<u64> {
     let bad = |message: String| Error::InvalidUsage {
@@ -955,14 +965,7 @@ impl BudgetTracker {
     /// The cost of `usage` with `model`'s price (matched as [`BudgetSettings::resolve`] does),
     /// without tracking it. [`Error::UnknownModel`] when unpriced.
     pub fn cost(&self, model: &str, usage: &Usage) -> Result<u64> {
-        usage.validate()?;
-        let (price, _) = self
-            .settings
-            .resolve(model)
-            .ok_or_else(|| Error::UnknownModel {
-                model: model.into(),
-            })?;
-        Ok(price.cost_micro(usage))
+        self.settings.cost(model, usage)
     }
 
     /// The budget settings (limits, prices, aliases).

@@ -21,7 +21,7 @@ pub use crate::money::MAX_SANE_PRICE_PER_TOKEN_USD;
 
 /// Largest seed accepted: JS's `Number.MAX_SAFE_INTEGER`, so every seed survives a round trip
 /// through a JS number.
-pub const MAX_SEED: u64 = 9_007_199_254_740_991;
+pub const MAX_SEED: u64 = crate::numbers::MAX_SAFE_INTEGER;
 
 /// Durability of the atomic cache's writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,7 @@
 //! - `schema` (feature `schema`): the JSON Schemas of the documents the core owns, derived from
 //!   their structs (`schemars`); `bash scripts/gen-schemas.sh` writes them to `schemas/`.
 //! - [`modules`]: the shape of a stress run's `modules.json` (module digests for replay).
+//! - [`numbers`]: the whole-number rule of numbers given from JS (counts, delays, seeds).
 //! - [`replay`]: comparing a replayed report with the packed one (first differing JSON path, changed runs).
 //!
 //! ```
@@ -59,6 +60,7 @@ pub mod faults;
 pub mod gate_g4;
 pub mod modules;
 pub mod money;
+pub mod numbers;
 pub mod outcome;
 pub mod pr_report;
 pub mod preflight;

@@ -3,8 +3,7 @@
 //! `stress100_20260212_143000`, shards, `_latest`). Both bindings and the TS layer call these
 //! instead of restating them.
 
-/// Largest integer a JS number holds exactly (2^53 − 1).
-const MAX_SAFE: u64 = 9_007_199_254_740_991;
+use crate::numbers::MAX_SAFE_INTEGER as MAX_SAFE;
 
 /// Parses a `SOURCE_DATE_EPOCH` value: whole seconds since the Unix epoch, ASCII digits only
 /// (surrounding whitespace ignored), at most 2^53 − 1. Anything else (empty, signed, fractional,

@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::faults::FailureType;
+use crate::{Error, Result};
 
 /// The retry policy, from calibration `retry`.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,49 @@ pub struct RetryPolicy {
     pub max_retry_after_ms: u64,
     /// Total time budget of one logical call across all its attempts, ms.
     pub deadline_ms: u64,
+}
+
+/// Overrides of a calibration's retry policy, each optional (the `RetryPolicy` options of the JS
+/// API). Errors name the option (`maxAttempts`, `maxDelayMs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryOverrides {
+    /// Attempts in all, the first included (≥ 1).
+    pub max_attempts: Option<u32>,
+    /// Base of the exponential backoff, ms.
+    pub base_delay_ms: Option<u64>,
+    /// Cap of one backoff delay, ms (≥ the base).
+    pub max_delay_ms: Option<u64>,
+    /// Cap of a provider's `retry-after` hint, ms.
+    pub max_retry_after_ms: Option<u64>,
+    /// Time budget of one logical call across all its attempts, ms.
+    pub deadline_ms: Option<u64>,
+}
+
+impl RetryPolicy {
+    /// This policy with `o`'s values in place of its own. [`Error::InvalidArgument`] for
+    /// `maxAttempts` 0 or a base delay above the cap.
+    pub fn with_overrides(&self, o: &RetryOverrides) -> Result<Self> {
+        if o.max_attempts == Some(0) {
+            return Err(Error::invalid("maxAttempts", "must be ≥ 1, got 0"));
+        }
+        let p = Self {
+            max_attempts: o.max_attempts.unwrap_or(self.max_attempts),
+            base_delay_ms: o.base_delay_ms.unwrap_or(self.base_delay_ms),
+            max_delay_ms: o.max_delay_ms.unwrap_or(self.max_delay_ms),
+            max_retry_after_ms: o.max_retry_after_ms.unwrap_or(self.max_retry_after_ms),
+            deadline_ms: o.deadline_ms.unwrap_or(self.deadline_ms),
+        };
+        if p.base_delay_ms > p.max_delay_ms {
+            return Err(Error::invalid(
+                "maxDelayMs",
+                format!(
+                    "must be ≥ baseDelayMs ({}), got {}",
+                    p.base_delay_ms, p.max_delay_ms
+                ),
+            ));
+        }
+        Ok(p)
+    }
 }
 
 impl RetryPolicy {
@@ -331,6 +375,7 @@ pub fn classify_status(status: u16) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -652,5 +697,43 @@ mod tests {
         for r in ["backoff", "retry_after", "max_attempts", "deadline"] {
             assert!(share(r) >= 0.02, "{r}: {reasons:?}");
         }
+    }
+
+    #[test]
+    fn overrides_replace_values_and_keep_base_at_most_the_cap() {
+        let p = RetryPolicy {
+            max_attempts: 3,
+            base_delay_ms: 100,
+            max_delay_ms: 1000,
+            max_retry_after_ms: 5000,
+            deadline_ms: 30_000,
+        };
+        let o = RetryOverrides {
+            max_attempts: Some(5),
+            max_delay_ms: Some(2000),
+            ..RetryOverrides::default()
+        };
+        let q = p.with_overrides(&o).unwrap();
+        assert_eq!(
+            (q.max_attempts, q.base_delay_ms, q.max_delay_ms),
+            (5, 100, 2000)
+        );
+        assert_eq!(p.with_overrides(&RetryOverrides::default()).unwrap(), p);
+        let zero = RetryOverrides {
+            max_attempts: Some(0),
+            ..RetryOverrides::default()
+        };
+        assert!(
+            matches!(p.with_overrides(&zero), Err(Error::InvalidArgument { field, .. }) if field == "maxAttempts")
+        );
+        let inverted = RetryOverrides {
+            base_delay_ms: Some(2000),
+            ..RetryOverrides::default()
+        };
+        let err = p.with_overrides(&inverted).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            Error::invalid("maxDelayMs", "must be ≥ baseDelayMs (2000), got 1000").to_string()
+        );
     }
 }

@@ -656,31 +656,39 @@ impl TryFrom<AnalysisState> for Analysis {
     type Error = Error;
 
     fn try_from(s: AnalysisState) -> Result<Self> {
+        Self::from_state_named(s, "state")
+    }
+}
+
+impl Analysis {
+    /// Rebuilds (and validates) an analysis from a state the caller calls `name` (`state`,
+    /// `states[2]`): errors name fields under it (`states[2].metrics.hard_score`).
+    pub fn from_state_named(s: AnalysisState, name: &str) -> Result<Self> {
         if s.schema_version != STATE_SCHEMA_VERSION {
             return Err(Error::invalid(
-                "state.schema_version",
+                format!("{name}.schema_version"),
                 format!(
                     "must be \"{STATE_SCHEMA_VERSION}\", got \"{}\"",
                     s.schema_version
                 ),
             ));
         }
-        for (name, count) in [
+        for (counter, count) in [
             ("hard_passes", s.hard_passes),
             ("soft_passes", s.soft_passes),
         ] {
             if count > s.total_runs {
                 return Err(Error::invalid(
-                    format!("state.{name}"),
+                    format!("{name}.{counter}"),
                     format!("{count} exceeds total_runs ({})", s.total_runs),
                 ));
             }
         }
         let mut metrics = BTreeMap::new();
-        for (name, samples) in &s.metrics {
-            let field = format!("state.metrics.{name}");
+        for (metric, samples) in &s.metrics {
+            let field = format!("{name}.metrics.{metric}");
             let len = samples.len() as u64;
-            let builtin = name == HARD_SCORE || name == SOFT_SCORE;
+            let builtin = metric == HARD_SCORE || metric == SOFT_SCORE;
             if len > s.total_runs || (builtin && len != s.total_runs) {
                 return Err(Error::invalid(
                     field,
@@ -690,13 +698,13 @@ impl TryFrom<AnalysisState> for Analysis {
             if len == 0 {
                 continue;
             }
-            metrics.insert(name.clone(), Accumulator::from_samples(&field, samples)?);
+            metrics.insert(metric.clone(), Accumulator::from_samples(&field, samples)?);
         }
         if s.total_runs > 0
             && !(metrics.contains_key(HARD_SCORE) && metrics.contains_key(SOFT_SCORE))
         {
             return Err(Error::invalid(
-                "state.metrics",
+                format!("{name}.metrics"),
                 "must hold hard_score and soft_score samples",
             ));
         }
