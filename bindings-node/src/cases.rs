@@ -3,15 +3,12 @@
 //! statistics of a stress run (`analyzeCases`).
 
 use napi_derive::napi;
-use omega_pr_core::cases::{self, CaseRun, CaseSet, EngineCheck, External, Level, Output};
+use omega_pr_core::cases::{self, CaseRun, CaseSet, EngineCheck, External, Output};
+use omega_pr_core::outcome::{self, DetectionCount, OutcomeFault};
 use serde_json::Value;
 
-use crate::error::{from_core, invalid, js_error, Code};
+use crate::error::{from_core, internal, Code};
 use napi::Result;
-
-fn internal(e: impl std::fmt::Display) -> napi::Error<Code> {
-    js_error("ERR_OMEGA_INTERNAL", e.to_string())
-}
 
 /// The answer a case is judged on.
 #[napi(object)]
@@ -103,17 +100,9 @@ impl CaseSuite {
         external: Option<Vec<ExternalCheckResult>>,
         engine: Option<Vec<EngineCheckInput>>,
     ) -> Result<Value, Code> {
-        let case = self
-            .inner
-            .cases
-            .get(case_index as usize)
-            .ok_or_else(|| invalid("caseIndex", format!("no case {case_index}")))?;
-        if !(output.latency_ms.is_finite() && output.cost_usd.is_finite()) {
-            return Err(invalid(
-                "output",
-                "latencyMs and costUsd must be finite numbers",
-            ));
-        }
+        let case = self.inner.case_js(case_index).map_err(from_core)?;
+        let o = output;
+        let out = Output::from_js(o.text, o.error, o.latency_ms, o.cost_usd).map_err(from_core)?;
         let ext: Vec<External> = external
             .unwrap_or_default()
             .into_iter()
@@ -123,39 +112,12 @@ impl CaseSuite {
                 message: e.message,
             })
             .collect();
-        let mut eng = Vec::new();
-        for (i, e) in engine.unwrap_or_default().into_iter().enumerate() {
-            let level = match e.level.as_deref() {
-                None | Some("hard") => Level::Hard,
-                Some("soft") => Level::Soft,
-                Some(other) => {
-                    return Err(invalid(
-                        &format!("engineChecks[{i}].level"),
-                        format!("must be hard or soft, got {other:?}"),
-                    ))
-                }
-            };
-            let weight = e.weight.unwrap_or(1.0);
-            if !(weight > 0.0 && weight.is_finite()) {
-                return Err(invalid(
-                    &format!("engineChecks[{i}].weight"),
-                    format!("must be > 0, got {weight}"),
-                ));
-            }
-            eng.push(EngineCheck {
-                name: e.name,
-                pass: e.pass,
-                level,
-                weight,
-                message: e.message,
-            });
-        }
-        let out = Output {
-            text: output.text,
-            error: output.error,
-            latency_ms: output.latency_ms,
-            cost_usd: output.cost_usd,
-        };
+        let eng = (engine.unwrap_or_default().into_iter().enumerate())
+            .map(|(i, e)| {
+                EngineCheck::from_js(i, e.name, e.pass, e.level.as_deref(), e.weight, e.message)
+            })
+            .collect::<omega_pr_core::Result<Vec<_>>>()
+            .map_err(from_core)?;
         serde_json::to_value(case.evaluate(&out, &ext, &eng)).map_err(internal)
     }
 
@@ -166,29 +128,7 @@ impl CaseSuite {
         ts_return_type = "CaseRunScore"
     )]
     pub fn score_run(&self, results: Vec<Value>) -> Result<Value, Code> {
-        let mut parsed = Vec::with_capacity(results.len());
-        for (i, r) in results.iter().enumerate() {
-            let num = |k: &str| -> Result<f64, Code> {
-                r.get(k)
-                    .and_then(Value::as_f64)
-                    .ok_or_else(|| invalid(&format!("results[{i}].{k}"), "must be a number"))
-            };
-            parsed.push(cases::CaseResult {
-                id: r.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
-                ok: true,
-                hard_pass: false,
-                soft_pass: false,
-                hard_score: num("hard_score")?,
-                soft_score: num("soft_score")?,
-                failed_checks: Vec::new(),
-                checks: Vec::new(),
-            });
-        }
-        let s = cases::score_run(
-            &parsed,
-            self.inner.hard_pass_score,
-            self.inner.soft_pass_score,
-        );
+        let s = self.inner.score_run_js(&results).map_err(from_core)?;
         serde_json::to_value(s).map_err(internal)
     }
 }
@@ -254,40 +194,10 @@ pub fn decide_outcome(
     spike_min_ms: f64,
     spike_max_ms: f64,
 ) -> Result<OutcomeDecisionResult, Code> {
-    use omega_pr_core::outcome::{self, OutcomeFault, OutcomeSettings};
-    let seed = crate::error::seed(seed)?;
-    let call = crate::error::whole("callIndex", call_index)?;
-    let lo = crate::error::whole("spikeMinMs", spike_min_ms)?;
-    let hi = crate::error::whole("spikeMaxMs", spike_max_ms)?;
-    if !(0.0..=1.0).contains(&settings.rate) {
-        return Err(invalid(
-            "settings.rate",
-            format!("must be in [0, 1], got {}", settings.rate),
-        ));
-    }
-    let mut weights = Vec::new();
-    for (name, w) in settings.weights {
-        let fault = OutcomeFault::parse(&name)
-            .ok_or_else(|| invalid(&format!("settings.weights.{name}"), "unknown outcome fault"))?;
-        if !(w >= 0.0 && w.is_finite()) {
-            return Err(invalid(
-                &format!("settings.weights.{name}"),
-                format!("must be ≥ 0, got {w}"),
-            ));
-        }
-        weights.push((fault, w));
-    }
-    weights.sort_by_key(|(f, _)| *f);
-    let d = outcome::decide(
-        seed,
-        call,
-        attempt,
-        &OutcomeSettings {
-            rate: settings.rate,
-            weights,
-        },
-        (lo, hi.max(lo)),
-    );
+    let (rate, weights) = (settings.rate, settings.weights);
+    let spike = (spike_min_ms, spike_max_ms);
+    let d =
+        outcome::decide_js(seed, call_index, attempt, rate, weights, spike).map_err(from_core)?;
     Ok(OutcomeDecisionResult {
         fault: d.fault.map(|f| f.as_str().to_owned()),
         latency_ms: d.latency_ms.map(|x| x as f64),
@@ -299,9 +209,8 @@ pub fn decide_outcome(
 /// `latency_spike`: unchanged).
 #[napi]
 pub fn apply_outcome_fault(fault: String, text: String) -> Result<String, Code> {
-    let f = omega_pr_core::outcome::OutcomeFault::parse(&fault)
-        .ok_or_else(|| invalid("fault", format!("unknown outcome fault {fault:?}")))?;
-    Ok(omega_pr_core::outcome::apply(f, &text))
+    let f = OutcomeFault::from_js("fault", &fault).map_err(from_core)?;
+    Ok(outcome::apply(f, &text))
 }
 
 /// Outcome faults of one type delivered in a run and how many were caught.
@@ -327,17 +236,12 @@ pub fn judge_outcome_detection(
     counts: Vec<DetectionCountInput>,
     calibration: Option<crate::calibration::CalibrationArg>,
 ) -> Result<Value, Code> {
-    use omega_pr_core::outcome::{detection_violations, DetectionCount};
     let cal = crate::calibration::parse(calibration)?;
-    let mut input = Vec::with_capacity(counts.len());
-    for c in counts {
-        input.push(DetectionCount {
-            delivered: crate::error::whole("delivered", c.delivered)?,
-            caught: crate::error::whole("caught", c.caught)?,
-            fault: c.fault,
-        });
-    }
-    let v = detection_violations(&input, cal.outcome_detection_min).map_err(from_core)?;
+    let input = (counts.into_iter())
+        .map(|c| DetectionCount::from_js(c.fault, c.delivered, c.caught))
+        .collect::<omega_pr_core::Result<Vec<_>>>()
+        .map_err(from_core)?;
+    let v = outcome::detection_violations(&input, cal.outcome_detection_min).map_err(from_core)?;
     serde_json::to_value(v).map_err(internal)
 }
 
@@ -378,18 +282,9 @@ pub fn judge_verdict(
     error: Option<String>,
     threshold: f64,
 ) -> Result<JudgeVerdict, Code> {
-    if !(0.0..=1.0).contains(&threshold) {
-        return Err(invalid(
-            "threshold",
-            format!("must be in [0, 1], got {threshold}"),
-        ));
-    }
-    let input = match (&reply, &error) {
-        (Some(r), _) => Ok(r.as_str()),
-        (None, Some(e)) => Err(e.as_str()),
-        (None, None) => Err("no reply"),
-    };
-    let (pass, message, score) = cases::judge_verdict(input, threshold);
+    let (pass, message, score) =
+        cases::judge_verdict_js(reply.as_deref(), error.as_deref(), threshold)
+            .map_err(from_core)?;
     Ok(JudgeVerdict {
         pass,
         message,

@@ -3,10 +3,12 @@
 
 use napi::bindgen_prelude::{Uint32Array, Uint8Array};
 use napi_derive::napi;
-use omega_pr_core::chaos::{self, ChaosLog, ChaosLogEntry, FailureType, Outcome};
+use omega_pr_core::chaos::{
+    self, ChaosGateInput as CoreGateInput, ChaosLog, FailureType, JsChaosCall,
+};
 use serde_json::Value;
 
-use crate::error::{invalid, seed, whole, Code};
+use crate::error::{from_core, Code};
 use napi::Result;
 
 /// Options of a `ChaosEngine`.
@@ -115,9 +117,12 @@ impl ChaosEngine {
             None => (None, None, None),
         };
         let cal = crate::calibration::parse(calibration)?;
-        let seed_value = seed_value.map(seed).transpose()?;
+        let seed_value = seed_value
+            .map(omega_pr_core::js_number::seed)
+            .transpose()
+            .map_err(from_core)?;
         let inner = chaos::ChaosEngine::from_calibration(&cal, profile.as_deref(), seed_value)
-            .map_err(crate::error::from_core)?;
+            .map_err(from_core)?;
         Ok(Self { inner })
     }
 
@@ -125,23 +130,20 @@ impl ChaosEngine {
     /// attempt of the same call is an independent draw).
     #[napi]
     pub fn decide(&self, call_index: f64, attempt: Option<u32>) -> Result<ChaosDecision, Code> {
-        let index = whole("callIndex", call_index)?;
-        Ok(self
-            .inner
-            .decide_attempt(index, attempt.unwrap_or(1))
-            .into())
+        self.inner
+            .decide_js(call_index, attempt)
+            .map(Into::into)
+            .map_err(from_core)
     }
 
     /// Decisions of calls `start .. start + count` (first attempts), identical to `decide` call
     /// by call, in typed arrays (the fast path: one ChaCha stream read sequentially).
     #[napi]
     pub fn decide_batch(&self, start: f64, count: f64) -> Result<ChaosBatch, Code> {
-        let start = whole("start", start)?;
-        let count = whole("count", count)?;
-        if count > 1 << 31 {
-            return Err(invalid("count", format!("must be ≤ 2^31, got {count}")));
-        }
-        let b = self.inner.decide_batch(start, count as usize);
+        let b = self
+            .inner
+            .decide_batch_js(start, count)
+            .map_err(from_core)?;
         Ok(ChaosBatch {
             start: b.start as f64,
             injected: Uint8Array::new(b.injected),
@@ -180,26 +182,16 @@ impl ChaosEngine {
     }
 
     fn core_log(&self, entries: Vec<ChaosLogEntryInput>) -> Result<ChaosLog, Code> {
-        let mut log = ChaosLog::new(&self.inner);
-        for (i, e) in entries.into_iter().enumerate() {
-            let index = whole(&format!("entries[{i}].callIndex"), e.call_index)?;
-            let decision = self.inner.decide_attempt(index, e.attempt.unwrap_or(1));
-            let mut entry = ChaosLogEntry::from_decision(&decision, e.scene_id, e.timestamp);
-            entry.attempt = e.attempt;
-            entry.outcome = match e.outcome.as_deref() {
-                None => None,
-                Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
-                    invalid(
-                        &format!("entries[{i}].outcome"),
-                        format!("must be passed, recovered, surfaced or failed, got \"{name}\""),
-                    )
-                })?),
-            };
-            entry.error_code = e.error_code;
-            entry.error_message = e.error_message;
-            log.push(entry);
-        }
-        Ok(log.finish())
+        let calls = entries.into_iter().map(|e| JsChaosCall {
+            call_index: e.call_index,
+            attempt: e.attempt,
+            scene_id: e.scene_id,
+            timestamp: e.timestamp,
+            outcome: e.outcome,
+            error_code: e.error_code,
+            error_message: e.error_message,
+        });
+        ChaosLog::from_js_calls(&self.inner, calls.collect()).map_err(from_core)
     }
 
     /// `chaos-log.json` as text (2-space indent, trailing newline, keys in the runbook's order:
@@ -207,9 +199,7 @@ impl ChaosEngine {
     /// Same seed and calls → byte-identical text.
     #[napi]
     pub fn build_log_json(&self, entries: Vec<ChaosLogEntryInput>) -> Result<String, Code> {
-        self.core_log(entries)?
-            .to_json_string()
-            .map_err(crate::error::from_core)
+        self.core_log(entries)?.to_json_string().map_err(from_core)
     }
 
     /// Builds the `chaos-log.json` content from the calls made (decisions are recomputed from
@@ -227,14 +217,9 @@ impl ChaosEngine {
 /// a delay then success). Throws `ERR_OMEGA_INVALID_ARGUMENT` for an unknown name.
 #[napi]
 pub fn failure_type_error_code(failure_type: String) -> Result<Option<String>, Code> {
-    FailureType::parse(&failure_type)
+    FailureType::from_js(&failure_type)
         .map(|t| t.error_code().map(str::to_owned))
-        .ok_or_else(|| {
-            invalid(
-                "failureType",
-                format!("unknown failure type \"{failure_type}\""),
-            )
-        })
+        .map_err(from_core)
 }
 
 /// What gate PR-G3 judges (counts of a chaos run's logical calls).
@@ -268,14 +253,17 @@ pub struct ChaosGateVerdict {
 /// cannot pass.
 #[napi]
 pub fn judge_chaos_gate(input: ChaosGateInput) -> Result<ChaosGateVerdict, Code> {
-    let v = chaos::judge_chaos_gate(&chaos::ChaosGateInput {
-        calls: whole("calls", input.calls)?,
-        calls_succeeded: whole("callsSucceeded", input.calls_succeeded)?,
-        rate_ok: input.rate_ok,
-        silent_successes: whole("silentSuccesses", input.silent_successes)?,
-        empty_successes: whole("emptySuccesses", input.empty_successes)?,
-        json_valid: input.json_valid,
-    });
+    let v = chaos::judge_chaos_gate(
+        &CoreGateInput::from_js(
+            input.calls,
+            input.calls_succeeded,
+            input.rate_ok,
+            input.silent_successes,
+            input.empty_successes,
+            input.json_valid,
+        )
+        .map_err(from_core)?,
+    );
     Ok(ChaosGateVerdict {
         verdict: v.verdict.to_owned(),
         reasons: v.reasons,

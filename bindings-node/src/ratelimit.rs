@@ -3,9 +3,9 @@
 //! (`omega_pr_core::ratelimit`).
 
 use napi_derive::napi;
-use omega_pr_core::ratelimit::{self, Acquire, Outcome, RateLimits, MAX_LIMIT_PER_MINUTE};
+use omega_pr_core::ratelimit::{self, Acquire, JsLimiterArgs, JsSettlement, RateLimits};
 
-use crate::error::{invalid, whole, Code};
+use crate::error::{from_core, Code};
 use napi::Result;
 
 /// The rate limits of one model (calibration `rate_limits.<name>`).
@@ -138,59 +138,29 @@ pub struct RateLimiter {
     name: String,
 }
 
-fn limit(field: &str, v: Option<f64>) -> Result<Option<u64>, Code> {
-    let Some(v) = v else { return Ok(None) };
-    let n = whole(field, v)?;
-    if !(1..=MAX_LIMIT_PER_MINUTE).contains(&n) {
-        return Err(invalid(
-            field,
-            format!("must be in [1, {MAX_LIMIT_PER_MINUTE}], got {n}"),
-        ));
-    }
-    Ok(Some(n))
-}
-
-fn opt_whole(field: &str, v: Option<f64>) -> Result<Option<u64>, Code> {
-    v.map(|x| whole(field, x)).transpose()
-}
-
 #[napi]
 impl RateLimiter {
     /// Throws `ERR_OMEGA_INVALID_ARGUMENT` naming the field for a bad limit or option.
     #[napi(constructor)]
     pub fn new(options: RateLimiterOptions) -> Result<Self, Code> {
-        let l = &options.limits;
-        let limits = RateLimits {
-            requests_per_minute: limit("limits.requestsPerMinute", l.requests_per_minute)?,
-            tokens_per_minute: limit("limits.tokensPerMinute", l.tokens_per_minute)?,
-            input_tokens_per_minute: limit(
-                "limits.inputTokensPerMinute",
+        let l = options.limits;
+        let inner = ratelimit::RateLimiter::from_js(&JsLimiterArgs {
+            per_minute: [
+                l.requests_per_minute,
+                l.tokens_per_minute,
                 l.input_tokens_per_minute,
-            )?,
-            output_tokens_per_minute: limit(
-                "limits.outputTokensPerMinute",
                 l.output_tokens_per_minute,
-            )?,
+            ],
             max_in_flight: l.max_in_flight,
             initial_in_flight: l.initial_in_flight,
-        };
-        if limits.requests_per_minute.is_none()
-            && limits.tokens_per_minute.is_none()
-            && limits.input_tokens_per_minute.is_none()
-            && limits.output_tokens_per_minute.is_none()
-        {
-            return Err(invalid("limits", "must set at least one per-minute limit"));
-        }
-        if options.shares == Some(0) {
-            return Err(invalid("shares", "must be ≥ 1, got 0"));
-        }
-        let limits = limits.share(u64::from(options.shares.unwrap_or(1)));
-        let now = opt_whole("nowMs", options.now_ms.map(f64::floor))?.unwrap_or(0);
-        let estimate =
-            opt_whole("initialOutputEstimate", options.initial_output_estimate)?.unwrap_or(0);
+            now_ms: options.now_ms,
+            shares: options.shares,
+            initial_output_estimate: options.initial_output_estimate,
+        })
+        .map_err(from_core)?;
         Ok(Self {
-            inner: ratelimit::RateLimiter::new(limits, now, estimate),
-            name: l.name.clone(),
+            inner,
+            name: l.name,
         })
     }
 
@@ -199,9 +169,11 @@ impl RateLimiter {
     /// Ask for one call at a time (FIFO).
     #[napi]
     pub fn acquire(&mut self, now_ms: f64, input_tokens: f64) -> Result<RateAcquire, Code> {
-        let now = whole("nowMs", now_ms.max(0.0).floor())?;
-        let input = whole("inputTokens", input_tokens.max(0.0).ceil())?;
-        Ok(match self.inner.acquire(now, input) {
+        let acquired = self
+            .inner
+            .acquire_js(now_ms, input_tokens)
+            .map_err(from_core)?;
+        Ok(match acquired {
             Acquire::Ready { ticket } => RateAcquire {
                 ready: true,
                 ticket: ticket as f64,
@@ -224,38 +196,19 @@ impl RateLimiter {
         now_ms: f64,
         settlement: RateSettlement,
     ) -> Result<bool, Code> {
-        let ticket = whole("ticket", ticket)?;
-        let now = whole("nowMs", now_ms.max(0.0).floor())?;
-        let outcome = match settlement.outcome.as_str() {
-            "success" => Outcome::Success,
-            "failed" => Outcome::Failed,
-            "throttled" => Outcome::Throttled {
-                status: if settlement.status == Some(529) {
-                    529
-                } else {
-                    429
+        self.inner
+            .settle_js(
+                ticket,
+                now_ms,
+                &JsSettlement {
+                    outcome: &settlement.outcome,
+                    status: settlement.status,
+                    retry_after_ms: settlement.retry_after_ms,
+                    input_tokens: settlement.input_tokens,
+                    output_tokens: settlement.output_tokens,
                 },
-                retry_after_ms: opt_whole(
-                    "retryAfterMs",
-                    settlement.retry_after_ms.map(|v| v.max(0.0).ceil()),
-                )?,
-            },
-            other => {
-                return Err(invalid(
-                    "outcome",
-                    format!("must be \"success\", \"throttled\" or \"failed\", got \"{other}\""),
-                ))
-            }
-        };
-        let tokens = |field: &str, v: Option<f64>| {
-            opt_whole(
-                field,
-                v.filter(|x| x.is_finite()).map(|x| x.max(0.0).ceil()),
             )
-        };
-        let input = tokens("inputTokens", settlement.input_tokens)?;
-        let output = tokens("outputTokens", settlement.output_tokens)?;
-        Ok(self.inner.settle(ticket, now, outcome, input, output))
+            .map_err(from_core)
     }
 
     /// Calls allowed in flight now (the AIMD window, whole, in `[1, maxInFlight]`).

@@ -1487,11 +1487,196 @@ pub fn analyze_cases(
     })
 }
 
+impl CaseSet {
+    /// Case `index` of the set, for a JS caller (`caseIndex`).
+    pub fn case_js(&self, index: u32) -> Result<&Case> {
+        self.cases
+            .get(index as usize)
+            .ok_or_else(|| Error::invalid("caseIndex", format!("no case {index}")))
+    }
+
+    /// [`score_run`] of case results a JS caller passes back (`results[i]`, read for their
+    /// `hard_score` and `soft_score`, each a number) against the set's pass scores.
+    pub fn score_run_js(&self, results: &[Value]) -> Result<RunScore> {
+        let mut parsed = Vec::with_capacity(results.len());
+        for (i, r) in results.iter().enumerate() {
+            let num = |k: &str| -> Result<f64> {
+                r.get(k)
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| Error::invalid(format!("results[{i}].{k}"), "must be a number"))
+            };
+            parsed.push(CaseResult {
+                id: r.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
+                ok: true,
+                hard_pass: false,
+                soft_pass: false,
+                hard_score: num("hard_score")?,
+                soft_score: num("soft_score")?,
+                failed_checks: Vec::new(),
+                checks: Vec::new(),
+            });
+        }
+        Ok(score_run(
+            &parsed,
+            self.hard_pass_score,
+            self.soft_pass_score,
+        ))
+    }
+}
+
+impl Output {
+    /// An answer from a JS caller: `latency_ms` and `cost_usd` must be finite.
+    pub fn from_js(
+        text: Option<String>,
+        error: Option<String>,
+        latency_ms: f64,
+        cost_usd: f64,
+    ) -> Result<Self> {
+        if !(latency_ms.is_finite() && cost_usd.is_finite()) {
+            return Err(Error::invalid(
+                "output",
+                "latencyMs and costUsd must be finite numbers",
+            ));
+        }
+        Ok(Self {
+            text,
+            error,
+            latency_ms,
+            cost_usd,
+        })
+    }
+}
+
+impl EngineCheck {
+    /// Engine check `index` from a JS caller: `level` `hard` (default) or `soft`, `weight` > 0
+    /// (default 1); errors name `engineChecks[index]`.
+    pub fn from_js(
+        index: usize,
+        name: String,
+        pass: bool,
+        level: Option<&str>,
+        weight: Option<f64>,
+        message: Option<String>,
+    ) -> Result<Self> {
+        let level = match level {
+            None | Some("hard") => Level::Hard,
+            Some("soft") => Level::Soft,
+            Some(other) => {
+                return Err(Error::invalid(
+                    format!("engineChecks[{index}].level"),
+                    format!("must be hard or soft, got {other:?}"),
+                ))
+            }
+        };
+        let weight = weight.unwrap_or(1.0);
+        if !(weight > 0.0 && weight.is_finite()) {
+            return Err(Error::invalid(
+                format!("engineChecks[{index}].weight"),
+                format!("must be > 0, got {weight}"),
+            ));
+        }
+        Ok(Self {
+            name,
+            pass,
+            level,
+            weight,
+            message,
+        })
+    }
+}
+
+/// [`judge_verdict`] for a JS caller: the judge's `reply`, else the `error` of its call (else
+/// "no reply"); `threshold` must be in [0, 1].
+pub fn judge_verdict_js(
+    reply: Option<&str>,
+    error: Option<&str>,
+    threshold: f64,
+) -> Result<(bool, Option<String>, Option<f64>)> {
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(Error::invalid(
+            "threshold",
+            format!("must be in [0, 1], got {threshold}"),
+        ));
+    }
+    let input = match (reply, error) {
+        (Some(r), _) => Ok(r),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err("no reply"),
+    };
+    Ok(judge_verdict(input, threshold))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn js_arguments_are_checked() {
+        let set = CaseSet::from_value(
+            &json!({"hard_pass_score": 0.5, "cases": [{"id": "a", "prompt": "hi"}]}),
+            None,
+        )
+        .unwrap();
+        assert!(set.case_js(0).is_ok());
+        assert_eq!(
+            set.case_js(1).unwrap_err().to_string(),
+            "invalid argument `caseIndex`: no case 1"
+        );
+        assert_eq!(
+            Output::from_js(None, None, f64::NAN, 0.0)
+                .unwrap_err()
+                .to_string(),
+            "invalid argument `output`: latencyMs and costUsd must be finite numbers"
+        );
+        let check = |level: Option<&str>, weight: Option<f64>| {
+            EngineCheck::from_js(2, "parse".into(), true, level, weight, None)
+        };
+        let c = check(None, None).unwrap();
+        assert_eq!((c.level, c.weight), (Level::Hard, 1.0));
+        assert_eq!(check(Some("soft"), Some(2.0)).unwrap().level, Level::Soft);
+        assert_eq!(
+            check(Some("medium"), None).unwrap_err().to_string(),
+            "invalid argument `engineChecks[2].level`: must be hard or soft, got \"medium\""
+        );
+        assert_eq!(
+            check(None, Some(0.0)).unwrap_err().to_string(),
+            "invalid argument `engineChecks[2].weight`: must be > 0, got 0"
+        );
+        let score = set
+            .score_run_js(&[json!({"id": "a", "hard_score": 1.0, "soft_score": 0.5})])
+            .unwrap();
+        assert_eq!(
+            score,
+            RunScore {
+                hard_score: 1.0,
+                soft_score: 0.5,
+                hard_pass: true,
+                soft_pass: set.soft_pass_score <= 0.5,
+            }
+        );
+        assert_eq!(
+            set.score_run_js(&[json!({"hard_score": 1.0})])
+                .unwrap_err()
+                .to_string(),
+            "invalid argument `results[0].soft_score`: must be a number"
+        );
+        assert_eq!(
+            judge_verdict_js(None, None, 0.5).unwrap(),
+            judge_verdict(Err("no reply"), 0.5)
+        );
+        assert_eq!(
+            judge_verdict_js(Some("{\"score\": 0.9}"), Some("boom"), 0.5).unwrap(),
+            judge_verdict(Ok("{\"score\": 0.9}"), 0.5)
+        );
+        assert_eq!(
+            judge_verdict_js(None, Some("boom"), 1.5)
+                .unwrap_err()
+                .to_string(),
+            "invalid argument `threshold`: must be in [0, 1], got 1.5"
+        );
+    }
 
     /// The file shape ([`CasesFile`], the schema's source) and the hand validation agree: every
     /// file the parser accepts reads as the struct, and the shape errors it names are the

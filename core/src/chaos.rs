@@ -892,6 +892,115 @@ pub struct ChaosConfigFile {
     pub concurrency: Option<u64>,
 }
 
+impl FailureType {
+    /// Parses the name a JS caller gives as `failureType`; an unknown name is an invalid
+    /// argument.
+    pub fn from_js(name: &str) -> Result<FailureType> {
+        FailureType::parse(name).ok_or_else(|| {
+            Error::invalid("failureType", format!("unknown failure type \"{name}\""))
+        })
+    }
+}
+
+/// Most calls one [`ChaosEngine::decide_batch_js`] decides (2^31).
+pub const MAX_BATCH_CALLS: u64 = 1 << 31;
+
+impl ChaosEngine {
+    /// [`ChaosEngine::decide_attempt`] with a JS number `callIndex` (a whole number) and an
+    /// optional attempt (default 1).
+    pub fn decide_js(&self, call_index: f64, attempt: Option<u32>) -> Result<ChaosDecision> {
+        let index = crate::js_number::whole("callIndex", call_index)?;
+        Ok(self.decide_attempt(index, attempt.unwrap_or(1)))
+    }
+
+    /// [`ChaosEngine::decide_batch`] with JS numbers: `start` and `count` whole numbers, `count`
+    /// at most [`MAX_BATCH_CALLS`].
+    pub fn decide_batch_js(&self, start: f64, count: f64) -> Result<ChaosBatch> {
+        let start = crate::js_number::whole("start", start)?;
+        let count = crate::js_number::whole("count", count)?;
+        if count > MAX_BATCH_CALLS {
+            return Err(Error::invalid(
+                "count",
+                format!("must be ≤ 2^31, got {count}"),
+            ));
+        }
+        let count = usize::try_from(count).map_err(|e| Error::invalid("count", e.to_string()))?;
+        Ok(self.decide_batch(start, count))
+    }
+}
+
+/// One call a JS caller reports for `chaos-log.json` (the Node API's `ChaosEngine.buildLog`
+/// entries): `call_index` a JS number and `outcome` a name, checked by
+/// [`ChaosLog::from_js_calls`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JsChaosCall {
+    /// Index of the call (a whole number).
+    pub call_index: f64,
+    /// Attempt (1-based), when retried with the same index.
+    pub attempt: Option<u32>,
+    /// Scene the call belonged to.
+    pub scene_id: Option<String>,
+    /// When the call was made (ISO 8601, the caller's clock).
+    pub timestamp: String,
+    /// What became of the call: `passed`, `recovered`, `surfaced` or `failed`.
+    pub outcome: Option<String>,
+    /// Code of the error the call ended with.
+    pub error_code: Option<String>,
+    /// Message of the error (failures of the provider itself).
+    pub error_message: Option<String>,
+}
+
+impl ChaosLog {
+    /// The finished log of the calls a JS caller made: each decision is recomputed from
+    /// `(call_index, attempt)`, so the log cannot disagree with the engine. Errors name the
+    /// entry (`entries[3].callIndex`, `entries[3].outcome`).
+    pub fn from_js_calls(engine: &ChaosEngine, calls: Vec<JsChaosCall>) -> Result<Self> {
+        let mut log = ChaosLog::new(engine);
+        for (i, c) in calls.into_iter().enumerate() {
+            let index = crate::js_number::whole(&format!("entries[{i}].callIndex"), c.call_index)?;
+            let decision = engine.decide_attempt(index, c.attempt.unwrap_or(1));
+            let mut entry = ChaosLogEntry::from_decision(&decision, c.scene_id, c.timestamp);
+            entry.attempt = c.attempt;
+            entry.outcome = match c.outcome.as_deref() {
+                None => None,
+                Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
+                    Error::invalid(
+                        format!("entries[{i}].outcome"),
+                        format!("must be passed, recovered, surfaced or failed, got \"{name}\""),
+                    )
+                })?),
+            };
+            entry.error_code = c.error_code;
+            entry.error_message = c.error_message;
+            log.push(entry);
+        }
+        Ok(log.finish())
+    }
+}
+
+impl ChaosGateInput {
+    /// The gate's input from JS numbers (each count a whole number, errors naming the JS
+    /// field: `calls`, `callsSucceeded`, `silentSuccesses`, `emptySuccesses`).
+    pub fn from_js(
+        calls: f64,
+        calls_succeeded: f64,
+        rate_ok: bool,
+        silent_successes: f64,
+        empty_successes: f64,
+        json_valid: bool,
+    ) -> Result<Self> {
+        use crate::js_number::whole;
+        Ok(Self {
+            calls: whole("calls", calls)?,
+            calls_succeeded: whole("callsSucceeded", calls_succeeded)?,
+            rate_ok,
+            silent_successes: whole("silentSuccesses", silent_successes)?,
+            empty_successes: whole("emptySuccesses", empty_successes)?,
+            json_valid,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -902,6 +1011,85 @@ mod tests {
         let cal = default_calibration().unwrap_or_else(|e| panic!("{e}"));
         ChaosEngine::from_calibration(&cal, Some(profile), Some(seed))
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // a test may panic
+    fn js_arguments_of_the_engine_are_checked() {
+        let e = engine("heavy", 7);
+        assert_eq!(e.decide_js(5.0, None).unwrap(), e.decide_attempt(5, 1));
+        assert_eq!(e.decide_js(5.0, Some(2)).unwrap(), e.decide_attempt(5, 2));
+        assert_eq!(
+            e.decide_js(-3.0, None).unwrap_err().to_string(),
+            "invalid argument `callIndex`: must not be negative, got -3"
+        );
+        assert_eq!(
+            e.decide_batch_js(10.0, 50.0).unwrap(),
+            e.decide_batch(10, 50)
+        );
+        assert_eq!(
+            e.decide_batch_js(0.0, 4294967296.0)
+                .unwrap_err()
+                .to_string(),
+            "invalid argument `count`: must be ≤ 2^31, got 4294967296"
+        );
+        assert!(e
+            .decide_batch_js(0.5, 1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("`start`"));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // a test may panic
+    fn log_of_js_calls() {
+        let e = engine("heavy", 7);
+        let call = |i: f64, outcome: Option<&str>| JsChaosCall {
+            call_index: i,
+            timestamp: "2023-11-14T22:13:20.000Z".into(),
+            outcome: outcome.map(str::to_owned),
+            ..Default::default()
+        };
+        let log =
+            ChaosLog::from_js_calls(&e, vec![call(2.0, Some("passed")), call(1.0, None)]).unwrap();
+        assert_eq!(log.entries.len(), 2);
+        assert_eq!(log.entries[0].call_index, 1);
+        assert_eq!(log.entries[1].outcome, Some(Outcome::Passed));
+        assert_eq!(log.entries[1].injected, e.decide_attempt(2, 1).injected);
+        assert_eq!(
+            ChaosLog::from_js_calls(&e, vec![call(0.0, None), call(1.0, Some("lost"))])
+                .unwrap_err()
+                .to_string(),
+            "invalid argument `entries[1].outcome`: must be passed, recovered, surfaced or failed, got \"lost\""
+        );
+        assert!(ChaosLog::from_js_calls(&e, vec![call(0.5, None)])
+            .unwrap_err()
+            .to_string()
+            .contains("`entries[0].callIndex`"));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // a test may panic
+    fn gate_input_from_js_numbers() {
+        let g = ChaosGateInput::from_js(10.0, 9.0, true, 0.0, 0.0, true).unwrap();
+        assert_eq!(judge_chaos_gate(&g).verdict, "PASS");
+        assert!(ChaosGateInput::from_js(10.0, 1.5, true, 0.0, 0.0, true)
+            .unwrap_err()
+            .to_string()
+            .contains("`callsSucceeded`"));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // a test may panic
+    fn failure_type_from_js() {
+        assert_eq!(
+            FailureType::from_js("rate_limit").unwrap(),
+            FailureType::RateLimit
+        );
+        assert_eq!(
+            FailureType::from_js("meteor").unwrap_err().to_string(),
+            "invalid argument `failureType`: unknown failure type \"meteor\""
+        );
     }
 
     fn custom(rate: f64, types: Vec<FailureType>) -> ChaosEngine {

@@ -9,6 +9,8 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// One outcome fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -272,6 +274,74 @@ pub fn detection_violations(
     Ok(out)
 }
 
+impl OutcomeFault {
+    /// Parses the name a JS caller gives as `field`; an unknown name is an invalid argument.
+    pub fn from_js(field: &str, name: &str) -> Result<Self> {
+        Self::parse(name)
+            .ok_or_else(|| Error::invalid(field, format!("unknown outcome fault {name:?}")))
+    }
+}
+
+impl OutcomeSettings {
+    /// Settings from a JS caller (`settings` of the Node API's `decideOutcome`): `rate` in
+    /// [0, 1], each weight a known fault (`settings.weights.<name>`) with a finite weight ≥ 0;
+    /// the weights sorted by fault (the draw does not depend on the caller's key order).
+    pub fn from_js(rate: f64, weights: impl IntoIterator<Item = (String, f64)>) -> Result<Self> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(Error::invalid(
+                "settings.rate",
+                format!("must be in [0, 1], got {rate}"),
+            ));
+        }
+        let mut checked = Vec::new();
+        for (name, w) in weights {
+            let field = format!("settings.weights.{name}");
+            let fault = OutcomeFault::parse(&name)
+                .ok_or_else(|| Error::invalid(&field, "unknown outcome fault"))?;
+            if !(w >= 0.0 && w.is_finite()) {
+                return Err(Error::invalid(&field, format!("must be ≥ 0, got {w}")));
+            }
+            checked.push((fault, w));
+        }
+        checked.sort_by_key(|(f, _)| *f);
+        Ok(Self {
+            rate,
+            weights: checked,
+        })
+    }
+}
+
+/// [`decide`] with a JS caller's arguments, checked in order: `seed` (a seed), `callIndex`,
+/// `spikeMinMs`, `spikeMaxMs` (whole numbers; a maximum below the minimum is the minimum), then
+/// the settings `rate` and `weights` ([`OutcomeSettings::from_js`]).
+pub fn decide_js(
+    seed: f64,
+    call_index: f64,
+    attempt: u32,
+    rate: f64,
+    weights: impl IntoIterator<Item = (String, f64)>,
+    spike_ms: (f64, f64),
+) -> Result<OutcomeDecision> {
+    use crate::js_number::whole;
+    let seed = crate::js_number::seed(seed)?;
+    let call = whole("callIndex", call_index)?;
+    let lo = whole("spikeMinMs", spike_ms.0)?;
+    let hi = whole("spikeMaxMs", spike_ms.1)?;
+    let settings = OutcomeSettings::from_js(rate, weights)?;
+    Ok(decide(seed, call, attempt, &settings, (lo, hi.max(lo))))
+}
+
+impl DetectionCount {
+    /// A count from JS numbers (`delivered`, `caught`: whole numbers).
+    pub fn from_js(fault: String, delivered: f64, caught: f64) -> Result<Self> {
+        Ok(Self {
+            delivered: crate::js_number::whole("delivered", delivered)?,
+            caught: crate::js_number::whole("caught", caught)?,
+            fault,
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
 mod tests {
@@ -282,6 +352,70 @@ mod tests {
             rate,
             weights: ALL_OUTCOME_FAULTS.iter().map(|f| (*f, 1.0)).collect(),
         }
+    }
+
+    #[test]
+    fn js_arguments_are_checked() {
+        let s = OutcomeSettings::from_js(
+            0.5,
+            vec![("refusal".to_owned(), 2.0), ("truncated".to_owned(), 1.0)],
+        )
+        .unwrap();
+        assert_eq!(
+            s.weights,
+            vec![(OutcomeFault::Truncated, 1.0), (OutcomeFault::Refusal, 2.0)]
+        );
+        let err = |rate: f64, name: &str, w: f64| {
+            OutcomeSettings::from_js(rate, vec![(name.to_owned(), w)])
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(1.5, "refusal", 1.0),
+            "invalid argument `settings.rate`: must be in [0, 1], got 1.5"
+        );
+        assert_eq!(
+            err(0.5, "gremlin", 1.0),
+            "invalid argument `settings.weights.gremlin`: unknown outcome fault"
+        );
+        assert_eq!(
+            err(0.5, "refusal", -1.0),
+            "invalid argument `settings.weights.refusal`: must be ≥ 0, got -1"
+        );
+        let all = || {
+            ALL_OUTCOME_FAULTS
+                .iter()
+                .map(|f| (f.as_str().to_owned(), 1.0))
+        };
+        let d = decide_js(7.0, 3.0, 1, 1.0, all(), (100.0, 50.0)).unwrap();
+        assert_eq!(d, decide(7, 3, 1, &settings(1.0), (100, 100)));
+        assert_eq!(
+            decide_js(-1.0, 3.0, 1, 1.0, all(), (0.0, 0.0))
+                .unwrap_err()
+                .code(),
+            "ERR_OMEGA_SEED_RANGE"
+        );
+        // the numbers are checked before the settings
+        assert!(decide_js(1.0, 0.5, 1, 7.0, all(), (0.0, 0.0))
+            .unwrap_err()
+            .to_string()
+            .contains("`callIndex`"));
+        assert_eq!(
+            OutcomeFault::from_js("fault", "nope")
+                .unwrap_err()
+                .to_string(),
+            "invalid argument `fault`: unknown outcome fault \"nope\""
+        );
+        assert_eq!(
+            DetectionCount::from_js("refusal".into(), 3.0, 2.0)
+                .unwrap()
+                .caught,
+            2
+        );
+        assert!(DetectionCount::from_js("refusal".into(), 3.0, 0.5)
+            .unwrap_err()
+            .to_string()
+            .contains("`caught`"));
     }
 
     #[test]

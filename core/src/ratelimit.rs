@@ -37,6 +37,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+
 /// Milliseconds in the limits' period (one minute).
 pub const PERIOD_MS: u64 = 60_000;
 
@@ -532,6 +534,173 @@ impl RateLimiter {
     }
 }
 
+/// The arguments of a limiter as a JS caller gives them (the Node API's `RateLimiter`): numbers
+/// are JS numbers, unchecked; [`RateLimiter::from_js`] checks them, errors naming the JS fields
+/// (`limits.requestsPerMinute`, `shares`, `nowMs`, …).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JsLimiterArgs {
+    /// `limits.requestsPerMinute`, `limits.tokensPerMinute`, `limits.inputTokensPerMinute`,
+    /// `limits.outputTokensPerMinute`, in that order.
+    pub per_minute: [Option<f64>; 4],
+    /// `limits.maxInFlight`.
+    pub max_in_flight: Option<u32>,
+    /// `limits.initialInFlight`.
+    pub initial_in_flight: Option<u32>,
+    /// `nowMs`: the clock now (floored; default 0).
+    pub now_ms: Option<f64>,
+    /// `shares`: split the limits that many ways (≥ 1; default 1).
+    pub shares: Option<u32>,
+    /// `initialOutputEstimate`: output tokens charged per call before any settled (default 0).
+    pub initial_output_estimate: Option<f64>,
+}
+
+/// JS names of the per-minute limits, in [`JsLimiterArgs::per_minute`] order.
+const JS_LIMIT_FIELDS: [&str; 4] = [
+    "limits.requestsPerMinute",
+    "limits.tokensPerMinute",
+    "limits.inputTokensPerMinute",
+    "limits.outputTokensPerMinute",
+];
+
+impl RateLimits {
+    /// Checks limits given as JS numbers: each per-minute limit set is a whole number in
+    /// [1, [`MAX_LIMIT_PER_MINUTE`]] and at least one is set.
+    pub fn from_js(
+        per_minute: [Option<f64>; 4],
+        max_in_flight: Option<u32>,
+        initial_in_flight: Option<u32>,
+    ) -> Result<Self> {
+        let mut checked = [None; 4];
+        for ((slot, field), value) in checked.iter_mut().zip(JS_LIMIT_FIELDS).zip(per_minute) {
+            let Some(n) = crate::js_number::whole_opt(field, value)? else {
+                continue;
+            };
+            if !(1..=MAX_LIMIT_PER_MINUTE).contains(&n) {
+                return Err(Error::invalid(
+                    field,
+                    format!("must be in [1, {MAX_LIMIT_PER_MINUTE}], got {n}"),
+                ));
+            }
+            *slot = Some(n);
+        }
+        if checked.iter().all(Option::is_none) {
+            return Err(Error::invalid(
+                "limits",
+                "must set at least one per-minute limit",
+            ));
+        }
+        let [requests_per_minute, tokens_per_minute, input_tokens_per_minute, output_tokens_per_minute] =
+            checked;
+        Ok(Self {
+            requests_per_minute,
+            tokens_per_minute,
+            input_tokens_per_minute,
+            output_tokens_per_minute,
+            max_in_flight,
+            initial_in_flight,
+        })
+    }
+}
+
+/// A JS clock reading, ms (`field`): negative (or NaN) reads 0, fractions are floored.
+pub fn js_clock_ms(field: &str, now_ms: f64) -> Result<u64> {
+    crate::js_number::whole(field, now_ms.max(0.0).floor())
+}
+
+/// A JS token count (`field`), estimated or billed: negative (or NaN) is 0, fractions round up.
+pub fn js_tokens(field: &str, tokens: f64) -> Result<u64> {
+    crate::js_number::whole(field, tokens.max(0.0).ceil())
+}
+
+impl Outcome {
+    /// The outcome a JS caller names: `success`, `failed` or `throttled` (with `status` 529 an
+    /// overload, anything else 429; `retry_after_ms` rounded up, negative is 0).
+    pub fn from_js(
+        outcome: &str,
+        status: Option<u32>,
+        retry_after_ms: Option<f64>,
+    ) -> Result<Self> {
+        match outcome {
+            "success" => Ok(Outcome::Success),
+            "failed" => Ok(Outcome::Failed),
+            "throttled" => Ok(Outcome::Throttled {
+                status: if status == Some(529) { 529 } else { 429 },
+                retry_after_ms: crate::js_number::whole_opt(
+                    "retryAfterMs",
+                    retry_after_ms.map(|v| v.max(0.0).ceil()),
+                )?,
+            }),
+            other => Err(Error::invalid(
+                "outcome",
+                format!("must be \"success\", \"throttled\" or \"failed\", got \"{other}\""),
+            )),
+        }
+    }
+}
+
+/// Billed tokens a JS caller reports (`field`): absent or not finite is unknown; otherwise as
+/// [`js_tokens`].
+pub fn js_billed_tokens(field: &str, tokens: Option<f64>) -> Result<Option<u64>> {
+    tokens
+        .filter(|x| x.is_finite())
+        .map(|x| js_tokens(field, x))
+        .transpose()
+}
+
+/// How a JS caller settles a call (the Node API's `RateSettlement`): numbers unchecked, read by
+/// [`RateLimiter::settle_js`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JsSettlement<'a> {
+    /// `success`, `throttled` or `failed` (see [`Outcome::from_js`]).
+    pub outcome: &'a str,
+    /// HTTP status of a throttled call.
+    pub status: Option<u32>,
+    /// The server's `retry-after`, ms.
+    pub retry_after_ms: Option<f64>,
+    /// Input tokens billed, when known (see [`js_billed_tokens`]).
+    pub input_tokens: Option<f64>,
+    /// Output tokens billed, when known.
+    pub output_tokens: Option<f64>,
+}
+
+impl RateLimiter {
+    /// A limiter from the arguments of a JS caller, checked in field order: the limits
+    /// ([`RateLimits::from_js`]), `shares` (≥ 1), `nowMs`, `initialOutputEstimate`.
+    pub fn from_js(args: &JsLimiterArgs) -> Result<Self> {
+        let limits =
+            RateLimits::from_js(args.per_minute, args.max_in_flight, args.initial_in_flight)?;
+        if args.shares == Some(0) {
+            return Err(Error::invalid("shares", "must be ≥ 1, got 0"));
+        }
+        let limits = limits.share(u64::from(args.shares.unwrap_or(1)));
+        let now = crate::js_number::whole_opt("nowMs", args.now_ms.map(f64::floor))?.unwrap_or(0);
+        let estimate =
+            crate::js_number::whole_opt("initialOutputEstimate", args.initial_output_estimate)?
+                .unwrap_or(0);
+        Ok(Self::new(limits, now, estimate))
+    }
+
+    /// [`RateLimiter::acquire`] with JS numbers (`nowMs` as [`js_clock_ms`], `inputTokens` as
+    /// [`js_tokens`]).
+    pub fn acquire_js(&mut self, now_ms: f64, input_tokens: f64) -> Result<Acquire> {
+        let now = js_clock_ms("nowMs", now_ms)?;
+        let input = js_tokens("inputTokens", input_tokens)?;
+        Ok(self.acquire(now, input))
+    }
+
+    /// [`RateLimiter::settle`] with JS numbers, checked in order: `ticket` (a whole number),
+    /// `nowMs` ([`js_clock_ms`]), the outcome ([`Outcome::from_js`]), the billed tokens
+    /// ([`js_billed_tokens`]).
+    pub fn settle_js(&mut self, ticket: f64, now_ms: f64, s: &JsSettlement<'_>) -> Result<bool> {
+        let ticket = crate::js_number::whole("ticket", ticket)?;
+        let now = js_clock_ms("nowMs", now_ms)?;
+        let outcome = Outcome::from_js(s.outcome, s.status, s.retry_after_ms)?;
+        let input = js_billed_tokens("inputTokens", s.input_tokens)?;
+        let output = js_billed_tokens("outputTokens", s.output_tokens)?;
+        Ok(self.settle(ticket, now, outcome, input, output))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,6 +718,138 @@ mod tests {
             Acquire::Ready { ticket } => ticket,
             Acquire::Wait { ms } => panic!("expected Ready, got Wait({ms})"),
         }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // a test may panic
+    fn js_arguments_are_checked_naming_the_js_field() {
+        let msg = |args: JsLimiterArgs| RateLimiter::from_js(&args).unwrap_err().to_string();
+        let base = JsLimiterArgs {
+            per_minute: [Some(600.0), None, None, None],
+            ..Default::default()
+        };
+        assert!(RateLimiter::from_js(&base).is_ok());
+        assert_eq!(
+            msg(JsLimiterArgs {
+                per_minute: [None; 4],
+                ..base
+            }),
+            "invalid argument `limits`: must set at least one per-minute limit"
+        );
+        assert_eq!(
+            msg(JsLimiterArgs {
+                per_minute: [Some(0.0), Some(1.5), None, None],
+                ..base
+            }),
+            "invalid argument `limits.requestsPerMinute`: must be in [1, 1000000000], got 0"
+        );
+        assert_eq!(
+            msg(JsLimiterArgs { per_minute: [None, None, None, Some(2e9)], ..base }),
+            "invalid argument `limits.outputTokensPerMinute`: must be in [1, 1000000000], got 2000000000"
+        );
+        assert_eq!(
+            msg(JsLimiterArgs {
+                shares: Some(0),
+                ..base
+            }),
+            "invalid argument `shares`: must be ≥ 1, got 0"
+        );
+        assert!(msg(JsLimiterArgs {
+            now_ms: Some(-1.0),
+            ..base
+        })
+        .starts_with("invalid argument `nowMs`"));
+        assert!(msg(JsLimiterArgs {
+            initial_output_estimate: Some(0.5),
+            ..base
+        })
+        .starts_with("invalid argument `initialOutputEstimate`"));
+        let shared = RateLimiter::from_js(&JsLimiterArgs {
+            shares: Some(4),
+            ..base
+        })
+        .unwrap();
+        assert_eq!(shared.limits().requests_per_minute, Some(150));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // a test may panic
+    fn js_outcomes_clock_and_tokens() {
+        assert_eq!(
+            Outcome::from_js("success", None, None).unwrap(),
+            Outcome::Success
+        );
+        assert_eq!(
+            Outcome::from_js("failed", Some(529), None).unwrap(),
+            Outcome::Failed
+        );
+        assert_eq!(
+            Outcome::from_js("throttled", Some(529), Some(10.2)).unwrap(),
+            Outcome::Throttled {
+                status: 529,
+                retry_after_ms: Some(11)
+            }
+        );
+        assert_eq!(
+            Outcome::from_js("throttled", Some(503), Some(-5.0)).unwrap(),
+            Outcome::Throttled {
+                status: 429,
+                retry_after_ms: Some(0)
+            }
+        );
+        assert_eq!(
+            Outcome::from_js("ok", None, None).unwrap_err().to_string(),
+            "invalid argument `outcome`: must be \"success\", \"throttled\" or \"failed\", got \"ok\""
+        );
+        assert_eq!(js_clock_ms("nowMs", -3.0).unwrap(), 0);
+        assert_eq!(js_clock_ms("nowMs", 12.9).unwrap(), 12);
+        assert_eq!(js_clock_ms("nowMs", f64::NAN).unwrap(), 0);
+        assert!(js_clock_ms("nowMs", f64::INFINITY).is_err());
+        assert_eq!(js_tokens("inputTokens", 2.1).unwrap(), 3);
+        assert_eq!(
+            js_billed_tokens("outputTokens", Some(f64::INFINITY)).unwrap(),
+            None
+        );
+        assert_eq!(
+            js_billed_tokens("outputTokens", Some(-2.0)).unwrap(),
+            Some(0)
+        );
+        let mut l = RateLimiter::new(rpm(600), 0, 0);
+        assert!(matches!(
+            l.acquire_js(0.7, 0.2).unwrap(),
+            Acquire::Ready { .. }
+        ));
+        assert!(l.acquire_js(1e300, 0.0).is_err());
+        let ticket = match l.acquire_js(0.0, 1.0).unwrap() {
+            Acquire::Ready { ticket } => ticket as f64,
+            Acquire::Wait { ms } => panic!("expected Ready, got Wait({ms})"),
+        };
+        let settled = JsSettlement {
+            outcome: "success",
+            status: None,
+            retry_after_ms: None,
+            input_tokens: Some(1.0),
+            output_tokens: Some(f64::NAN),
+        };
+        assert!(l
+            .settle_js(
+                ticket,
+                5.0,
+                &JsSettlement {
+                    outcome: "done",
+                    ..settled
+                }
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("`outcome`"));
+        assert!(l.settle_js(ticket, 5.0, &settled).unwrap());
+        assert!(!l.settle_js(ticket, 5.0, &settled).unwrap());
+        assert!(l
+            .settle_js(0.5, 5.0, &settled)
+            .unwrap_err()
+            .to_string()
+            .contains("`ticket`"));
     }
 
     #[test]
