@@ -118,7 +118,7 @@ impl ChaosEngine {
         };
         let cal = crate::calibration::parse(calibration)?;
         let seed_value = seed_value
-            .map(omega_pr_core::js_number::seed)
+            .map(omega_pr_core::numbers::seed)
             .transpose()
             .map_err(from_core)?;
         let inner = chaos::ChaosEngine::from_calibration(&cal, profile.as_deref(), seed_value)

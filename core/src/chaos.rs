@@ -909,15 +909,15 @@ impl ChaosEngine {
     /// [`ChaosEngine::decide_attempt`] with a JS number `callIndex` (a whole number) and an
     /// optional attempt (default 1).
     pub fn decide_js(&self, call_index: f64, attempt: Option<u32>) -> Result<ChaosDecision> {
-        let index = crate::js_number::whole("callIndex", call_index)?;
+        let index = crate::numbers::whole("callIndex", call_index)?;
         Ok(self.decide_attempt(index, attempt.unwrap_or(1)))
     }
 
     /// [`ChaosEngine::decide_batch`] with JS numbers: `start` and `count` whole numbers, `count`
     /// at most [`MAX_BATCH_CALLS`].
     pub fn decide_batch_js(&self, start: f64, count: f64) -> Result<ChaosBatch> {
-        let start = crate::js_number::whole("start", start)?;
-        let count = crate::js_number::whole("count", count)?;
+        let start = crate::numbers::whole("start", start)?;
+        let count = crate::numbers::whole("count", count)?;
         if count > MAX_BATCH_CALLS {
             return Err(Error::invalid(
                 "count",
@@ -957,7 +957,7 @@ impl ChaosLog {
     pub fn from_js_calls(engine: &ChaosEngine, calls: Vec<JsChaosCall>) -> Result<Self> {
         let mut log = ChaosLog::new(engine);
         for (i, c) in calls.into_iter().enumerate() {
-            let index = crate::js_number::whole(&format!("entries[{i}].callIndex"), c.call_index)?;
+            let index = crate::numbers::whole(&format!("entries[{i}].callIndex"), c.call_index)?;
             let decision = engine.decide_attempt(index, c.attempt.unwrap_or(1));
             let mut entry = ChaosLogEntry::from_decision(&decision, c.scene_id, c.timestamp);
             entry.attempt = c.attempt;
@@ -989,7 +989,7 @@ impl ChaosGateInput {
         empty_successes: f64,
         json_valid: bool,
     ) -> Result<Self> {
-        use crate::js_number::whole;
+        use crate::numbers::whole;
         Ok(Self {
             calls: whole("calls", calls)?,
             calls_succeeded: whole("callsSucceeded", calls_succeeded)?,

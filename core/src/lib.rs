@@ -58,7 +58,6 @@ pub mod derive;
 pub mod error;
 pub mod faults;
 pub mod gate_g4;
-pub mod js_number;
 pub mod modules;
 pub mod money;
 pub mod numbers;

@@ -32,6 +32,11 @@ pub fn whole(field: &str, value: f64) -> Result<u64> {
     Ok(value as u64)
 }
 
+/// An optional whole number (see [`whole`]).
+pub fn whole_opt(field: &str, value: Option<f64>) -> Result<Option<u64>> {
+    value.map(|v| whole(field, v)).transpose()
+}
+
 /// `value` as a seed (a whole number ≤ 2^53 − 1), or [`Error::SeedRange`].
 pub fn seed(value: f64) -> Result<u64> {
     whole("seed", value).map_err(|_| Error::SeedRange {
@@ -57,5 +62,28 @@ mod tests {
         }
         assert!(matches!(seed(-1.0), Err(Error::SeedRange { .. })));
         assert_eq!(seed(42.0).unwrap(), 42);
+    }
+
+    #[test]
+    fn messages_name_the_field() {
+        let msg = |v: f64| whole("options.n", v).unwrap_err().to_string();
+        assert_eq!(
+            msg(f64::NAN),
+            "invalid argument `options.n`: must be a finite number, got NaN"
+        );
+        assert_eq!(
+            msg(-1.0),
+            "invalid argument `options.n`: must not be negative, got -1"
+        );
+        assert_eq!(
+            msg(1.5),
+            "invalid argument `options.n`: must be a whole number ≤ 2^53−1, got 1.5"
+        );
+        assert_eq!(whole_opt("n", None).unwrap(), None);
+        assert_eq!(whole_opt("n", Some(3.0)).unwrap(), Some(3));
+        assert_eq!(crate::calibration::MAX_SEED, (1 << 53) - 1);
+        for bad in [-1.0, 0.5, f64::INFINITY, MAX_SAFE_INTEGER as f64 + 2.0] {
+            assert_eq!(seed(bad).unwrap_err().code(), "ERR_OMEGA_SEED_RANGE");
+        }
     }
 }

@@ -322,8 +322,8 @@ pub fn decide_js(
     weights: impl IntoIterator<Item = (String, f64)>,
     spike_ms: (f64, f64),
 ) -> Result<OutcomeDecision> {
-    use crate::js_number::whole;
-    let seed = crate::js_number::seed(seed)?;
+    use crate::numbers::whole;
+    let seed = crate::numbers::seed(seed)?;
     let call = whole("callIndex", call_index)?;
     let lo = whole("spikeMinMs", spike_ms.0)?;
     let hi = whole("spikeMaxMs", spike_ms.1)?;
@@ -335,8 +335,8 @@ impl DetectionCount {
     /// A count from JS numbers (`delivered`, `caught`: whole numbers).
     pub fn from_js(fault: String, delivered: f64, caught: f64) -> Result<Self> {
         Ok(Self {
-            delivered: crate::js_number::whole("delivered", delivered)?,
-            caught: crate::js_number::whole("caught", caught)?,
+            delivered: crate::numbers::whole("delivered", delivered)?,
+            caught: crate::numbers::whole("caught", caught)?,
             fault,
         })
     }

@@ -572,7 +572,7 @@ impl RateLimits {
     ) -> Result<Self> {
         let mut checked = [None; 4];
         for ((slot, field), value) in checked.iter_mut().zip(JS_LIMIT_FIELDS).zip(per_minute) {
-            let Some(n) = crate::js_number::whole_opt(field, value)? else {
+            let Some(n) = crate::numbers::whole_opt(field, value)? else {
                 continue;
             };
             if !(1..=MAX_LIMIT_PER_MINUTE).contains(&n) {
@@ -604,12 +604,12 @@ impl RateLimits {
 
 /// A JS clock reading, ms (`field`): negative (or NaN) reads 0, fractions are floored.
 pub fn js_clock_ms(field: &str, now_ms: f64) -> Result<u64> {
-    crate::js_number::whole(field, now_ms.max(0.0).floor())
+    crate::numbers::whole(field, now_ms.max(0.0).floor())
 }
 
 /// A JS token count (`field`), estimated or billed: negative (or NaN) is 0, fractions round up.
 pub fn js_tokens(field: &str, tokens: f64) -> Result<u64> {
-    crate::js_number::whole(field, tokens.max(0.0).ceil())
+    crate::numbers::whole(field, tokens.max(0.0).ceil())
 }
 
 impl Outcome {
@@ -625,7 +625,7 @@ impl Outcome {
             "failed" => Ok(Outcome::Failed),
             "throttled" => Ok(Outcome::Throttled {
                 status: if status == Some(529) { 529 } else { 429 },
-                retry_after_ms: crate::js_number::whole_opt(
+                retry_after_ms: crate::numbers::whole_opt(
                     "retryAfterMs",
                     retry_after_ms.map(|v| v.max(0.0).ceil()),
                 )?,
@@ -673,9 +673,9 @@ impl RateLimiter {
             return Err(Error::invalid("shares", "must be ≥ 1, got 0"));
         }
         let limits = limits.share(u64::from(args.shares.unwrap_or(1)));
-        let now = crate::js_number::whole_opt("nowMs", args.now_ms.map(f64::floor))?.unwrap_or(0);
+        let now = crate::numbers::whole_opt("nowMs", args.now_ms.map(f64::floor))?.unwrap_or(0);
         let estimate =
-            crate::js_number::whole_opt("initialOutputEstimate", args.initial_output_estimate)?
+            crate::numbers::whole_opt("initialOutputEstimate", args.initial_output_estimate)?
                 .unwrap_or(0);
         Ok(Self::new(limits, now, estimate))
     }
@@ -692,7 +692,7 @@ impl RateLimiter {
     /// `nowMs` ([`js_clock_ms`]), the outcome ([`Outcome::from_js`]), the billed tokens
     /// ([`js_billed_tokens`]).
     pub fn settle_js(&mut self, ticket: f64, now_ms: f64, s: &JsSettlement<'_>) -> Result<bool> {
-        let ticket = crate::js_number::whole("ticket", ticket)?;
+        let ticket = crate::numbers::whole("ticket", ticket)?;
         let now = js_clock_ms("nowMs", now_ms)?;
         let outcome = Outcome::from_js(s.outcome, s.status, s.retry_after_ms)?;
         let input = js_billed_tokens("inputTokens", s.input_tokens)?;
