@@ -37,7 +37,8 @@ impl Calibration {
     /// Parses calibration JSON text; `sourceName` (a file name) is quoted in errors.
     #[napi(factory)]
     pub fn from_json(text: String, source_name: Option<String>) -> Result<Self, Code> {
-        let (document, inner) = parse_text(&text, source_name.as_deref())?;
+        let (document, inner) = CoreCalibration::from_json_document(&text, source_name.as_deref())
+            .map_err(from_core)?;
         Ok(Self {
             inner: Arc::new(inner),
             document,
@@ -125,23 +126,9 @@ pub fn default_calibration_json() -> String {
 /// parsed document. Throws `ERR_OMEGA_CALIBRATION` listing **every** problem with its JSON path.
 #[napi(ts_return_type = "CalibrationDocument")]
 pub fn parse_calibration_json(text: String, source_name: Option<String>) -> Result<Value, Code> {
-    parse_text(&text, source_name.as_deref()).map(|(document, _)| document)
-}
-
-/// Parses and validates calibration JSON text: the document and the parsed calibration.
-fn parse_text(text: &str, source_name: Option<&str>) -> Result<(Value, CoreCalibration), Code> {
-    // A UTF-8 byte-order mark (Windows editors) is not part of the document.
-    match serde_json::from_str::<Value>(omega_pr_core::calibration::strip_bom(text)) {
-        Ok(document) => {
-            let inner = CoreCalibration::from_value(&document, source_name).map_err(from_core)?;
-            Ok((document, inner))
-        }
-        // Let the core report it with its own wording and code.
-        Err(_) => match CoreCalibration::from_json_str(text, source_name) {
-            Ok(inner) => Ok((Value::Null, inner)),
-            Err(e) => Err(from_core(e)),
-        },
-    }
+    CoreCalibration::from_json_document(&text, source_name.as_deref())
+        .map(|(document, _)| document)
+        .map_err(from_core)
 }
 
 /// Validates a calibration object; returns it unchanged when valid. Throws

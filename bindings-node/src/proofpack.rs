@@ -79,10 +79,10 @@ pub struct ProofpackBuildResult {
 }
 
 fn build_options(o: BuildProofpackOptions) -> Result<pfs::BuildOptions, Code> {
-    let created = match o.source_date_epoch {
-        Some(v) => Some(crate::error::whole("sourceDateEpoch", v)?),
-        None => None,
-    };
+    let created = o
+        .source_date_epoch
+        .map(|v| crate::error::whole("sourceDateEpoch", v))
+        .transpose()?;
     let cal = crate::calibration::parse(o.calibration)?;
     let tc = o.toolchain.unwrap_or_default();
     pfs::BuildRequest {

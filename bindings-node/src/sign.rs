@@ -42,27 +42,13 @@ pub struct MinisignKeyPair {
 /// password when encryption is asked.
 #[napi]
 pub fn minisign_keygen(options: KeygenOptions) -> Result<MinisignKeyPair, Code> {
-    let key = sfs::keygen().map_err(from_core)?;
-    let protection = if options.unencrypted.unwrap_or(false) {
-        minisign::Protection::None
-    } else {
-        let password = options
-            .password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| crate::error::invalid("password", "is required unless unencrypted"))?;
-        minisign::Protection::Scrypt {
-            password,
-            salt: sfs::random::<32>().map_err(from_core)?,
-            opslimit: minisign::DEFAULT_OPSLIMIT,
-            memlimit: minisign::DEFAULT_MEMLIMIT,
-        }
-    };
-    let pk = key.public_key();
+    let unencrypted = options.unencrypted.unwrap_or(false);
+    let f = sfs::new_key_pair(options.password, unencrypted).map_err(from_core)?;
     Ok(MinisignKeyPair {
-        public_key: pk.render(),
-        public_key_string: pk.to_base64(),
-        secret_key: key.render(&protection).map_err(from_core)?,
-        key_id: pk.key_id_hex(),
+        public_key: f.public_key,
+        public_key_string: f.public_key_string,
+        secret_key: f.secret_key,
+        key_id: f.key_id,
     })
 }
 
@@ -132,21 +118,6 @@ pub struct SignProofpackResult {
     pub files: Vec<String>,
 }
 
-/// `SOURCE_DATE_EPOCH` (the core's one parser of it), else the clock.
-fn epoch_now() -> u64 {
-    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .as_deref()
-        .and_then(omega_pr_core::report_rules::parse_source_date_epoch)
-    {
-        return v;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Signs the pack in `dir` (its integrity is checked first): writes `MANIFEST.json.minisig`
 /// (minisign, prehashed, trusted comment with pack id, type, verdict) and
 /// `attestation.intoto.json` (DSSE, in-toto test-result statement over every file). Throws
@@ -164,7 +135,7 @@ pub fn sign_proofpack(
     .map_err(from_core)?;
     let timestamp = match options.source_date_epoch {
         Some(v) => crate::error::whole("sourceDateEpoch", v)?,
-        None => epoch_now(),
+        None => omega_pr_core::proofpack::fs::epoch_now(),
     };
     let opts = pack::SignOptions {
         timestamp,
@@ -183,7 +154,7 @@ pub fn sign_proofpack(
     Ok(SignProofpackResult {
         key_id: s.key_id,
         trusted_comment: s.trusted_comment,
-        files: vec![pack::MINISIG_FILE.into(), pack::ATTESTATION_FILE.into()],
+        files: pack::SIGNATURE_FILES.map(String::from).to_vec(),
     })
 }
 
@@ -201,14 +172,8 @@ pub struct VerifyProofpackOptions {
 }
 
 fn parse_key(o: &VerifyProofpackOptions) -> Result<Option<minisign::PublicKey>, Code> {
-    match &o.pubkey {
-        None => Ok(None),
-        Some(text) => {
-            minisign::PublicKey::parse(text, o.pubkey_name.as_deref().unwrap_or("pubkey"))
-                .map(Some)
-                .map_err(from_core)
-        }
-    }
+    minisign::PublicKey::parse_pinned(o.pubkey.as_deref(), o.pubkey_name.as_deref())
+        .map_err(from_core)
 }
 
 fn to_value(v: &pack::PackVerification) -> Result<Value, Code> {

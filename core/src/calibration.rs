@@ -127,6 +127,13 @@ impl Calibration {
     /// Parses and validates calibration JSON text. `source_name` (a file name, never an absolute
     /// path) is quoted in the error message.
     pub fn from_json_str(text: &str, source_name: Option<&str>) -> Result<Self> {
+        Self::from_json_document(text, source_name).map(|(_, cal)| cal)
+    }
+
+    /// Parses and validates calibration JSON text (a leading byte-order mark ignored), keeping
+    /// the document as read: what `parseCalibrationJson` and `Calibration.fromJson` return and
+    /// hold. Errors as [`Calibration::from_json_str`].
+    pub fn from_json_document(text: &str, source_name: Option<&str>) -> Result<(Value, Self)> {
         let value: Value =
             serde_json::from_str(strip_bom(text)).map_err(|e| Error::Calibration {
                 source_name: source_name.map(str::to_owned),
@@ -135,7 +142,8 @@ impl Calibration {
                     message: format!("not valid JSON: {e}"),
                 }],
             })?;
-        Self::from_value(&value, source_name)
+        let cal = Self::from_value(&value, source_name)?;
+        Ok((value, cal))
     }
 
     /// Validates an already-parsed JSON value.
@@ -1032,6 +1040,26 @@ mod tests {
             .into_iter()
             .map(|p| p.to_string())
             .collect()
+    }
+
+    #[test]
+    fn json_document_keeps_the_document_and_ignores_a_bom() {
+        let text = format!("\u{feff}{DEFAULT_CALIBRATION_JSON}");
+        let Ok((doc, cal)) = Calibration::from_json_document(&text, Some("c.json")) else {
+            panic!("the shipped calibration parses with a BOM")
+        };
+        assert_eq!(doc, shipped());
+        assert_eq!(cal.seed, 42);
+        let Err(e) = Calibration::from_json_document("{", Some("c.json")) else {
+            panic!("not JSON")
+        };
+        assert_eq!(e.code(), "ERR_OMEGA_CALIBRATION");
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        assert!(e.to_string().contains("c.json"), "{e}");
+        let Err(e) = Calibration::from_json_document("{}", None) else {
+            panic!("an empty document is invalid")
+        };
+        assert_eq!(e.code(), "ERR_OMEGA_CALIBRATION");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::minisign::{PublicKey, SecretKey};
+use super::minisign::{KeyPairFiles, Protection, PublicKey, SecretKey};
 use super::pack::{
     self, PackInputs, PackVerification, SignOptions, SignedFiles, ATTESTATION_FILE, MINISIG_FILE,
 };
@@ -35,6 +35,14 @@ pub fn random<const N: usize>() -> Result<[u8; N]> {
 /// A fresh key pair (random seed and key id).
 pub fn keygen() -> Result<SecretKey> {
     Ok(SecretKey::from_seed(random::<32>()?, random::<8>()?))
+}
+
+/// A fresh key pair as minisign's files (`minisignKeygen`): the secret key encrypted with
+/// `password` (scrypt, random salt) unless `unencrypted`; see [`Protection::for_new_key`].
+pub fn new_key_pair(password: Option<String>, unencrypted: bool) -> Result<KeyPairFiles> {
+    let key = keygen()?;
+    let protection = Protection::for_new_key(password, unencrypted, random::<32>)?;
+    key.files(&protection)
 }
 
 /// Signs the pack in `dir`: checks its integrity first (a broken pack is never signed), then
@@ -99,4 +107,27 @@ pub fn verify_dir(
         pubkey,
         expect_manifest_sha256,
     }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken fixture
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_key_pair_unencrypted_parses_back() {
+        let f = new_key_pair(None, true).unwrap();
+        let k = SecretKey::parse(&f.secret_key, "k", None).unwrap();
+        assert_eq!(k.public_key().key_id_hex(), f.key_id);
+        assert_eq!(
+            PublicKey::parse(&f.public_key, "k").unwrap(),
+            k.public_key()
+        );
+    }
+
+    #[test]
+    fn new_key_pair_refuses_no_password() {
+        let e = new_key_pair(Some(String::new()), false).unwrap_err();
+        assert_eq!(e.code(), "ERR_OMEGA_INVALID_ARGUMENT");
+    }
 }

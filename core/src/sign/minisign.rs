@@ -115,6 +115,13 @@ impl PublicKey {
         Ok(Self { key_id, key })
     }
 
+    /// The pinned key of a verification, if one is given: `text` parsed, named `name` in errors
+    /// (`pubkey` when unnamed).
+    pub fn parse_pinned(text: Option<&str>, name: Option<&str>) -> Result<Option<Self>> {
+        text.map(|t| Self::parse(t, name.unwrap_or("pubkey")))
+            .transpose()
+    }
+
     /// The 56-character base64 line (what `minisign -P` takes).
     pub fn to_base64(&self) -> String {
         let mut raw = Vec::with_capacity(42);
@@ -155,6 +162,43 @@ pub enum Protection {
         /// libsodium memlimit ([`DEFAULT_MEMLIMIT`]).
         memlimit: u64,
     },
+}
+
+impl Protection {
+    /// The protection of a new key (`minisignKeygen`): none when `unencrypted`, else scrypt with
+    /// minisign's cost ([`DEFAULT_OPSLIMIT`], [`DEFAULT_MEMLIMIT`]) and a salt from `salt` (called
+    /// only then). A missing or empty password is `ERR_OMEGA_INVALID_ARGUMENT` naming `password`.
+    pub fn for_new_key(
+        password: Option<String>,
+        unencrypted: bool,
+        salt: impl FnOnce() -> Result<[u8; 32]>,
+    ) -> Result<Self> {
+        if unencrypted {
+            return Ok(Self::None);
+        }
+        let password = password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::invalid("password", "is required unless unencrypted"))?;
+        Ok(Self::Scrypt {
+            password,
+            salt: salt()?,
+            opslimit: DEFAULT_OPSLIMIT,
+            memlimit: DEFAULT_MEMLIMIT,
+        })
+    }
+}
+
+/// A key pair as minisign's files (what `minisignKeygen` returns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPairFiles {
+    /// The `.pub` file text (`untrusted comment: minisign public key <KEYID>` + base64 line).
+    pub public_key: String,
+    /// The base64 line alone (what `minisign -P` / `--pubkey-string` take).
+    pub public_key_string: String,
+    /// The secret key file text.
+    pub secret_key: String,
+    /// Key id, as minisign shows it (16 uppercase hex digits).
+    pub key_id: String,
 }
 
 /// A decrypted minisign secret key.
@@ -272,6 +316,18 @@ impl SecretKey {
             key_id: self.key_id,
             key: self.signing().verifying_key().to_bytes(),
         }
+    }
+
+    /// The key's files: its public key (`.pub` text and base64 line), its secret key file
+    /// protected by `protection`, and its key id.
+    pub fn files(&self, protection: &Protection) -> Result<KeyPairFiles> {
+        let pk = self.public_key();
+        Ok(KeyPairFiles {
+            public_key: pk.render(),
+            public_key_string: pk.to_base64(),
+            secret_key: self.render(protection)?,
+            key_id: pk.key_id_hex(),
+        })
     }
 
     /// Parses (and decrypts, with `password`) a secret key file. A wrong password is
@@ -590,6 +646,61 @@ mod tests {
 
     fn key() -> SecretKey {
         SecretKey::from_seed([7u8; 32], [1, 2, 3, 4, 5, 6, 7, 8])
+    }
+
+    #[test]
+    fn new_key_protection_needs_a_password_unless_unencrypted() {
+        let no_salt = || -> Result<[u8; 32]> { panic!("no salt is drawn") };
+        assert_eq!(
+            Protection::for_new_key(None, true, no_salt).unwrap(),
+            Protection::None
+        );
+        for pw in [None, Some(String::new())] {
+            let e = Protection::for_new_key(pw, false, no_salt).unwrap_err();
+            assert_eq!(e.code(), "ERR_OMEGA_INVALID_ARGUMENT");
+            assert!(e.to_string().contains("password"), "{e}");
+            assert!(
+                e.to_string().contains("is required unless unencrypted"),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            Protection::for_new_key(Some("pw".into()), false, || Ok([9u8; 32])).unwrap(),
+            Protection::Scrypt {
+                password: "pw".into(),
+                salt: [9u8; 32],
+                opslimit: DEFAULT_OPSLIMIT,
+                memlimit: DEFAULT_MEMLIMIT,
+            }
+        );
+    }
+
+    #[test]
+    fn key_pair_files_round_trip() {
+        let k = key();
+        let f = k.files(&Protection::None).unwrap();
+        assert_eq!(f.key_id, k.public_key().key_id_hex());
+        assert_eq!(f.public_key, k.public_key().render());
+        assert_eq!(
+            PublicKey::parse(&f.public_key_string, "k").unwrap(),
+            k.public_key()
+        );
+        assert_eq!(SecretKey::parse(&f.secret_key, "k", None).unwrap(), k);
+    }
+
+    #[test]
+    fn pinned_key_is_optional_and_named_pubkey_by_default() {
+        assert_eq!(PublicKey::parse_pinned(None, Some("x")).unwrap(), None);
+        let pk = key().public_key();
+        let text = pk.to_base64();
+        assert_eq!(
+            PublicKey::parse_pinned(Some(&text), None).unwrap(),
+            Some(pk)
+        );
+        let e = PublicKey::parse_pinned(Some("garbage"), None).unwrap_err();
+        assert!(e.to_string().contains("pubkey"), "{e}");
+        let e = PublicKey::parse_pinned(Some("garbage"), Some("k.pub")).unwrap_err();
+        assert!(e.to_string().contains("k.pub"), "{e}");
     }
 
     #[test]
