@@ -115,6 +115,7 @@ export const {
   stressDocumentsJson,
   stressRunName,
   summarize,
+  throttleStatus,
   toProviderError,
   validateCalibration,
   varianceReportFromState,

@@ -1371,6 +1371,13 @@ export declare function stressRunName(count: number, stamp: string, shard?: Shar
 export declare function summarize(values: Float64Array): VarianceSummary
 
 /**
+ * Whether a failed call was throttled, and as which status to settle it: 529 (HTTP 529 or
+ * `ERR_OMEGA_OVERLOADED`), 429 (HTTP 429 or `ERR_OMEGA_RATE_LIMIT`), or null for any other
+ * failure. The core's rule (`ratelimit::throttle_status`).
+ */
+export declare function throttleStatus(status?: number | undefined | null, code?: string | undefined | null): number | null
+
+/**
  * Token usage of one call. `inputTokens` includes cached-read and cache-write tokens;
  * `outputTokens` includes reasoning tokens (nothing is counted twice).
  * (The TS type of usage arguments: the functions take the raw JS value, see [`raw_usage`].)

@@ -893,6 +893,7 @@ module.exports.simulateScore = nativeBinding.simulateScore
 module.exports.stressDocumentsJson = nativeBinding.stressDocumentsJson
 module.exports.stressRunName = nativeBinding.stressRunName
 module.exports.summarize = nativeBinding.summarize
+module.exports.throttleStatus = nativeBinding.throttleStatus
 module.exports.validateCalibration = nativeBinding.validateCalibration
 module.exports.varianceReportFromState = nativeBinding.varianceReportFromState
 module.exports.varianceState = nativeBinding.varianceState

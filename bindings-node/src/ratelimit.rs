@@ -56,6 +56,15 @@ pub fn rate_limits_for(
     Ok(ratelimit::resolve(&cal.rate_limits, &model, priced.as_deref()).map(|(k, l)| info(k, l)))
 }
 
+/// Whether a failed call was throttled, and as which status to settle it: 529 (HTTP 529 or
+/// `ERR_OMEGA_OVERLOADED`), 429 (HTTP 429 or `ERR_OMEGA_RATE_LIMIT`), or null for any other
+/// failure. The core's rule (`ratelimit::throttle_status`).
+#[napi]
+pub fn throttle_status(status: Option<u32>, code: Option<String>) -> Option<u32> {
+    let status = status.and_then(|s| u16::try_from(s).ok());
+    ratelimit::throttle_status(status, code.as_deref()).map(u32::from)
+}
+
 /// Options of a `RateLimiter`.
 #[napi(object)]
 pub struct RateLimiterOptions {

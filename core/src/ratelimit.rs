@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::faults::FailureType;
 
 /// Milliseconds in the limits' period (one minute).
 pub const PERIOD_MS: u64 = 60_000;
@@ -638,6 +639,20 @@ impl Outcome {
     }
 }
 
+/// Whether a failed call was throttled by the provider, and as which HTTP status: 529 for an
+/// overload (status 529 or the `overloaded` fault's code), else 429 for a rate limit (status 429
+/// or the `rate_limit` fault's code); `None` for any other failure (the window stays as it is).
+pub fn throttle_status(status: Option<u16>, code: Option<&str>) -> Option<u16> {
+    let is = |t: FailureType| code.is_some() && code == t.error_code();
+    if status == Some(529) || is(FailureType::Overloaded) {
+        Some(529)
+    } else if status == Some(429) || is(FailureType::RateLimit) {
+        Some(429)
+    } else {
+        None
+    }
+}
+
 /// Billed tokens a JS caller reports (`field`): absent or not finite is unknown; otherwise as
 /// [`js_tokens`].
 pub fn js_billed_tokens(field: &str, tokens: Option<f64>) -> Result<Option<u64>> {
@@ -1194,5 +1209,28 @@ mod tests {
                 prop_assert!(l.concurrency() >= 1 && l.concurrency() <= max.max(1));
             }
         }
+    }
+
+    #[test]
+    fn throttled_by_status_or_by_the_faults_codes() {
+        assert_eq!(throttle_status(Some(429), None), Some(429));
+        assert_eq!(throttle_status(Some(529), None), Some(529));
+        assert_eq!(
+            throttle_status(None, Some("ERR_OMEGA_RATE_LIMIT")),
+            Some(429)
+        );
+        assert_eq!(
+            throttle_status(Some(500), Some("ERR_OMEGA_OVERLOADED")),
+            Some(529)
+        );
+        assert_eq!(
+            throttle_status(Some(429), Some("ERR_OMEGA_OVERLOADED")),
+            Some(529)
+        );
+        assert_eq!(
+            throttle_status(Some(503), Some("ERR_OMEGA_SERVER_ERROR")),
+            None
+        );
+        assert_eq!(throttle_status(None, None), None);
     }
 }

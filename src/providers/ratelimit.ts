@@ -10,7 +10,7 @@
  * clock reads `performance.now() / timeScale` and the sleeps are the stack's scaled ones, so a
  * test or bench can compress a minute.
  */
-import { RateLimiter, rateLimitsFor, stressDocumentsJson, type RateLimitsInfo } from '../../native';
+import { RateLimiter, rateLimitsFor, stressDocumentsJson, throttleStatus, type RateLimitsInfo } from '../../native';
 import type { CalibrationDocument, RateLimitEntryReport, RateLimitReport } from '../../report-types';
 import { abortError, combineSignals, isAbortError, sleep as realSleep, toProviderError } from './errors';
 import { requestBytes } from './retry';
@@ -169,12 +169,15 @@ export class RateLimitProvider implements LlmProvider {
       const e = toProviderError(err, request.callIndex);
       const status = field(e, 'status');
       const code = field(e, 'code');
-      const throttled = status === 429 || status === 529 || code === 'ERR_OMEGA_RATE_LIMIT' || code === 'ERR_OMEGA_OVERLOADED';
+      const throttled = throttleStatus(
+        typeof status === 'number' && Number.isInteger(status) && status >= 0 && status < 1000 ? status : undefined,
+        typeof code === 'string' ? code : undefined,
+      );
       const usage = field(e, 'usage') as TokenUsage | undefined;
       const retryAfter = field(e, 'retryAfterMs');
       entry.limiter.settle(ticket, Math.max(0, this.now()), {
-        outcome: throttled ? 'throttled' : 'failed',
-        status: status === 529 || code === 'ERR_OMEGA_OVERLOADED' ? 529 : 429,
+        outcome: throttled === null ? 'failed' : 'throttled',
+        status: throttled ?? 429,
         retryAfterMs: typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
         inputTokens: typeof usage?.inputTokens === 'number' ? usage.inputTokens : undefined,
         outputTokens: typeof usage?.outputTokens === 'number' ? usage.outputTokens : undefined,

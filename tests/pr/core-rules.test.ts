@@ -1,13 +1,22 @@
 /**
  * Rules that live once in the core and are read by the TS layer: `SOURCE_DATE_EPOCH`, the
- * nearest-rank percentile, failure type → error code / HTTP status.
+ * nearest-rank percentile, failure type → error code / HTTP status, which failures throttle.
  */
 import { describe, expect, it } from 'vitest';
-import { ChaosEngine, failureTypeErrorCode, nearestRankPercentile, parseSourceDateEpoch } from '../../native';
+import { ChaosEngine, failureTypeErrorCode, nearestRankPercentile, parseSourceDateEpoch, throttleStatus } from '../../native';
 import { FAILURE_TYPE_CODES } from '../../src/providers/errors';
 import { percentile } from '../../src/cli/commands/concurrency';
 
 describe('core rules seen from TS', () => {
+  it('throttled (the rate limiter shrinks its window): HTTP 429/529 or the faults\' codes; 529 wins', () => {
+    expect(throttleStatus(429)).toBe(429);
+    expect(throttleStatus(529, null)).toBe(529);
+    expect(throttleStatus(undefined, 'ERR_OMEGA_RATE_LIMIT')).toBe(429);
+    expect(throttleStatus(429, 'ERR_OMEGA_OVERLOADED')).toBe(529);
+    expect(throttleStatus(503, FAILURE_TYPE_CODES.server_error)).toBeNull();
+    expect(throttleStatus()).toBeNull();
+  });
+
   it('SOURCE_DATE_EPOCH: whole non-negative seconds, else null', () => {
     expect(parseSourceDateEpoch('1700000000')).toBe(1_700_000_000);
     expect(parseSourceDateEpoch(' 0 ')).toBe(0);
