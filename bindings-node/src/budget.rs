@@ -35,43 +35,25 @@ pub struct TokenUsage {
 /// validates it (`ERR_OMEGA_INVALID_USAGE` naming the field), so napi's own type errors
 /// (`NumberExpected`) never reach a user.
 pub fn raw_usage(usage: &Unknown<'_>) -> Result<RawUsage, Code> {
-    let not_object = |kind: &str| {
-        from_core(omega_pr_core::Error::InvalidUsage {
-            field: "usage".into(),
-            message: format!("must be an object of token counts, got {kind}"),
-        })
-    };
-    let ty = usage.get_type().map_err(|e| not_object(&e.reason))?;
+    let not_object = |e: napi::Error| from_core(RawUsage::unreadable(&e.reason));
+    let ty = usage.get_type().map_err(not_object)?;
     if ty != ValueType::Object {
         // Still charged (at the reservation) by the core, like any untrusted usage.
-        let what = format!(
-            "{} instead of a usage object",
-            ty.to_string().to_lowercase()
-        );
-        return Ok(RawUsage {
-            input_tokens: RawCount::Other(what),
-            ..RawUsage::default()
-        });
+        return Ok(RawUsage::not_an_object(&ty.to_string()));
     }
     // SAFETY: the value was just checked to be an object.
-    let obj = unsafe { usage.cast::<Object>() }.map_err(|e| not_object(&e.reason))?;
+    let obj = unsafe { usage.cast::<Object>() }.map_err(not_object)?;
     let field = |name: &str| -> Result<RawCount, Code> {
-        let v = obj
-            .get::<Unknown>(name)
-            .map_err(|e| not_object(&e.reason))?;
+        let v = obj.get::<Unknown>(name).map_err(not_object)?;
         let Some(v) = v else {
             return Ok(RawCount::Missing);
         };
-        let ty = v.get_type().map_err(|e| not_object(&e.reason))?;
+        let ty = v.get_type().map_err(not_object)?;
         // SAFETY: each cast matches the type just read.
         Ok(match ty {
             ValueType::Undefined | ValueType::Null => RawCount::Missing,
-            ValueType::Number => {
-                RawCount::Number(unsafe { v.cast::<f64>() }.map_err(|e| not_object(&e.reason))?)
-            }
-            ValueType::String => {
-                RawCount::Text(unsafe { v.cast::<String>() }.map_err(|e| not_object(&e.reason))?)
-            }
+            ValueType::Number => RawCount::Number(unsafe { v.cast::<f64>() }.map_err(not_object)?),
+            ValueType::String => RawCount::Text(unsafe { v.cast::<String>() }.map_err(not_object)?),
             other => RawCount::Other(other.to_string().to_lowercase()),
         })
     };

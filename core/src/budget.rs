@@ -337,6 +337,29 @@ fn count(field: &str, raw: &RawCount, required: bool) -> Result<u64> {
 }
 
 impl RawUsage {
+    /// The usage reported as a value of type `type_name` (`Undefined`, `String`, …; any case)
+    /// instead of a usage object: the call is still charged (at its reservation, like any usage
+    /// not trusted), and [`RawUsage::to_usage`] refuses it naming `usage.inputTokens` ("… got
+    /// undefined instead of a usage object").
+    pub fn not_an_object(type_name: &str) -> Self {
+        Self {
+            input_tokens: RawCount::Other(format!(
+                "{} instead of a usage object",
+                type_name.to_lowercase()
+            )),
+            ..Self::default()
+        }
+    }
+
+    /// The error of a usage object whose fields could not be read at all (`reason`, e.g. a
+    /// throwing getter): [`Error::InvalidUsage`] naming `usage`.
+    pub fn unreadable(reason: &str) -> Error {
+        Error::InvalidUsage {
+            field: "usage".into(),
+            message: format!("must be an object of token counts, got {reason}"),
+        }
+    }
+
     /// The trusted usage, or [`Error::InvalidUsage`] naming the first bad field.
     pub fn to_usage(&self) -> Result<Usage> {
         let u = Usage {
@@ -1328,6 +1351,35 @@ mod tests {
         assert_eq!(s.for_shards(Some(4))?.max_per_run_micro_usd, 2_500_000);
         assert!(s.for_shards(Some(0)).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn usage_that_is_not_an_object() {
+        let raw = RawUsage::not_an_object("Undefined");
+        assert_eq!(
+            raw.input_tokens,
+            RawCount::Other("undefined instead of a usage object".into())
+        );
+        assert_eq!(raw.output_tokens, RawCount::Missing);
+        match raw.to_usage() {
+            Err(e @ Error::InvalidUsage { .. }) => assert_eq!(
+                e.to_string(),
+                Error::InvalidUsage {
+                    field: "usage.inputTokens".into(),
+                    message: "must be a number of tokens, got undefined instead of a usage object"
+                        .into(),
+                }
+                .to_string()
+            ),
+            other => panic!("{other:?}"),
+        }
+        match RawUsage::unreadable("boom") {
+            Error::InvalidUsage { field, message } => {
+                assert_eq!(field, "usage");
+                assert_eq!(message, "must be an object of token counts, got boom");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
