@@ -35,43 +35,25 @@ pub struct TokenUsage {
 /// validates it (`ERR_OMEGA_INVALID_USAGE` naming the field), so napi's own type errors
 /// (`NumberExpected`) never reach a user.
 pub fn raw_usage(usage: &Unknown<'_>) -> Result<RawUsage, Code> {
-    let not_object = |kind: &str| {
-        from_core(omega_pr_core::Error::InvalidUsage {
-            field: "usage".into(),
-            message: format!("must be an object of token counts, got {kind}"),
-        })
-    };
-    let ty = usage.get_type().map_err(|e| not_object(&e.reason))?;
+    let not_object = |e: napi::Error| from_core(RawUsage::unreadable(&e.reason));
+    let ty = usage.get_type().map_err(not_object)?;
     if ty != ValueType::Object {
         // Still charged (at the reservation) by the core, like any untrusted usage.
-        let what = format!(
-            "{} instead of a usage object",
-            ty.to_string().to_lowercase()
-        );
-        return Ok(RawUsage {
-            input_tokens: RawCount::Other(what),
-            ..RawUsage::default()
-        });
+        return Ok(RawUsage::not_an_object(&ty.to_string()));
     }
     // SAFETY: the value was just checked to be an object.
-    let obj = unsafe { usage.cast::<Object>() }.map_err(|e| not_object(&e.reason))?;
+    let obj = unsafe { usage.cast::<Object>() }.map_err(not_object)?;
     let field = |name: &str| -> Result<RawCount, Code> {
-        let v = obj
-            .get::<Unknown>(name)
-            .map_err(|e| not_object(&e.reason))?;
+        let v = obj.get::<Unknown>(name).map_err(not_object)?;
         let Some(v) = v else {
             return Ok(RawCount::Missing);
         };
-        let ty = v.get_type().map_err(|e| not_object(&e.reason))?;
+        let ty = v.get_type().map_err(not_object)?;
         // SAFETY: each cast matches the type just read.
         Ok(match ty {
             ValueType::Undefined | ValueType::Null => RawCount::Missing,
-            ValueType::Number => {
-                RawCount::Number(unsafe { v.cast::<f64>() }.map_err(|e| not_object(&e.reason))?)
-            }
-            ValueType::String => {
-                RawCount::Text(unsafe { v.cast::<String>() }.map_err(|e| not_object(&e.reason))?)
-            }
+            ValueType::Number => RawCount::Number(unsafe { v.cast::<f64>() }.map_err(not_object)?),
+            ValueType::String => RawCount::Text(unsafe { v.cast::<String>() }.map_err(not_object)?),
             other => RawCount::Other(other.to_string().to_lowercase()),
         })
     };
@@ -173,8 +155,10 @@ impl BudgetTracker {
         options: Option<BudgetTrackerOptions>,
     ) -> Result<Self, Code> {
         let cal = crate::calibration::parse(calibration)?;
-        let shards = options.and_then(|o| o.shards).unwrap_or(1);
-        let settings = cal.budget.split(u64::from(shards)).map_err(from_core)?;
+        let settings = cal
+            .budget
+            .for_shards(options.and_then(|o| o.shards))
+            .map_err(from_core)?;
         Ok(Self {
             inner: budget::BudgetTracker::new(settings),
         })
@@ -222,12 +206,10 @@ impl BudgetTracker {
     #[napi(ts_args_type = "model: string, usage: TokenUsage")]
     pub fn cost(&self, model: String, usage: Unknown<'_>) -> Result<CallCostInfo, Code> {
         let usage = trusted(&usage)?;
-        let micro = self.inner.cost(&model, &usage).map_err(from_core)?;
-        Ok(CallCostInfo {
-            cost_usd: micro_to_usd(micro),
-            cost_micro_usd: micro as f64,
-            run_total_usd: micro_to_usd(self.inner.spent_micro()),
-        })
+        self.inner
+            .call_cost(&model, &usage)
+            .map(Into::into)
+            .map_err(from_core)
     }
 
     /// Settles reservation `id` at its full reserved amount: the call was made but its usage is
@@ -316,12 +298,10 @@ pub fn call_cost(
 ) -> Result<CallCostInfo, Code> {
     let cal = crate::calibration::parse(calibration)?;
     let usage = trusted(&usage)?;
-    let micro = cal.budget.cost(&model, &usage).map_err(from_core)?;
-    Ok(CallCostInfo {
-        cost_usd: micro_to_usd(micro),
-        cost_micro_usd: micro as f64,
-        run_total_usd: micro_to_usd(micro),
-    })
+    cal.budget
+        .call_cost(&model, &usage)
+        .map(Into::into)
+        .map_err(from_core)
 }
 
 /// Combines the `run-cost.json` of the shards of one run: money, calls and tokens add up, and the
@@ -384,8 +364,10 @@ pub fn run_cost_from_ledger(
     options: Option<RunCostFromLedgerOptions>,
 ) -> Result<Value, Code> {
     let cal = crate::calibration::parse(calibration)?;
-    let shards = options.and_then(|o| o.shards).unwrap_or(1);
-    let settings = cal.budget.split(u64::from(shards)).map_err(from_core)?;
+    let settings = cal
+        .budget
+        .for_shards(options.and_then(|o| o.shards))
+        .map_err(from_core)?;
     let entries = ledger_of(entries)?;
     serde_json::to_value(budget::RunCost::from_ledger(settings, &entries))
         .map_err(crate::error::internal)
@@ -415,11 +397,7 @@ pub fn resolve_model(
     calibration: Option<crate::calibration::CalibrationArg>,
 ) -> Result<ModelMatchInfo, Code> {
     let cal = crate::calibration::parse(calibration)?;
-    let (_, m) = cal.budget.resolve(&model).ok_or_else(|| {
-        from_core(omega_pr_core::Error::UnknownModel {
-            model: model.clone(),
-        })
-    })?;
+    let m = cal.budget.resolve_known(&model).map_err(from_core)?;
     Ok(ModelMatchInfo {
         requested: m.requested,
         matched: m.matched,
@@ -451,9 +429,7 @@ pub struct PriceImportInfo {
 pub fn import_prices(text: String, source_name: Option<String>) -> Result<PriceImportInfo, Code> {
     let imp =
         omega_pr_core::prices::import_litellm(&text, source_name.as_deref()).map_err(from_core)?;
-    let to = |v: serde_json::Result<Value>| {
-        v.map_err(|e| crate::error::js_error("ERR_OMEGA_INTERNAL", e.to_string()))
-    };
+    let to = |v: serde_json::Result<Value>| v.map_err(crate::error::internal);
     Ok(PriceImportInfo {
         models: Value::Object(imp.entries.clone()),
         aliases: to(serde_json::to_value(&imp.aliases))?,

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use napi::bindgen_prelude::{Float64ArraySlice, ObjectFinalize};
 use napi::Env;
 use napi_derive::napi;
-use omega_pr_core::variance::{self, Accumulator, Analysis, AnalysisState, RunSample};
+use omega_pr_core::variance::{self, Accumulator, Analysis, RunSample};
 use serde_json::Value;
 
-use crate::error::{from_core, internal, invalid, whole, Code};
+use crate::error::{from_core, internal, Code};
 use napi::Result;
 
 /// One stress run, as the engine reports it.
@@ -86,35 +86,17 @@ pub struct VarianceShardState {
     pub metrics: BTreeMap<String, Vec<f64>>,
 }
 
-fn finite(field: impl FnOnce() -> String, x: f64) -> Result<f64, Code> {
-    if x.is_finite() {
-        Ok(x)
-    } else {
-        Err(invalid(
-            &field(),
-            format!("must be a finite number, got {x}"),
-        ))
-    }
-}
-
-/// Converts the JS runs, naming the offending field JS-style (`runs[3].hardScore`).
-fn to_samples(runs: Vec<RunInput>) -> Result<Vec<RunSample>, Code> {
-    let mut out = Vec::with_capacity(runs.len());
-    for (i, r) in runs.into_iter().enumerate() {
-        let mut metrics = BTreeMap::new();
-        for (name, x) in r.metrics.unwrap_or_default() {
-            let x = finite(|| format!("runs[{i}].metrics.{name}"), x)?;
-            metrics.insert(name, x);
-        }
-        out.push(RunSample {
-            hard_score: finite(|| format!("runs[{i}].hardScore"), r.hard_score)?,
-            soft_score: finite(|| format!("runs[{i}].softScore"), r.soft_score)?,
+/// The runs as the core's samples (field moves only; the core checks them).
+fn samples(runs: Vec<RunInput>) -> Vec<RunSample> {
+    runs.into_iter()
+        .map(|r| RunSample {
+            hard_score: r.hard_score,
+            soft_score: r.soft_score,
             hard_pass: r.hard_pass,
             soft_pass: r.soft_pass,
-            metrics,
-        });
-    }
-    Ok(out)
+            metrics: r.metrics.unwrap_or_default().into_iter().collect(),
+        })
+        .collect()
 }
 
 fn to_state(a: &Analysis) -> VarianceShardState {
@@ -129,14 +111,15 @@ fn to_state(a: &Analysis) -> VarianceShardState {
 }
 
 fn from_state(field: &str, s: VarianceShardState) -> Result<Analysis, Code> {
-    let state = AnalysisState {
-        schema_version: s.schema_version,
-        total_runs: whole(&format!("{field}.total_runs"), s.total_runs)?,
-        hard_passes: whole(&format!("{field}.hard_passes"), s.hard_passes)?,
-        soft_passes: whole(&format!("{field}.soft_passes"), s.soft_passes)?,
-        metrics: s.metrics,
-    };
-    Analysis::from_state_named(state, field).map_err(from_core)
+    Analysis::from_js_state(
+        field,
+        s.schema_version,
+        s.total_runs,
+        s.hard_passes,
+        s.soft_passes,
+        s.metrics,
+    )
+    .map_err(from_core)
 }
 
 fn report(
@@ -166,13 +149,8 @@ pub fn analyze_variance(
     runs: Vec<RunInput>,
     calibration: Option<crate::calibration::CalibrationArg>,
 ) -> Result<Value, Code> {
-    if runs.is_empty() {
-        return Err(from_core(omega_pr_core::Error::EmptyRuns {
-            what: "analyzeVariance".into(),
-        }));
-    }
-    let samples = to_samples(runs)?;
-    let analysis = Analysis::from_runs(&samples).map_err(from_core)?;
+    let analysis =
+        Analysis::from_js_runs_required(&samples(runs), "analyzeVariance").map_err(from_core)?;
     report(analysis, calibration)
 }
 
@@ -180,8 +158,7 @@ pub fn analyze_variance(
 /// an empty list gives an empty state.
 #[napi(ts_args_type = "runs: RunInput[]")]
 pub fn variance_state(runs: Vec<RunInput>) -> Result<VarianceShardState, Code> {
-    let samples = to_samples(runs)?;
-    let analysis = Analysis::from_runs(&samples).map_err(from_core)?;
+    let analysis = Analysis::from_js_runs(&samples(runs)).map_err(from_core)?;
     Ok(to_state(&analysis))
 }
 

@@ -199,6 +199,33 @@ impl BudgetSettings {
         ))
     }
 
+    /// The cost of `usage` with `model`'s price as a [`CallCost`] of a call tracked alone (its
+    /// run total is its own cost): what `callCost` returns. Errors as [`BudgetSettings::cost`].
+    pub fn call_cost(&self, model: &str, usage: &Usage) -> Result<CallCost> {
+        let micro = self.cost(model, usage)?;
+        Ok(CallCost {
+            cost_micro_usd: micro,
+            cost_usd: micro_to_usd(micro),
+            run_total_micro_usd: micro,
+        })
+    }
+
+    /// [`BudgetSettings::resolve`]'s match of `model`, [`Error::UnknownModel`] when nothing
+    /// matches (what `resolveModel` throws: check a model before any call).
+    pub fn resolve_known(&self, model: &str) -> Result<ModelMatch> {
+        self.resolve(model)
+            .map(|(_, m)| m)
+            .ok_or_else(|| Error::UnknownModel {
+                model: model.to_owned(),
+            })
+    }
+
+    /// The budget of one shard when the run is split `shards` ways (`None`: not split, one
+    /// shard): [`BudgetSettings::split`] with the default of 1.
+    pub fn for_shards(&self, shards: Option<u32>) -> Result<Self> {
+        self.split(u64::from(shards.unwrap_or(1)))
+    }
+
     /// The same settings with both caps divided by `n` (rounded down): the budget of one shard of
     /// a run split `n` ways.
     pub fn split(&self, n: u64) -> Result<Self> {
@@ -310,6 +337,29 @@ fn count(field: &str, raw: &RawCount, required: bool) -> Result<u64> {
 }
 
 impl RawUsage {
+    /// The usage reported as a value of type `type_name` (`Undefined`, `String`, …; any case)
+    /// instead of a usage object: the call is still charged (at its reservation, like any usage
+    /// not trusted), and [`RawUsage::to_usage`] refuses it naming `usage.inputTokens` ("… got
+    /// undefined instead of a usage object").
+    pub fn not_an_object(type_name: &str) -> Self {
+        Self {
+            input_tokens: RawCount::Other(format!(
+                "{} instead of a usage object",
+                type_name.to_lowercase()
+            )),
+            ..Self::default()
+        }
+    }
+
+    /// The error of a usage object whose fields could not be read at all (`reason`, e.g. a
+    /// throwing getter): [`Error::InvalidUsage`] naming `usage`.
+    pub fn unreadable(reason: &str) -> Error {
+        Error::InvalidUsage {
+            field: "usage".into(),
+            message: format!("must be an object of token counts, got {reason}"),
+        }
+    }
+
     /// The trusted usage, or [`Error::InvalidUsage`] naming the first bad field.
     pub fn to_usage(&self) -> Result<Usage> {
         let u = Usage {
@@ -968,6 +1018,17 @@ impl BudgetTracker {
         self.settings.cost(model, usage)
     }
 
+    /// The cost of `usage` with `model`'s price as a [`CallCost`], without tracking it; its run
+    /// total is the money settled so far. Errors as [`BudgetSettings::cost`].
+    pub fn call_cost(&self, model: &str, usage: &Usage) -> Result<CallCost> {
+        let micro = self.settings.cost(model, usage)?;
+        Ok(CallCost {
+            cost_micro_usd: micro,
+            cost_usd: micro_to_usd(micro),
+            run_total_micro_usd: self.settled_micro,
+        })
+    }
+
     /// The budget settings (limits, prices, aliases).
     pub fn settings(&self) -> &BudgetSettings {
         &self.settings
@@ -1244,6 +1305,80 @@ mod tests {
             model: "m".into(),
             input_tokens: input,
             max_output_tokens: None,
+        }
+    }
+
+    #[test]
+    fn call_cost_resolve_known_and_for_shards() -> Result<()> {
+        let s = settings(1_000_000, 10_000_000);
+        let u = Usage {
+            input_tokens: 1_000_000,
+            ..Default::default()
+        };
+        // Alone: the run total is the call's own cost.
+        let c = s.call_cost("m", &u)?;
+        assert_eq!(
+            (c.cost_micro_usd, c.cost_usd, c.run_total_micro_usd),
+            (3_000_000, 3.0, 3_000_000)
+        );
+        assert!(matches!(
+            s.call_cost("nope", &u),
+            Err(Error::UnknownModel { .. })
+        ));
+        // Through a tracker: the run total is what was settled, not this cost.
+        let mut t = BudgetTracker::new(s.clone());
+        let r = t.reserve(req("c1", 1000))?;
+        let settled = t.settle(
+            r.id,
+            &Usage {
+                input_tokens: 1000,
+                ..Default::default()
+            },
+        )?;
+        let c = t.call_cost("m", &u)?;
+        assert_eq!(c.cost_micro_usd, 3_000_000);
+        assert_eq!(c.run_total_micro_usd, settled.run_total_micro_usd);
+        assert_eq!(t.spent_micro(), settled.run_total_micro_usd);
+
+        let m = s.resolve_known("m-pinned-2")?;
+        assert_eq!((m.matched.as_str(), m.rule), ("m", "alias_pattern"));
+        match s.resolve_known("nope") {
+            Err(Error::UnknownModel { model }) => assert_eq!(model, "nope"),
+            other => panic!("{other:?}"),
+        }
+
+        assert_eq!(s.for_shards(None)?, s);
+        assert_eq!(s.for_shards(Some(4))?.max_per_run_micro_usd, 2_500_000);
+        assert!(s.for_shards(Some(0)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn usage_that_is_not_an_object() {
+        let raw = RawUsage::not_an_object("Undefined");
+        assert_eq!(
+            raw.input_tokens,
+            RawCount::Other("undefined instead of a usage object".into())
+        );
+        assert_eq!(raw.output_tokens, RawCount::Missing);
+        match raw.to_usage() {
+            Err(e @ Error::InvalidUsage { .. }) => assert_eq!(
+                e.to_string(),
+                Error::InvalidUsage {
+                    field: "usage.inputTokens".into(),
+                    message: "must be a number of tokens, got undefined instead of a usage object"
+                        .into(),
+                }
+                .to_string()
+            ),
+            other => panic!("{other:?}"),
+        }
+        match RawUsage::unreadable("boom") {
+            Error::InvalidUsage { field, message } => {
+                assert_eq!(field, "usage");
+                assert_eq!(message, "must be an object of token counts, got boom");
+            }
+            other => panic!("{other:?}"),
         }
     }
 

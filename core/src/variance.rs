@@ -822,6 +822,52 @@ impl Analysis {
         Ok(a)
     }
 
+    /// Analysis of runs given from JS (`varianceState`; an empty list gives an empty analysis).
+    /// Every value must be finite, named as JS spells it: `runs[i].metrics.<name>` (a run's
+    /// metrics first, by name), then `runs[i].hardScore`, `runs[i].softScore`; then as
+    /// [`Analysis::from_runs`].
+    pub fn from_js_runs(runs: &[RunSample]) -> Result<Self> {
+        for (i, r) in runs.iter().enumerate() {
+            for (name, &x) in &r.metrics {
+                check_value(|| format!("runs[{i}].metrics.{name}"), x)?;
+            }
+            check_value(|| format!("runs[{i}].hardScore"), r.hard_score)?;
+            check_value(|| format!("runs[{i}].softScore"), r.soft_score)?;
+        }
+        Self::from_runs(runs)
+    }
+
+    /// As [`Analysis::from_js_runs`], but no runs is [`Error::EmptyRuns`] naming `what` (the JS
+    /// function, `analyzeVariance`), checked first.
+    pub fn from_js_runs_required(runs: &[RunSample], what: &str) -> Result<Self> {
+        if runs.is_empty() {
+            return Err(Error::EmptyRuns { what: what.into() });
+        }
+        Self::from_js_runs(runs)
+    }
+
+    /// An analysis from a state given from JS (`mergeVarianceStates`, `varianceReportFromState`):
+    /// its counts are JS numbers, each a whole number ([`crate::numbers::whole`], named
+    /// `<name>.total_runs`, `<name>.hard_passes`, `<name>.soft_passes`, in that order); then as
+    /// [`Analysis::from_state_named`].
+    pub fn from_js_state(
+        name: &str,
+        schema_version: String,
+        total_runs: f64,
+        hard_passes: f64,
+        soft_passes: f64,
+        metrics: BTreeMap<String, Vec<f64>>,
+    ) -> Result<Self> {
+        let state = AnalysisState {
+            schema_version,
+            total_runs: crate::numbers::whole(&format!("{name}.total_runs"), total_runs)?,
+            hard_passes: crate::numbers::whole(&format!("{name}.hard_passes"), hard_passes)?,
+            soft_passes: crate::numbers::whole(&format!("{name}.soft_passes"), soft_passes)?,
+            metrics,
+        };
+        Self::from_state_named(state, name)
+    }
+
     /// Adds one run. Refuses (naming `runs[i].hard_score`, `runs[i].metrics.<name>`, with i the
     /// run's index in this analysis) non-finite values and metrics named like the built-in scores;
     /// nothing is added then.
@@ -1015,6 +1061,71 @@ pub fn analyze(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn js_runs_and_states_name_fields_as_js_does() -> Result<()> {
+        let field = |r: Result<Analysis>| match r {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let ok = RunSample {
+            hard_score: 1.0,
+            soft_score: 0.5,
+            hard_pass: true,
+            soft_pass: false,
+            metrics: BTreeMap::from([("latency_ms".to_owned(), 3.0)]),
+        };
+        let mut bad = ok.clone();
+        bad.soft_score = f64::NAN;
+        bad.metrics.insert("b".into(), f64::INFINITY);
+        bad.metrics.insert("a".into(), f64::NAN);
+        assert_eq!(
+            field(Analysis::from_js_runs(&[ok.clone(), bad.clone()])),
+            "runs[1].metrics.a"
+        );
+        bad.metrics.clear();
+        bad.hard_score = f64::INFINITY;
+        assert_eq!(
+            field(Analysis::from_js_runs(&[ok.clone(), bad.clone()])),
+            "runs[1].hardScore"
+        );
+        bad.hard_score = 0.0;
+        assert_eq!(field(Analysis::from_js_runs(&[bad])), "runs[0].softScore");
+        assert_eq!(Analysis::from_js_runs(&[])?, Analysis::new());
+        match Analysis::from_js_runs_required(&[], "analyzeVariance") {
+            Err(Error::EmptyRuns { what }) => assert_eq!(what, "analyzeVariance"),
+            other => panic!("{other:?}"),
+        }
+        let a = Analysis::from_js_runs_required(std::slice::from_ref(&ok), "x")?;
+        assert_eq!(a, Analysis::from_runs(&[ok])?);
+
+        let s = a.to_state();
+        let back = Analysis::from_js_state(
+            "states[0]",
+            s.schema_version.clone(),
+            1.0,
+            1.0,
+            0.0,
+            s.metrics.clone(),
+        )?;
+        assert_eq!(back, a);
+        let with = |t: f64, h: f64, so: f64| {
+            Analysis::from_js_state(
+                "states[1]",
+                s.schema_version.clone(),
+                t,
+                h,
+                so,
+                s.metrics.clone(),
+            )
+        };
+        assert_eq!(field(with(1.5, 1.0, 0.0)), "states[1].total_runs");
+        assert_eq!(field(with(1.0, -1.0, 0.0)), "states[1].hard_passes");
+        assert_eq!(field(with(1.0, 1.0, f64::NAN)), "states[1].soft_passes");
+        assert_eq!(field(with(1.0, 1.0, 2.0)), "states[1].soft_passes");
+        assert_eq!(field(with(2.0, 1.0, 0.0)), "states[1].metrics.hard_score");
+        Ok(())
+    }
 
     fn close(a: f64, b: f64, rel: f64) -> bool {
         (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-300)
