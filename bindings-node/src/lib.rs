@@ -11,8 +11,6 @@ mod cache;
 mod calibration;
 mod cases;
 mod chaos;
-#[allow(dead_code)] // the bindings move to it one by one (issue 9)
-mod convert;
 mod error;
 mod gate_g4;
 mod proofpack;
