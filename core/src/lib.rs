@@ -1,8 +1,13 @@
 //! # omega-pr-core
 //!
-//! The pure core of omega-pr, the hardening toolkit for LLM-driven engines. It knows nothing of
-//! JavaScript: the Node addon (`bindings-node`) and the browser build (`bindings-wasm`) only
-//! forward to it. It builds for `wasm32-unknown-unknown` as well as native targets.
+//! The pure core of omega-pr, the hardening toolkit for LLM-driven engines. It has no JS runtime
+//! types (no napi, no wasm-bindgen): the Node addon (`bindings-node`) and the browser build
+//! (`bindings-wasm`) only convert and forward to it. It builds for `wasm32-unknown-unknown` as well
+//! as native targets.
+//!
+//! It does own the rules of the JS API's arguments, so that no binding restates them: functions
+//! named `from_js`, `*_js` take numbers as JS gives them (`f64`, checked by [`numbers`]) and name
+//! the JS field in their errors (`options.seed`, `runs[2].hardScore`).
 //!
 //! - [`calibration`]: the validated thresholds of the sprint (`budgets/calibration.json`);
 //!   [`calibration_doc`]: the shape of that document (its JSON Schema and TS type derive from it).
