@@ -644,7 +644,7 @@ pub fn merge_shards(
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StressRequest {
-    /// [`derive`] of journals.
+    /// [`derive`](fn@derive) of journals.
     Derive {
         /// The journals.
         journals: Vec<JournalInput>,

@@ -20,7 +20,7 @@
 //! - [`shards`]: which shard results belong to one stress run (`stress merge`, shard journals).
 //! - [`gate_g4`]: the PR-G4 verdict of a stress run, and its re-derivation from a recorded report.
 //! - [`pr_report`]: the shape and layout of `PR_REPORT.json` around the PR-G4 verdict.
-//! - [`derive`]: the three documents of a stress run from its journal(s), one pure function.
+//! - [`derive`](mod@derive): the three documents of a stress run from its journal(s), one pure function.
 //! - [`sign`]: minisign-format signatures and DSSE/in-toto attestations of proofpacks.
 //! - [`cases`]: the cases file (`--input`), its deterministic checks and per-case statistics.
 //! - [`preflight`], [`concurrency`]: the shapes of `PR_PREFLIGHT.json` and the concurrency

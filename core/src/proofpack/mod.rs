@@ -1,7 +1,7 @@
 //! Proofpacks: `SHA256SUMS.txt`, `MANIFEST.json`, verification and the absolute-path scan.
 //!
 //! Everything here is pure (no clock, no file system) and builds for `wasm32-unknown-unknown`,
-//! except [`fs`] (cargo feature `fs`): native file walking, parallel hashing, building and
+//! except `fs` (cargo feature `fs`): native file walking, parallel hashing, building and
 //! verifying packs on disk.
 //!
 //! ```

@@ -420,7 +420,7 @@ fn check_attestation(inp: &PackInputs<'_>, m: Option<&Manifest>) -> SignatureChe
     }
 }
 
-/// Verifies a pack: integrity (as [`verify`], the two signature files excepted), the recorded
+/// Verifies a pack: integrity (as [`verify`](crate::proofpack::verify::verify), the two signature files excepted), the recorded
 /// verdict, the minisign signature and the attestation with the pinned key, and an expected digest.
 pub fn verify_pack(inp: &PackInputs<'_>) -> PackVerification {
     let observed: Vec<ObservedFile> = inp
