@@ -23,6 +23,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The schema generator (core feature `schema`, example gen-schemas) is not in the default build.
 cargo clippy -p omega-pr-core --features schema --all-targets -- -D warnings
 
+step "core docs build without warnings (rustdoc links)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p omega-pr-core --no-deps --quiet
+
 step "core builds for wasm32-unknown-unknown"
 cargo build -p omega-pr-core --target wasm32-unknown-unknown
 
