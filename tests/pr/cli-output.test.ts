@@ -4,7 +4,7 @@
  * the runbook's `Run i/N...` line every 10 %, not once per run.
  */
 import { describe, expect, it } from 'vitest';
-import { gateStatus, renderGateTable, type GateRow } from '../../src/cli/commands/sprint';
+import { gateStatus, renderGateTable, sprintVerdict, type GateRow } from '../../src/cli/commands/sprint';
 import { fitWidths, progressMilestone, renderObjects, renderTable } from '../../src/cli/table';
 
 const cols = (line: string): number => [...line].length;
@@ -66,6 +66,13 @@ describe('the sprint gate table: never PASS for what was not checked', () => {
 
   it('status = verdict + what it did not check (simulated provider, unsigned pack, partial run)', () => {
     expect(rows.map(gateStatus)).toEqual(['PASS', 'PASS (SIMULATED)', 'FAIL (SIMULATED)', 'FAIL (SIMULATED, PARTIAL)', 'PASS (UNSIGNED)', 'SKIPPED']);
+  });
+
+  it('the headline says no more than the gates: FAIL, or PASS with every qualifier of its gates', () => {
+    expect(sprintVerdict(rows)).toBe('FAIL');
+    const passing = rows.filter((r) => r.verdict === 'PASS');
+    expect(sprintVerdict(passing)).toBe('PASS (SIMULATED, UNSIGNED)');
+    expect(sprintVerdict([row('PR-G0', 'PASS'), row('PR-G5', 'PASS')])).toBe('PASS');
   });
 
   it('the table shows the status in its verdict column and fits 100 columns', () => {

@@ -738,7 +738,7 @@ describe('sprint (the runbook end to end)', () => {
     const status = { 'PR-G0': 'PASS', 'PR-G1': 'PASS', 'PR-G2': 'PASS \\(SIMULATED\\)', 'PR-G3': 'PASS \\(SIMULATED\\)', 'PR-G4': 'PASS \\(SIMULATED\\)', 'PR-G5': 'PASS \\(UNSIGNED\\)' };
     for (const [g, st] of Object.entries(status)) expect(r.stdout).toMatch(new RegExp(`│ ${g} +│[^│\\n]*│ ${st} +│`));
     expect(r.stdout).not.toMatch(/^│ PR-G\d +│[^│\n]*│ (FAIL|SKIPPED) +│/m);
-    expect(r.stdout).toMatch(/^SPRINT VERDICT: PASS$/m);
+    expect(r.stdout).toMatch(/^SPRINT VERDICT: PASS \(SIMULATED, UNSIGNED\)$/m);
     expect(r.stdout).toContain('Successes: 4 / 4');
     expect(r.stdout).toContain('Residual .lock files: 0');
     expect(r.stdout).toContain('Final cache file: VALID JSON');

@@ -86,6 +86,16 @@ export function gateStatus(row: GateRow): string {
   return notes.length === 0 ? row.verdict : `${row.verdict} (${notes.join(', ')})`;
 }
 
+/**
+ * The sprint's headline: `FAIL`, or `PASS` qualified by what its gates did not check, as in the
+ * table (`PASS (SIMULATED, UNSIGNED)`): the headline never says more than the gates proved.
+ */
+export function sprintVerdict(rows: GateRow[]): string {
+  if (!rows.every((r) => r.verdict === 'PASS')) return 'FAIL';
+  const notes = [...new Set(rows.flatMap((r) => r.notes ?? []))];
+  return notes.length === 0 ? 'PASS' : `PASS (${notes.join(', ')})`;
+}
+
 /** The gate table: one row per gate, its status in the third column; at most 100 columns wide. */
 export function renderGateTable(rows: GateRow[]): string {
   return renderTable(['gate', 'phase', 'verdict', 'key figure', 'report'], rows.map((r) => [r.gate, r.phase, gateStatus(r), r.figure, r.report]));
@@ -419,8 +429,7 @@ export async function runSprint(o: SprintOptions): Promise<GateRow[]> {
     console.log(`SPRINT INTERRUPTED: ${rel(path.join(file, 'interrupted-report.json'))} (complete: false); no proofpack built`);
     throw new InterruptedError('sprint');
   }
-  const pass = rows.every((r) => r.verdict === 'PASS');
-  console.log(`SPRINT VERDICT: ${pass ? 'PASS' : 'FAIL'}`);
+  console.log(`SPRINT VERDICT: ${sprintVerdict(rows)}`);
   return rows;
 }
 
