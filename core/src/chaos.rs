@@ -958,23 +958,53 @@ impl ChaosLog {
         let mut log = ChaosLog::new(engine);
         for (i, c) in calls.into_iter().enumerate() {
             let index = crate::numbers::whole(&format!("entries[{i}].callIndex"), c.call_index)?;
-            let decision = engine.decide_attempt(index, c.attempt.unwrap_or(1));
-            let mut entry = ChaosLogEntry::from_decision(&decision, c.scene_id, c.timestamp);
-            entry.attempt = c.attempt;
-            entry.outcome = match c.outcome.as_deref() {
-                None => None,
-                Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
-                    Error::invalid(
-                        format!("entries[{i}].outcome"),
-                        format!("must be passed, recovered, surfaced or failed, got \"{name}\""),
-                    )
-                })?),
-            };
-            entry.error_code = c.error_code;
-            entry.error_message = c.error_message;
-            log.push(entry);
+            log.push(ChaosLogEntry::of_call(
+                engine,
+                i,
+                index,
+                c.attempt,
+                c.scene_id,
+                c.timestamp,
+                c.outcome.as_deref(),
+                c.error_code,
+                c.error_message,
+            )?);
         }
         Ok(log.finish())
+    }
+}
+
+impl ChaosLogEntry {
+    /// The log entry of call `call_index` (attempt `attempt`, default 1), as `engine` decides it,
+    /// with what became of the call: `outcome` by name (`passed`, `recovered`, `surfaced`,
+    /// `failed`; another name is an error naming `entries[i].outcome`).
+    #[allow(clippy::too_many_arguments)] // the fields of one reported call
+    pub fn of_call(
+        engine: &ChaosEngine,
+        i: usize,
+        call_index: u64,
+        attempt: Option<u32>,
+        scene_id: Option<String>,
+        timestamp: impl Into<String>,
+        outcome: Option<&str>,
+        error_code: Option<String>,
+        error_message: Option<String>,
+    ) -> Result<Self> {
+        let decision = engine.decide_attempt(call_index, attempt.unwrap_or(1));
+        let mut entry = ChaosLogEntry::from_decision(&decision, scene_id, timestamp);
+        entry.attempt = attempt;
+        entry.outcome = match outcome {
+            None => None,
+            Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
+                Error::invalid(
+                    format!("entries[{i}].outcome"),
+                    format!("must be passed, recovered, surfaced or failed, got \"{name}\""),
+                )
+            })?),
+        };
+        entry.error_code = error_code;
+        entry.error_message = error_message;
+        Ok(entry)
     }
 }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::budget::{LedgerEntry, RunCost};
 use crate::calibration::Calibration;
-use crate::chaos::{ChaosEngine, ChaosLog, ChaosLogEntry, Outcome};
+use crate::chaos::{ChaosEngine, ChaosLog, ChaosLogEntry};
 use crate::error::{Error, Result};
 use crate::pr_report::{
     build_pr_report, js_sorted, merge_rate_limit_reports, sorted_keys, CallCounts, JudgeCalls,
@@ -310,21 +310,17 @@ fn chaos_log(
     let engine = ChaosEngine::from_calibration(calibration, named, Some(seed))?;
     let mut log = ChaosLog::new(&engine);
     for (i, e) in entries.iter().enumerate() {
-        let decision = engine.decide_attempt(e.call_index, e.attempt.unwrap_or(1));
-        let mut entry = ChaosLogEntry::from_decision(&decision, e.scene_id.clone(), &e.timestamp);
-        entry.attempt = e.attempt;
-        entry.outcome = match e.outcome.as_deref() {
-            None => None,
-            Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
-                Error::invalid(
-                    format!("entries[{i}].outcome"),
-                    format!("must be passed, recovered, surfaced or failed, got \"{name}\""),
-                )
-            })?),
-        };
-        entry.error_code = e.error_code.clone();
-        entry.error_message = e.error_message.clone();
-        log.push(entry);
+        log.push(ChaosLogEntry::of_call(
+            &engine,
+            i,
+            e.call_index,
+            e.attempt,
+            e.scene_id.clone(),
+            &e.timestamp,
+            e.outcome.as_deref(),
+            e.error_code.clone(),
+            e.error_message.clone(),
+        )?);
     }
     Ok(log.finish())
 }
