@@ -1360,6 +1360,703 @@ export interface LockWaitMs {
   max: number
 }
 /**
+ * The last line of a complete run: the final check of the answers cache.
+ */
+export interface JournalEndLine {
+  /**
+   * Always `end` (read as the tag of `JournalLine`).
+   */
+  type: 'end'
+  /**
+   * Corrupt entries the final check of the answers cache found.
+   */
+  cache_corruption: number
+  /**
+   * The rate limiter's figures of the process that finished the run (calibration `rate_limits`).
+   */
+  rate_limit?: RateLimitReport
+}
+/**
+ * Calibration `rate_limits` at work (present only when a limit applied to the run's models): time throttled, 429/529 answers seen, effective requests per minute (wall-clock measurements, recorded in the journal's `end` line).
+ */
+export interface RateLimitReport {
+  /**
+   * Time throttled, ms (all keys).
+   */
+  throttled_ms: number
+  /**
+   * Attempts throttled (all keys).
+   */
+  throttled_calls: number
+  /**
+   * 429 answers seen.
+   */
+  responses_429: number
+  /**
+   * 529 answers seen.
+   */
+  responses_529: number
+  /**
+   * Effective requests per minute (all keys).
+   */
+  effective_rpm: number | null
+  /**
+   * Per calibration `rate_limits` key that applied.
+   */
+  limits: {
+    [k: string]: RateLimitEntryReport
+  }
+}
+/**
+ * One calibration `rate_limits` key at work.
+ */
+export interface RateLimitEntryReport {
+  /**
+   * Requests per minute (RPM) of the limit.
+   */
+  requests_per_minute?: number
+  /**
+   * Tokens per minute (TPM) of the limit.
+   */
+  tokens_per_minute?: number
+  /**
+   * Input tokens per minute (ITPM) of the limit.
+   */
+  input_tokens_per_minute?: number
+  /**
+   * Output tokens per minute (OTPM) of the limit.
+   */
+  output_tokens_per_minute?: number
+  /**
+   * Attempts admitted by the limiter.
+   */
+  calls: number
+  /**
+   * Time attempts waited for the limiter, summed over attempts (logical ms).
+   */
+  throttled_ms: number
+  /**
+   * Attempts that waited at all.
+   */
+  throttled_calls: number
+  /**
+   * 429 answers seen.
+   */
+  responses_429: number
+  /**
+   * 529 answers seen.
+   */
+  responses_529: number
+  /**
+   * Successful requests per minute, first admission to last answer.
+   */
+  effective_rpm: number | null
+  /**
+   * Input tokens per minute achieved.
+   */
+  effective_input_tpm: number | null
+  /**
+   * Output tokens per minute achieved.
+   */
+  effective_output_tpm: number | null
+  /**
+   * The AIMD window of calls in flight.
+   */
+  in_flight: InFlight
+}
+/**
+ * The AIMD window of calls in flight: smallest, largest and last.
+ */
+export interface InFlight {
+  /**
+   * Smallest window.
+   */
+  min: number
+  /**
+   * Largest window.
+   */
+  max: number
+  /**
+   * Last window (summed over merged shards).
+   */
+  final: number
+}
+/**
+ * The first line of a journal: the options and digests that determine the result. `derive` reads `meta` and `digests`.
+ */
+export interface JournalHeader {
+  /**
+   * Always `header`.
+   */
+  type: 'header'
+  /**
+   * Schema id of the journal: `OMEGA-PR-JOURNAL-1`.
+   */
+  schema: 'OMEGA-PR-JOURNAL-1'
+  /**
+   * Version of omega-pr that wrote the journal.
+   */
+  omega_pr_version: string
+  /**
+   * How the runs were made: exactly what `PR_REPORT.json` records (seed, count, profile, model, shard, names, case ids, …).
+   */
+  meta: StressMeta
+  /**
+   * `scenes` (simulated scenes), `cases` (one call per case) or `engine` (the user's engine).
+   */
+  mode: 'scenes' | 'cases' | 'engine'
+  /**
+   * Whether the user's scorer judged the runs (else the cases' / engine's checks, or the simulated scorer).
+   */
+  user_scorer: boolean
+  /**
+   * Digests of the inputs.
+   */
+  digests: JournalDigests
+}
+/**
+ * How a stress run was made (recorded in the report and in the journal header).
+ */
+export interface StressMeta {
+  /**
+   * `simulated` for the built-in provider, else the module's file name.
+   */
+  provider: string
+  /**
+   * The scorer's name.
+   */
+  scorer: string
+  /**
+   * Seed of the run.
+   */
+  seed: number
+  /**
+   * Chaos profile, or null: no chaos.
+   */
+  chaos_profile: string | null
+  /**
+   * Runs in flight at once.
+   */
+  concurrency: number
+  /**
+   * Scenes (or cases) per run.
+   */
+  scenes_per_run: number
+  /**
+   * The model asked for.
+   */
+  model: string
+  /**
+   * Runs planned for the whole stress run (all shards).
+   */
+  planned_runs: number
+  /**
+   * `{ index, total }` for a shard, null for a whole (or merged) run.
+   */
+  shard: ShardIndex | null
+  /**
+   * Score at or above which the scorer passes a run, when known.
+   */
+  hard_pass_score: number | null
+  /**
+   * The engine module's name (`--engine`), or null for one call per case / scene.
+   */
+  engine?: string | null
+  /**
+   * The cases file's name (`--input`), or null for the simulated scenes.
+   */
+  cases_file?: string | null
+  /**
+   * Ids of the cases, in file order (per-case statistics follow it).
+   */
+  case_ids?: string[]
+}
+/**
+ * A shard of a stress run.
+ */
+export interface ShardIndex {
+  /**
+   * 1-based shard index.
+   */
+  index: number
+  /**
+   * Shard count.
+   */
+  total: number
+}
+/**
+ * `sha256:<hex>` digests of the inputs that determine a run's result (absent: not a file / not used). `derive` reads only `calibration`.
+ */
+export interface JournalDigests {
+  /**
+   * The calibration document (its JSON text as loaded).
+   */
+  calibration: string
+  /**
+   * The cases file's bytes (or the cases document's JSON when not given as a file).
+   */
+  cases?: string
+  /**
+   * The engine module file.
+   */
+  engine?: string
+  /**
+   * The provider module file.
+   */
+  provider?: string
+  /**
+   * The scorer module file.
+   */
+  scorer?: string
+}
+/**
+ * Calls of a finished run that ended after its line was written (an engine that timed out).
+ */
+export interface JournalLateLine {
+  /**
+   * Always `late` (read as the tag of `JournalLine`).
+   */
+  type: 'late'
+  /**
+   * The run.
+   */
+  run_index: number
+  /**
+   * The calls.
+   */
+  calls: JournalCall[]
+  /**
+   * Their ledger entries.
+   */
+  ledger: BudgetLedgerEntry[]
+  /**
+   * Their chaos decisions (with a chaos profile).
+   */
+  chaos?: JournalChaos
+}
+/**
+ * One provider call of a run (a logical call: its attempts and retries folded in). `derive` reads `call_index`, `retries`, `ok`, `error_code`, `error_message` and `model`.
+ */
+export interface JournalCall {
+  /**
+   * The call's index.
+   */
+  call_index: number
+  /**
+   * Scene (or case) of the call.
+   */
+  scene_id: string
+  /**
+   * Attempts made.
+   */
+  attempts: number
+  /**
+   * Retries the stack made for this call (counted in `PR_REPORT.calls.retries`).
+   */
+  retries: number
+  /**
+   * Whether the call succeeded.
+   */
+  ok: boolean
+  /**
+   * Code of the error (failed calls).
+   */
+  error_code?: string
+  /**
+   * Message of the error (failed calls).
+   */
+  error_message?: string
+  /**
+   * The model the provider answered with (ok calls).
+   */
+  model?: string
+  /**
+   * Usage of the answer (ok calls), as the provider reported it.
+   */
+  usage?: JournalTokenUsage
+  /**
+   * The answer the caller saw (ok calls; after outcome faults).
+   */
+  text?: string
+  /**
+   * Cost of the answer, µUSD (0 when failed).
+   */
+  cost_micro_usd: number
+  /**
+   * Latency of the call, ms.
+   */
+  latency_ms: number
+  /**
+   * Key the answer was written under in the answers cache.
+   */
+  cache_key?: string
+  /**
+   * The cache write failed (always `true` when present).
+   */
+  cache_error?: true
+}
+/**
+ * Usage of an answer as the provider reported it (camelCase, as the TS layer's `TokenUsage`).
+ */
+export interface JournalTokenUsage {
+  /**
+   * All prompt tokens.
+   */
+  inputTokens: number
+  /**
+   * Of which read from the provider's prompt cache.
+   */
+  cachedInputTokens?: number
+  /**
+   * Of which written to the provider's prompt cache.
+   */
+  cacheWriteTokens?: number
+  /**
+   * Of the cache-write tokens, those written with a 1-hour TTL (the rest: 5 minutes).
+   */
+  cacheWrite1hTokens?: number
+  /**
+   * All completion tokens.
+   */
+  outputTokens: number
+  /**
+   * Of which reasoning tokens.
+   */
+  reasoningTokens?: number
+}
+/**
+ * Chaos decisions of a run's calls and the outcome faults delivered to it.
+ */
+export interface JournalChaos {
+  /**
+   * The chaos-log inputs.
+   */
+  entries: JournalChaosEntry[]
+  /**
+   * Outcome faults delivered.
+   */
+  delivered: DeliveredFault[]
+}
+/**
+ * One chaos decision of a call, as `ChaosEngine.buildLog` takes it (camelCase).
+ */
+export interface JournalChaosEntry {
+  /**
+   * Index of the call.
+   */
+  callIndex: number
+  /**
+   * Attempt (1-based).
+   */
+  attempt?: number
+  /**
+   * Scene of the call.
+   */
+  sceneId?: string
+  /**
+   * When the call was made.
+   */
+  timestamp: string
+  /**
+   * What became of the call (`passed`, `recovered`, `surfaced`, `failed`).
+   */
+  outcome?: ChaosOutcome
+  /**
+   * Code of the error the call ended with.
+   */
+  errorCode?: string
+  /**
+   * Message of that error.
+   */
+  errorMessage?: string
+}
+/**
+ * One finished run. `derive` reads all but `outputs` (what a replay re-scores).
+ */
+export interface JournalRunLine {
+  /**
+   * Always `run` (read as the tag of `JournalLine`).
+   */
+  type: 'run'
+  /**
+   * The run.
+   */
+  run_index: number
+  /**
+   * The run as `PR_REPORT.json` lists it.
+   */
+  record: RunRecord
+  /**
+   * Its provider calls.
+   */
+  calls: JournalCall[]
+  /**
+   * The recorded inputs of the run's scoring.
+   */
+  outputs: JournalOutputs
+  /**
+   * Budget ledger entries of its calls (what `run-cost.json` sums).
+   */
+  ledger: BudgetLedgerEntry[]
+  /**
+   * Present with a chaos profile.
+   */
+  chaos?: JournalChaos
+  /**
+   * `llm-judge` calls of the run (counted apart from its calls), when it made any.
+   */
+  judge_calls?: JudgeCalls
+}
+/**
+ * One run as the report lists it.
+ */
+export interface RunRecord {
+  /**
+   * The run.
+   */
+  run_index: number
+  /**
+   * Hard score.
+   */
+  hard_score: number
+  /**
+   * Soft score.
+   */
+  soft_score: number
+  /**
+   * Whether the hard gate passed.
+   */
+  hard_pass: boolean
+  /**
+   * Whether the soft gate passed.
+   */
+  soft_pass: boolean
+  /**
+   * Scenes (or cases) that failed.
+   */
+  failed_scenes: number
+  /**
+   * Provider attempts.
+   */
+  attempts: number
+  /**
+   * Latency, ms.
+   */
+  latency_ms: number
+  /**
+   * Cost, USD.
+   */
+  cost_usd: number
+  /**
+   * Metrics (`latency_ms`, `cost_usd`, then the scorer's), in the run's order.
+   */
+  metrics: {
+    [k: string]: number
+  }
+  /**
+   * The run failed as a whole (engine threw, timed out, returned nothing; scorer threw; budget exceeded): why.
+   */
+  error?: string
+  /**
+   * Per-case results (runs of a cases file or an engine).
+   */
+  cases?: CaseRunRecord[]
+  /**
+   * Outcome faults delivered to this run and who caught them (chaos profiles with `outcome_faults`).
+   */
+  outcome_faults?: OutcomeFaultRecord[]
+}
+/**
+ * One case of one run, as the report lists it.
+ */
+export interface CaseRunRecord {
+  /**
+   * Case id.
+   */
+  id: string
+  /**
+   * Whether the case got an answer.
+   */
+  ok: boolean
+  /**
+   * Whether its hard checks passed.
+   */
+  hard_pass: boolean
+  /**
+   * Whether its soft checks passed.
+   */
+  soft_pass: boolean
+  /**
+   * Hard score.
+   */
+  hard_score: number
+  /**
+   * Soft score.
+   */
+  soft_score: number
+  /**
+   * Types of the checks that failed (`run_failed` first when the run failed).
+   */
+  failed_checks: string[]
+  /**
+   * Messages of the failed checks (`type: message`), absent when every check passed.
+   */
+  failures?: string[]
+}
+/**
+ * One outcome fault delivered in a run and what caught it.
+ */
+export interface OutcomeFaultRecord {
+  /**
+   * Index of the call.
+   */
+  call_index: number
+  /**
+   * Attempt (1-based).
+   */
+  attempt: number
+  /**
+   * The fault.
+   */
+  fault: 'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike'
+  /**
+   * `retry` (the stack retried past it), `engine` (the engine asked again), `case_failed`, `run_failed`, or null: accepted.
+   */
+  caught: 'retry' | 'engine' | 'case_failed' | 'run_failed' | null
+}
+/**
+ * The recorded inputs of a run's scoring (what a replay re-scores).
+ */
+export interface JournalOutputs {
+  /**
+   * Per case (cases or engine runs).
+   */
+  cases?: JournalCaseOutput[]
+  /**
+   * What the scorer returned (the user's scorer, or the simulated one for scenes).
+   */
+  score?: JournalRunScore
+  /**
+   * Why the run failed as a whole before scoring (engine threw, budget, output shape).
+   */
+  run_error?: string
+}
+/**
+ * What the scoring saw for one case of a run (cases or engine runs).
+ */
+export interface JournalCaseOutput {
+  /**
+   * Case id.
+   */
+  id: string
+  /**
+   * The answer judged (null: none).
+   */
+  text: string | null
+  /**
+   * Why there is no answer (null: there is one).
+   */
+  error: string | null
+  /**
+   * Latency of the case's calls, ms.
+   */
+  latency_ms: number
+  /**
+   * Cost of the case's calls, USD.
+   */
+  cost_usd: number
+  /**
+   * Results of the checks computed in JavaScript (`json-schema`, `js`).
+   */
+  external: JournalExternalCheck[]
+  /**
+   * The engine's own checks for this case.
+   */
+  engine_checks: JournalEngineCheck[]
+}
+/**
+ * Result of a check computed in JavaScript (`json-schema`, `js`), by its index in the case's `assert`.
+ */
+export interface JournalExternalCheck {
+  /**
+   * Index of the check in the case's `assert`.
+   */
+  index: number
+  /**
+   * Whether it passed.
+   */
+  pass: boolean
+  /**
+   * Why it failed.
+   */
+  message?: string
+}
+/**
+ * One of the engine's own checks of a case (its parser, validators, …).
+ */
+export interface JournalEngineCheck {
+  /**
+   * Name of the check.
+   */
+  name: string
+  /**
+   * Whether it passed.
+   */
+  pass: boolean
+  /**
+   * `hard` (default) or `soft`.
+   */
+  level?: 'hard' | 'soft'
+  /**
+   * Weight (default 1).
+   */
+  weight?: number
+  /**
+   * Why it failed.
+   */
+  message?: string
+}
+/**
+ * A scorer's verdict on one run (camelCase, as the TS layer's `RunScore`).
+ */
+export interface JournalRunScore {
+  /**
+   * Hard score in [0, 1].
+   */
+  hardScore: number
+  /**
+   * Soft score in [0, 1].
+   */
+  softScore: number
+  /**
+   * Whether the run passes the hard gate.
+   */
+  hardPass: boolean
+  /**
+   * Whether the run passes the soft gate.
+   */
+  softPass: boolean
+  /**
+   * Extra metrics of the run (checked against `VARIANCE_ENVELOPES` when named there).
+   */
+  metrics?: {
+    [k: string]: number
+  }
+}
+/**
+ * Calls of `llm-judge` checks (not counted in `total`).
+ */
+export interface JudgeCalls {
+  /**
+   * Judge calls made.
+   */
+  total: number
+  /**
+   * Of them, failed after retries.
+   */
+  failed: number
+}
+/**
  * A proofpack's `MANIFEST.json` (runbook phase 6, gate PR-G5), rendered canonically by the core (`Manifest::render`). `manifest_sha256` is the SHA-256 of this document with that field set to 64 zeros; `sha256sums_sha256` binds `SHA256SUMS.txt`.
  */
 export interface ProofpackManifest {
@@ -1680,19 +2377,6 @@ export interface VarianceViolation {
   reason: 'exceeds_max' | 'no_data' | 'undefined'
 }
 /**
- * A shard of a stress run.
- */
-export interface ShardIndex {
-  /**
-   * 1-based shard index.
-   */
-  index: number
-  /**
-   * Shard count.
-   */
-  total: number
-}
-/**
  * Provider calls of a stress run: failed ones counted per error code (keys sorted).
  */
 export interface CallCounts {
@@ -1741,124 +2425,6 @@ export interface ModelsSeen {
    * The model names the provider answered with (sorted).
    */
   returned: string[]
-}
-/**
- * Calls of `llm-judge` checks (not counted in `total`).
- */
-export interface JudgeCalls {
-  /**
-   * Judge calls made.
-   */
-  total: number
-  /**
-   * Of them, failed after retries.
-   */
-  failed: number
-}
-/**
- * Calibration `rate_limits` at work (present only when a limit applied to the run's models): time throttled, 429/529 answers seen, effective requests per minute (wall-clock measurements, recorded in the journal's `end` line).
- */
-export interface RateLimitReport {
-  /**
-   * Time throttled, ms (all keys).
-   */
-  throttled_ms: number
-  /**
-   * Attempts throttled (all keys).
-   */
-  throttled_calls: number
-  /**
-   * 429 answers seen.
-   */
-  responses_429: number
-  /**
-   * 529 answers seen.
-   */
-  responses_529: number
-  /**
-   * Effective requests per minute (all keys).
-   */
-  effective_rpm: number | null
-  /**
-   * Per calibration `rate_limits` key that applied.
-   */
-  limits: {
-    [k: string]: RateLimitEntryReport
-  }
-}
-/**
- * One calibration `rate_limits` key at work.
- */
-export interface RateLimitEntryReport {
-  /**
-   * Requests per minute (RPM) of the limit.
-   */
-  requests_per_minute?: number
-  /**
-   * Tokens per minute (TPM) of the limit.
-   */
-  tokens_per_minute?: number
-  /**
-   * Input tokens per minute (ITPM) of the limit.
-   */
-  input_tokens_per_minute?: number
-  /**
-   * Output tokens per minute (OTPM) of the limit.
-   */
-  output_tokens_per_minute?: number
-  /**
-   * Attempts admitted by the limiter.
-   */
-  calls: number
-  /**
-   * Time attempts waited for the limiter, summed over attempts (logical ms).
-   */
-  throttled_ms: number
-  /**
-   * Attempts that waited at all.
-   */
-  throttled_calls: number
-  /**
-   * 429 answers seen.
-   */
-  responses_429: number
-  /**
-   * 529 answers seen.
-   */
-  responses_529: number
-  /**
-   * Successful requests per minute, first admission to last answer.
-   */
-  effective_rpm: number | null
-  /**
-   * Input tokens per minute achieved.
-   */
-  effective_input_tpm: number | null
-  /**
-   * Output tokens per minute achieved.
-   */
-  effective_output_tpm: number | null
-  /**
-   * The AIMD window of calls in flight.
-   */
-  in_flight: InFlight
-}
-/**
- * The AIMD window of calls in flight: smallest, largest and last.
- */
-export interface InFlight {
-  /**
-   * Smallest window.
-   */
-  min: number
-  /**
-   * Largest window.
-   */
-  max: number
-  /**
-   * Last window (summed over merged shards).
-   */
-  final: number
 }
 /**
  * The cost block of the report (from `run-cost.json`).
@@ -2020,123 +2586,6 @@ export interface FaultDetection {
    * caught / delivered (null when none was delivered).
    */
   detection_rate: number | null
-}
-/**
- * One run as the report lists it.
- */
-export interface RunRecord {
-  /**
-   * The run.
-   */
-  run_index: number
-  /**
-   * Hard score.
-   */
-  hard_score: number
-  /**
-   * Soft score.
-   */
-  soft_score: number
-  /**
-   * Whether the hard gate passed.
-   */
-  hard_pass: boolean
-  /**
-   * Whether the soft gate passed.
-   */
-  soft_pass: boolean
-  /**
-   * Scenes (or cases) that failed.
-   */
-  failed_scenes: number
-  /**
-   * Provider attempts.
-   */
-  attempts: number
-  /**
-   * Latency, ms.
-   */
-  latency_ms: number
-  /**
-   * Cost, USD.
-   */
-  cost_usd: number
-  /**
-   * Metrics (`latency_ms`, `cost_usd`, then the scorer's), in the run's order.
-   */
-  metrics: {
-    [k: string]: number
-  }
-  /**
-   * The run failed as a whole (engine threw, timed out, returned nothing; scorer threw; budget exceeded): why.
-   */
-  error?: string
-  /**
-   * Per-case results (runs of a cases file or an engine).
-   */
-  cases?: CaseRunRecord[]
-  /**
-   * Outcome faults delivered to this run and who caught them (chaos profiles with `outcome_faults`).
-   */
-  outcome_faults?: OutcomeFaultRecord[]
-}
-/**
- * One case of one run, as the report lists it.
- */
-export interface CaseRunRecord {
-  /**
-   * Case id.
-   */
-  id: string
-  /**
-   * Whether the case got an answer.
-   */
-  ok: boolean
-  /**
-   * Whether its hard checks passed.
-   */
-  hard_pass: boolean
-  /**
-   * Whether its soft checks passed.
-   */
-  soft_pass: boolean
-  /**
-   * Hard score.
-   */
-  hard_score: number
-  /**
-   * Soft score.
-   */
-  soft_score: number
-  /**
-   * Types of the checks that failed (`run_failed` first when the run failed).
-   */
-  failed_checks: string[]
-  /**
-   * Messages of the failed checks (`type: message`), absent when every check passed.
-   */
-  failures?: string[]
-}
-/**
- * One outcome fault delivered in a run and what caught it.
- */
-export interface OutcomeFaultRecord {
-  /**
-   * Index of the call.
-   */
-  call_index: number
-  /**
-   * Attempt (1-based).
-   */
-  attempt: number
-  /**
-   * The fault.
-   */
-  fault: 'truncated' | 'refusal' | 'malformed_json' | 'renamed_key' | 'empty_billed' | 'latency_spike'
-  /**
-   * `retry` (the stack retried past it), `engine` (the engine asked again), `case_failed`, `run_failed`, or null: accepted.
-   */
-  caught: 'retry' | 'engine' | 'case_failed' | 'run_failed' | null
 }
 /**
  * Result of an integrity verification (files, digests, manifest; no signatures): what the wasm `verifyPack` returns. The full verdict is `sign::pack::PackVerification`.

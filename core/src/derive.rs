@@ -9,177 +9,28 @@
 //! order that shows is that of several journals' `end` lines (their rate-limit figures are added
 //! in the order given, rounded after each sum), as it always was.
 //!
+//! The journal's lines are the structs of [`crate::journal`] (re-exported here), the source of
+//! the journal's schemas.
+//!
 //! Also [`merge_shards`]: the documents of one run from its shards' documents (`stress merge` of
 //! report folders without journals).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::budget::{LedgerEntry, RunCost};
 use crate::calibration::Calibration;
 use crate::chaos::{ChaosEngine, ChaosLog, ChaosLogEntry};
 use crate::error::{Error, Result};
+pub use crate::journal::{
+    ChaosEntryInput, DeliveredFaultRecord, JournalCall, JournalChaos, JournalDigests,
+    JournalEndLine, JournalHeader, JournalLateLine, JournalLine, JournalRunLine,
+};
 use crate::pr_report::{
     build_pr_report, js_sorted, merge_rate_limit_reports, sorted_keys, CallCounts, JudgeCalls,
     ModelsSeen, OrderedMap, PrReport, RateLimitReport, ReportInputs, RunRecord, StressMeta,
 };
 use crate::shards::{check_shards, ShardPart};
-
-/// `sha256:<hex>` digests of the inputs that determine a run's result (only `calibration` is
-/// read by `derive`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JournalDigests {
-    /// The calibration document (its JSON text as loaded).
-    pub calibration: String,
-}
-
-/// The first line of a journal (what `derive` reads of it).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JournalHeader {
-    /// How the runs were made: exactly what `PR_REPORT.json` records.
-    pub meta: StressMeta,
-    /// Digests of the inputs.
-    pub digests: JournalDigests,
-}
-
-/// A string field read leniently: anything but a string is absent (as `typeof x === 'string'`).
-fn lenient_string<'de, D: Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
-}
-
-/// One provider call of a run (what `derive` reads of it; the line also holds `scene_id`,
-/// `attempts`, `usage`, `text`, `cost_micro_usd`, `latency_ms`, `cache_key`, `cache_error`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JournalCall {
-    /// The call's index.
-    pub call_index: u64,
-    /// Retries the stack made for this call.
-    pub retries: u64,
-    /// Whether the call succeeded.
-    pub ok: bool,
-    /// Code of the error (failed calls).
-    #[serde(default)]
-    pub error_code: Option<String>,
-    /// Message of the error (failed calls).
-    #[serde(default)]
-    pub error_message: Option<String>,
-    /// The model the provider answered with (ok calls).
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub model: Option<String>,
-}
-
-/// One chaos decision of a call, as `ChaosEngine.buildLog` takes it (camelCase).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChaosEntryInput {
-    /// Index of the call.
-    pub call_index: u64,
-    /// Attempt (1-based).
-    #[serde(default)]
-    pub attempt: Option<u32>,
-    /// Scene of the call.
-    #[serde(default)]
-    pub scene_id: Option<String>,
-    /// When the call was made.
-    pub timestamp: String,
-    /// What became of the call (`passed`, `recovered`, `surfaced`, `failed`).
-    #[serde(default)]
-    pub outcome: Option<String>,
-    /// Code of the error the call ended with.
-    #[serde(default)]
-    pub error_code: Option<String>,
-    /// Message of that error.
-    #[serde(default)]
-    pub error_message: Option<String>,
-}
-
-/// One outcome fault delivered, as the run recorded it (its key order is the document's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeliveredFaultRecord {
-    /// Index of the call.
-    pub call_index: u64,
-    /// Attempt (1-based).
-    pub attempt: u64,
-    /// The fault.
-    pub fault: String,
-    /// Always true.
-    pub delivered: bool,
-    /// Scene of the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scene_id: Option<String>,
-    /// Extra delay of a latency spike, ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
-}
-
-/// Chaos decisions of a run's calls and the outcome faults delivered to it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JournalChaos {
-    /// The chaos-log inputs.
-    pub entries: Vec<ChaosEntryInput>,
-    /// Outcome faults delivered.
-    pub delivered: Vec<DeliveredFaultRecord>,
-}
-
-/// One finished run (what `derive` reads of it; `outputs` is what a replay re-scores).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JournalRunLine {
-    /// The run.
-    pub run_index: u64,
-    /// The run as `PR_REPORT.json` lists it.
-    pub record: RunRecord,
-    /// Its provider calls.
-    pub calls: Vec<JournalCall>,
-    /// Budget ledger entries of its calls.
-    pub ledger: Vec<LedgerEntry>,
-    /// Present with a chaos profile.
-    #[serde(default)]
-    pub chaos: Option<JournalChaos>,
-    /// `llm-judge` calls of the run, when it made any.
-    #[serde(default)]
-    pub judge_calls: Option<JudgeCalls>,
-}
-
-/// Calls of a finished run that ended after its line was written.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JournalLateLine {
-    /// The run.
-    pub run_index: u64,
-    /// The calls.
-    pub calls: Vec<JournalCall>,
-    /// Their ledger entries.
-    pub ledger: Vec<LedgerEntry>,
-    /// Their chaos decisions.
-    #[serde(default)]
-    pub chaos: Option<JournalChaos>,
-}
-
-/// The last line of a complete run.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JournalEndLine {
-    /// The final check of the answers cache.
-    pub cache_corruption: u64,
-    /// The rate limiter's figures of the process that finished the run.
-    #[serde(default)]
-    pub rate_limit: Option<RateLimitReport>,
-}
-
-/// Any line after the header.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum JournalLine {
-    /// A finished run.
-    Run(JournalRunLine),
-    /// Late calls of a finished run.
-    Late(JournalLateLine),
-    /// The end.
-    End(JournalEndLine),
-}
 
 /// One journal: its header and its lines (any order).
 #[derive(Debug, Clone, PartialEq, Deserialize)]

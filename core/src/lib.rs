@@ -63,6 +63,7 @@ pub mod derive;
 pub mod error;
 pub mod faults;
 pub mod gate_g4;
+pub mod journal;
 pub mod modules;
 pub mod money;
 pub mod numbers;

@@ -23,6 +23,7 @@ use crate::cases::{CaseReport, CaseResult, CasesDocument, CasesFile, RunScore};
 use crate::chaos::{ChaosConfigFile, ChaosLog, ChaosSummary};
 use crate::concurrency::ConcurrencyReport;
 use crate::gate_g4::{Rederivation, StressVerdict};
+use crate::journal::{JournalEndLine, JournalHeader, JournalLateLine, JournalRunLine};
 use crate::modules::ModulesDocument;
 use crate::outcome::DetectionViolation;
 use crate::pr_report::PrReport;
@@ -140,6 +141,14 @@ pub fn documents() -> Vec<Document> {
             "outcome::DetectionViolation",
             Written,
         ),
+        // The journal is read by the core but written by the TS layer, and its lines embed
+        // documents the core serializes (ledger entries, run records, rate-limit figures): the
+        // serialized shape is the file's (the line structs mark what may be absent
+        // `skip_serializing_if`).
+        document::<JournalHeader>("journal-header", "journal::JournalHeader", Written),
+        document::<JournalRunLine>("journal-run-line", "journal::JournalRunLine", Written),
+        document::<JournalLateLine>("journal-late-line", "journal::JournalLateLine", Written),
+        document::<JournalEndLine>("journal-end-line", "journal::JournalEndLine", Written),
         document::<Manifest>("manifest", "proofpack::manifest::Manifest", Written),
         document::<ModulesDocument>("modules", "modules::ModulesDocument", Written),
         document::<PreflightReport>("pr-preflight", "preflight::PreflightReport", Written),

@@ -9,8 +9,8 @@ import type { CalibrationDocument } from '../../report-types';
 import { OmegaError, isOmegaErrorCode, type OmegaErrorCode } from '../errors';
 import type { CallCounts, CaseResult, CaseRunRecord, OutcomeFaultRecord, RunRecord } from '../../report-types';
 import type { EngineCheckInput } from '../../native';
-import type { BudgetLedgerEntry } from '../../report-types';
-import type { ChaosLogEntryInput, ExternalCheckResult, TokenUsage } from '../../native';
+import type { BudgetLedgerEntry, JournalCall, JournalCaseOutput, JournalChaos, JournalEndLine, JournalLateLine, JournalOutputs, JournalRunLine } from '../../report-types';
+import type { ChaosLogEntryInput } from '../../native';
 import type { DeliveredFault } from '../providers/chaos';
 import type { GenerateRequest, GenerateResponse, LlmProvider } from '../providers/types';
 import { evaluateCase, type CaseJudge, type LoadedCases } from './cases';
@@ -25,94 +25,9 @@ export type { CallCounts, CaseRunRecord, OutcomeFaultRecord, RunRecord };
 
 // ---- The lines of the run journal (docs/JOURNAL.md; reader and writer in ./journal) ----------
 
-/** One provider call of a run (a logical call: its attempts and retries folded in). */
-export interface JournalCall {
-  call_index: number;
-  scene_id: string;
-  attempts: number;
-  /** Retries the stack made for this call (counted in `PR_REPORT.calls.retries`). */
-  retries: number;
-  ok: boolean;
-  error_code?: string;
-  error_message?: string;
-  /** The model the provider answered with (ok calls). */
-  model?: string;
-  /** Usage of the answer (ok calls), as the provider reported it. */
-  usage?: TokenUsage;
-  /** The answer the caller saw (ok calls; after outcome faults). */
-  text?: string;
-  /** Cost of the answer, µUSD (0 when failed). */
-  cost_micro_usd: number;
-  latency_ms: number;
-  /** Key the answer was written under in the answers cache. */
-  cache_key?: string;
-  /** The cache write failed. */
-  cache_error?: true;
-}
-
-/** What the scoring saw for one case of a run (cases or engine runs). */
-export interface JournalCaseOutput {
-  id: string;
-  /** The answer judged (null: none). */
-  text: string | null;
-  /** Why there is no answer. */
-  error: string | null;
-  latency_ms: number;
-  cost_usd: number;
-  /** Results of the checks computed in JavaScript (`json-schema`, `js`). */
-  external: ExternalCheckResult[];
-  /** The engine's own checks for this case. */
-  engine_checks: EngineCheckInput[];
-}
-
-/** The recorded inputs of a run's scoring. */
-export interface JournalOutputs {
-  /** Per case (cases or engine runs). */
-  cases?: JournalCaseOutput[];
-  /** What the scorer returned (the user's scorer, or the simulated one for scenes). */
-  score?: RunScore;
-  /** Why the run failed as a whole before scoring (engine threw, budget, output shape). */
-  run_error?: string;
-}
-
-/** Chaos decisions of a run's calls and the outcome faults delivered to it. */
-export interface JournalChaos {
-  entries: ChaosLogEntryInput[];
-  delivered: DeliveredFault[];
-}
-
-/** One finished run. */
-export interface JournalRunLine {
-  type: 'run';
-  run_index: number;
-  /** The run as `PR_REPORT.json` lists it. */
-  record: RunRecord;
-  calls: JournalCall[];
-  outputs: JournalOutputs;
-  /** Budget ledger entries of the run's calls (what `run-cost.json` sums). */
-  ledger: BudgetLedgerEntry[];
-  /** Present with a chaos profile. */
-  chaos?: JournalChaos;
-  /** `llm-judge` calls of the run (counted apart from its calls), when it made any. */
-  judge_calls?: { total: number; failed: number };
-}
-
-/** Calls of a finished run that ended after its line was written (an engine that timed out). */
-export interface JournalLateLine {
-  type: 'late';
-  run_index: number;
-  calls: JournalCall[];
-  ledger: BudgetLedgerEntry[];
-  chaos?: JournalChaos;
-}
-
-/** The last line of a complete run: the final check of the answers cache. */
-export interface JournalEndLine {
-  type: 'end';
-  cache_corruption: number;
-  /** The rate limiter's figures of the process that finished the run (calibration `rate_limits`). */
-  rate_limit?: RateLimitReport;
-}
+// Generated from the core's `journal` structs (schemas `journal-run-line`, `journal-late-line`,
+// `journal-end-line`: the format's one definition).
+export type { JournalCall, JournalCaseOutput, JournalChaos, JournalEndLine, JournalLateLine, JournalOutputs, JournalRunLine };
 
 /** Any line after the header. */
 export type JournalLine = JournalRunLine | JournalLateLine | JournalEndLine;

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CalibrationDocument } from '../../report-types';
+import type { CalibrationDocument, JournalDigests, JournalHeader } from '../../report-types';
 import { OmegaError } from '../errors';
 import type { JournalLine } from './engine';
 import type { StressMeta } from './report';
@@ -19,33 +19,9 @@ export const JOURNAL_SCHEMA = 'OMEGA-PR-JOURNAL-1';
 /** File name of the journal inside a run folder. */
 export const JOURNAL_FILE = 'journal.jsonl';
 
-/** `sha256:<hex>` digests of the inputs that determine a run's result (absent: not a file / not used). */
-export interface JournalDigests {
-  /** The calibration document (its JSON text as loaded). */
-  calibration: string;
-  /** The cases file's bytes (or the cases document's JSON when not given as a file). */
-  cases?: string;
-  /** The engine module file. */
-  engine?: string;
-  /** The provider module file. */
-  provider?: string;
-  /** The scorer module file. */
-  scorer?: string;
-}
-
-/** The first line of a journal. */
-export interface JournalHeader {
-  type: 'header';
-  schema: typeof JOURNAL_SCHEMA;
-  omega_pr_version: string;
-  /** How the runs were made: exactly what `PR_REPORT.json` records (seed, count, profile, model, shard, names, case ids, …). */
-  meta: StressMeta;
-  /** `scenes` (simulated scenes), `cases` (one call per case) or `engine` (the user's engine). */
-  mode: 'scenes' | 'cases' | 'engine';
-  /** Whether the user's scorer judged the runs (else the cases' / engine's checks, or the simulated scorer). */
-  user_scorer: boolean;
-  digests: JournalDigests;
-}
+// The header line and its digests: generated from the core's `journal` structs (schema
+// `journal-header`, the format's definition with `journal-run-line`, … : docs/JOURNAL.md).
+export type { JournalDigests, JournalHeader };
 
 export type { JournalCall, JournalCaseOutput, JournalChaos, JournalEndLine, JournalLateLine, JournalLine, JournalOutputs, JournalRunLine } from './engine';
 

@@ -132,6 +132,32 @@ describe('real documents validate against the generated schemas', () => {
     expectInvalid('modules', { ...modules, schema_version: 'OMEGA-MODULES-0.9' }, 'another schema version');
   });
 
+  it("every line of a run folder's journal.jsonl (the schemas are the format's definition)", () => {
+    const schemaOf: Record<string, string> = { header: 'journal-header', run: 'journal-run-line', late: 'journal-late-line', end: 'journal-end-line' };
+    const lines = fs
+      .readFileSync(path.join(run, 'journal.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]?.type).toBe('header');
+    expect(lines.filter((l) => l.type === 'run')).toHaveLength(6);
+    expect(lines.at(-1)?.type).toBe('end');
+    lines.forEach((l, i) => {
+      const name = schemaOf[String(l.type)];
+      expect(name, `line ${i + 1}: type ${String(l.type)}`).toBeDefined();
+      expectValid(name as string, l, `journal.jsonl line ${i + 1}`);
+    });
+    // Not vacuous: a run line without its run_index, a call without its scene, an unknown key, a
+    // header of another format fail.
+    const runLine = lines.find((l) => l.type === 'run') as Record<string, unknown> & { calls: Record<string, unknown>[] };
+    const { run_index: _drop, ...noIndex } = runLine;
+    expectInvalid('journal-run-line', noIndex, 'a run line without run_index');
+    const { scene_id: _scene, ...noScene } = runLine.calls[0] as Record<string, unknown>;
+    expectInvalid('journal-run-line', { ...runLine, calls: [noScene] }, 'a call without scene_id');
+    expectInvalid('journal-end-line', { ...(lines.at(-1) as object), extra: 1 }, 'an unknown key');
+    expectInvalid('journal-header', { ...lines[0], schema: 'OMEGA-PR-JOURNAL-0' }, 'another journal schema');
+  });
+
   it("PR_REPORT.json's variance analysis and case analysis", () => {
     const report = readJson(path.join(run, 'PR_REPORT.json'));
     expectValid('variance-report', report.analysis, 'PR_REPORT.json analysis');
