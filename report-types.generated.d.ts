@@ -1738,7 +1738,7 @@ export interface JournalChaos {
   delivered: DeliveredFault[]
 }
 /**
- * One chaos decision of a call, as `ChaosEngine.buildLog` takes it (camelCase).
+ * One call as its caller reports it for `chaos-log.json`: a journal's chaos entries and the entries `ChaosEngine.buildLog` takes (camelCase). The decision is not in it: the log recomputes it from `(call_index, attempt)`, so it cannot disagree with the engine.
  */
 export interface JournalChaosEntry {
   /**

@@ -4,11 +4,11 @@
 use napi::bindgen_prelude::{Uint32Array, Uint8Array};
 use napi_derive::napi;
 use omega_pr_core::chaos::{
-    self, ChaosGateInput as CoreGateInput, ChaosLog, FailureType, JsChaosCall,
+    self, ChaosEntryInput, ChaosGateInput as CoreGateInput, ChaosLog, FailureType,
 };
 use serde_json::Value;
 
-use crate::error::{from_core, Code};
+use crate::error::{from_core, whole, Code};
 use napi::Result;
 
 /// Options of a `ChaosEngine`.
@@ -182,16 +182,19 @@ impl ChaosEngine {
     }
 
     fn core_log(&self, entries: Vec<ChaosLogEntryInput>) -> Result<ChaosLog, Code> {
-        let calls = entries.into_iter().map(|e| JsChaosCall {
-            call_index: e.call_index,
-            attempt: e.attempt,
-            scene_id: e.scene_id,
-            timestamp: e.timestamp,
-            outcome: e.outcome,
-            error_code: e.error_code,
-            error_message: e.error_message,
-        });
-        ChaosLog::from_js_calls(&self.inner, calls.collect()).map_err(from_core)
+        let mut calls = Vec::with_capacity(entries.len());
+        for (i, e) in entries.into_iter().enumerate() {
+            calls.push(ChaosEntryInput {
+                call_index: whole(&format!("entries[{i}].callIndex"), e.call_index)?,
+                attempt: e.attempt,
+                scene_id: e.scene_id,
+                timestamp: e.timestamp,
+                outcome: e.outcome,
+                error_code: e.error_code,
+                error_message: e.error_message,
+            });
+        }
+        ChaosLog::from_calls(&self.inner, &calls).map_err(from_core)
     }
 
     /// `chaos-log.json` as text (2-space indent, trailing newline, keys in the runbook's order:

@@ -929,71 +929,65 @@ impl ChaosEngine {
     }
 }
 
-/// One call a JS caller reports for `chaos-log.json` (the Node API's `ChaosEngine.buildLog`
-/// entries): `call_index` a JS number and `outcome` a name, checked by
-/// [`ChaosLog::from_js_calls`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct JsChaosCall {
-    /// Index of the call (a whole number).
-    pub call_index: f64,
-    /// Attempt (1-based), when retried with the same index.
+/// One call as its caller reports it for `chaos-log.json`: a journal's chaos entries and the
+/// entries `ChaosEngine.buildLog` takes (camelCase). The decision is not in it: the log recomputes
+/// it from `(call_index, attempt)`, so it cannot disagree with the engine.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "JournalChaosEntry", deny_unknown_fields)
+)]
+pub struct ChaosEntryInput {
+    /// Index of the call.
+    pub call_index: u64,
+    /// Attempt (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
-    /// Scene the call belonged to.
+    /// Scene of the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scene_id: Option<String>,
-    /// When the call was made (ISO 8601, the caller's clock).
+    /// When the call was made.
     pub timestamp: String,
-    /// What became of the call: `passed`, `recovered`, `surfaced` or `failed`.
+    /// What became of the call (`passed`, `recovered`, `surfaced`, `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Outcome>"))]
     pub outcome: Option<String>,
     /// Code of the error the call ended with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    /// Message of the error (failures of the provider itself).
+    /// Message of that error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
 }
 
 impl ChaosLog {
-    /// The finished log of the calls a JS caller made: each decision is recomputed from
-    /// `(call_index, attempt)`, so the log cannot disagree with the engine. Errors name the
-    /// entry (`entries[3].callIndex`, `entries[3].outcome`).
-    pub fn from_js_calls(engine: &ChaosEngine, calls: Vec<JsChaosCall>) -> Result<Self> {
+    /// The finished log of the calls a caller reports, each decision recomputed from
+    /// `(call_index, attempt)`. An unknown outcome is an error naming its entry
+    /// (`entries[3].outcome`).
+    pub fn from_calls<'a>(
+        engine: &ChaosEngine,
+        calls: impl IntoIterator<Item = &'a ChaosEntryInput>,
+    ) -> Result<Self> {
         let mut log = ChaosLog::new(engine);
         for (i, c) in calls.into_iter().enumerate() {
-            let index = crate::numbers::whole(&format!("entries[{i}].callIndex"), c.call_index)?;
-            log.push(ChaosLogEntry::of_call(
-                engine,
-                i,
-                index,
-                c.attempt,
-                c.scene_id,
-                c.timestamp,
-                c.outcome.as_deref(),
-                c.error_code,
-                c.error_message,
-            )?);
+            log.push(ChaosLogEntry::of_call(engine, i, c)?);
         }
         Ok(log.finish())
     }
 }
 
 impl ChaosLogEntry {
-    /// The log entry of call `call_index` (attempt `attempt`, default 1), as `engine` decides it,
-    /// with what became of the call: `outcome` by name (`passed`, `recovered`, `surfaced`,
-    /// `failed`; another name is an error naming `entries[i].outcome`).
-    #[allow(clippy::too_many_arguments)] // the fields of one reported call
-    pub fn of_call(
-        engine: &ChaosEngine,
-        i: usize,
-        call_index: u64,
-        attempt: Option<u32>,
-        scene_id: Option<String>,
-        timestamp: impl Into<String>,
-        outcome: Option<&str>,
-        error_code: Option<String>,
-        error_message: Option<String>,
-    ) -> Result<Self> {
-        let decision = engine.decide_attempt(call_index, attempt.unwrap_or(1));
-        let mut entry = ChaosLogEntry::from_decision(&decision, scene_id, timestamp);
+    /// The log entry of the reported call `c` (the `i`-th), as `engine` decides it, with what
+    /// became of the call: `outcome` by name (`passed`, `recovered`, `surfaced`, `failed`;
+    /// another name is an error naming `entries[i].outcome`).
+    pub fn of_call(engine: &ChaosEngine, i: usize, c: &ChaosEntryInput) -> Result<Self> {
+        let attempt = c.attempt;
+        let decision = engine.decide_attempt(c.call_index, attempt.unwrap_or(1));
+        let mut entry = ChaosLogEntry::from_decision(&decision, c.scene_id.clone(), &c.timestamp);
         entry.attempt = attempt;
-        entry.outcome = match outcome {
+        entry.outcome = match c.outcome.as_deref() {
             None => None,
             Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
                 Error::invalid(
@@ -1002,8 +996,8 @@ impl ChaosLogEntry {
                 )
             })?),
         };
-        entry.error_code = error_code;
-        entry.error_message = error_message;
+        entry.error_code = c.error_code.clone();
+        entry.error_message = c.error_message.clone();
         Ok(entry)
     }
 }
@@ -1072,30 +1066,28 @@ mod tests {
 
     #[test]
     #[allow(clippy::unwrap_used)] // a test may panic
-    fn log_of_js_calls() {
+    fn log_of_reported_calls() {
         let e = engine("heavy", 7);
-        let call = |i: f64, outcome: Option<&str>| JsChaosCall {
+        let call = |i: u64, outcome: Option<&str>| ChaosEntryInput {
             call_index: i,
+            attempt: None,
+            scene_id: None,
             timestamp: "2023-11-14T22:13:20.000Z".into(),
             outcome: outcome.map(str::to_owned),
-            ..Default::default()
+            error_code: None,
+            error_message: None,
         };
-        let log =
-            ChaosLog::from_js_calls(&e, vec![call(2.0, Some("passed")), call(1.0, None)]).unwrap();
+        let log = ChaosLog::from_calls(&e, &[call(2, Some("passed")), call(1, None)]).unwrap();
         assert_eq!(log.entries.len(), 2);
         assert_eq!(log.entries[0].call_index, 1);
         assert_eq!(log.entries[1].outcome, Some(Outcome::Passed));
         assert_eq!(log.entries[1].injected, e.decide_attempt(2, 1).injected);
         assert_eq!(
-            ChaosLog::from_js_calls(&e, vec![call(0.0, None), call(1.0, Some("lost"))])
+            ChaosLog::from_calls(&e, &[call(0, None), call(1, Some("lost"))])
                 .unwrap_err()
                 .to_string(),
             "invalid argument `entries[1].outcome`: must be passed, recovered, surfaced or failed, got \"lost\""
         );
-        assert!(ChaosLog::from_js_calls(&e, vec![call(0.5, None)])
-            .unwrap_err()
-            .to_string()
-            .contains("`entries[0].callIndex`"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::budget::{LedgerEntry, RunCost};
 use crate::calibration::Calibration;
-use crate::chaos::{ChaosEngine, ChaosLog, ChaosLogEntry};
+use crate::chaos::{ChaosEngine, ChaosLog};
 use crate::error::{Error, Result};
 pub use crate::journal::{
     ChaosEntryInput, DeliveredFaultRecord, JournalCall, JournalChaos, JournalDigests,
@@ -159,21 +159,7 @@ fn chaos_log(
 ) -> Result<ChaosLog> {
     let named = (profile != crate::chaos::DEFAULT_PROFILE_NAME).then_some(profile);
     let engine = ChaosEngine::from_calibration(calibration, named, Some(seed))?;
-    let mut log = ChaosLog::new(&engine);
-    for (i, e) in entries.iter().enumerate() {
-        log.push(ChaosLogEntry::of_call(
-            &engine,
-            i,
-            e.call_index,
-            e.attempt,
-            e.scene_id.clone(),
-            &e.timestamp,
-            e.outcome.as_deref(),
-            e.error_code.clone(),
-            e.error_message.clone(),
-        )?);
-    }
-    Ok(log.finish())
+    ChaosLog::from_calls(&engine, entries.iter().copied())
 }
 
 /// Delivered faults in (call index, attempt) order (stable).

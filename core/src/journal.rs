@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::budget::LedgerEntry;
+pub use crate::chaos::ChaosEntryInput;
 #[cfg(feature = "schema")]
 use crate::chaos::DeliveredFault;
 use crate::pr_report::{JudgeCalls, RateLimitReport, RunRecord, StressMeta};
@@ -173,37 +174,6 @@ pub struct JournalCall {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<bool>", extend("const" = true)))]
     pub cache_error: Option<Value>,
-}
-
-/// One chaos decision of a call, as `ChaosEngine.buildLog` takes it (camelCase).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[cfg_attr(
-    feature = "schema",
-    schemars(rename = "JournalChaosEntry", deny_unknown_fields)
-)]
-pub struct ChaosEntryInput {
-    /// Index of the call.
-    pub call_index: u64,
-    /// Attempt (1-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// Scene of the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scene_id: Option<String>,
-    /// When the call was made.
-    pub timestamp: String,
-    /// What became of the call (`passed`, `recovered`, `surfaced`, `failed`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::chaos::Outcome>"))]
-    pub outcome: Option<String>,
-    /// Code of the error the call ended with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    /// Message of that error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_message: Option<String>,
 }
 
 /// One outcome fault delivered, as the run recorded it (its key order is the document's).
