@@ -251,10 +251,10 @@ pub struct CaseOutputShape {
     /// Case id.
     pub id: String,
     /// The answer judged (null: none).
-    #[schemars(schema_with = "nullable_string")]
+    #[schemars(schema_with = "crate::pr_report::nullable_string")]
     pub text: Option<String>,
     /// Why there is no answer (null: there is one).
-    #[schemars(schema_with = "nullable_string")]
+    #[schemars(schema_with = "crate::pr_report::nullable_string")]
     pub error: Option<String>,
     /// Latency of the case's calls, ms.
     pub latency_ms: f64,
@@ -264,12 +264,6 @@ pub struct CaseOutputShape {
     pub external: Vec<ExternalCheckShape>,
     /// The engine's own checks for this case.
     pub engine_checks: Vec<EngineCheckShape>,
-}
-
-/// `{"anyOf": [string, null]}` for a field that is always there, possibly null.
-#[cfg(feature = "schema")]
-fn nullable_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"anyOf": [{"type": "string"}, {"const": null}]})
 }
 
 /// A scorer's verdict on one run (camelCase, as the TS layer's `RunScore`).

@@ -148,8 +148,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     T::deserialize(d).map(Some)
 }
 
+/// `{"anyOf": [string, null]}` for a field that is null or a string (the journal's case outputs
+/// use it too).
 #[cfg(feature = "schema")]
-fn nullable_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn nullable_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     // `const: null` (not `type: null`): the branch survives `absent_not_null`, which is right
     // for a field that may be absent and is null when present.
     schemars::json_schema!({"anyOf": [{"type": "string"}, {"const": null}]})
